@@ -1,0 +1,162 @@
+"""The one error hierarchy of flyte-celery.
+
+Every exception the project raises on purpose derives from :class:`FlyteCeleryError`.
+Each class carries a stable ``code`` (the string that ends up in a failed
+execution's ``ExecutionError.code``) and, where it helps callers, also derives from
+the matching builtin (``ValueError``, ``LookupError``, ...), as flytekit does, so
+that ``except ValueError`` keeps working for code that does not know our types.
+
+The tree::
+
+    FlyteCeleryError
+    ├── ConfigError (ValueError)                  a bad configuration value
+    │   └── PluginConfigError                     PluginConfig out of Flyte's ranges
+    ├── InvalidPhaseError (ValueError)            an unknown phase name
+    ├── PluginError
+    │   ├── PluginNotFoundError (LookupError)     an unknown task type
+    │   ├── DuplicatePluginError                  two plugins with one id
+    │   └── PluginLoadError                       a loader or entry point failed
+    ├── PluginStateError                          corrupted persisted plugin state
+    ├── SecretNotFoundError (LookupError)         a secret that is not configured
+    └── StorageError (OSError)
+        ├── RemoteFileNotFoundError (FileNotFoundError)
+        ├── RemoteFileExceedsMaxSizeError         a blob over the download limit
+        ├── MalformedProtobufError                bytes that do not parse
+        └── InputReadError                        inputs.pb could not be read
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConfigError",
+    "DuplicatePluginError",
+    "FlyteCeleryError",
+    "InputReadError",
+    "InvalidPhaseError",
+    "MalformedProtobufError",
+    "PluginConfigError",
+    "PluginError",
+    "PluginLoadError",
+    "PluginNotFoundError",
+    "PluginStateError",
+    "RemoteFileExceedsMaxSizeError",
+    "RemoteFileNotFoundError",
+    "SecretNotFoundError",
+    "StorageError",
+]
+
+
+class FlyteCeleryError(Exception):
+    """Root of every error that flyte-celery raises on purpose.
+
+    Attributes:
+        code: A stable, machine-readable error code. Subclasses override it; an
+            instance may override it again through the constructor.
+    """
+
+    code: str = "FlyteCeleryError"
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        if code is not None:
+            self.code = code
+
+    @property
+    def message(self) -> str:
+        """The human-readable message, without the code."""
+        return str(self.args[0]) if self.args else ""
+
+
+class ConfigError(FlyteCeleryError, ValueError):
+    """A configuration value is missing, malformed or out of range."""
+
+    code = "BadConfig"
+
+
+class PluginConfigError(ConfigError):
+    """A plugin's :class:`plugins.webapi.PluginConfig` violates Flyte's ranges."""
+
+    code = "PluginConfigInvalid"
+
+
+class InvalidPhaseError(FlyteCeleryError, ValueError):
+    """A string does not name any :class:`plugins.core.Phase`."""
+
+    code = "InvalidPhase"
+
+
+class PluginError(FlyteCeleryError):
+    """Base class for plugin registration and resolution problems."""
+
+    code = "PluginError"
+
+
+class PluginNotFoundError(PluginError, LookupError):
+    """No plugin handles a task type, and no default plugin is configured."""
+
+    code = "UnknownTaskType"
+
+    def __str__(self) -> str:
+        # LookupError subclasses such as KeyError quote their message; we never do.
+        return self.message
+
+
+class DuplicatePluginError(PluginError):
+    """Two plugins were registered with the same id, or two claim to be the default."""
+
+    code = "DuplicatePlugin"
+
+
+class PluginLoadError(PluginError):
+    """A plugin's loader, entry point or ``module:attr`` spec could not be loaded."""
+
+    code = "PluginLoadFailed"
+
+
+class PluginStateError(FlyteCeleryError):
+    """Persisted plugin state could not be decoded (Flyte's ``CorruptedPluginState``)."""
+
+    code = "CorruptedPluginState"
+
+
+class SecretNotFoundError(FlyteCeleryError, LookupError):
+    """A secret is not configured. The message names where it was looked for."""
+
+    code = "SecretNotFound"
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class StorageError(FlyteCeleryError, OSError):
+    """Reading or writing blob storage failed."""
+
+    code = "StorageError"
+
+    def __str__(self) -> str:
+        # OSError formats its args itself; keep our plain message.
+        return self.message
+
+
+class RemoteFileNotFoundError(StorageError, FileNotFoundError):
+    """A blob that was expected to exist does not."""
+
+    code = "NotFound"
+
+
+class RemoteFileExceedsMaxSizeError(StorageError):
+    """A blob is larger than the download limit (Flyte's ``ErrRemoteFileExceedsMaxSize``)."""
+
+    code = "RemoteFileExceedsMaxSize"
+
+
+class MalformedProtobufError(StorageError):
+    """A blob exists but does not parse as the expected protobuf message."""
+
+    code = "BadFormat"
+
+
+class InputReadError(StorageError):
+    """The inputs of a task could not be read (Flyte's ``READ_FAILED``)."""
+
+    code = "READ_FAILED"

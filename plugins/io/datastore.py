@@ -1,0 +1,232 @@
+"""Blob storage over fsspec (Go's ``storage.DataStore``): raw bytes and protobuf files.
+
+Every read checks the blob's size first, so a huge file is refused before it is
+downloaded. Local writes go to a temporary file that is renamed into place, so
+readers never see half a file; object stores give that guarantee themselves.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from fsspec.core import url_to_fs
+from google.protobuf.message import DecodeError, Message
+
+from plugins.errors import (
+    MalformedProtobufError,
+    RemoteFileExceedsMaxSizeError,
+    RemoteFileNotFoundError,
+    StorageError,
+)
+from plugins.idl import parse_message
+from plugins.io.interfaces import DataReference
+
+__all__ = ["DEFAULT_MAX_DOWNLOAD_BYTES", "DataReference", "DataStore", "Metadata", "join_reference"]
+
+M = TypeVar("M", bound=Message)
+
+DEFAULT_MAX_DOWNLOAD_BYTES = 10 * 1024 * 1024
+"""The largest blob read by default. Flyte's ``maxDownloadMBs`` default is 2; literal maps
+that inline lists of records outgrow that quickly, so ours is larger (configurable)."""
+
+
+def join_reference(base: DataReference, *keys: str) -> DataReference:
+    """Join path segments onto ``base`` with exactly one ``/`` between them.
+
+    Raises:
+        ValueError: ``base`` is empty.
+    """
+    if not base:
+        raise ValueError("cannot construct a reference on an empty base")
+    result = base.rstrip("/") if base.rstrip("/") else base
+    for key in keys:
+        segment = key.strip("/")
+        if segment:
+            result = f"{result}/{segment}"
+    return result
+
+
+@dataclass(frozen=True)
+class Metadata:
+    """What :meth:`DataStore.head` knows of a blob."""
+
+    exists: bool
+    size: int = 0
+
+
+class DataStore:
+    """Reads and writes blobs at fsspec URLs.
+
+    Args:
+        storage_options: Passed to fsspec for every URL (credentials, endpoints).
+        max_download_bytes: The default size limit of reads.
+    """
+
+    def __init__(
+        self,
+        *,
+        storage_options: Mapping[str, Any] | None = None,
+        max_download_bytes: int = DEFAULT_MAX_DOWNLOAD_BYTES,
+    ) -> None:
+        if max_download_bytes <= 0:
+            raise ValueError(f"max_download_bytes must be positive, got {max_download_bytes}")
+        self._options = dict(storage_options or {})
+        self.max_download_bytes = max_download_bytes
+
+    def _fs(self, ref: DataReference) -> tuple[Any, str]:
+        if not ref:
+            raise StorageError("empty storage reference")
+        try:
+            fs, path = url_to_fs(ref, **self._options)
+        except (ValueError, ImportError) as exc:
+            raise StorageError(f"unsupported storage reference {ref!r}: {exc}") from exc
+        return fs, str(path)
+
+    @staticmethod
+    def construct_reference(base: DataReference, *keys: str) -> DataReference:
+        """``base/key1/key2...`` (Go's ``ConstructReference``)."""
+        return join_reference(base, *keys)
+
+    def head(self, ref: DataReference) -> Metadata:
+        """Whether ``ref`` is an existing blob, and its size. Directories do not count.
+
+        Raises:
+            StorageError: The store could not be asked.
+        """
+        fs, path = self._fs(ref)
+        try:
+            info = fs.info(path)
+        except FileNotFoundError:
+            return Metadata(exists=False)
+        except OSError as exc:
+            raise StorageError(f"cannot stat {ref}: {exc}") from exc
+        if info.get("type") == "directory":
+            return Metadata(exists=False)
+        return Metadata(exists=True, size=int(info.get("size") or 0))
+
+    def exists(self, ref: DataReference) -> bool:
+        """Whether ``ref`` is an existing blob."""
+        return self.head(ref).exists
+
+    def read_raw(self, ref: DataReference, *, max_size: int | None = None) -> bytes:
+        """Read a whole blob after checking its size.
+
+        Raises:
+            RemoteFileNotFoundError: There is no blob at ``ref``.
+            RemoteFileExceedsMaxSizeError: It is larger than ``max_size`` (default:
+                the store's limit).
+            StorageError: Reading failed.
+        """
+        limit = self.max_download_bytes if max_size is None else max_size
+        meta = self.head(ref)
+        if not meta.exists:
+            raise RemoteFileNotFoundError(f"no file at {ref}")
+        if meta.size > limit:
+            raise RemoteFileExceedsMaxSizeError(
+                f"file {ref} is too large [{meta.size}] bytes, max allowed [{limit}] bytes"
+            )
+        fs, path = self._fs(ref)
+        try:
+            data: bytes = fs.cat_file(path)
+        except FileNotFoundError:
+            raise RemoteFileNotFoundError(f"no file at {ref}") from None
+        except OSError as exc:
+            raise StorageError(f"cannot read {ref}: {exc}") from exc
+        return data
+
+    def write_raw(self, ref: DataReference, data: bytes) -> None:
+        """Write a whole blob, replacing any previous one.
+
+        Raises:
+            StorageError: Writing failed.
+        """
+        fs, path = self._fs(ref)
+        try:
+            if "file" in _protocols(fs):
+                _atomic_local_write(path, data)
+            else:
+                fs.pipe_file(path, data)
+        except OSError as exc:
+            raise StorageError(f"cannot write {ref}: {exc}") from exc
+
+    def read_protobuf(
+        self, ref: DataReference, message_type: type[M], *, max_size: int | None = None
+    ) -> M:
+        """Read and parse a protobuf file.
+
+        Raises:
+            RemoteFileNotFoundError: There is no file.
+            RemoteFileExceedsMaxSizeError: It is too large.
+            MalformedProtobufError: It does not parse; the message names the file and type.
+        """
+        data = self.read_raw(ref, max_size=max_size)
+        try:
+            return parse_message(message_type, data)
+        except DecodeError as exc:
+            raise MalformedProtobufError(
+                f"{ref} is not a valid {message_type.DESCRIPTOR.full_name}: {exc}"
+            ) from exc
+
+    def write_protobuf(self, ref: DataReference, message: Message) -> None:
+        """Serialize and write a protobuf message."""
+        self.write_raw(ref, message.SerializeToString(deterministic=True))
+
+    def list(self, prefix: DataReference) -> list[DataReference]:
+        """Blobs directly in ``prefix``'s directory whose name starts with its last segment.
+
+        ``list("s3://b/out/error")`` finds ``s3://b/out/error.pb`` and
+        ``s3://b/out/error-1.pb``, sorted by name.
+
+        Raises:
+            StorageError: Listing failed.
+        """
+        directory, _, stem = prefix.rstrip("/").rpartition("/")
+        if not directory:
+            raise StorageError(f"cannot list {prefix!r}: it has no directory part")
+        fs, path = self._fs(directory)
+        try:
+            entries = fs.ls(path, detail=True)
+        except FileNotFoundError:
+            return []
+        except OSError as exc:
+            raise StorageError(f"cannot list {directory}: {exc}") from exc
+        names = sorted(
+            str(e["name"]).rstrip("/").rpartition("/")[2]
+            for e in entries
+            if e.get("type") != "directory"
+        )
+        return [f"{directory}/{name}" for name in names if name.startswith(stem)]
+
+    def delete(self, ref: DataReference) -> None:
+        """Delete a blob; a missing blob is fine."""
+        fs, path = self._fs(ref)
+        try:
+            fs.rm_file(path)
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            raise StorageError(f"cannot delete {ref}: {exc}") from exc
+
+
+def _protocols(fs: Any) -> tuple[str, ...]:
+    proto = fs.protocol
+    return (proto,) if isinstance(proto, str) else tuple(proto)
+
+
+def _atomic_local_write(path: str, data: bytes) -> None:
+    directory = os.path.dirname(path) or "."
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise

@@ -1,0 +1,5 @@
+"""flyte-celery's Celery app and the jobs that run plugin calls (``celery -A worker ...``)."""
+
+from __future__ import annotations
+
+__all__: list[str] = []
