@@ -96,9 +96,11 @@ class Phase(enum.IntEnum):
             return value
         if isinstance(value, str):
             text = value.strip()
-            found = _PHASE_BY_NAME.get(text.upper()) or _PHASE_BY_FLYTE_NAME.get(text)
-            if found is not None:
-                return found
+            # Explicit lookups: Phase.UNDEFINED is 0, so an ``or`` chain would skip it.
+            if text.upper() in _PHASE_BY_NAME:
+                return _PHASE_BY_NAME[text.upper()]
+            if text in _PHASE_BY_FLYTE_NAME:
+                return _PHASE_BY_FLYTE_NAME[text]
         valid = ", ".join(p.name for p in cls)
         raise InvalidPhaseError(
             f"unknown phase {value!r}: expected one of {valid}, or Flyte's names such as "

@@ -108,12 +108,17 @@ def _go_number(value: float) -> str:
     return f"{'-' if sign else ''}{text}e{'-' if exponent < 0 else '+'}{abs(exponent):02d}"
 
 
+def _format(value: float) -> str:
+    # Go's validateRangeInt prints ints with %v; validateRangeFloat64 prints float64s.
+    return str(value) if isinstance(value, int) else _go_number(value)
+
+
 def _range(name: str, low: float, high: float, value: float) -> str | None:
     if low <= value <= high:
         return None
     return (
-        f"{name} is expected to be between {_go_number(low)} and {_go_number(high)}. "
-        f"Provided value is {_go_number(value)}"
+        f"{name} is expected to be between {_format(low)} and {_format(high)}. "
+        f"Provided value is {_format(value)}"
     )
 
 

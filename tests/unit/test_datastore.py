@@ -1,0 +1,111 @@
+"""DataStore on real fsspec backends: protobuf files, head and size checks, listing."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from flyteidl.core import literals_pb2
+from hypothesis import HealthCheck, given, settings
+
+from plugins.errors import (
+    MalformedProtobufError,
+    RemoteFileExceedsMaxSizeError,
+    RemoteFileNotFoundError,
+    StorageError,
+)
+from plugins.io import DataStore, Metadata, join_reference
+from tests.strategies import literal_maps
+
+
+def test_join_reference() -> None:
+    assert join_reference("s3://b/", "/a/", "b") == "s3://b/a/b"
+    assert join_reference("memory://x", "") == "memory://x"
+    with pytest.raises(ValueError, match="empty base"):
+        join_reference("", "a")
+
+
+def test_protobuf_round_trip_and_head(store: DataStore, store_root: str) -> None:
+    ref = f"{store_root}/exec/inputs.pb"
+    assert store.head(ref) == Metadata(exists=False)
+    lm = literals_pb2.LiteralMap()
+    lm.literals["x"].scalar.primitive.integer = 42
+    store.write_protobuf(ref, lm)
+    meta = store.head(ref)
+    assert meta.exists and meta.size == len(lm.SerializeToString(deterministic=True))
+    assert store.read_protobuf(ref, literals_pb2.LiteralMap) == lm
+    assert store.head(f"{store_root}/exec") == Metadata(exists=False)  # a directory is no blob
+
+
+def test_missing_file(store: DataStore, store_root: str) -> None:
+    with pytest.raises(RemoteFileNotFoundError, match="no file at") as info:
+        store.read_raw(f"{store_root}/nope.pb")
+    assert isinstance(info.value, FileNotFoundError)
+
+
+def test_size_limit_is_checked_before_reading(store: DataStore, store_root: str) -> None:
+    ref = f"{store_root}/big.bin"
+    store.write_raw(ref, b"x" * 100)
+    assert store.read_raw(ref, max_size=100) == b"x" * 100
+    with pytest.raises(
+        RemoteFileExceedsMaxSizeError, match=r"too large \[100\] bytes, max allowed \[99\]"
+    ):
+        store.read_raw(ref, max_size=99)
+
+
+def test_malformed_protobuf_names_file_and_type(store: DataStore, store_root: str) -> None:
+    ref = f"{store_root}/garbage.pb"
+    store.write_raw(ref, b"\xff\xff\xff not a proto")
+    with pytest.raises(MalformedProtobufError) as info:
+        store.read_protobuf(ref, literals_pb2.LiteralMap)
+    assert ref in str(info.value) and "flyteidl.core.LiteralMap" in str(info.value)
+
+
+def test_list_by_prefix(store: DataStore, store_root: str) -> None:
+    for name in ("error.pb", "error-1.pb", "error-0.pb", "outputs.pb"):
+        store.write_raw(f"{store_root}/out/{name}", b"1")
+    assert store.list(f"{store_root}/out/error") == [
+        f"{store_root}/out/error-0.pb",
+        f"{store_root}/out/error-1.pb",
+        f"{store_root}/out/error.pb",
+    ]
+    assert store.list(f"{store_root}/missing-dir/error") == []
+
+
+def test_delete_is_idempotent(store: DataStore, store_root: str) -> None:
+    ref = f"{store_root}/d.bin"
+    store.write_raw(ref, b"1")
+    store.delete(ref)
+    store.delete(ref)
+    assert not store.exists(ref)
+
+
+def test_local_writes_are_atomic_and_leave_no_temp_files(tmp_path: Path) -> None:
+    store = DataStore()
+    ref = f"file://{tmp_path}/a/b/c.bin"
+    store.write_raw(ref, b"first")
+    store.write_raw(ref, b"second")
+    assert store.read_raw(ref) == b"second"
+    assert os.listdir(tmp_path / "a" / "b") == ["c.bin"]
+
+
+def test_bad_references() -> None:
+    store = DataStore()
+    with pytest.raises(StorageError, match="empty"):
+        store.head("")
+    with pytest.raises(StorageError, match="unsupported storage reference"):
+        store.head("nosuchproto://x/y")
+    with pytest.raises(ValueError, match="positive"):
+        DataStore(max_download_bytes=0)
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(literal_maps)
+def test_literal_maps_round_trip_through_storage(
+    store_root: str, lm: literals_pb2.LiteralMap
+) -> None:
+    store = DataStore()
+    ref = f"{store_root}/rt/outputs.pb"
+    store.write_protobuf(ref, lm)
+    assert store.read_protobuf(ref, literals_pb2.LiteralMap) == lm

@@ -1,0 +1,32 @@
+"""The README's Python examples run as written."""
+
+from __future__ import annotations
+
+import re
+import sys
+import types
+from pathlib import Path
+
+import pytest
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def _python_blocks() -> list[str]:
+    return re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.DOTALL)
+
+
+def test_readme_has_examples() -> None:
+    assert len(_python_blocks()) >= 3
+
+
+def test_readme_examples_run(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The blocks build on each other, as a reader would run them in one module; dataclasses
+    # need that module in sys.modules.
+    module = types.ModuleType("readme_examples")
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    for block in _python_blocks():
+        exec(compile(block, str(README), "exec"), module.__dict__)
+    assert "unknown task type 'spark'" in capsys.readouterr().out
