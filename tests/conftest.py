@@ -1,4 +1,4 @@
-"""Shared fixtures: real storage backends and hypothesis profiles."""
+"""Shared fixtures: real storage backends, a private redis-server, hypothesis profiles."""
 
 from __future__ import annotations
 
@@ -8,9 +8,11 @@ from collections.abc import Iterator
 
 import fsspec
 import pytest
+import redis
 from hypothesis import HealthCheck, settings
 
 from plugins.io import DataStore
+from tests.helpers import RedisServer, start_redis
 
 # Machines here are noisy: never fail a property on timing. CI gets more examples.
 settings.register_profile(
@@ -38,3 +40,20 @@ def store_root(request: pytest.FixtureRequest, tmp_path: object) -> Iterator[str
 def store() -> DataStore:
     """A DataStore with a small download limit, so size checks are easy to hit."""
     return DataStore(max_download_bytes=64 * 1024)
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """A private redis-server for the whole session, on a free port, stopped at the end."""
+    server = start_redis(tmp_path_factory.mktemp("redis"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_client(redis_server: RedisServer) -> Iterator[redis.Redis]:
+    """A client of the session's redis-server, on an empty database."""
+    client = redis_server.client()
+    client.flushall()
+    yield client
+    client.close()
