@@ -8,4 +8,28 @@ Imports flow one way: ``worker`` → ``scheduler`` → ``plugins``.
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from scheduler.quota import DEFAULT_LEASE, QuotaMetrics, RedisResourceManager
+from scheduler.ratelimit import RedisRateLimiter
+from scheduler.records import Event, ExecutionRecord, WebAPIPhase, WebAPIState, execution_id
+from scheduler.store import (
+    DEFAULT_EVENT_LOG_CAP,
+    DEFAULT_RETENTION,
+    ExecutionExistsError,
+    ExecutionStore,
+)
+
+__all__ = [
+    "DEFAULT_EVENT_LOG_CAP",
+    "DEFAULT_LEASE",
+    "DEFAULT_RETENTION",
+    "Event",
+    "ExecutionExistsError",
+    "ExecutionRecord",
+    "ExecutionStore",
+    "QuotaMetrics",
+    "RedisRateLimiter",
+    "RedisResourceManager",
+    "WebAPIPhase",
+    "WebAPIState",
+    "execution_id",
+]

@@ -97,3 +97,34 @@ def limiter_hammer(
             taken += 1
     client.incrby(f"{key}:taken", taken)
     client.close()
+
+
+def cas_racer(url: str, racer: int, rounds: int) -> None:
+    """Each round: read the record, wait for the other racer, then try to move it on."""
+    from dataclasses import replace
+
+    from plugins.core import Phase
+    from scheduler import ExecutionStore
+
+    client = redis.Redis.from_url(url)
+    store = ExecutionStore(client)
+    for n in range(rounds):
+        # Both racers read the same version before either writes.
+        while int(client.get("race:round") or 0) != n:
+            time.sleep(0.0005)
+        current = store.get("p/d/race")
+        assert current is not None
+        client.incr(f"race:read:{n}")
+        while int(client.get(f"race:read:{n}") or 0) < 2:
+            time.sleep(0.0005)
+        new = replace(
+            current,
+            phase=Phase.RUNNING,
+            phase_version=current.phase_version + 1,
+            reason=f"racer {racer} round {n}",
+        )
+        if store.transition(current, new) is not None:
+            client.rpush("race:winners", f"{n}:{racer}")
+        if client.incr(f"race:done:{n}") == 2:
+            client.set("race:round", n + 1)
+    client.close()

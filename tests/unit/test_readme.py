@@ -21,11 +21,12 @@ def test_readme_has_examples() -> None:
 
 
 def test_readme_examples_run(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, redis_client: object
 ) -> None:
     # The blocks build on each other, as a reader would run them in one module; dataclasses
     # need that module in sys.modules.
     module = types.ModuleType("readme_examples")
+    module.redis_client = redis_client  # type: ignore[attr-defined]  # the examples' client
     monkeypatch.setitem(sys.modules, module.__name__, module)
     for block in _python_blocks():
         exec(compile(block, str(README), "exec"), module.__dict__)

@@ -1,0 +1,266 @@
+"""The execution store: one Redis record per execution, compare-and-set transitions, indexes.
+
+Redis is the truth and Celery messages are hints, so every change goes through
+:meth:`ExecutionStore.transition`, a compare-and-set on the record's version. A
+stale or duplicate writer (a redelivered job, a second scheduler) gets ``None``
+back and must re-read. In the same atomic step the store:
+
+- appends an event when (attempt, phase, phase version) changed, and caps the log;
+- moves the record between indexes derived from its fields, so the scheduler's
+  work is O(what is due): ``pending`` (work to do now), ``due`` (next Get time),
+  ``waiting:<namespace>`` (quota waiters, oldest first), ``timeouts`` (attempt
+  deadlines) and ``claims`` (steps claimed by workers, for reconciliation).
+
+Keys (all share the hash tag ``{<prefix>}``, so the scripts touch one slot)::
+
+    {p}:exec:<id>            HASH  v, doc          expires `retention` after finishing
+    {p}:events:<id>          LIST  event JSON      capped; expires with the record
+    {p}:all                  ZSET  id -> created   finished ids leave via forget()
+    {p}:finished             ZSET  id -> finished  drained by forget()
+    {p}:pending, {p}:due, {p}:timeouts, {p}:claims, {p}:waiting:<ns>
+                             ZSET                  only unfinished executions
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+from redis import Redis
+
+from plugins.core import Phase
+from plugins.errors import ConfigError, FlyteCeleryError
+from scheduler.records import Event, ExecutionRecord
+from scheduler.scripts import decode, load_script
+
+__all__ = ["DEFAULT_EVENT_LOG_CAP", "DEFAULT_RETENTION", "ExecutionExistsError", "ExecutionStore"]
+
+DEFAULT_RETENTION = timedelta(days=7)
+"""How long a finished execution's record and events are kept."""
+
+DEFAULT_EVENT_LOG_CAP = 1000
+"""The most events kept per execution; the oldest are dropped first."""
+
+_NO_WAITING = "-"
+
+
+class ExecutionExistsError(FlyteCeleryError):
+    """An execution with this id already exists."""
+
+    code = "ExecutionExists"
+
+
+def _ms(value: datetime | None) -> str:
+    return "" if value is None else str(int(value.timestamp() * 1000))
+
+
+class ExecutionStore:
+    """Execution records in Redis.
+
+    Args:
+        redis_client: A ``redis.Redis`` client.
+        key_prefix: Prefix (and hash tag) of every key.
+        retention: How long finished executions are kept.
+        event_log_cap: The most events kept per execution.
+    """
+
+    def __init__(
+        self,
+        redis_client: Redis,
+        *,
+        key_prefix: str = "flyte-celery",
+        retention: timedelta = DEFAULT_RETENTION,
+        event_log_cap: int = DEFAULT_EVENT_LOG_CAP,
+    ) -> None:
+        if retention < timedelta(seconds=1):
+            raise ConfigError(f"retention must be at least 1s, got {retention}")
+        if event_log_cap < 1:
+            raise ConfigError(f"event_log_cap must be >= 1, got {event_log_cap}")
+        self._redis = redis_client
+        self._p = f"{{{key_prefix}}}"
+        self._retention_s = int(retention.total_seconds())
+        self._cap = event_log_cap
+        self._transition = load_script(redis_client, "transition")
+        self._forget = load_script(redis_client, "forget")
+
+    # -- keys ----------------------------------------------------------------------------------
+
+    def _record_key(self, execution_id: str) -> str:
+        return f"{self._p}:exec:{execution_id}"
+
+    def _events_key(self, execution_id: str) -> str:
+        return f"{self._p}:events:{execution_id}"
+
+    def _index(self, name: str) -> str:
+        return f"{self._p}:{name}"
+
+    def _waiting_key(self, namespace: str | None) -> str:
+        return self._index(f"waiting:{_NO_WAITING if namespace is None else namespace}")
+
+    # -- writes --------------------------------------------------------------------------------
+
+    def create(self, record: ExecutionRecord) -> ExecutionRecord:
+        """Store a new execution (version 1) and log its first event.
+
+        Raises:
+            ExecutionExistsError: The id is taken.
+        """
+        stored = self._write(None, replace(record, version=0))
+        if stored is None:
+            raise ExecutionExistsError(f"execution {record.id!r} already exists")
+        return stored
+
+    def transition(self, current: ExecutionRecord, new: ExecutionRecord) -> ExecutionRecord | None:
+        """Replace ``current`` by ``new`` if nobody changed it since ``current`` was read.
+
+        Returns:
+            ``new`` with its new version, or ``None`` when the stored version is no
+            longer ``current.version`` (re-read and decide again).
+
+        Raises:
+            ValueError: ``new`` is another execution.
+        """
+        if new.id != current.id:
+            raise ValueError(f"cannot transition {current.id!r} into {new.id!r}")
+        return self._write(current, replace(new, version=current.version))
+
+    def _write(
+        self, current: ExecutionRecord | None, new: ExecutionRecord
+    ) -> ExecutionRecord | None:
+        changed = current is None or current.event_key() != new.event_key()
+        open_ = not new.finished
+        waiting = new.waiting_namespace if open_ else None
+        version = self._transition(
+            keys=[
+                self._record_key(new.id),
+                self._events_key(new.id),
+                self._index("all"),
+                self._index("pending"),
+                self._index("due"),
+                self._index("timeouts"),
+                self._index("claims"),
+                self._index("finished"),
+                self._waiting_key(None if current is None else current.waiting_namespace),
+                self._waiting_key(waiting),
+            ],
+            args=[
+                new.id,
+                new.version,
+                json.dumps(new.to_dict(), separators=(",", ":")),
+                new.to_event().to_json() if changed else "",
+                self._cap,
+                _ms(new.created_at),
+                _ms(new.updated_at) if open_ and new.pending else "",
+                _ms(new.next_get_at) if open_ else "",
+                _ms(new.deadline) if open_ else "",
+                _ms(new.claimed_at) if open_ and new.claim else "",
+                "" if open_ else _ms(new.updated_at),
+                _ms(new.updated_at) if waiting is not None else "",
+                self._retention_s,
+            ],
+        )
+        if int(version) < 0:
+            return None
+        return replace(new, version=int(version))
+
+    # -- reads ---------------------------------------------------------------------------------
+
+    def get(self, execution_id: str) -> ExecutionRecord | None:
+        """The record, or ``None`` if it does not exist (or expired)."""
+        raw = self._redis.hmget(self._record_key(execution_id), ["v", "doc"])
+        if raw[0] is None or raw[1] is None:
+            return None
+        return ExecutionRecord.from_dict(json.loads(decode(raw[1])), version=int(decode(raw[0])))
+
+    def get_many(self, execution_ids: list[str]) -> list[ExecutionRecord]:
+        """The records that exist among ``execution_ids``, in order, in one round trip."""
+        pipe = self._redis.pipeline(transaction=False)
+        for execution_id in execution_ids:
+            pipe.hmget(self._record_key(execution_id), ["v", "doc"])
+        records = []
+        for v, doc in pipe.execute():
+            if v is not None and doc is not None:
+                records.append(ExecutionRecord.from_dict(json.loads(decode(doc)), int(decode(v))))
+        return records
+
+    def events(self, execution_id: str) -> list[Event]:
+        """The execution's events, oldest first."""
+        return [
+            Event.from_json(e) for e in self._redis.lrange(self._events_key(execution_id), 0, -1)
+        ]
+
+    # -- indexes: O(what is due) ---------------------------------------------------------------
+
+    def _range(self, name: str, upto: str, limit: int) -> list[str]:
+        ids = self._redis.zrangebyscore(self._index(name), "-inf", upto, start=0, num=limit)
+        return [decode(i) for i in ids]
+
+    def pending(self, limit: int = 100) -> list[str]:
+        """Executions with work to do now, longest pending first."""
+        return self._range("pending", "+inf", limit)
+
+    def due(self, now: datetime, limit: int = 100) -> list[str]:
+        """Executions whose next Get is due at ``now``, most overdue first."""
+        return self._range("due", _ms(now), limit)
+
+    def timed_out(self, now: datetime, limit: int = 100) -> list[str]:
+        """Executions whose attempt deadline passed at ``now``."""
+        return self._range("timeouts", _ms(now), limit)
+
+    def stale_claims(self, older_than: datetime, limit: int = 100) -> list[str]:
+        """Executions whose claimed step has made no progress since ``older_than``."""
+        return self._range("claims", _ms(older_than), limit)
+
+    def waiting(self, namespace: str, limit: int = 100) -> list[str]:
+        """Executions waiting for a token of ``namespace``, longest waiting first."""
+        ids = self._redis.zrange(self._waiting_key(namespace), 0, limit - 1)
+        return [decode(i) for i in ids]
+
+    def next_due_at(self) -> datetime | None:
+        """When the earliest Get is due, so a loop can sleep until then."""
+        first = self._redis.zrange(self._index("due"), 0, 0, withscores=True)
+        if not first:
+            return None
+        return datetime.fromtimestamp(float(first[0][1]) / 1000, tz=UTC)
+
+    def list(self, *, phase: Phase | None = None, limit: int = 100) -> list[ExecutionRecord]:
+        """The newest executions first, optionally only those in ``phase``.
+
+        Filtering by phase reads records in pages until ``limit`` match, so it costs
+        O(executions scanned), which is fine for a CLI listing.
+        """
+        found: list[ExecutionRecord] = []
+        start = 0
+        page = max(limit, 100)
+        while len(found) < limit:
+            ids = [
+                decode(i)
+                for i in self._redis.zrevrange(self._index("all"), start, start + page - 1)
+            ]
+            if not ids:
+                break
+            for record in self.get_many(ids):
+                if phase is None or record.phase is phase:
+                    found.append(record)
+            start += page
+        return found[:limit]
+
+    def forget(self, now: datetime, limit: int = 1000) -> int:
+        """Drop executions finished more than the retention ago from the listing indexes.
+
+        Their records and event logs expire by themselves; this bounds the indexes.
+
+        Returns:
+            How many were dropped.
+        """
+        cutoff = now - timedelta(seconds=self._retention_s)
+        return int(
+            self._forget(
+                keys=[self._index("all"), self._index("finished")], args=[_ms(cutoff), limit]
+            )
+        )
+
+    def count(self) -> int:
+        """How many executions are listed (finished ones until forgotten)."""
+        return int(self._redis.zcard(self._index("all")))

@@ -1,0 +1,268 @@
+"""ExecutionStore: records, compare-and-set transitions, events and indexes on real Redis."""
+
+from __future__ import annotations
+
+import multiprocessing
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import redis
+from hypothesis import given
+from hypothesis import strategies as st
+
+from plugins.core import ErrorKind, ExecutionError, Phase
+from scheduler import (
+    ExecutionExistsError,
+    ExecutionRecord,
+    ExecutionStore,
+    WebAPIPhase,
+    WebAPIState,
+    execution_id,
+)
+from tests.helpers import RedisServer
+from tests.redis import workers
+from tests.strategies import aware_datetimes, execution_errors, json_values
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def record(name: str = "e1", **kw: object) -> ExecutionRecord:
+    fields: dict[str, object] = {
+        "id": execution_id("p", "d", name),
+        "project": "p",
+        "domain": "d",
+        "name": name,
+        "task_type": "echo",
+        "template_uri": f"memory://x/{name}/task.pb",
+        "inputs_uri": f"memory://x/{name}",
+        "output_prefix": f"memory://x/{name}/out",
+        "created_at": T0,
+        "updated_at": T0,
+        "pending": True,
+    }
+    fields.update(kw)
+    return ExecutionRecord(**fields)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def store(redis_client: redis.Redis) -> ExecutionStore:
+    return ExecutionStore(redis_client, retention=timedelta(hours=1), event_log_cap=5)
+
+
+def test_execution_ids() -> None:
+    assert execution_id("p", "d", "n") == "p/d/n"
+    with pytest.raises(ValueError, match="name"):
+        execution_id("p", "d", "a/b")
+    with pytest.raises(ValueError, match="project"):
+        execution_id("", "d", "n")
+
+
+def test_create_and_get(store: ExecutionStore) -> None:
+    created = store.create(record())
+    assert created.version == 1
+    assert store.get("p/d/e1") == created
+    assert store.get("p/d/missing") is None
+    with pytest.raises(ExecutionExistsError, match="p/d/e1"):
+        store.create(record())
+    assert [e.phase for e in store.events("p/d/e1")] == [Phase.UNDEFINED]
+
+
+def test_full_record_round_trips(store: ExecutionStore) -> None:
+    full = record(
+        plugin_id="echo",
+        attempt=2,
+        user_failures=1,
+        system_failures=1,
+        phase=Phase.RUNNING,
+        phase_version=3,
+        reason="polling",
+        plugin_state_version=1,
+        plugin_state={"k": [1, 2]},
+        webapi=WebAPIState(WebAPIPhase.RESOURCES_CREATED, 2, '{"job": "j"}', 1, "boom", T0),
+        last_error=ExecutionError("E", "m", ErrorKind.SYSTEM, is_recoverable=True),
+        next_get_at=T0 + timedelta(seconds=30),
+        waiting_namespace="echo:default",
+        deadline=T0 + timedelta(hours=1),
+        claim="get:2",
+        claimed_at=T0,
+    )
+    assert store.get(store.create(full).id) == replace(full, version=1)
+
+
+def test_transitions_are_compare_and_set(store: ExecutionStore) -> None:
+    v1 = store.create(record())
+    v2 = store.transition(v1, replace(v1, phase=Phase.QUEUED, updated_at=T0 + timedelta(seconds=1)))
+    assert v2 is not None and v2.version == 2
+    stale = store.transition(v1, replace(v1, phase=Phase.RUNNING))
+    assert stale is None
+    assert store.get(v1.id) == v2
+    with pytest.raises(ValueError, match="cannot transition"):
+        store.transition(v2, record("other"))
+
+
+def test_events_only_on_phase_or_version_change_and_capped(store: ExecutionStore) -> None:
+    current = store.create(record())
+    steps = [
+        (0, Phase.QUEUED, 0),
+        (0, Phase.QUEUED, 0),  # same: no event
+        (0, Phase.QUEUED, 2),
+        (0, Phase.RUNNING, 0),
+        (0, Phase.RUNNING, 0),  # same: no event
+        (0, Phase.RETRYABLE_FAILURE, 0),
+        (1, Phase.RETRYABLE_FAILURE, 0),  # a new attempt is a change
+    ]
+    for i, (attempt, phase, version) in enumerate(steps, start=1):
+        new = replace(
+            current,
+            attempt=attempt,
+            phase=phase,
+            phase_version=version,
+            updated_at=T0 + timedelta(seconds=i),
+        )
+        written = store.transition(current, new)
+        assert written is not None
+        current = written
+    events = store.events(current.id)
+    # Six distinct (attempt, phase, version) values, capped at the last five.
+    assert [(e.attempt, e.phase, e.version) for e in events] == [
+        (0, Phase.QUEUED, 0),
+        (0, Phase.QUEUED, 2),
+        (0, Phase.RUNNING, 0),
+        (0, Phase.RETRYABLE_FAILURE, 0),
+        (1, Phase.RETRYABLE_FAILURE, 0),
+    ]
+    assert events[-1].occurred_at == T0 + timedelta(seconds=7)
+
+
+def test_indexes_follow_the_record(store: ExecutionStore) -> None:
+    a = store.create(record("a", pending=True, updated_at=T0))
+    b = store.create(record("b", pending=True, updated_at=T0 + timedelta(seconds=1)))
+    assert store.pending() == ["p/d/a", "p/d/b"]
+    assert store.pending(limit=1) == ["p/d/a"]
+
+    # a: launched, polled every 30 s, 1 h deadline, claimed by a worker.
+    a2 = store.transition(
+        a,
+        replace(
+            a,
+            pending=False,
+            next_get_at=T0 + timedelta(seconds=30),
+            deadline=T0 + timedelta(hours=1),
+            claim="create:0",
+            claimed_at=T0 + timedelta(seconds=2),
+            updated_at=T0 + timedelta(seconds=2),
+        ),
+    )
+    assert a2 is not None
+    assert store.pending() == ["p/d/b"]
+    assert store.due(T0 + timedelta(seconds=29)) == []
+    assert store.due(T0 + timedelta(seconds=30)) == ["p/d/a"]
+    assert store.next_due_at() == T0 + timedelta(seconds=30)
+    assert store.timed_out(T0 + timedelta(hours=1)) == ["p/d/a"]
+    assert store.stale_claims(T0 + timedelta(seconds=1)) == []
+    assert store.stale_claims(T0 + timedelta(seconds=2)) == ["p/d/a"]
+
+    # b: waits for a token in ns1, then moves to ns2, then gets one.
+    b2 = store.transition(b, replace(b, pending=False, waiting_namespace="ns1"))
+    assert b2 is not None and store.waiting("ns1") == ["p/d/b"]
+    b3 = store.transition(b2, replace(b2, waiting_namespace="ns2"))
+    assert b3 is not None
+    assert store.waiting("ns1") == [] and store.waiting("ns2") == ["p/d/b"]
+    b4 = store.transition(b3, replace(b3, waiting_namespace=None, pending=True))
+    assert b4 is not None and store.waiting("ns2") == [] and store.pending() == ["p/d/b"]
+
+
+def test_pending_keeps_the_oldest_time(store: ExecutionStore) -> None:
+    a = store.create(record("a", updated_at=T0 + timedelta(seconds=5)))
+    b = store.create(record("b", updated_at=T0 + timedelta(seconds=6)))
+    a2 = store.transition(
+        a, replace(a, reason="still pending", updated_at=T0 + timedelta(seconds=9))
+    )
+    assert a2 is not None
+    assert store.pending() == ["p/d/a", "p/d/b"]  # a kept its place in line
+    del b
+
+
+def test_finishing_leaves_every_index_and_expires(
+    store: ExecutionStore, redis_client: redis.Redis
+) -> None:
+    a = store.create(
+        record(
+            "a", next_get_at=T0, deadline=T0, waiting_namespace="ns", claim="get:0", claimed_at=T0
+        )
+    )
+    done = store.transition(a, replace(a, finished=True, phase=Phase.SUCCESS, updated_at=T0))
+    assert done is not None
+    far = T0 + timedelta(days=365)
+    assert store.pending() == [] and store.due(far) == [] and store.timed_out(far) == []
+    assert store.stale_claims(far) == [] and store.waiting("ns") == []
+    assert 0 < redis_client.ttl("{flyte-celery}:exec:p/d/a") <= 3600
+    assert 0 < redis_client.ttl("{flyte-celery}:events:p/d/a") <= 3600
+    assert store.count() == 1
+    assert store.forget(T0 + timedelta(minutes=59)) == 0
+    assert store.forget(T0 + timedelta(hours=2)) == 1
+    assert store.count() == 0
+
+
+def test_list_newest_first_with_phase_filter(store: ExecutionStore) -> None:
+    for i in range(5):
+        store.create(
+            record(
+                f"e{i}",
+                created_at=T0 + timedelta(seconds=i),
+                phase=Phase.RUNNING if i % 2 else Phase.QUEUED,
+            )
+        )
+    assert [r.name for r in store.list(limit=3)] == ["e4", "e3", "e2"]
+    assert [r.name for r in store.list(phase=Phase.RUNNING)] == ["e3", "e1"]
+    assert [r.name for r in store.get_many(["p/d/e0", "p/d/none", "p/d/e1"])] == ["e0", "e1"]
+
+
+def test_two_processes_race_and_exactly_one_wins_each_round(
+    redis_server: RedisServer, redis_client: redis.Redis
+) -> None:
+    rounds = 30
+    store = ExecutionStore(redis_client)
+    store.create(record("race"))
+    ctx = multiprocessing.get_context("spawn")
+    procs = [
+        ctx.Process(target=workers.cas_racer, args=(redis_server.url, i, rounds)) for i in range(2)
+    ]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(120)
+        assert p.exitcode == 0
+    winners = [w.decode() for w in redis_client.lrange("race:winners", 0, -1)]
+    assert sorted(int(w.split(":")[0]) for w in winners) == list(range(rounds))
+    final = store.get("p/d/race")
+    assert final is not None and final.version == rounds + 1 and final.phase_version == rounds
+    keys = [(e.attempt, e.phase, e.version) for e in store.events("p/d/race")]
+    assert len(keys) == len(set(keys)) == rounds + 1
+
+
+records = st.builds(
+    record,
+    name=st.text(alphabet="abcdefghij0123456789-", min_size=1, max_size=12),
+    attempt=st.integers(min_value=0, max_value=50),
+    phase=st.sampled_from(Phase),
+    phase_version=st.integers(min_value=0, max_value=2**32 - 1),
+    reason=st.text(max_size=20),
+    finished=st.booleans(),
+    plugin_state=json_values,
+    last_error=st.none() | execution_errors,
+    next_get_at=st.none() | aware_datetimes,
+    webapi=st.builds(
+        WebAPIState,
+        phase=st.sampled_from(WebAPIPhase),
+        sync_failure_count=st.integers(min_value=0, max_value=10),
+        resource_meta=st.none() | st.text(max_size=20),
+        allocation_start=st.none() | aware_datetimes,
+    ),
+)
+
+
+@given(records)
+def test_records_round_trip_through_json(rec: ExecutionRecord) -> None:
+    assert ExecutionRecord.from_dict(rec.to_dict(), rec.version) == rec
