@@ -12,7 +12,7 @@ from __future__ import annotations
 import enum
 import json
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from plugins.core import ExecutionError, Phase
@@ -163,6 +163,14 @@ class ExecutionRecord:
         deadline: When the current attempt times out.
         claim: The step a worker claimed (e.g. ``"create:0"``), if any.
         claimed_at: When that claim was made.
+        retries: User retries allowed (the template's ``metadata.retries``).
+        timeout: The attempt timeout (the template's ``metadata.timeout``), if any.
+        token_namespace: The quota namespace whose token the attempt holds.
+        teardown: ``"abort"`` or ``"timeout"`` while the attempt is being torn down.
+        teardown_reason: Why (the abort reason).
+        not_before: Pending work must wait until then (system-retry backoff).
+        phase_info: The last PhaseInfo of the attempt, as JSON.
+        signal_pending: A signal arrived while a Get was in flight; Get again at once.
         version: The compare-and-set version; managed by the store.
     """
 
@@ -194,11 +202,26 @@ class ExecutionRecord:
     deadline: datetime | None = None
     claim: str | None = None
     claimed_at: datetime | None = None
+    retries: int = 0
+    timeout: timedelta | None = None
+    token_namespace: str | None = None
+    teardown: str | None = None
+    teardown_reason: str = ""
+    not_before: datetime | None = None
+    phase_info: JSONValue = None
+    signal_pending: bool = False
     version: int = 0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "phase", Phase(self.phase))
-        for name in ("created_at", "updated_at", "next_get_at", "deadline", "claimed_at"):
+        for name in (
+            "created_at",
+            "updated_at",
+            "next_get_at",
+            "deadline",
+            "claimed_at",
+            "not_before",
+        ):
             value = getattr(self, name)
             if value is not None:
                 object.__setattr__(self, name, utc(value))
@@ -234,6 +257,14 @@ class ExecutionRecord:
             "deadline": datetime_to_json(self.deadline),
             "claim": self.claim,
             "claimed_at": datetime_to_json(self.claimed_at),
+            "retries": self.retries,
+            "timeout": None if self.timeout is None else self.timeout.total_seconds(),
+            "token_namespace": self.token_namespace,
+            "teardown": self.teardown,
+            "teardown_reason": self.teardown_reason,
+            "not_before": datetime_to_json(self.not_before),
+            "phase_info": self.phase_info,
+            "signal_pending": self.signal_pending,
         }
 
     @classmethod
@@ -273,6 +304,14 @@ class ExecutionRecord:
             deadline=datetime_from_json(data.get("deadline")),
             claim=data.get("claim"),
             claimed_at=datetime_from_json(data.get("claimed_at")),
+            retries=int(data.get("retries", 0)),
+            timeout=None if data.get("timeout") is None else timedelta(seconds=data["timeout"]),
+            token_namespace=data.get("token_namespace"),
+            teardown=data.get("teardown"),
+            teardown_reason=data.get("teardown_reason", ""),
+            not_before=datetime_from_json(data.get("not_before")),
+            phase_info=data.get("phase_info"),
+            signal_pending=bool(data.get("signal_pending", False)),
             version=version,
         )
 

@@ -5,11 +5,14 @@ Redis is the truth and Celery messages are hints, so every change goes through
 stale or duplicate writer (a redelivered job, a second scheduler) gets ``None``
 back and must re-read. In the same atomic step the store:
 
-- appends an event when (attempt, phase, phase version) changed, and caps the log;
+- appends an event when (attempt, phase, phase version) changed (plus any events the
+  caller passes, such as the end of an attempt it replaced), and caps the log;
 - moves the record between indexes derived from its fields, so the scheduler's
   work is O(what is due): ``pending`` (work to do now), ``due`` (next Get time),
   ``waiting:<namespace>`` (quota waiters, oldest first), ``timeouts`` (attempt
   deadlines) and ``claims`` (steps claimed by workers, for reconciliation).
+  ``pending`` is ordered by when the work may start (``not_before``, else the last
+  update), so a system-retry backoff needs no index of its own.
 
 Keys (all share the hash tag ``{<prefix>}``, so the scripts touch one slot)::
 
@@ -24,6 +27,7 @@ Keys (all share the hash tag ``{<prefix>}``, so the scripts touch one slot)::
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -111,8 +115,16 @@ class ExecutionStore:
             raise ExecutionExistsError(f"execution {record.id!r} already exists")
         return stored
 
-    def transition(self, current: ExecutionRecord, new: ExecutionRecord) -> ExecutionRecord | None:
+    def transition(
+        self,
+        current: ExecutionRecord,
+        new: ExecutionRecord,
+        events: Sequence[Event] = (),
+    ) -> ExecutionRecord | None:
         """Replace ``current`` by ``new`` if nobody changed it since ``current`` was read.
+
+        ``events`` are logged before ``new``'s own event, e.g. the end of an attempt
+        that ``new`` already replaced by the next one.
 
         Returns:
             ``new`` with its new version, or ``None`` when the stored version is no
@@ -123,12 +135,17 @@ class ExecutionStore:
         """
         if new.id != current.id:
             raise ValueError(f"cannot transition {current.id!r} into {new.id!r}")
-        return self._write(current, replace(new, version=current.version))
+        return self._write(current, replace(new, version=current.version), events)
 
     def _write(
-        self, current: ExecutionRecord | None, new: ExecutionRecord
+        self,
+        current: ExecutionRecord | None,
+        new: ExecutionRecord,
+        extra_events: Sequence[Event] = (),
     ) -> ExecutionRecord | None:
-        changed = current is None or current.event_key() != new.event_key()
+        logged = [e.to_json() for e in extra_events]
+        if current is None or current.event_key() != new.event_key():
+            logged.append(new.to_event().to_json())
         open_ = not new.finished
         waiting = new.waiting_namespace if open_ else None
         version = self._transition(
@@ -148,10 +165,10 @@ class ExecutionStore:
                 new.id,
                 new.version,
                 json.dumps(new.to_dict(), separators=(",", ":")),
-                new.to_event().to_json() if changed else "",
+                json.dumps(logged, separators=(",", ":")),
                 self._cap,
                 _ms(new.created_at),
-                _ms(new.updated_at) if open_ and new.pending else "",
+                _ms(new.not_before or new.updated_at) if open_ and new.pending else "",
                 _ms(new.next_get_at) if open_ else "",
                 _ms(new.deadline) if open_ else "",
                 _ms(new.claimed_at) if open_ and new.claim else "",
@@ -196,9 +213,9 @@ class ExecutionStore:
         ids = self._redis.zrangebyscore(self._index(name), "-inf", upto, start=0, num=limit)
         return [decode(i) for i in ids]
 
-    def pending(self, limit: int = 100) -> list[str]:
-        """Executions with work to do now, longest pending first."""
-        return self._range("pending", "+inf", limit)
+    def pending(self, now: datetime | None = None, limit: int = 100) -> list[str]:
+        """Executions with work to do at ``now`` (any time if ``None``), longest pending first."""
+        return self._range("pending", "+inf" if now is None else _ms(now), limit)
 
     def due(self, now: datetime, limit: int = 100) -> list[str]:
         """Executions whose next Get is due at ``now``, most overdue first."""

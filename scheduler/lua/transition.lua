@@ -2,7 +2,7 @@
 -- KEYS[1] record    HASH  v (CAS version), doc (JSON)
 -- KEYS[2] events    LIST  event JSON, capped
 -- KEYS[3] all       ZSET  id -> created (ms)
--- KEYS[4] pending   ZSET  id -> pending since (ms)
+-- KEYS[4] pending   ZSET  id -> may start at (ms)
 -- KEYS[5] due       ZSET  id -> next Get (ms)
 -- KEYS[6] timeouts  ZSET  id -> attempt deadline (ms)
 -- KEYS[7] claims    ZSET  id -> claimed at (ms)
@@ -10,7 +10,7 @@
 -- KEYS[9] old waiting ZSET (the namespace the record waited in, or KEYS[10])
 -- KEYS[10] new waiting ZSET id -> waiting since (ms)
 -- ARGV[1] id, ARGV[2] expected version (0: must not exist), ARGV[3] doc,
--- ARGV[4] event JSON or '', ARGV[5] event cap,
+-- ARGV[4] a JSON array of event JSON strings to log, ARGV[5] event cap,
 -- ARGV[6] created, ARGV[7] pending, ARGV[8] due, ARGV[9] deadline, ARGV[10] claimed,
 -- ARGV[11] finished, ARGV[12] waiting: each a score, or '' to leave that index,
 -- ARGV[13] retention of finished records (s)
@@ -19,8 +19,9 @@ local current = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
 if current ~= tonumber(ARGV[2]) then return -1 end
 local version = current + 1
 redis.call('HSET', KEYS[1], 'v', version, 'doc', ARGV[3])
-if ARGV[4] ~= '' then
-  redis.call('RPUSH', KEYS[2], ARGV[4])
+local events = cjson.decode(ARGV[4])
+if #events > 0 then
+  redis.call('RPUSH', KEYS[2], unpack(events))
   redis.call('LTRIM', KEYS[2], -tonumber(ARGV[5]), -1)
 end
 local id = ARGV[1]
@@ -34,7 +35,7 @@ local function place(key, score, flag)
     redis.call('ZADD', key, score, id)
   end
 end
-place(KEYS[4], ARGV[7], 'NX')  -- keep the oldest "pending since", for fairness
+place(KEYS[4], ARGV[7], nil)
 place(KEYS[5], ARGV[8], nil)
 place(KEYS[6], ARGV[9], nil)
 place(KEYS[7], ARGV[10], nil)

@@ -173,15 +173,25 @@ def test_indexes_follow_the_record(store: ExecutionStore) -> None:
     assert b4 is not None and store.waiting("ns2") == [] and store.pending() == ["p/d/b"]
 
 
-def test_pending_keeps_the_oldest_time(store: ExecutionStore) -> None:
-    a = store.create(record("a", updated_at=T0 + timedelta(seconds=5)))
-    b = store.create(record("b", updated_at=T0 + timedelta(seconds=6)))
-    a2 = store.transition(
-        a, replace(a, reason="still pending", updated_at=T0 + timedelta(seconds=9))
-    )
-    assert a2 is not None
-    assert store.pending() == ["p/d/a", "p/d/b"]  # a kept its place in line
-    del b
+def test_pending_is_ordered_by_when_work_may_start(store: ExecutionStore) -> None:
+    store.create(record("a", updated_at=T0 + timedelta(seconds=5)))
+    store.create(record("b", updated_at=T0 + timedelta(seconds=6)))
+    store.create(record("later", not_before=T0 + timedelta(minutes=1)))
+    assert store.pending() == ["p/d/a", "p/d/b", "p/d/later"]
+    assert store.pending(T0 + timedelta(seconds=5)) == ["p/d/a"]
+    assert store.pending(T0 + timedelta(seconds=59)) == ["p/d/a", "p/d/b"]
+
+
+def test_extra_events_are_logged_before_the_records_own(store: ExecutionStore) -> None:
+    a = store.create(record("a", phase=Phase.RUNNING, phase_version=1))
+    failed = replace(a, phase=Phase.RETRYABLE_FAILURE, phase_version=0, updated_at=T0)
+    retry = replace(a, attempt=1, phase=Phase.QUEUED, phase_version=0)
+    assert store.transition(a, retry, events=[failed.to_event()]) is not None
+    assert [(e.attempt, e.phase) for e in store.events(a.id)] == [
+        (0, Phase.RUNNING),
+        (0, Phase.RETRYABLE_FAILURE),
+        (1, Phase.QUEUED),
+    ]
 
 
 def test_finishing_leaves_every_index_and_expires(
@@ -253,6 +263,14 @@ records = st.builds(
     plugin_state=json_values,
     last_error=st.none() | execution_errors,
     next_get_at=st.none() | aware_datetimes,
+    retries=st.integers(min_value=0, max_value=10),
+    timeout=st.none() | st.timedeltas(min_value=timedelta(seconds=1), max_value=timedelta(days=2)),
+    token_namespace=st.none() | st.text(max_size=10),
+    teardown=st.sampled_from([None, "abort", "timeout"]),
+    teardown_reason=st.text(max_size=10),
+    not_before=st.none() | aware_datetimes,
+    phase_info=st.none() | st.dictionaries(st.text(max_size=5), json_values, max_size=3),
+    signal_pending=st.booleans(),
     webapi=st.builds(
         WebAPIState,
         phase=st.sampled_from(WebAPIPhase),
