@@ -2,4 +2,6 @@
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from worker.app import app
+
+__all__ = ["app"]

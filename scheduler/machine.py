@@ -1,0 +1,320 @@
+"""The phase state machine of an execution, as pure functions on records.
+
+This is Flyte's web-API state machine (``internal/webapi``: allocate, launch,
+monitor, abort, finalize) plus propeller's attempt handling (user retries, a
+separate system-retry budget, timeouts), with Flyte's known gaps fixed. Every
+function takes the current record and ``now`` and returns the next record (and,
+when an attempt ends, the event of its end); none does I/O, so the scheduler
+and the workers share them and tests need no clock.
+
+Steps are claimed on the record (``claim = "<step>:<attempt>"``) before a job is
+published; a job acts only if the record still carries its claim.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from plugins.core import ErrorKind, ExecutionError, Phase, PhaseInfo
+from scheduler.records import Event, ExecutionRecord, WebAPIPhase, WebAPIState
+
+__all__ = [
+    "ABORTED_REASON",
+    "AUTO_REFRESH_CACHE_FAILED",
+    "TASK_FAILED_WITH_ERROR",
+    "TIMED_OUT",
+    "RetryPolicy",
+    "allocated",
+    "claim",
+    "claim_of",
+    "created",
+    "denied",
+    "finish_attempt",
+    "get_failed",
+    "observed",
+    "request_teardown",
+    "signal",
+    "to_webapi_phase",
+]
+
+TASK_FAILED_WITH_ERROR = "TaskFailedWithError"
+AUTO_REFRESH_CACHE_FAILED = "AutoRefreshCacheFailed"
+TIMED_OUT = "TimedOut"
+ABORTED_REASON = "Aborted"
+QUOTA_WAIT_REASON = "Quota for task has exceeded. Waiting for the resource."
+LAUNCHED_VERSION = 2  # Flyte's "Queued v2, launched": differs from every earlier Queued v0
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How failed attempts are retried.
+
+    Attributes:
+        max_system_retries: Attempts that may fail with SYSTEM errors and be retried.
+        backoff: The delay before the first system retry; it doubles each time.
+        backoff_max: The longest such delay.
+    """
+
+    max_system_retries: int = 3
+    backoff: timedelta = timedelta(seconds=1)
+    backoff_max: timedelta = timedelta(minutes=1)
+
+    def system_delay(self, failures: int) -> timedelta:
+        """The backoff before retrying after the ``failures``-th system failure (from 1)."""
+        delay: timedelta = self.backoff * (1 << min(max(0, failures - 1), 30))
+        return min(delay, self.backoff_max)
+
+
+def claim(step: str, attempt: int) -> str:
+    """The claim a job of ``step`` carries for ``attempt``: ``"create:3"``."""
+    return f"{step}:{attempt}"
+
+
+def claim_of(record: ExecutionRecord) -> tuple[str, int] | None:
+    """The (step, attempt) a record's claim names, if any."""
+    if not record.claim:
+        return None
+    step, _, attempt = record.claim.rpartition(":")
+    return step, int(attempt)
+
+
+def _with_phase(record: ExecutionRecord, info: PhaseInfo, now: datetime) -> ExecutionRecord:
+    return replace(
+        record,
+        phase=info.phase,
+        phase_version=info.version,
+        reason=info.reason or (str(info.err) if info.err else ""),
+        phase_info=info.to_dict(),
+        updated_at=now,
+    )
+
+
+def to_webapi_phase(phase: Phase) -> WebAPIPhase:
+    """Flyte's ``ToPluginPhase``: where the web-API state machine stands after Status.
+
+    Raises:
+        ValueError: WAITING_FOR_CACHE or ABORTED, which Status may not return
+            (Flyte's ``RETURNED_UNKNOWN``).
+    """
+    if phase in (Phase.UNDEFINED, Phase.NOT_READY):
+        return WebAPIPhase.NOT_STARTED
+    if phase in (Phase.INITIALIZING, Phase.WAITING_FOR_RESOURCES, Phase.QUEUED, Phase.RUNNING):
+        return WebAPIPhase.RESOURCES_CREATED
+    if phase is Phase.SUCCESS:
+        return WebAPIPhase.SUCCEEDED
+    if phase.is_failure():
+        return WebAPIPhase.USER_FAILURE
+    raise ValueError(f"plugin status returned phase {phase.name}, which a plugin may not report")
+
+
+# -- allocation and launch ---------------------------------------------------------------------
+
+
+def allocated(
+    record: ExecutionRecord, now: datetime, namespace: str | None, step: str
+) -> ExecutionRecord:
+    """A token was granted (or none was needed): claim the launch step (``create`` or ``do``)."""
+    reason = "Allocation token required" if namespace else "No allocation token required"
+    info = PhaseInfo.queued(now, 0, reason)
+    return replace(
+        _with_phase(record, info, now),
+        webapi=replace(
+            record.webapi,
+            phase=WebAPIPhase.ALLOCATION_TOKEN_ACQUIRED,
+            allocation_start=record.webapi.allocation_start or now,
+        ),
+        token_namespace=namespace,
+        waiting_namespace=None,
+        deadline=None if record.timeout is None else now + record.timeout,
+        pending=False,
+        claim=claim(step, record.attempt),
+        claimed_at=now,
+    )
+
+
+def denied(record: ExecutionRecord, now: datetime, namespace: str) -> ExecutionRecord:
+    """No token: wait in ``namespace`` until one frees (WAITING_FOR_RESOURCES v0)."""
+    info = PhaseInfo.waiting_for_resources(0, QUOTA_WAIT_REASON)
+    return replace(
+        _with_phase(record, info, now),
+        webapi=replace(
+            record.webapi,
+            phase=WebAPIPhase.NOT_STARTED,
+            allocation_start=record.webapi.allocation_start or now,
+        ),
+        waiting_namespace=namespace,
+        pending=False,
+    )
+
+
+def created(record: ExecutionRecord, now: datetime, resource_meta: str) -> ExecutionRecord:
+    """Create returned a handle: QUEUED v2 "launched", and the first Get is due at once."""
+    info = PhaseInfo.queued(now, LAUNCHED_VERSION, "launched")
+    return replace(
+        _with_phase(record, info, now),
+        webapi=replace(
+            record.webapi,
+            phase=WebAPIPhase.RESOURCES_CREATED,
+            phase_version=LAUNCHED_VERSION,
+            resource_meta=resource_meta,
+        ),
+        claim=None,
+        claimed_at=None,
+        next_get_at=None if record.teardown else now,
+        pending=record.teardown is not None,
+    )
+
+
+def observed(
+    record: ExecutionRecord, now: datetime, info: PhaseInfo, resync: timedelta
+) -> ExecutionRecord:
+    """Status reported a non-terminal phase: record it and schedule the next Get.
+
+    A signal that arrived while the Get was in flight makes the next Get immediate.
+    """
+    webapi_phase = to_webapi_phase(info.phase)
+    next_get = now if record.signal_pending else now + resync
+    return replace(
+        _with_phase(record, info, now),
+        webapi=replace(record.webapi, phase=webapi_phase, phase_version=info.version),
+        claim=None,
+        claimed_at=None,
+        signal_pending=False,
+        next_get_at=None if record.teardown else next_get,
+        pending=record.teardown is not None,
+    )
+
+
+def get_failed(
+    record: ExecutionRecord,
+    now: datetime,
+    message: str,
+    max_system_failures: int,
+    resync: timedelta,
+) -> ExecutionRecord | PhaseInfo:
+    """A Get (or Status) failed: count it, and fail the attempt past the budget.
+
+    Unlike Flyte, the budget applies even if an earlier Get succeeded: the
+    attempt fails with the last error instead of reporting a stale phase forever.
+
+    Returns:
+        The next record, or the failure PhaseInfo that ends the attempt.
+    """
+    failures = record.webapi.sync_failure_count + 1
+    if failures > max_system_failures:
+        return PhaseInfo.failure(AUTO_REFRESH_CACHE_FAILED, message)
+    return replace(
+        record,
+        webapi=replace(record.webapi, sync_failure_count=failures, error_message=message),
+        claim=None,
+        claimed_at=None,
+        next_get_at=None if record.teardown else now + resync,
+        pending=record.teardown is not None,
+        updated_at=now,
+    )
+
+
+def signal(record: ExecutionRecord, now: datetime) -> ExecutionRecord:
+    """Ask for a Get now instead of at the next resync (Flyte's ``TaskRefreshIndicator``)."""
+    if record.finished or record.webapi.phase is not WebAPIPhase.RESOURCES_CREATED:
+        return record
+    claimed = claim_of(record)
+    if claimed is not None and claimed[0] == "get":
+        return replace(record, signal_pending=True)
+    return replace(record, next_get_at=now, updated_at=now)
+
+
+def request_teardown(
+    record: ExecutionRecord, now: datetime, kind: str, reason: str
+) -> ExecutionRecord:
+    """Ask the scheduler to delete the remote resource: ``kind`` is "abort" or "timeout"."""
+    if record.finished or record.teardown == "abort":
+        return record
+    return replace(
+        record,
+        teardown=kind,
+        teardown_reason=reason,
+        deadline=None,
+        next_get_at=None,
+        waiting_namespace=None,
+        pending=True,
+        not_before=None,
+        updated_at=now,
+    )
+
+
+# -- the end of an attempt ---------------------------------------------------------------------
+
+
+def finish_attempt(
+    record: ExecutionRecord, now: datetime, info: PhaseInfo, policy: RetryPolicy
+) -> tuple[ExecutionRecord, list[Event]]:
+    """Apply a terminal PhaseInfo: finish the execution, or start the next attempt.
+
+    The caller must already have released the attempt's token (release is
+    idempotent, so releasing before the write is safe). USER failures consume
+    the template's retries; SYSTEM failures consume the system-retry budget, with
+    exponential backoff.
+
+    Returns:
+        The next record and the events to log before its own.
+    """
+    if not info.phase.is_terminal():
+        raise ValueError(f"finish_attempt needs a terminal phase, got {info.phase.name}")
+    ended = _with_phase(record, info, now)
+    base = replace(
+        ended,
+        claim=None,
+        claimed_at=None,
+        next_get_at=None,
+        deadline=None,
+        waiting_namespace=None,
+        token_namespace=None,
+        pending=False,
+        not_before=None,
+        signal_pending=False,
+        teardown=None,
+        teardown_reason="",
+        webapi=replace(ended.webapi, phase=_final_webapi_phase(info)),
+    )
+    if info.phase in (Phase.SUCCESS, Phase.ABORTED):
+        return replace(base, finished=True), []
+    err = info.err or ExecutionError(code="Unknown", message="Unknown error message")
+    user = replace(base, last_error=err)
+    if err.kind is ErrorKind.SYSTEM:
+        failures = record.system_failures + 1
+        retry = info.phase is Phase.RETRYABLE_FAILURE and failures <= policy.max_system_retries
+        counted = replace(user, system_failures=failures)
+        delay = policy.system_delay(failures)
+    else:
+        failures = record.user_failures + 1
+        retry = info.phase is Phase.RETRYABLE_FAILURE and failures <= record.retries
+        counted = replace(user, user_failures=failures)
+        delay = timedelta(0)
+    if not retry:
+        final = PhaseInfo.failed(Phase.PERMANENT_FAILURE, err, info.info)
+        events = [] if info.phase is Phase.PERMANENT_FAILURE else [ended.to_event()]
+        return replace(_with_phase(counted, final, now), finished=True), events
+    next_attempt = replace(
+        counted,
+        attempt=record.attempt + 1,
+        phase=Phase.QUEUED,
+        phase_version=0,
+        reason=f"retrying after {err.code}: {err.message}",
+        phase_info=None,
+        webapi=WebAPIState(),
+        plugin_state=None,
+        plugin_state_version=0,
+        pending=True,
+        not_before=now + delay if delay else None,
+    )
+    return next_attempt, [ended.to_event()]
+
+
+def _final_webapi_phase(info: PhaseInfo) -> WebAPIPhase:
+    if info.phase is Phase.SUCCESS:
+        return WebAPIPhase.SUCCEEDED
+    if info.err is not None and info.err.kind is ErrorKind.SYSTEM:
+        return WebAPIPhase.SYSTEM_FAILURE
+    return WebAPIPhase.USER_FAILURE

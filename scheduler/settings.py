@@ -1,0 +1,135 @@
+"""Settings of every flyte-celery process, from ``FLYTE_CELERY_*`` environment variables.
+
+One object holds every knob, read once per process (never at import time). Nested
+values use ``__`` (``FLYTE_CELERY_STORAGE_OPTIONS__KEY``); durations accept Go
+strings (``30s``), seconds or ISO 8601.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from plugins.errors import ConfigError
+from plugins.webapi import parse_duration
+
+__all__ = ["Settings", "default_storage"]
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+
+
+def default_storage() -> str:
+    """``file://~/.flyte-celery/storage``: a local directory, for one-machine use."""
+    return f"file://{Path.home() / '.flyte-celery' / 'storage'}"
+
+
+class Settings(BaseSettings):
+    """Configuration shared by the client, the scheduler (beat) and the workers.
+
+    Attributes:
+        redis_url: The Redis that holds executions, quotas and limiters.
+        broker_url: Celery's broker; defaults to ``redis_url``.
+        storage: The fsspec base URL under which executions keep their files.
+        storage_options: Options for fsspec (credentials, endpoint URLs).
+        max_download_bytes: The largest blob read from storage.
+        plugins: ``module:attr`` specs of extra plugin entries, comma-separated.
+        plugin_config: A YAML file of per-plugin ``PluginConfig`` overrides, keyed by
+            plugin id; Flyte's camelCase keys are accepted.
+        key_prefix: Prefix of every Redis key.
+        queue_prefix: Prefix of every Celery queue name.
+        visibility_timeout: Celery's redelivery deadline for unacknowledged jobs; a
+            claimed step with no progress for this long is re-enqueued.
+        leader_lease: How long the scheduler's leadership lasts without renewal; a
+            standby takes over within it.
+        token_lease: How long a quota token lives without renewal.
+        tick_interval: The longest the scheduler sleeps when nothing wakes it.
+        get_batch_size: The most executions one Get job carries.
+        max_system_retries: Attempts that may fail with SYSTEM errors before the
+            execution fails (Flyte's ``max-node-retries-system-failures``).
+        system_retry_backoff: The delay before the first system retry; it doubles.
+        system_retry_backoff_max: The longest delay between system retries.
+        retention: How long finished executions are kept.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="FLYTE_CELERY_", env_nested_delimiter="__", extra="ignore", frozen=True
+    )
+
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    broker_url: str | None = None
+    storage: str = Field(default_factory=default_storage)
+    storage_options: dict[str, Any] = Field(default_factory=dict)
+    max_download_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
+    plugins: str = ""
+    plugin_config: Path | None = None
+    key_prefix: str = "flyte-celery"
+    queue_prefix: str = "flyte-celery"
+    visibility_timeout: Duration = timedelta(minutes=5)
+    leader_lease: Duration = timedelta(seconds=10)
+    token_lease: Duration = timedelta(minutes=5)
+    tick_interval: Duration = timedelta(seconds=1)
+    get_batch_size: int = Field(default=50, ge=1, le=10_000)
+    max_system_retries: int = Field(default=3, ge=0)
+    system_retry_backoff: Duration = timedelta(seconds=1)
+    system_retry_backoff_max: Duration = timedelta(minutes=1)
+    retention: Duration = timedelta(days=7)
+
+    @field_validator(
+        "visibility_timeout",
+        "leader_lease",
+        "token_lease",
+        "tick_interval",
+        "system_retry_backoff",
+        "system_retry_backoff_max",
+        "retention",
+    )
+    @classmethod
+    def _positive(cls, value: timedelta) -> timedelta:
+        if value <= timedelta(0):
+            raise ValueError("must be a positive duration")
+        return value
+
+    @property
+    def broker(self) -> str:
+        """The broker URL actually used."""
+        return self.broker_url or self.redis_url
+
+    @classmethod
+    def load(cls, **overrides: Any) -> Settings:
+        """Read the environment (plus ``overrides``).
+
+        Raises:
+            ConfigError: A value is invalid; the message names the variable.
+        """
+        try:
+            return cls(**overrides)
+        except ValidationError as exc:
+            lines = [
+                f"FLYTE_CELERY_{'__'.join(str(p) for p in err['loc']).upper()}: {err['msg']} "
+                f"(got {err.get('input')!r})"
+                for err in exc.errors()
+            ]
+            raise ConfigError("invalid flyte-celery settings:\n" + "\n".join(lines)) from None
+
+    def environment(self) -> dict[str, str]:
+        """These settings as ``FLYTE_CELERY_*`` variables, for child processes."""
+        env: dict[str, str] = {}
+        for name, value in self.model_dump(exclude_none=True).items():
+            key = f"FLYTE_CELERY_{name.upper()}"
+            if isinstance(value, timedelta):
+                env[key] = str(value.total_seconds())
+            elif isinstance(value, dict):
+                for sub, item in value.items():
+                    env[f"{key}__{sub.upper()}"] = str(item)
+            else:
+                env[key] = str(value)
+        return env
+
+    def child_environment(self) -> dict[str, str]:
+        """``os.environ`` with these settings applied."""
+        return {**os.environ, **self.environment()}

@@ -1,0 +1,96 @@
+"""Plugins for the engine tests: a remote 'service' held in memory, with counters."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+
+from plugins.core import PhaseInfo, ResourceConstraintsSpec, ResourceNamespace, TaskInfo
+from plugins.io import InMemoryOutputReader
+from plugins.webapi import (
+    AsyncPlugin,
+    DeleteContext,
+    GetContext,
+    PluginConfig,
+    StatusContext,
+    TaskExecutionContextReader,
+)
+
+
+@dataclass
+class Service:
+    """A remote job service: jobs by name, and what was asked of it."""
+
+    jobs: dict[str, str] = field(default_factory=dict)
+    creates: Counter[str] = field(default_factory=Counter)
+    deletes: list[tuple[str | None, str]] = field(default_factory=list)
+    gets: int = 0
+    fail_creates: int = 0
+    fail_gets_after: int | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def running(self) -> int:
+        return sum(1 for s in self.jobs.values() if s == "RUNNING")
+
+
+@dataclass(frozen=True)
+class Handle:
+    name: str
+
+
+class RemotePlugin(AsyncPlugin[Handle, str]):
+    """Creates jobs in a Service; quota 'default' of 2, project cap from the 'cap' input."""
+
+    def __init__(self, service: Service, quota: int | None = None, resync: float = 30) -> None:
+        self.service = service
+        self.quota = quota
+        self.resync = resync
+
+    def get_config(self) -> PluginConfig:
+        data: dict[str, object] = {
+            "caching": {"resyncInterval": self.resync, "maxSystemFailures": 2}
+        }
+        if self.quota is not None:
+            data["resourceQuotas"] = {"default": self.quota}
+        config = PluginConfig.model_validate(data)
+        return PluginConfig(**config.model_dump(), resource_meta=Handle)
+
+    def resource_requirements(
+        self, ctx: TaskExecutionContextReader
+    ) -> tuple[ResourceNamespace, ResourceConstraintsSpec]:
+        return ResourceNamespace("default"), ResourceConstraintsSpec()
+
+    def create(self, ctx: TaskExecutionContextReader) -> tuple[Handle, str | None]:
+        name = ctx.task_execution_metadata.task_execution_id.generated_name
+        ctx.input_reader.get()  # a malformed inputs.pb fails here, as in Flyte's connector
+        with self.service.lock:
+            self.service.creates[name] += 1
+            if self.service.fail_creates > 0:
+                self.service.fail_creates -= 1
+                raise ConnectionError("service unavailable")
+            self.service.jobs.setdefault(name, "RUNNING")
+        return Handle(name), None
+
+    def get(self, ctx: GetContext[Handle]) -> str:
+        with self.service.lock:
+            self.service.gets += 1
+            limit = self.service.fail_gets_after
+            if limit is not None and self.service.gets > limit:
+                raise TimeoutError(f"get #{self.service.gets} timed out")
+            return self.service.jobs[ctx.resource_meta.name]
+
+    def delete(self, ctx: DeleteContext[Handle]) -> None:
+        with self.service.lock:
+            name = None if ctx.resource_meta is None else ctx.resource_meta.name
+            self.service.deletes.append((name, ctx.reason))
+            if name is not None:
+                self.service.jobs[name] = "DELETED"
+
+    def status(self, ctx: StatusContext[Handle, str]) -> PhaseInfo:
+        if ctx.resource == "SUCCEEDED":
+            ctx.output_writer.put(InMemoryOutputReader(ctx.input_reader.get()))
+            return PhaseInfo.success()
+        if ctx.resource == "FAILED":
+            return PhaseInfo.retryable_failure("JobFailed", "the job failed")
+        return PhaseInfo.running(1, TaskInfo(custom_info={"job": ctx.resource_meta.name}))

@@ -1,0 +1,205 @@
+"""The phase state machine end to end, in process, with injected time."""
+
+from __future__ import annotations
+
+import pytest
+
+from plugins.core import ErrorKind, Phase, PhaseInfo
+from plugins.errors import PluginNotFoundError
+from scheduler.records import WebAPIPhase
+from tests.engine.conftest import Harness, ints, template
+
+
+def test_async_plugin_succeeds_and_commits_outputs(harness_factory) -> None:
+    h: Harness = harness_factory()
+    ex = h.client.submit(template("remote"), ints(x=7))
+    h.drain()
+    rec = ex.refresh().record
+    assert rec.webapi.phase is WebAPIPhase.RESOURCES_CREATED
+    assert ex.phase is Phase.RUNNING  # the first Get came at once
+    assert h.service.creates == {h.runtime.task_execution_id(rec).generated_name: 1}
+    h.service.jobs[rec.webapi.resource_meta and h.runtime.task_execution_id(rec).generated_name] = (
+        "SUCCEEDED"
+    )
+    h.advance(31)
+    h.drain()
+    assert ex.refresh().phase is Phase.SUCCESS
+    assert ex.outputs().literals["x"].scalar.primitive.integer == 7
+    phases = [(e.attempt, e.phase, e.version) for e in ex.events()]
+    assert phases == [
+        (0, Phase.QUEUED, 0),
+        (0, Phase.QUEUED, 2),
+        (0, Phase.RUNNING, 1),
+        (0, Phase.SUCCESS, 0),
+    ]
+
+
+def test_sync_plugin_succeeds_in_one_call(harness_factory) -> None:
+    h: Harness = harness_factory()
+    ex = h.client.submit(template("echo"), ints(x=3))
+    h.drain()
+    assert ex.refresh().phase is Phase.SUCCESS
+    assert ex.outputs() == h.runtime.data_store.read_protobuf(
+        ex.record.inputs_uri + "/inputs.pb", type(ex.outputs())
+    )
+    assert [j for j, _, _ in h.log] == ["flyte_celery.do"]
+
+
+def test_create_error_retries_with_a_new_generated_name(harness_factory) -> None:
+    h: Harness = harness_factory()
+    h.service.fail_creates = 1
+    ex = h.client.submit(template("remote", retries=1), ints(x=1))
+    h.drain()
+    rec = ex.refresh().record
+    assert rec.attempt == 1 and rec.user_failures == 1
+    assert rec.last_error is not None and rec.last_error.code == "TaskFailedWithError"
+    assert "service unavailable" in rec.last_error.message
+    names = list(h.service.creates)
+    assert len(names) == 2 and names[0] != names[1]
+    assert names[1] == h.runtime.task_execution_id(rec).generated_name
+    h.service.jobs[names[1]] = "SUCCEEDED"
+    h.client.signal(ex.id)
+    h.drain()
+    assert ex.refresh().phase is Phase.SUCCESS
+    assert (0, Phase.RETRYABLE_FAILURE) in [(e.attempt, e.phase) for e in ex.events()]
+
+
+def test_create_error_without_retries_fails_permanently(harness_factory) -> None:
+    h: Harness = harness_factory()
+    h.service.fail_creates = 5
+    ex = h.client.submit(template("remote"), ints(x=1))
+    h.drain()
+    assert ex.refresh().phase is Phase.PERMANENT_FAILURE
+    err = ex.error()
+    assert err is not None and err.kind is ErrorKind.USER and "service unavailable" in err.message
+
+
+def test_quota_two_with_five_executions(harness_factory) -> None:
+    h: Harness = harness_factory(quota=2)
+    executions = [h.client.submit(template("remote"), ints(x=i)) for i in range(5)]
+    h.drain()
+    assert h.service.running() == 2
+    waiting = [e for e in executions if e.refresh().phase is Phase.WAITING_FOR_RESOURCES]
+    assert len(waiting) == 3
+    for _ in range(10):
+        for name, state in list(h.service.jobs.items()):
+            if state == "RUNNING":
+                h.service.jobs[name] = "SUCCEEDED"
+        h.advance(31)
+        h.drain()
+        assert h.service.running() <= 2
+        if all(e.refresh().phase is Phase.SUCCESS for e in executions):
+            break
+    assert all(e.phase is Phase.SUCCESS for e in executions)
+    assert len(h.service.creates) == 5
+    metrics = h.runtime.resource_manager.metrics("remote:default")
+    assert metrics.held == 0 and metrics.grants == 5 and metrics.releases == 5
+
+
+def test_abort_deletes_once_and_frees_the_token(harness_factory) -> None:
+    h: Harness = harness_factory(quota=1)
+    ex = h.client.submit(template("remote"), ints(x=1))
+    h.drain()
+    name = h.runtime.task_execution_id(ex.refresh().record).generated_name
+    ex.abort("user changed their mind")
+    h.drain()
+    h.drain()
+    assert ex.refresh().phase is Phase.ABORTED
+    assert h.service.deletes == [(name, "user changed their mind")]
+    assert h.runtime.resource_manager.metrics("remote:default").held == 0
+
+
+def test_abort_while_waiting_for_a_token(harness_factory) -> None:
+    h: Harness = harness_factory(quota=1)
+    first = h.client.submit(template("remote"), ints(x=1))
+    second = h.client.submit(template("remote"), ints(x=2))
+    h.drain()
+    assert second.refresh().phase is Phase.WAITING_FOR_RESOURCES
+    second.abort()
+    h.drain()
+    assert second.refresh().phase is Phase.ABORTED
+    assert h.service.deletes == [(None, "Aborted by user")]  # Delete with no handle, as Flyte
+    assert first.refresh().phase is Phase.RUNNING
+
+
+def test_max_system_failures_after_a_successful_get(harness_factory) -> None:
+    h: Harness = harness_factory()
+    ex = h.client.submit(template("remote"), ints(x=1))
+    h.drain()
+    assert ex.refresh().phase is Phase.RUNNING  # one Get succeeded
+    h.service.fail_gets_after = h.service.gets
+    for _ in range(3):  # maxSystemFailures is 2: the third failure ends it
+        h.advance(31)
+        h.drain()
+    assert ex.refresh().phase is Phase.PERMANENT_FAILURE
+    err = ex.error()
+    assert err is not None and err.code == "AutoRefreshCacheFailed"
+    assert f"get #{h.service.gets} timed out" in err.message
+
+
+def test_timeout_deletes_then_fails(harness_factory) -> None:
+    h: Harness = harness_factory()
+    ex = h.client.submit(template("remote", timeout=10), ints(x=1))
+    h.drain()
+    h.advance(11)
+    h.drain()
+    h.drain()
+    assert ex.refresh().phase is Phase.PERMANENT_FAILURE
+    assert ex.error() is not None and ex.error().code == "TimedOut"
+    assert len(h.service.deletes) == 1
+    assert (0, Phase.RETRYABLE_FAILURE) in [(e.attempt, e.phase) for e in ex.events()]
+
+
+def test_unknown_task_type_is_rejected_at_submit(harness_factory) -> None:
+    h: Harness = harness_factory()
+    with pytest.raises(PluginNotFoundError, match="'spark'"):
+        h.client.submit(template("spark"), ints(x=1))
+
+
+def test_malformed_inputs_fail_clearly(harness_factory) -> None:
+    h: Harness = harness_factory()
+    ex = h.client.submit(template("remote"), ints(x=1))
+    h.runtime.data_store.write_raw(ex.record.inputs_uri + "/inputs.pb", b"\xff\xfe garbage")
+    h.drain()
+    assert ex.refresh().phase is Phase.PERMANENT_FAILURE
+    err = ex.error()
+    assert err is not None and "READ_FAILED" not in err.code
+    assert "inputs.pb" in err.message and "failed to read" in err.message
+
+
+def test_duplicate_create_jobs_call_create_once(harness_factory) -> None:
+    h: Harness = harness_factory()
+    ex = h.client.submit(template("remote"), ints(x=1))
+    h.tick()
+    ((job, args, _),) = h.jobs
+    h.jobs.clear()
+    h.run_job(job, args)
+    h.run_job(job, args)  # a redelivered message finds its claim gone
+    assert sum(h.service.creates.values()) == 1
+    del ex
+
+
+def test_signal_makes_completion_visible_without_waiting(harness_factory) -> None:
+    h: Harness = harness_factory()
+    ex = h.client.submit(template("remote"), ints(x=1))
+    h.drain()
+    h.service.jobs[h.runtime.task_execution_id(ex.refresh().record).generated_name] = "SUCCEEDED"
+    h.drain()
+    assert ex.refresh().phase is Phase.RUNNING  # the resync (30 s) has not come
+    ex.signal()
+    h.drain()
+    assert ex.refresh().phase is Phase.SUCCESS
+
+
+def test_system_failures_retry_with_backoff(harness_factory) -> None:
+    h: Harness = harness_factory()
+    ex = h.client.submit(template("remote"), ints(x=1))
+    rec = ex.record
+    h.steps.finish(rec.id, None, PhaseInfo.system_retryable_failure("Boom", "node lost"))
+    rec = ex.refresh().record
+    assert rec.attempt == 1 and rec.system_failures == 1 and rec.not_before is not None
+    h.drain()
+    assert sum(h.service.creates.values()) == 0  # backing off
+    h.advance(1.5)
+    h.drain()
+    assert sum(h.service.creates.values()) == 1

@@ -1,0 +1,79 @@
+"""The Celery app: ``celery -A worker worker|beat|flower``.
+
+Every setting follows ``celery-reliability.md``: JSON only; late acks with
+requeue when a pool child dies; prefetch 1; one visibility timeout set in every
+place Celery reads it; task events on for Flower; results ignored, because the
+execution store is the truth. Queues are partitioned by plugin and quota
+namespace; a worker consumes all of them unless started with ``-Q``.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from celery import Celery
+from kombu.entity import Queue
+
+from scheduler.runtime import Runtime
+from scheduler.settings import Settings
+
+__all__ = ["app", "declared_queues"]
+
+log = logging.getLogger(__name__)
+
+
+def declared_queues(settings: Settings) -> list[str]:
+    """Every plugin's queues. A plugin that fails to load still gets its default queue."""
+    runtime = Runtime(settings)
+    names: list[str] = []
+    for plugin_id in runtime.registry.ids:
+        names.append(runtime.queue(plugin_id))
+        try:
+            loaded = runtime.plugin(plugin_id)
+        except Exception as exc:
+            log.error(
+                "plugin %s failed to load; only its default queue is consumed: %s", plugin_id, exc
+            )
+            continue
+        names.extend(runtime.queue(plugin_id, ns) for ns in sorted(loaded.config.resource_quotas))
+    return names
+
+
+def _queue(name: str) -> Queue:
+    return Queue(name)  # type: ignore[no-untyped-call]
+
+
+def make_app(settings: Settings) -> Celery:
+    """Build the Celery app for ``settings``."""
+    visibility = settings.visibility_timeout.total_seconds()
+    transport = {
+        "visibility_timeout": visibility,
+        # kombu >= 5.7: restore unacknowledged jobs of dead workers promptly.
+        "unacked_restore_interval": max(1.0, min(60.0, visibility / 4)),
+    }
+    celery = Celery("flyte_celery", broker=settings.broker, include=["worker.jobs"])
+    celery.conf.update(
+        task_serializer="json",
+        result_serializer="json",
+        accept_content=["json"],
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        broker_transport_options=transport,
+        result_backend_transport_options=transport,
+        visibility_timeout=visibility,
+        task_ignore_result=True,
+        worker_send_task_events=True,
+        task_send_sent_event=True,
+        broker_connection_retry_on_startup=True,
+        worker_cancel_long_running_tasks_on_connection_loss=True,
+        task_default_queue=settings.queue_prefix,
+        task_queues=[_queue(settings.queue_prefix)]
+        + [_queue(q) for q in declared_queues(settings)],
+        beat_scheduler="scheduler.beat:EngineScheduler",
+        worker_hijack_root_logger=False,
+    )
+    return celery
+
+
+app = make_app(Settings.load())
