@@ -125,11 +125,15 @@ class Steps:
         if info.phase is Phase.SUCCESS:
             try:
                 template = actx.context.task_reader.read()
-                err = validate_output(
-                    actx.writer.reader,
-                    outputs_declared=declares_outputs(template),
-                    committer=RemoteFileOutputWriter(self.runtime.data_store, actx.paths),
-                )
+                committer = RemoteFileOutputWriter(self.runtime.data_store, actx.paths)
+                reader = actx.writer.reader
+                declared = declares_outputs(template)
+                err = validate_output(reader, outputs_declared=declared, committer=committer)
+                if err is None and not declared and reader is not None and not reader.is_file():
+                    # Flyte drops outputs the interface does not declare; we keep them.
+                    literals, _ = reader.read()
+                    if literals is not None:
+                        committer.put(reader)
             except Exception as exc:
                 info = PhaseInfo.system_retryable_failure("OutputCommitFailed", describe(exc))
             else:

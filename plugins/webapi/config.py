@@ -61,7 +61,7 @@ _GO_UNITS = {
 
 
 def parse_duration(value: Any) -> Any:
-    """Turn a Go duration string (``"1h2m3.5s"``) or a number of seconds into a timedelta.
+    """Turn a Go duration string (``"1h2m3.5s"``) or seconds (``30``, ``"2.5"``) into a timedelta.
 
     Anything else is passed on for pydantic to validate (timedelta, ISO 8601).
 
@@ -72,6 +72,10 @@ def parse_duration(value: Any) -> Any:
         return timedelta(seconds=value)
     if isinstance(value, str):
         text = value.strip()
+        try:
+            return timedelta(seconds=float(text))  # "30", "2.5": seconds, as in env vars
+        except ValueError:
+            pass
         sign = -1.0 if text.startswith("-") else 1.0
         body = text.lstrip("+-")
         if body == "0":

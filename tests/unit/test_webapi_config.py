@@ -79,6 +79,8 @@ def test_snake_case_keys_work_too() -> None:
         ("2h45m10s", timedelta(hours=2, minutes=45, seconds=10)),
         ("0", timedelta(0)),
         (12, timedelta(seconds=12)),
+        ("12", timedelta(seconds=12)),
+        ("0.5", timedelta(milliseconds=500)),
         (2.5, timedelta(seconds=2.5)),
     ],
 )

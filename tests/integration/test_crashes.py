@@ -1,0 +1,129 @@
+"""Crashes: SIGKILLed workers and a SIGKILLed leader scheduler lose nothing."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+
+from flyteidl.core import tasks_pb2
+
+from plugins.core import Phase
+from tests.helpers import wait_for
+from tests.integration.jobservice import Ledger
+from tests.integration.stack import Stack, wait_all
+from tests.integration.test_flows import seconds, template
+
+
+def no_token_left(stack: Stack) -> bool:
+    client = stack.client()
+    return client.runtime.resource_manager.metrics("http-job:default").held == 0
+
+
+def test_worker_killed_in_the_middle_of_create(fresh_stack: Stack, ledger: Ledger) -> None:
+    fresh_stack.start_worker("w1")
+    fresh_stack.start_beat("beat")
+    client = fresh_stack.client()
+    ledger.hold_creates.set()
+    ex = client.submit(template("http_job"), seconds(0), project="p-kill-create")
+    wait_for(ledger.held.is_set, timeout=60, what="Create to reach the service")
+    fresh_stack.kill("w1")  # the whole worker, pool children included
+    ledger.hold_creates.clear()
+    fresh_stack.start_worker("w2")
+    assert ex.wait(120) is Phase.SUCCESS
+    assert ex.attempt == 0
+    # The redelivered Create reached the service again, keyed by the same generated
+    # name, so the service holds exactly one job for the one attempt.
+    assert len(ledger.jobs) == 1
+    wait_for(lambda: no_token_left(fresh_stack), timeout=30, what="the token to be released")
+
+
+def test_worker_killed_in_the_middle_of_get(fresh_stack: Stack, ledger: Ledger) -> None:
+    fresh_stack.start_worker("w1")
+    fresh_stack.start_beat("beat")
+    client = fresh_stack.client()
+    ledger.auto_finish = None
+    ex = client.submit(template("http_job"), seconds(0), project="p-kill-get")
+    wait_for(lambda: ex.refresh().phase is Phase.RUNNING, timeout=60, what="a first Get")
+    ledger.hold_gets.set()
+    ex.signal()
+    wait_for(ledger.get_held.is_set, timeout=60, what="a Get to reach the service")
+    fresh_stack.kill("w1")
+    ledger.hold_gets.clear()
+    (name,) = ledger.jobs
+    ledger.finish(name)
+    fresh_stack.start_worker("w2")
+    assert ex.wait(120) is Phase.SUCCESS
+    assert ledger.create_requests[name] == 1  # Get crashes never repeat a Create
+    assert len(ledger.jobs) == 1
+    wait_for(lambda: no_token_left(fresh_stack), timeout=30, what="the token to be released")
+
+
+def test_leader_beat_killed_standby_takes_over(fresh_stack: Stack, ledger: Ledger) -> None:
+    fresh_stack.start_worker("w1")
+    beats = {name: fresh_stack.start_beat(name) for name in ("beat-a", "beat-b")}
+    leader_owner = wait_for(fresh_stack.leader, timeout=60, what="a leader")
+    pid = int(leader_owner.split(":")[1])
+    leader = next(name for name, p in beats.items() if p.pid == pid)
+    standby = next(name for name in beats if name != leader)
+    client = fresh_stack.client()
+    ledger.auto_finish = None
+    before = [
+        client.submit(template("http_job"), seconds(0), project="p-failover") for _ in range(2)
+    ]
+    wait_for(
+        lambda: all(e.refresh().phase is Phase.RUNNING for e in before),
+        timeout=60,
+        what="jobs to run",
+    )
+    fresh_stack.kill(leader)
+    for name in list(ledger.jobs):
+        ledger.finish(name)
+    after = [client.submit(tasks_pb2.TaskTemplate(type="echo")) for _ in range(3)]
+
+    def standby_leads() -> bool:
+        owner = fresh_stack.leader()  # None while nobody holds the lease
+        return owner is not None and owner.split(":")[1] == str(beats[standby].pid)
+
+    wait_for(standby_leads, timeout=30, what="the standby to take the lease")
+    for ex in before:
+        ex.signal()
+    wait_all(before + after, timeout=120)
+    assert all(e.phase is Phase.SUCCESS for e in before + after)
+    assert len(ledger.jobs) == 2 and all(n == 1 for n in ledger.create_requests.values())
+    wait_for(lambda: no_token_left(fresh_stack), timeout=30, what="tokens to be released")
+
+
+def test_flower_lists_our_jobs(fresh_stack: Stack) -> None:
+    port = fresh_stack.start_flower()
+    fresh_stack.start_worker("w1")
+    fresh_stack.start_beat("beat")
+
+    def api(path: str) -> object:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as response:
+            return json.loads(response.read())
+
+    def flower_up() -> bool:
+        try:
+            api("/api/workers")
+        except OSError:
+            return False
+        return True
+
+    wait_for(flower_up, timeout=60, what="Flower's API")
+    ex = fresh_stack.client().submit(tasks_pb2.TaskTemplate(type="echo"))
+    assert ex.wait(60) is Phase.SUCCESS
+
+    def our_job() -> dict[str, object] | None:
+        tasks = api("/api/tasks")
+        assert isinstance(tasks, dict)
+        return next(
+            (
+                t
+                for t in tasks.values()
+                if t.get("name") == "flyte_celery.do" and ex.id in str(t.get("args"))
+            ),
+            None,
+        )
+
+    job = wait_for(our_job, timeout=60, what="Flower to list the job")
+    assert job["state"] == "SUCCESS"
