@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -75,16 +75,27 @@ class Steps:
     # -- shared machinery ----------------------------------------------------------------------
 
     def update(
-        self, execution_id: str, expected_claim: str | None, apply: Apply
+        self,
+        execution_id: str,
+        expected_claim: str | None,
+        apply: Apply,
+        known: ExecutionRecord | None = None,
     ) -> ExecutionRecord | None:
         """Apply ``apply`` to the latest record while it carries ``expected_claim``.
+
+        Args:
+            execution_id: The execution.
+            expected_claim: The claim the record must still carry (``None``: any).
+            apply: Computes the new record and extra events from the current one.
+            known: A record just read; tried first, which saves a round trip when
+                nobody else wrote in between (a conflict re-reads).
 
         Returns:
             The written record, or ``None`` if the claim is gone (another job won) or
             ``apply`` chose to do nothing.
         """
         for _ in range(50):
-            current = self.runtime.store.get(execution_id)
+            current, known = known or self.runtime.store.get(execution_id), None
             if current is None or current.finished:
                 return None
             if expected_claim is not None and current.claim != expected_claim:
@@ -95,7 +106,9 @@ class Steps:
             new, events = change
             written = self.runtime.store.transition(current, new, events)
             if written is not None:
-                if written.pending or written.finished:
+                # Wake the scheduler for work it should do now: no polling delay.
+                due_now = written.next_get_at is not None and written.next_get_at <= self.clock()
+                if written.pending or written.finished or due_now:
                     self.runtime.wake_scheduler()
                 return written
         raise RuntimeError(f"execution {execution_id}: too much contention to write a result")
@@ -108,18 +121,33 @@ class Steps:
         return record
 
     def finish(
-        self, execution_id: str, expected_claim: str | None, info: PhaseInfo
+        self,
+        execution_id: str,
+        expected_claim: str | None,
+        info: PhaseInfo,
+        known: ExecutionRecord | None = None,
+        before: Sequence[Event] = (),
     ) -> ExecutionRecord | None:
-        """End the attempt: release its token, then finish or retry (Flyte's finalize)."""
+        """End the attempt: release its token, then finish or retry (Flyte's finalize).
+
+        ``before`` are events to log first (e.g. the launch, when Create and the
+        first Get finished the attempt in one job).
+        """
 
         def apply(record: ExecutionRecord) -> tuple[ExecutionRecord, list[Event]]:
             self.runtime.release_token(record)
-            return machine.finish_attempt(record, self.clock(), info, self.policy)
+            new, events = machine.finish_attempt(record, self.clock(), info, self.policy)
+            return new, [*before, *events]
 
-        return self.update(execution_id, expected_claim, apply)
+        return self.update(execution_id, expected_claim, apply, known)
 
     def _complete(
-        self, record: ExecutionRecord, expected: str, info: PhaseInfo, actx: AttemptContext
+        self,
+        record: ExecutionRecord,
+        expected: str,
+        info: PhaseInfo,
+        actx: AttemptContext,
+        before: Sequence[Event] = (),
     ) -> ExecutionRecord | None:
         """A terminal PhaseInfo from the plugin: validate and commit outputs on success."""
         if info.phase is Phase.SUCCESS:
@@ -139,7 +167,7 @@ class Steps:
             else:
                 if err is not None:
                     info = phase_info_for_output_error(err, info.info)
-        return self.finish(record.id, expected, info)
+        return self.finish(record.id, expected, info, record, before)
 
     def _plugin(self, record: ExecutionRecord, expected: str) -> LoadedPlugin | None:
         try:
@@ -176,15 +204,47 @@ class Steps:
                 PhaseInfo.retryable_failure(machine.TASK_FAILED_WITH_ERROR, describe(exc)),
             )
             return
-        if resource is not None:
+        if resource is None:
+            # The first Get comes at once (Flyte's sync-on-create), in this same job: one
+            # message and one write fewer than a separate Get job.
+            observation = self._first_get(loaded, actx, meta)
+        else:
             # Create answered with the resource too: Status may finish the attempt now.
             observation = self._status(loaded, actx, meta, resource)
-            if observation.info is not None and observation.info.phase.is_terminal():
-                self._complete(record, expected, observation.info, actx)
-                return
-        self.update(
-            execution_id, expected, lambda r: (machine.created(r, self.clock(), meta_json), [])
-        )
+        now = self.clock()
+        launched = machine.created(record, now, meta_json).to_event()
+        if observation.info is not None and observation.info.phase.is_terminal():
+            self._complete(record, expected, observation.info, actx, before=[launched])
+            return
+        caching = loaded.config.caching
+
+        def apply(r: ExecutionRecord) -> tuple[ExecutionRecord, list[Event]]:
+            created = machine.created(r, now, meta_json)
+            if observation.info is not None:
+                observed = machine.observed(created, now, observation.info, caching.resync_interval)
+                return observed, [launched] if observed.event_key() != created.event_key() else []
+            outcome = machine.get_failed(
+                created,
+                now,
+                observation.error,
+                caching.max_system_failures,
+                caching.resync_interval,
+            )
+            if isinstance(outcome, PhaseInfo):
+                self.runtime.release_token(created)
+                ended, events = machine.finish_attempt(created, now, outcome, self.policy)
+                return ended, [launched, *events]
+            return outcome, []
+
+        self.update(execution_id, expected, apply, record)
+
+    def _first_get(self, loaded: LoadedPlugin, actx: AttemptContext, meta: Any) -> _Observation:
+        try:
+            self.runtime.limiter(loaded.id, "read").acquire()
+            resource = call_sync(loaded.plugin.get, GetContext(meta))  # type: ignore[union-attr]
+        except Exception as exc:
+            return _Observation(error=describe(exc))
+        return self._status(loaded, actx, meta, resource)
 
     def do(self, execution_id: str, attempt: int) -> None:
         """Run a sync plugin's one call."""
@@ -284,6 +344,7 @@ class Steps:
                 record.id,
                 expected,
                 lambda r: (machine.observed(r, now, info, caching.resync_interval), []),
+                record,
             )
             return
         message = observation.error
@@ -297,7 +358,7 @@ class Steps:
                 return machine.finish_attempt(r, now, outcome, self.policy)
             return outcome, []
 
-        self.update(record.id, expected, failed)
+        self.update(record.id, expected, failed, record)
 
     # -- delete (abort and timeout) ------------------------------------------------------------
 

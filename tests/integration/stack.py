@@ -45,6 +45,7 @@ class Stack:
     job_service_url: str
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     prefix: str = field(default_factory=lambda: f"it{uuid.uuid4().hex[:8]}")
+    plugins: str = "tests.integration.plugins:ENTRIES,tests.integration.plugins:MORE"
 
     def __post_init__(self) -> None:
         self.config_file = self.directory / "plugins.yaml"
@@ -52,7 +53,7 @@ class Stack:
         self.settings = Settings(
             redis_url=self.redis_url,
             storage=f"file://{self.directory / 'storage'}",
-            plugins="tests.integration.plugins:ENTRIES,tests.integration.plugins:MORE",
+            plugins=self.plugins,
             plugin_config=self.config_file,
             key_prefix=self.prefix,
             queue_prefix=self.prefix,

@@ -1,4 +1,7 @@
-"""The README's Python examples run as written."""
+"""The README's Python examples run as written.
+
+Examples that need a running stack are run by tests/integration/test_readme_stack.py.
+"""
 
 from __future__ import annotations
 
@@ -12,12 +15,17 @@ import pytest
 README = Path(__file__).resolve().parents[2] / "README.md"
 
 
-def _python_blocks() -> list[str]:
-    return re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.DOTALL)
+STACK_MARK = "# Needs a running stack"
+
+
+def python_blocks(*, needs_stack: bool = False) -> list[str]:
+    """The README's Python examples; those marked as needing a running stack, or the others."""
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.DOTALL)
+    return [b for b in blocks if b.startswith(STACK_MARK) == needs_stack]
 
 
 def test_readme_has_examples() -> None:
-    assert len(_python_blocks()) >= 3
+    assert len(python_blocks()) >= 3
 
 
 def test_readme_examples_run(
@@ -28,6 +36,6 @@ def test_readme_examples_run(
     module = types.ModuleType("readme_examples")
     module.redis_client = redis_client  # type: ignore[attr-defined]  # the examples' client
     monkeypatch.setitem(sys.modules, module.__name__, module)
-    for block in _python_blocks():
+    for block in python_blocks():
         exec(compile(block, str(README), "exec"), module.__dict__)
     assert "unknown task type 'spark'" in capsys.readouterr().out

@@ -1,0 +1,127 @@
+"""The flyte-celery CLI against real processes: commands, standalone, and the demo."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import redis
+
+from scheduler.cli import main, parse_input, table
+from tests.helpers import wait_for
+from tests.integration.stack import ROOT, Stack
+
+CLI = [sys.executable, "-m", "scheduler.cli"]
+
+
+def test_parse_input() -> None:
+    assert parse_input("n=5")[1].scalar.primitive.integer == 5
+    assert parse_input("x=2.5")[1].scalar.primitive.float_value == 2.5
+    assert parse_input("ok=true")[1].scalar.primitive.boolean is True
+    assert parse_input("s=hello")[1].scalar.primitive.string_value == "hello"
+    assert parse_input("s=str:5")[1].scalar.primitive.string_value == "5"
+    duration = parse_input("duration=duration:1m30s")[1].scalar.primitive.duration
+    assert duration.ToTimedelta().total_seconds() == 90
+    with pytest.raises(ValueError, match="name=value"):
+        parse_input("novalue")
+    with pytest.raises(ValueError, match="'n'"):
+        parse_input("n=int:five")
+
+
+def test_table() -> None:
+    assert table(["a", "bb"], [[1, "x"]]) == "a  bb\n-  --\n1  x"
+
+
+def test_commands(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for key, value in stack.env.items():
+        if key.startswith("FLYTE_CELERY_"):
+            monkeypatch.setenv(key, value)
+    assert (
+        main(
+            [
+                "submit",
+                "--type",
+                "echo",
+                "--input",
+                "n=42",
+                "--project",
+                "cli",
+                "--name",
+                "cli-echo",
+                "--wait",
+                "60",
+            ]
+        )
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert "cli/development/cli-echo" in out and "SUCCESS" in out and "n=42" in out
+    assert main(["get", "cli/development/cli-echo"]) == 0
+    assert "SUCCESS" in capsys.readouterr().out
+    assert main(["events", "cli/development/cli-echo"]) == 0
+    events = capsys.readouterr().out
+    assert "QUEUED" in events and "SUCCESS" in events
+    assert main(["list", "--phase", "SUCCESS", "--limit", "500"]) == 0
+    assert "cli/development/cli-echo" in capsys.readouterr().out
+    assert main(["signal", "cli/development/cli-echo"]) == 0
+    assert main(["abort", "cli/development/cli-echo"]) == 0  # finished: a no-op
+    capsys.readouterr()
+    assert main(["get", "cli/development/nope"]) == 2
+    assert "no execution 'cli/development/nope'" in capsys.readouterr().err
+    assert main(["submit", "--type", "spark"]) == 2
+    assert "unknown task type 'spark'" in capsys.readouterr().err
+
+
+def test_standalone_starts_everything_and_stops_on_ctrl_c(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FLYTE_CELERY_")}
+    env["PYTHONPATH"] = str(ROOT)
+    log = (tmp_path / "standalone.out").open("wb")
+    process = subprocess.Popen(
+        [*CLI, "standalone", "--data-dir", str(tmp_path / "data"), "--flower-port", "0"],
+        env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
+    )  # fmt: skip
+    output = tmp_path / "standalone.out"
+    try:
+        wait_for(lambda: "Press Ctrl-C" in output.read_text(), timeout=90, what="the stack")
+        text = output.read_text()
+        for name in ("redis", "scheduler", "worker", "flower", "storage"):
+            assert re.search(rf"^{name}\s", text, re.M), name
+        url = re.search(r"FLYTE_CELERY_REDIS_URL=(\S+)", text).group(1)  # type: ignore[union-attr]
+        storage = re.search(r"FLYTE_CELERY_STORAGE=(\S+)", text).group(1)  # type: ignore[union-attr]
+        cli_env = dict(env, FLYTE_CELERY_REDIS_URL=url, FLYTE_CELERY_STORAGE=storage)
+        submitted = subprocess.run(
+            [*CLI, "submit", "--type", "echo", "--input", "x=1", "--wait", "60"],
+            env=cli_env, capture_output=True, text=True, cwd=ROOT, timeout=120, check=False,
+        )  # fmt: skip
+        assert submitted.returncode == 0, submitted.stderr
+        assert "SUCCESS" in submitted.stdout
+        process.send_signal(signal.SIGINT)
+        assert process.wait(60) == 0
+        client = redis.Redis.from_url(url)
+        with pytest.raises(redis.ConnectionError):
+            client.ping()  # its private Redis stopped with it
+    finally:
+        if process.poll() is None:
+            process.kill()
+        log.close()
+
+
+def test_the_demo_runs_the_whole_stack_and_prints_results(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FLYTE_CELERY_")}
+    env["PYTHONPATH"] = str(ROOT)
+    result = subprocess.run(
+        [*CLI, "demo", "--data-dir", str(tmp_path / "demo"), "--flower-port", "0"],
+        env=env, capture_output=True, text=True, cwd=ROOT, timeout=600, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "10 SUCCESS, 1 ABORTED, 0 other" in result.stdout
+    assert "at most 2 demo jobs ran at once (quota 2)" in result.stdout
+    for kind in ("echo", "core-sleep", "demo_job"):
+        assert kind in result.stdout

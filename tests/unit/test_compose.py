@@ -1,0 +1,75 @@
+"""docker-compose.yml: the services, their settings and the README's commands.
+
+No Docker engine runs here, so the file is parsed and checked, not started.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def compose() -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    return data
+
+
+def command(service: dict[str, Any]) -> str:
+    value = service["command"]
+    return value if isinstance(value, str) else " ".join(value)
+
+
+def test_services() -> None:
+    assert set(compose()["services"]) == {"redis", "scheduler", "worker", "flower"}
+
+
+def test_redis_has_aof_noeviction_and_a_password() -> None:
+    redis = compose()["services"]["redis"]
+    cmd = command(redis)
+    assert "--appendonly yes" in cmd
+    assert "--maxmemory-policy noeviction" in cmd
+    assert "--requirepass" in cmd
+    assert "redis-data:/data" in redis["volumes"]
+
+
+def test_processes_use_the_readme_commands() -> None:
+    readme = (ROOT / "README.md").read_text()
+    services = compose()["services"]
+    expected = {
+        "scheduler": "celery -A worker beat",
+        "worker": "celery -A worker worker",
+        "flower": "celery -A worker flower",
+    }
+    for name, start in expected.items():
+        assert command(services[name]).startswith(start), name
+        assert start in readme, f"the README does not document {start!r}"
+
+
+def test_workers_scale_and_share_storage_with_the_scheduler() -> None:
+    services = compose()["services"]
+    worker = services["worker"]
+    assert "container_name" not in worker  # a fixed name would forbid --scale
+    assert worker["deploy"]["replicas"] >= 1
+    assert services["scheduler"]["deploy"]["replicas"] == 2  # leader and standby
+    for name in ("scheduler", "worker", "flower"):
+        service = services[name]
+        assert "storage:/data" in service["volumes"], name
+        env = service["environment"]
+        assert env["FLYTE_CELERY_STORAGE"] == "file:///data/storage"
+        assert env["FLYTE_CELERY_REDIS_URL"].startswith("redis://:")  # with the password
+        assert "@redis:6379" in env["FLYTE_CELERY_REDIS_URL"]
+
+
+def test_flower_has_basic_auth() -> None:
+    assert "--basic-auth=" in command(compose()["services"]["flower"])
+
+
+def test_redis_password_is_shared() -> None:
+    services = compose()["services"]
+    password = "${REDIS_PASSWORD:-change-me}"
+    assert password in command(services["redis"])
+    assert password in services["worker"]["environment"]["FLYTE_CELERY_REDIS_URL"]
