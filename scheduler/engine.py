@@ -108,6 +108,10 @@ class Engine:
             ("gets", self._dispatch_gets),
             ("forget", self._forget),
         ):
+            if name != "tokens" and not self.lease.acquire():
+                # A long tick outlived the lease and a standby leads now: stop acting.
+                log.warning("lost the scheduler lease during a tick")
+                return 0.0
             try:
                 work(now)
             except Exception:
@@ -140,7 +144,12 @@ class Engine:
             return
         step, attempt = claimed
         args: list[Any] = [[[record.id, attempt]]] if step == "get" else [record.id, attempt]
-        self.publish(JOB_NAMES[step], args, self.runtime.queue_for(record))
+        try:
+            self.publish(JOB_NAMES[step], args, self.runtime.queue_for(record))
+        except Exception:
+            # The claim is written: reconciliation publishes it again after the visibility
+            # timeout. Failing the attempt here would free a token a launch may still use.
+            log.exception("%s: publishing %s failed; reconciliation will retry", record.id, step)
 
     def _fail(self, record: ExecutionRecord, now: datetime, info: PhaseInfo) -> None:
         self.runtime.release_token(record)
@@ -230,9 +239,11 @@ class Engine:
                 self._advance(record, now)
             except Exception as exc:
                 log.exception("%s: advancing failed", record.id)
-                self._fail(
-                    record, now, PhaseInfo.system_retryable_failure("SchedulerError", describe(exc))
-                )
+                current = self.store.get(record.id)
+                if current is not None and current.version == record.version:
+                    # Nothing was written yet, so failing the attempt frees nothing in use.
+                    info = PhaseInfo.system_retryable_failure("SchedulerError", describe(exc))
+                    self._fail(current, now, info)
 
     def _advance(self, record: ExecutionRecord, now: datetime) -> None:
         if record.claim is not None:
@@ -309,6 +320,7 @@ class Engine:
                 namespace, token, spec, project=record.project, domain=record.domain
             )
             if status is not AllocationStatus.GRANTED:
+                self.runtime.forget_token(token)
                 # Flyte's NamespaceQuotaExceeded hits an empty Go case; we wait, as for EXHAUSTED.
                 self._write(record, machine.denied(record, now, namespace))
                 return

@@ -217,7 +217,11 @@ def get_failed(
 
 def signal(record: ExecutionRecord, now: datetime) -> ExecutionRecord:
     """Ask for a Get now instead of at the next resync (Flyte's ``TaskRefreshIndicator``)."""
-    if record.finished or record.webapi.phase is not WebAPIPhase.RESOURCES_CREATED:
+    if (
+        record.finished
+        or record.teardown is not None
+        or record.webapi.phase is not WebAPIPhase.RESOURCES_CREATED
+    ):
         return record
     claimed = claim_of(record)
     if claimed is not None and claimed[0] == "get":
@@ -235,6 +239,8 @@ def request_teardown(
         record,
         teardown=kind,
         teardown_reason=reason,
+        # Delete retries count from zero, not on top of this attempt's failed Gets.
+        webapi=replace(record.webapi, sync_failure_count=0),
         deadline=None,
         next_get_at=None,
         waiting_namespace=None,
@@ -262,6 +268,10 @@ def finish_attempt(
     """
     if not info.phase.is_terminal():
         raise ValueError(f"finish_attempt needs a terminal phase, got {info.phase.name}")
+    if record.teardown == "abort" and info.phase is not Phase.SUCCESS:
+        # The user aborted while the attempt was failing: honour the abort, start nothing new.
+        reason = record.teardown_reason or ABORTED_REASON
+        info = PhaseInfo(Phase.ABORTED, 0, reason, info.info, info.err)
     ended = _with_phase(record, info, now)
     base = replace(
         ended,

@@ -313,6 +313,10 @@ class Runtime:
         """Remember which execution a quota token belongs to (for renewal and leak repair)."""
         self.redis.hset(self._tokens_key, token, execution_id)
 
+    def forget_token(self, token: str) -> None:
+        """Drop the owner note of a token that was not granted."""
+        self.redis.hdel(self._tokens_key, token)
+
     def token_owners(self, tokens: list[str]) -> list[str | None]:
         """The execution each token belongs to, if known."""
         if not tokens:

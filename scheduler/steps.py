@@ -124,19 +124,26 @@ class Steps:
         self,
         execution_id: str,
         expected_claim: str | None,
-        info: PhaseInfo,
+        info: PhaseInfo | Callable[[ExecutionRecord], PhaseInfo],
         known: ExecutionRecord | None = None,
         before: Sequence[Event] = (),
     ) -> ExecutionRecord | None:
         """End the attempt: release its token, then finish or retry (Flyte's finalize).
 
-        ``before`` are events to log first (e.g. the launch, when Create and the
-        first Get finished the attempt in one job).
+        Args:
+            execution_id: The execution.
+            expected_claim: The claim the record must still carry.
+            info: The terminal PhaseInfo, or a function that derives it from the
+                latest record (so a concurrent change, like an abort, is seen).
+            known: A record just read, tried first.
+            before: Events to log first (e.g. the launch, when Create and the first
+                Get finished the attempt in one job).
         """
 
         def apply(record: ExecutionRecord) -> tuple[ExecutionRecord, list[Event]]:
+            final = info(record) if callable(info) else info
             self.runtime.release_token(record)
-            new, events = machine.finish_attempt(record, self.clock(), info, self.policy)
+            new, events = machine.finish_attempt(record, self.clock(), final, self.policy)
             return new, [*before, *events]
 
         return self.update(execution_id, expected_claim, apply, known)
@@ -398,7 +405,9 @@ class Steps:
         except Exception as exc:
             if self._retry_delete(record, expected, describe(exc)):
                 return
-        self.finish(execution_id, expected, teardown_phase_info(record, self.clock()))
+        # Read the teardown kind from the latest record: an abort may have come in during a
+        # timeout's Delete, and then the attempt must end ABORTED, not be retried.
+        self.finish(execution_id, expected, lambda r: teardown_phase_info(r, self.clock()), record)
 
 
 def _delete_retry(

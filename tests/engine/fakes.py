@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from plugins.core import PhaseInfo, ResourceConstraintsSpec, ResourceNamespace, TaskInfo
@@ -28,6 +29,7 @@ class Service:
     gets: int = 0
     fail_creates: int = 0
     fail_gets_after: int | None = None
+    on_delete: Callable[[], None] | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def running(self) -> int:
@@ -86,6 +88,8 @@ class RemotePlugin(AsyncPlugin[Handle, str]):
             self.service.deletes.append((name, ctx.reason))
             if name is not None:
                 self.service.jobs[name] = "DELETED"
+        if self.service.on_delete is not None:
+            self.service.on_delete()
 
     def status(self, ctx: StatusContext[Handle, str]) -> PhaseInfo:
         if ctx.resource == "SUCCEEDED":

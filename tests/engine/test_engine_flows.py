@@ -203,3 +203,47 @@ def test_system_failures_retry_with_backoff(harness_factory) -> None:
     h.advance(1.5)
     h.drain()
     assert sum(h.service.creates.values()) == 1
+
+
+def test_an_abort_during_a_timeouts_delete_ends_aborted(harness_factory) -> None:
+    h: Harness = harness_factory()
+    ex = h.client.submit(template("remote", timeout=10, retries=3), ints(x=1))
+    h.drain()
+    h.service.on_delete = lambda: ex.abort("stop it")  # lands while Delete runs
+    h.advance(11)
+    h.drain()
+    assert ex.refresh().phase is Phase.ABORTED  # not retried as a timeout
+    assert ex.attempt == 0
+    assert len(h.service.deletes) == 1
+
+
+def test_an_abort_pending_when_an_attempt_fails_ends_aborted(harness_factory) -> None:
+    h: Harness = harness_factory()
+    ex = h.client.submit(template("remote", retries=3), ints(x=1))
+    h.drain()
+    name = h.runtime.task_execution_id(ex.refresh().record).generated_name
+    h.advance(31)
+    h.tick()  # a Get is claimed and published
+    get_jobs = [j for j in h.jobs if j[0].endswith(".get")]
+    assert get_jobs
+    h.jobs.clear()
+    ex.abort("stop")  # while the Get is in flight
+    h.service.jobs[name] = "FAILED"  # and the Get reports a retryable failure
+    for job, args, _ in get_jobs:
+        h.run_job(job, args)
+    h.drain()
+    assert ex.refresh().phase is Phase.ABORTED  # no new attempt
+    assert ex.attempt == 0
+    assert len(h.service.creates) == 1
+
+
+def test_signals_are_ignored_during_teardown(harness_factory) -> None:
+    h: Harness = harness_factory()
+    ex = h.client.submit(template("remote"), ints(x=1))
+    h.drain()
+    ex.abort("stop")
+    before = ex.refresh().record
+    ex.signal()
+    assert ex.refresh().record.next_get_at == before.next_get_at is None
+    h.drain()
+    assert ex.refresh().phase is Phase.ABORTED
