@@ -38,7 +38,7 @@ __all__ = ["JOB_NAMES", "Engine", "Publisher"]
 
 log = logging.getLogger(__name__)
 
-JOB_NAMES = {step: f"flyte_celery.{step}" for step in ("create", "do", "get", "delete")}
+JOB_NAMES = {step: f"flyte_celery.{step}" for step in ("create", "do", "get", "delete", "handle")}
 """The Celery task name of each step."""
 
 
@@ -258,7 +258,7 @@ class Engine:
         elif record.webapi.phase is WebAPIPhase.NOT_STARTED:
             self._start(record, loaded, now)
         elif record.webapi.phase is WebAPIPhase.ALLOCATION_TOKEN_ACQUIRED:
-            step = "do" if loaded.is_sync else "create"  # the launch was lost: claim it again
+            step = loaded.launch_step  # the launch was lost: claim it again
             new = replace(
                 record, pending=False, claim=machine.claim(step, record.attempt), claimed_at=now
             )
@@ -284,7 +284,7 @@ class Engine:
 
     def _start(self, record: ExecutionRecord, loaded: LoadedPlugin, now: datetime) -> None:
         record = replace(record, plugin_id=loaded.id)
-        step = "do" if loaded.is_sync else "create"
+        step = loaded.launch_step
         namespace: str | None = None
         if loaded.config.resource_quotas:
             actx = self.runtime.attempt_context(record)
@@ -348,22 +348,35 @@ class Engine:
             if record.claim is not None or record.webapi.phase is not WebAPIPhase.RESOURCES_CREATED:
                 self._write(record, replace(record, next_get_at=None))
                 continue
+            # A core plugin's next round is a handle job; a web-API plugin's is a (batched) Get.
+            core = self._is_core(record)
+            step = "handle" if core else "get"
             written = self._write(
                 record,
                 replace(
                     record,
                     next_get_at=None,
-                    claim=machine.claim("get", record.attempt),
+                    claim=machine.claim(step, record.attempt),
                     claimed_at=now,
                 ),
             )
-            if written is not None:
+            if written is None:
+                continue
+            if core:
+                self._publish_step(written)
+            else:
                 groups.setdefault(self.runtime.queue_for(written), []).append(written)
         size = self.runtime.settings.get_batch_size
         for queue, records in groups.items():
             for start in range(0, len(records), size):
                 chunk = records[start : start + size]
                 self.publish(JOB_NAMES["get"], [[[r.id, r.attempt] for r in chunk]], queue)
+
+    def _is_core(self, record: ExecutionRecord) -> bool:
+        try:
+            return self.runtime.plugin(record.plugin_id).is_core
+        except Exception:
+            return False  # the Get job reports the load failure on the record
 
     # -- 7. housekeeping -----------------------------------------------------------------------
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from plugins.core import ErrorKind, ExecutionError, Phase, PhaseInfo
+from plugins.idl import JSONValue
 from scheduler.records import Event, ExecutionRecord, WebAPIPhase, WebAPIState
 
 __all__ = [
@@ -32,6 +33,7 @@ __all__ = [
     "denied",
     "finish_attempt",
     "get_failed",
+    "handled",
     "observed",
     "request_teardown",
     "signal",
@@ -186,6 +188,29 @@ def observed(
     )
 
 
+def handled(
+    record: ExecutionRecord,
+    now: datetime,
+    info: PhaseInfo,
+    next_round: datetime,
+    state: tuple[int, JSONValue],
+) -> ExecutionRecord:
+    """A core plugin's round returned a non-terminal PhaseInfo: keep its state, plan the next."""
+    return replace(
+        _with_phase(record, info, now),
+        webapi=replace(
+            record.webapi, phase=WebAPIPhase.RESOURCES_CREATED, phase_version=info.version
+        ),
+        plugin_state_version=state[0],
+        plugin_state=state[1],
+        claim=None,
+        claimed_at=None,
+        signal_pending=False,
+        next_get_at=None if record.teardown else (now if record.signal_pending else next_round),
+        pending=record.teardown is not None,
+    )
+
+
 def get_failed(
     record: ExecutionRecord,
     now: datetime,
@@ -224,7 +249,7 @@ def signal(record: ExecutionRecord, now: datetime) -> ExecutionRecord:
     ):
         return record
     claimed = claim_of(record)
-    if claimed is not None and claimed[0] == "get":
+    if claimed is not None and claimed[0] in ("get", "handle"):
         return replace(record, signal_pending=True)
     return replace(record, next_get_at=now, updated_at=now)
 

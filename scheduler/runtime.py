@@ -28,6 +28,7 @@ from plugins.core import (
     TaskExecutionMetadata,
     TaskReader,
 )
+from plugins.core import Plugin as CorePlugin
 from plugins.errors import ConfigError, PluginLoadError
 from plugins.io import (
     BufferedOutputWriter,
@@ -39,7 +40,13 @@ from plugins.io import (
     join_reference,
     previous_checkpoint_path,
 )
-from plugins.webapi import AsyncPlugin, PluginConfig, SyncPlugin, TaskExecutionContext
+from plugins.webapi import (
+    DEFAULT_PLUGIN_CONFIG,
+    AsyncPlugin,
+    PluginConfig,
+    SyncPlugin,
+    TaskExecutionContext,
+)
 from scheduler.quota import RedisResourceManager
 from scheduler.ratelimit import RedisRateLimiter
 from scheduler.records import ExecutionRecord
@@ -65,13 +72,23 @@ class LoadedPlugin:
     """
 
     id: str
-    plugin: AsyncPlugin[Any, Any] | SyncPlugin
+    plugin: AsyncPlugin[Any, Any] | SyncPlugin | CorePlugin
     config: PluginConfig
+
+    @property
+    def is_core(self) -> bool:
+        """A core plugin (``handle`` round by round)."""
+        return isinstance(self.plugin, CorePlugin) and not hasattr(self.plugin, "get_config")
 
     @property
     def is_sync(self) -> bool:
         """A SyncPlugin (one ``do`` call) rather than an AsyncPlugin."""
         return not hasattr(self.plugin, "create") and hasattr(self.plugin, "do")
+
+    @property
+    def launch_step(self) -> str:
+        """The first job of an attempt: ``create``, ``do`` or ``handle``."""
+        return "handle" if self.is_core else "do" if self.is_sync else "create"
 
 
 @dataclass(frozen=True)
@@ -177,11 +194,10 @@ class Runtime:
             if loaded is not None:
                 return loaded
             plugin = self.registry.get_plugin(plugin_id)
-            if not hasattr(plugin, "get_config"):
-                raise PluginLoadError(
-                    f"plugin {plugin_id!r} is a core plugin; this engine runs web-API plugins"
-                )
-            config = self._effective_config(plugin_id, plugin.get_config())
+            # Core plugins have no PluginConfig; the defaults (and overrides) set their
+            # round interval (caching.resyncInterval) and failure budget.
+            base = plugin.get_config() if hasattr(plugin, "get_config") else DEFAULT_PLUGIN_CONFIG
+            config = self._effective_config(plugin_id, base)
             loaded = LoadedPlugin(plugin_id, plugin, config)
             self._loaded[plugin_id] = loaded
             return loaded

@@ -19,7 +19,8 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from plugins.core import Phase, PhaseInfo, TaskInfo
+from plugins.core import Phase, PhaseInfo, PluginState, TaskInfo
+from plugins.core import TaskExecutionContext as CoreContext
 from plugins.io import (
     RemoteFileOutputWriter,
     declares_outputs,
@@ -367,6 +368,64 @@ class Steps:
 
         self.update(record.id, expected, failed, record)
 
+    # -- core plugins: handle, round by round -------------------------------------------------
+
+    def _core_context(
+        self, record: ExecutionRecord, actx: AttemptContext, refresh: list[bool]
+    ) -> CoreContext:
+        return CoreContext(
+            task_execution_metadata=actx.context.task_execution_metadata,
+            task_reader=actx.context.task_reader,
+            input_reader=actx.context.input_reader,
+            output_writer=actx.writer,
+            data_store=actx.context.data_store,
+            secret_manager=actx.context.secret_manager,
+            resource_manager=self.runtime.resource_manager,
+            plugin_state_reader=PluginState(record.plugin_state_version, record.plugin_state),
+            task_refresh_indicator=lambda: refresh.append(True),
+        )
+
+    def handle(self, execution_id: str, attempt: int) -> None:
+        """Run one round of a core plugin: ``handle``, then persist its state or finish."""
+        expected = machine.claim("handle", attempt)
+        record = self._claimed(execution_id, "handle", attempt)
+        if record is None:
+            return
+        loaded = self._plugin(record, expected)
+        if loaded is None:
+            return
+        actx = self.runtime.attempt_context(record)
+        refresh: list[bool] = []
+        ctx = self._core_context(record, actx, refresh)
+        caching = loaded.config.caching
+        try:
+            transition = call_sync(loaded.plugin.handle, ctx)  # type: ignore[union-attr]
+            info = transition.info
+        except Exception as exc:
+            self._apply_observation(loaded, record, _Observation(error=describe(exc)), actx)
+            return
+        if info.phase.is_terminal():
+            self._finalize_core(loaded, ctx)
+            self._complete(record, expected, info, actx)
+            return
+        state = ctx.plugin_state_reader
+        assert isinstance(state, PluginState)
+        version, value = state.next_round().get()
+        now = self.clock()
+        next_round = now if refresh else now + caching.resync_interval
+        self.update(
+            execution_id,
+            expected,
+            lambda r: (machine.handled(r, now, info, next_round, (version, value)), []),
+            record,
+        )
+
+    def _finalize_core(self, loaded: LoadedPlugin, ctx: CoreContext) -> None:
+        try:
+            call_sync(loaded.plugin.finalize, ctx)  # type: ignore[union-attr]
+        except Exception as exc:
+            log.warning("plugin %s finalize failed: %s", loaded.id, describe(exc))
+
     # -- delete (abort and timeout) ------------------------------------------------------------
 
     def _retry_delete(self, record: ExecutionRecord, expected: str, message: str) -> bool:
@@ -396,6 +455,19 @@ class Steps:
         if loaded is None:
             return
         reason = record.teardown_reason or machine.ABORTED_REASON
+        if loaded.is_core:
+            # A core plugin tears down with abort, then finalize (propeller's order).
+            ctx = self._core_context(record, self.runtime.attempt_context(record), [])
+            try:
+                call_sync(loaded.plugin.abort, ctx)  # type: ignore[union-attr]
+            except Exception as exc:
+                if self._retry_delete(record, expected, describe(exc)):
+                    return
+            self._finalize_core(loaded, ctx)
+            self.finish(
+                execution_id, expected, lambda r: teardown_phase_info(r, self.clock()), record
+            )
+            return
         try:
             meta = None
             if record.webapi.resource_meta is not None:

@@ -16,7 +16,7 @@ from scheduler.settings import Settings
 from scheduler.steps import Steps
 from worker.app import app
 
-__all__ = ["create", "delete", "do", "get", "steps"]
+__all__ = ["create", "delete", "do", "get", "handle", "steps"]
 
 _by_process: dict[int, Steps] = {}
 
@@ -58,3 +58,9 @@ def delete(execution_id: str, attempt: int) -> None:
 def do(execution_id: str, attempt: int) -> None:
     """Run a sync plugin's one call."""
     steps().do(execution_id, attempt)
+
+
+@app.task(name="flyte_celery.handle")  # type: ignore[untyped-decorator]
+def handle(execution_id: str, attempt: int) -> None:
+    """Run one round of a core plugin's ``handle``."""
+    steps().handle(execution_id, attempt)

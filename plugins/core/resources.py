@@ -123,6 +123,9 @@ class ResourceManager(Protocol):
         """Try to take ``token`` from ``namespace``. Holding it already counts as granted."""
         ...
 
-    def release_resource(self, namespace: ResourceNamespace, token: str) -> None:
-        """Give ``token`` back. Releasing a token that is not held succeeds."""
+    def release_resource(self, namespace: ResourceNamespace, token: str) -> bool | None:
+        """Give ``token`` back. Releasing a token that is not held succeeds.
+
+        Implementations may return whether the token was held.
+        """
         ...

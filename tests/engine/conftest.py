@@ -18,6 +18,7 @@ import redis
 from flyteidl.core import interface_pb2, literals_pb2, tasks_pb2, types_pb2
 
 from plugins.builtin import ECHO
+from plugins.core import PluginEntry as CorePluginEntry
 from plugins.core import PluginRegistry
 from plugins.webapi import PluginEntry
 from scheduler import Client, Settings
@@ -25,7 +26,7 @@ from scheduler.engine import Engine
 from scheduler.machine import RetryPolicy
 from scheduler.runtime import Runtime
 from scheduler.steps import Steps
-from tests.engine.fakes import RemotePlugin, Service
+from tests.engine.fakes import CoreCalls, CountingCorePlugin, RemotePlugin, Service
 from tests.helpers import RedisServer
 
 
@@ -112,12 +113,24 @@ def service() -> Service:
 
 
 @pytest.fixture
+def core_calls() -> CoreCalls:
+    return CoreCalls()
+
+
+@pytest.fixture
 def harness_factory(
-    redis_server: RedisServer, redis_client: redis.Redis, tmp_path: Any, service: Service
+    core_calls: CoreCalls,
+    redis_server: RedisServer,
+    redis_client: redis.Redis,
+    tmp_path: Any,
+    service: Service,
 ) -> Callable[..., Harness]:
     def make(quota: int | None = None, resync: float = 30, **settings: Any) -> Harness:
         registry = PluginRegistry()
         registry.register(ECHO)
+        registry.register(
+            CorePluginEntry("counter", ["counter"], lambda: CountingCorePlugin(core_calls))
+        )
         registry.register(
             PluginEntry(
                 "remote", ["remote"], lambda: RemotePlugin(service, quota=quota, resync=resync)

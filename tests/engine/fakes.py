@@ -7,7 +7,16 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from plugins.core import PhaseInfo, ResourceConstraintsSpec, ResourceNamespace, TaskInfo
+from plugins.core import (
+    PhaseInfo,
+    PluginProperties,
+    ResourceConstraintsSpec,
+    ResourceNamespace,
+    TaskInfo,
+    Transition,
+    do_transition,
+)
+from plugins.core import TaskExecutionContext as CoreTaskExecutionContext
 from plugins.io import InMemoryOutputReader
 from plugins.webapi import (
     AsyncPlugin,
@@ -98,3 +107,41 @@ class RemotePlugin(AsyncPlugin[Handle, str]):
         if ctx.resource == "FAILED":
             return PhaseInfo.retryable_failure("JobFailed", "the job failed")
         return PhaseInfo.running(1, TaskInfo(custom_info={"job": ctx.resource_meta.name}))
+
+
+@dataclass
+class CoreCalls:
+    rounds: list[int] = field(default_factory=list)
+    aborts: int = 0
+    finalizes: int = 0
+    rounds_to_finish: int = 3
+
+
+class CountingCorePlugin:
+    """A core plugin: counts rounds in its plugin state, asks for the next round at once."""
+
+    def __init__(self, calls: CoreCalls) -> None:
+        self.calls = calls
+
+    def get_id(self) -> str:
+        return "counter"
+
+    def get_properties(self) -> PluginProperties:
+        return PluginProperties()
+
+    def handle(self, ctx: CoreTaskExecutionContext) -> Transition:
+        _, state = ctx.plugin_state_reader.get()
+        n = (state or {}).get("n", 0) + 1
+        self.calls.rounds.append(n)
+        if n >= self.calls.rounds_to_finish:
+            ctx.output_writer.put(InMemoryOutputReader(ctx.input_reader.get()))
+            return do_transition(PhaseInfo.success())
+        ctx.plugin_state_writer.put(1, {"n": n})
+        ctx.task_refresh_indicator()
+        return do_transition(PhaseInfo.running(n))
+
+    def abort(self, ctx: CoreTaskExecutionContext) -> None:
+        self.calls.aborts += 1
+
+    def finalize(self, ctx: CoreTaskExecutionContext) -> None:
+        self.calls.finalizes += 1

@@ -247,3 +247,31 @@ def test_signals_are_ignored_during_teardown(harness_factory) -> None:
     assert ex.refresh().record.next_get_at == before.next_get_at is None
     h.drain()
     assert ex.refresh().phase is Phase.ABORTED
+
+
+def test_a_core_plugin_runs_round_by_round_with_its_state(harness_factory, core_calls) -> None:
+    h: Harness = harness_factory()
+    ex = h.client.submit(template("counter"), ints(x=5))
+    h.drain()
+    assert ex.refresh().phase is Phase.SUCCESS
+    assert core_calls.rounds == [1, 2, 3]  # the state put in one round is seen in the next
+    assert core_calls.finalizes == 1
+    assert ex.outputs().literals["x"].scalar.primitive.integer == 5
+    assert [(e.phase, e.version) for e in ex.events()][-3:] == [
+        (Phase.RUNNING, 1),
+        (Phase.RUNNING, 2),
+        (Phase.SUCCESS, 0),
+    ]
+    assert [j for j, _, _ in h.log].count("flyte_celery.handle") == 3
+
+
+def test_a_core_plugin_is_aborted_then_finalized(harness_factory, core_calls) -> None:
+    h: Harness = harness_factory()
+    core_calls.rounds_to_finish = 1000
+    ex = h.client.submit(template("counter"), ints(x=1))
+    h.tick()  # the first round is published
+    h.run_job(*h.jobs.pop()[:2])
+    ex.abort("enough")
+    h.drain()
+    assert ex.refresh().phase is Phase.ABORTED
+    assert (core_calls.aborts, core_calls.finalizes) == (1, 1)

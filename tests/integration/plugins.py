@@ -9,7 +9,17 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
-from plugins.core import PhaseInfo, ResourceConstraint, ResourceConstraintsSpec, ResourceNamespace
+from plugins.core import (
+    PhaseInfo,
+    PluginProperties,
+    ResourceConstraint,
+    ResourceConstraintsSpec,
+    ResourceNamespace,
+    Transition,
+    do_transition,
+)
+from plugins.core import PluginEntry as CorePluginEntry
+from plugins.core import TaskExecutionContext as CoreContext
 from plugins.io import InMemoryOutputReader
 from plugins.webapi import (
     AsyncPlugin,
@@ -102,7 +112,7 @@ class FlakyCreatePlugin(HTTPJobPlugin):
         return super().create(ctx)
 
 
-ENTRIES = [
+ENTRIES: list[Any] = [
     PluginEntry("http-job", ["http_job"], HTTPJobPlugin),
     PluginEntry("flaky-create", ["flaky_create"], FlakyCreatePlugin),
 ]
@@ -115,3 +125,32 @@ MORE = [
     PluginEntry("http-job-capped", ["http_job_capped"], HTTPJobPlugin),
     PluginEntry("http-job-limited", ["http_job_limited"], HTTPJobPlugin),
 ]
+
+
+class RoundsCorePlugin:
+    """A core plugin: three rounds, its count kept in plugin state, then its inputs as outputs."""
+
+    def get_id(self) -> str:
+        return "rounds"
+
+    def get_properties(self) -> PluginProperties:
+        return PluginProperties()
+
+    def handle(self, ctx: CoreContext) -> Transition:
+        _, state = ctx.plugin_state_reader.get()
+        n = (state or {}).get("n", 0) + 1
+        if n == 3:
+            ctx.output_writer.put(InMemoryOutputReader(ctx.input_reader.get()))
+            return do_transition(PhaseInfo.success())
+        ctx.plugin_state_writer.put(1, {"n": n})
+        ctx.task_refresh_indicator()  # the next round at once, not after the resync
+        return do_transition(PhaseInfo.running(n))
+
+    def abort(self, ctx: CoreContext) -> None:
+        del ctx
+
+    def finalize(self, ctx: CoreContext) -> None:
+        del ctx
+
+
+ENTRIES.append(CorePluginEntry("rounds", ["rounds"], RoundsCorePlugin))

@@ -90,6 +90,17 @@ def test_async_plugin_succeeds(client: Client, ledger: Ledger) -> None:
     assert [e.phase for e in ex.events()][-1] is Phase.SUCCESS
 
 
+def test_core_plugin_runs_round_by_round(client: Client) -> None:
+    ex = client.submit(tasks_pb2.TaskTemplate(type="rounds"), seconds(4.0))
+    assert ex.wait(60) is Phase.SUCCESS
+    assert ex.outputs().literals["seconds"].scalar.primitive.float_value == 4.0
+    assert [(e.phase, e.version) for e in ex.events()][-3:] == [
+        (Phase.RUNNING, 1),
+        (Phase.RUNNING, 2),
+        (Phase.SUCCESS, 0),
+    ]
+
+
 def test_sync_plugin_succeeds(client: Client) -> None:
     ex = client.submit(tasks_pb2.TaskTemplate(type="echo"), seconds(1.5))
     assert ex.wait(60) is Phase.SUCCESS
