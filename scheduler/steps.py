@@ -177,6 +177,19 @@ class Steps:
                     info = phase_info_for_output_error(err, info.info)
         return self.finish(record.id, expected, info, record, before)
 
+    def _begin(
+        self, execution_id: str, step: str, attempt: int
+    ) -> tuple[str, ExecutionRecord, LoadedPlugin] | None:
+        """Check the job's claim and load its plugin: (claim, record, plugin), or None to stop."""
+        expected = machine.claim(step, attempt)
+        record = self._claimed(execution_id, step, attempt)
+        if record is None:
+            return None
+        loaded = self._plugin(record, expected)
+        if loaded is None:
+            return None
+        return expected, record, loaded
+
     def _plugin(self, record: ExecutionRecord, expected: str) -> LoadedPlugin | None:
         try:
             return self.runtime.plugin(record.plugin_id)
@@ -192,13 +205,10 @@ class Steps:
 
     def create(self, execution_id: str, attempt: int) -> None:
         """Create the remote resource of an attempt (once its claim is checked)."""
-        expected = machine.claim("create", attempt)
-        record = self._claimed(execution_id, "create", attempt)
-        if record is None:
+        begun = self._begin(execution_id, "create", attempt)
+        if begun is None:
             return
-        loaded = self._plugin(record, expected)
-        if loaded is None:
-            return
+        expected, record, loaded = begun
         actx = self.runtime.attempt_context(record)
         self.runtime.limiter(loaded.id, "write").acquire()
         try:
@@ -256,13 +266,10 @@ class Steps:
 
     def do(self, execution_id: str, attempt: int) -> None:
         """Run a sync plugin's one call."""
-        expected = machine.claim("do", attempt)
-        record = self._claimed(execution_id, "do", attempt)
-        if record is None:
+        begun = self._begin(execution_id, "do", attempt)
+        if begun is None:
             return
-        loaded = self._plugin(record, expected)
-        if loaded is None:
-            return
+        expected, record, loaded = begun
         actx = self.runtime.attempt_context(record)
         self.runtime.limiter(loaded.id, "write").acquire()
         try:
@@ -387,13 +394,10 @@ class Steps:
 
     def handle(self, execution_id: str, attempt: int) -> None:
         """Run one round of a core plugin: ``handle``, then persist its state or finish."""
-        expected = machine.claim("handle", attempt)
-        record = self._claimed(execution_id, "handle", attempt)
-        if record is None:
+        begun = self._begin(execution_id, "handle", attempt)
+        if begun is None:
             return
-        loaded = self._plugin(record, expected)
-        if loaded is None:
-            return
+        expected, record, loaded = begun
         actx = self.runtime.attempt_context(record)
         refresh: list[bool] = []
         ctx = self._core_context(record, actx, refresh)
@@ -447,13 +451,10 @@ class Steps:
 
     def delete(self, execution_id: str, attempt: int) -> None:
         """Delete the remote resource of an attempt being torn down, then finalize it."""
-        expected = machine.claim("delete", attempt)
-        record = self._claimed(execution_id, "delete", attempt)
-        if record is None:
+        begun = self._begin(execution_id, "delete", attempt)
+        if begun is None:
             return
-        loaded = self._plugin(record, expected)
-        if loaded is None:
-            return
+        expected, record, loaded = begun
         reason = record.teardown_reason or machine.ABORTED_REASON
         if loaded.is_core:
             # A core plugin tears down with abort, then finalize (propeller's order).
