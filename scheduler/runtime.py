@@ -12,6 +12,7 @@ execution go to its namespace's queue, so a worker can be dedicated to one.
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -50,10 +51,14 @@ from plugins.webapi import (
 from scheduler.quota import RedisResourceManager
 from scheduler.ratelimit import RedisRateLimiter
 from scheduler.records import ExecutionRecord
+from scheduler.scripts import decode
 from scheduler.settings import Settings
 from scheduler.store import ExecutionStore
 
 __all__ = ["AttemptContext", "LoadedPlugin", "Runtime", "execution_prefix"]
+
+
+log = logging.getLogger(__name__)
 
 
 def execution_prefix(storage: str, project: str, domain: str, name: str) -> str:
@@ -252,11 +257,22 @@ class Runtime:
         return base if namespace is None else f"{base}.{namespace}"
 
     def queues(self) -> list[str]:
-        """Every queue: each plugin's default queue and one per quota namespace."""
-        names = []
-        for loaded in self.load_all():
-            names.append(self.queue(loaded.id))
-            names.extend(self.queue(loaded.id, ns) for ns in sorted(loaded.config.resource_quotas))
+        """Every queue: each plugin's default queue and one per quota namespace.
+
+        A plugin that fails to load still gets its default queue, so its jobs are
+        consumed and fail its executions with the load error instead of piling up.
+        """
+        names: list[str] = []
+        for plugin_id in self.registry.ids:
+            names.append(self.queue(plugin_id))
+            try:
+                loaded = self.plugin(plugin_id)
+            except Exception as exc:
+                log.error(
+                    "plugin %s failed to load; only its default queue is used: %s", plugin_id, exc
+                )
+                continue
+            names.extend(self.queue(plugin_id, ns) for ns in sorted(loaded.config.resource_quotas))
         return names
 
     def limiter(self, plugin_id: str, kind: str) -> RedisRateLimiter:
@@ -338,9 +354,7 @@ class Runtime:
         if not tokens:
             return []
         values = self.redis.hmget(self._tokens_key, tokens)
-        return [
-            None if v is None else (v.decode() if isinstance(v, bytes) else str(v)) for v in values
-        ]
+        return [None if v is None else decode(v) for v in values]
 
     def release_token(self, record: ExecutionRecord) -> None:
         """Release the quota token the record's attempt holds (idempotent; Flyte's finalize)."""

@@ -9,34 +9,13 @@ namespace; a worker consumes all of them unless started with ``-Q``.
 
 from __future__ import annotations
 
-import logging
-
 from celery import Celery
 from kombu.entity import Queue
 
 from scheduler.runtime import Runtime
 from scheduler.settings import Settings
 
-__all__ = ["app", "declared_queues"]
-
-log = logging.getLogger(__name__)
-
-
-def declared_queues(settings: Settings) -> list[str]:
-    """Every plugin's queues. A plugin that fails to load still gets its default queue."""
-    runtime = Runtime(settings)
-    names: list[str] = []
-    for plugin_id in runtime.registry.ids:
-        names.append(runtime.queue(plugin_id))
-        try:
-            loaded = runtime.plugin(plugin_id)
-        except Exception as exc:
-            log.error(
-                "plugin %s failed to load; only its default queue is consumed: %s", plugin_id, exc
-            )
-            continue
-        names.extend(runtime.queue(plugin_id, ns) for ns in sorted(loaded.config.resource_quotas))
-    return names
+__all__ = ["app", "make_app"]
 
 
 def _queue(name: str) -> Queue:
@@ -69,7 +48,7 @@ def make_app(settings: Settings) -> Celery:
         worker_cancel_long_running_tasks_on_connection_loss=True,
         task_default_queue=settings.queue_prefix,
         task_queues=[_queue(settings.queue_prefix)]
-        + [_queue(q) for q in declared_queues(settings)],
+        + [_queue(q) for q in Runtime(settings).queues()],
         beat_scheduler="scheduler.beat:EngineScheduler",
         worker_hijack_root_logger=False,
     )
