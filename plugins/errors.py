@@ -18,6 +18,11 @@ The tree::
     │   └── PluginLoadError                       a loader or entry point failed
     ├── PluginStateError                          corrupted persisted plugin state
     ├── SecretNotFoundError (LookupError)         a secret that is not configured
+    ├── TaskError                                 the Python task API
+    │   ├── TaskLoadError (ImportError)           a worker cannot find a task again
+    │   ├── InputConversionError (TypeError)      inputs that do not fit the interface
+    │   └── OutputConversionError (TypeError)     a return value that does not fit it
+    ├── ExecutionFailedError                      Execution.result() of a failed execution
     └── StorageError (OSError)
         ├── RemoteFileNotFoundError (FileNotFoundError)
         ├── RemoteFileExceedsMaxSizeError         a blob over the download limit
@@ -30,10 +35,13 @@ from __future__ import annotations
 __all__ = [
     "ConfigError",
     "DuplicatePluginError",
+    "ExecutionFailedError",
     "FlyteCeleryError",
+    "InputConversionError",
     "InputReadError",
     "InvalidPhaseError",
     "MalformedProtobufError",
+    "OutputConversionError",
     "PluginConfigError",
     "PluginError",
     "PluginLoadError",
@@ -43,6 +51,8 @@ __all__ = [
     "RemoteFileNotFoundError",
     "SecretNotFoundError",
     "StorageError",
+    "TaskError",
+    "TaskLoadError",
 ]
 
 
@@ -160,3 +170,57 @@ class InputReadError(StorageError):
     """The inputs of a task could not be read (Flyte's ``READ_FAILED``)."""
 
     code = "READ_FAILED"
+
+
+class TaskError(FlyteCeleryError):
+    """A Python task could not be defined, loaded or run for a reason other than user code."""
+
+    code = "TaskError"
+
+
+class TaskLoadError(TaskError, ImportError):
+    """A worker cannot load the task a template names (module or attribute missing)."""
+
+    code = "TaskLoadFailed"
+
+
+class InputConversionError(TaskError, TypeError):
+    """Inputs do not convert to the types the task declares; the message names the input."""
+
+    code = "InputConversionError"
+
+
+class OutputConversionError(TaskError, TypeError):
+    """A task returned values that do not convert to its declared outputs."""
+
+    code = "OutputConversionError"
+
+
+class ExecutionFailedError(FlyteCeleryError):
+    """An execution ended without success; carries its error.
+
+    Attributes:
+        execution_id: The execution, ``project/domain/name``.
+        code: The remote error's code.
+        message: The remote error's message (for Python tasks, with the traceback).
+        kind: ``"USER"`` or ``"SYSTEM"``.
+        phase: The final phase's name (``PERMANENT_FAILURE`` or ``ABORTED``).
+    """
+
+    def __init__(
+        self, execution_id: str, code: str, message: str, kind: str, phase: str = ""
+    ) -> None:
+        super().__init__(
+            f"execution {execution_id} failed ({phase or 'FAILED'}, {kind} error {code}): "
+            f"{message}",
+            code=code,
+        )
+        self.execution_id = execution_id
+        self.kind = kind
+        self.phase = phase
+        self.remote_message = message
+
+    @property
+    def message(self) -> str:
+        """The remote error's message (``str(error)`` adds the id, phase, kind and code)."""
+        return self.remote_message

@@ -87,6 +87,14 @@ class DataStore:
             raise StorageError(f"unsupported storage reference {ref!r}: {exc}") from exc
         return fs, str(path)
 
+    def filesystem(self, ref: DataReference) -> tuple[Any, str]:
+        """The fsspec filesystem (with this store's options) and path of ``ref``, for streaming.
+
+        Raises:
+            StorageError: ``ref`` is empty or its protocol is not available.
+        """
+        return self._fs(ref)
+
     @staticmethod
     def construct_reference(base: DataReference, *keys: str) -> DataReference:
         """``base/key1/key2...`` (Go's ``ConstructReference``)."""

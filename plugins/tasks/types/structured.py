@@ -1,0 +1,113 @@
+"""Dataclasses and pydantic models: a JSON Struct described by its JSON schema.
+
+Both go through pydantic's ``TypeAdapter``, which validates on the way in and
+produces JSON-compatible values on the way out, so nested dataclasses, enums,
+datetimes and optional fields work without code of ours.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from collections.abc import Mapping
+from typing import Any
+
+import pydantic
+from flyteidl.core import literals_pb2, types_pb2
+from pydantic_core import PydanticSerializationError
+
+from plugins.tasks.types.engine import (
+    TransformContext,
+    TypeTransformer,
+    describe_value,
+    literal_kind,
+    mismatch,
+    type_name,
+)
+from plugins.tasks.types.jsonstruct import dict_to_struct, struct_to_dict
+
+__all__ = ["StructuredTransformer"]
+
+
+@functools.lru_cache(maxsize=256)
+def _adapter(python_type: type[Any]) -> tuple[pydantic.TypeAdapter[Any], dict[str, Any]]:
+    """The TypeAdapter and JSON schema of a class; building them is slow, so cache."""
+    try:
+        adapter: pydantic.TypeAdapter[Any] = pydantic.TypeAdapter(python_type)
+        schema = adapter.json_schema()
+    except (pydantic.PydanticUserError, TypeError, ValueError) as exc:
+        raise TypeError(
+            f"unsupported type {python_type!r}: pydantic cannot describe it: {exc}"
+        ) from exc
+    return adapter, schema
+
+
+def _is_model(python_type: Any) -> bool:
+    return isinstance(python_type, type) and issubclass(python_type, pydantic.BaseModel)
+
+
+class StructuredTransformer(TypeTransformer[object]):
+    """Dataclasses and pydantic models as simple STRUCT with the JSON schema as metadata."""
+
+    def __init__(self) -> None:
+        super().__init__("dataclass/pydantic", object)
+
+    def matches(self, python_type: Any) -> bool:
+        """Dataclass classes and ``pydantic.BaseModel`` subclasses."""
+        return isinstance(python_type, type) and (
+            dataclasses.is_dataclass(python_type) or _is_model(python_type)
+        )
+
+    def get_literal_type(self, python_type: Any) -> types_pb2.LiteralType:
+        """``LiteralType(simple=STRUCT, metadata=<JSON schema>)``.
+
+        Raises:
+            TypeError: pydantic cannot handle the class (a field of an unsupported type).
+        """
+        _, schema = _adapter(python_type)
+        try:
+            metadata = dict_to_struct(schema)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"unsupported type {python_type!r}: its JSON schema: {exc}") from exc
+        return types_pb2.LiteralType(simple=types_pb2.STRUCT, metadata=metadata)
+
+    def to_literal(
+        self,
+        ctx: TransformContext,
+        value: Any,
+        python_type: Any,
+        literal_type: types_pb2.LiteralType,
+    ) -> literals_pb2.Literal:
+        """The value's JSON form as a ``generic`` Struct.
+
+        A mapping is accepted too and validated, since inputs that arrive as JSON
+        are dicts rather than instances.
+        """
+        adapter, _ = _adapter(python_type)
+        if isinstance(value, Mapping) and not isinstance(value, python_type):
+            try:
+                value = adapter.validate_python(dict(value))
+            except pydantic.ValidationError as exc:
+                raise ValueError(f"expected {type_name(python_type)}: {exc}") from None
+        elif not isinstance(value, python_type):
+            raise mismatch(python_type, value)
+        try:
+            # A field holding a value of the wrong type would only warn, and then write
+            # data that cannot be read back; make it an error here instead.
+            data = adapter.dump_python(value, mode="json", warnings="error")
+        except PydanticSerializationError as exc:
+            raise ValueError(f"cannot serialize {describe_value(value)}: {exc}") from None
+        struct = dict_to_struct(data)
+        return literals_pb2.Literal(scalar=literals_pb2.Scalar(generic=struct))
+
+    def to_python_value(
+        self, ctx: TransformContext, literal: literals_pb2.Literal, python_type: Any
+    ) -> Any:
+        """An instance validated from the Struct."""
+        if literal.scalar.WhichOneof("value") != "generic":
+            raise TypeError(f"expected a generic (Struct) literal, got {literal_kind(literal)}")
+        adapter, _ = _adapter(python_type)
+        try:
+            return adapter.validate_python(struct_to_dict(literal.scalar.generic))
+        except pydantic.ValidationError as exc:
+            raise ValueError(f"expected {type_name(python_type)}: {exc}") from None
