@@ -1,13 +1,25 @@
 """Built-in plugins, registered through the ``flyte_celery.plugins`` entry points.
 
-- ``echo`` (sync): its outputs are its inputs.
+- ``echo`` (sync): its outputs are its inputs; :class:`EchoTask` makes such tasks.
 - ``core-sleep`` (async): completes after its ``duration`` input, so tasks made by
-  ``flytekitplugins-sleep`` run unchanged.
+  ``flytekitplugins-sleep`` run unchanged; :class:`SleepTask` makes such tasks.
+- ``python-task`` (sync): runs ``@task`` functions in the worker.
 """
 
 from __future__ import annotations
 
-from plugins.builtin.echo import ECHO, EchoPlugin
-from plugins.builtin.sleep import SLEEP, SleepHandle, SleepPlugin
+from plugins.builtin.echo import ECHO, EchoPlugin, EchoTask
+from plugins.builtin.python_task import PYTHON_TASK, PythonTaskPlugin
+from plugins.builtin.sleep import SLEEP, SleepHandle, SleepPlugin, SleepTask
 
-__all__ = ["ECHO", "SLEEP", "EchoPlugin", "SleepHandle", "SleepPlugin"]
+__all__ = [
+    "ECHO",
+    "PYTHON_TASK",
+    "SLEEP",
+    "EchoPlugin",
+    "EchoTask",
+    "PythonTaskPlugin",
+    "SleepHandle",
+    "SleepPlugin",
+    "SleepTask",
+]

@@ -7,10 +7,14 @@ so polling, restarts and redelivered Gets do not extend the sleep.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from plugins.core import PhaseInfo, TaskInfo
+from plugins.tasks.base import PythonTask
+from plugins.tasks.interface import Interface, kwtypes
 from plugins.webapi import (
     AsyncPlugin,
     DeleteContext,
@@ -21,7 +25,7 @@ from plugins.webapi import (
     TaskExecutionContextReader,
 )
 
-__all__ = ["SLEEP", "SleepHandle", "SleepPlugin"]
+__all__ = ["SLEEP", "SleepHandle", "SleepPlugin", "SleepTask"]
 
 _CACHING = PluginConfig.model_validate({"caching": {"resyncInterval": "5s"}}).caching
 
@@ -77,3 +81,29 @@ class SleepPlugin(AsyncPlugin[SleepHandle, bool]):
 
 
 SLEEP = PluginEntry(id="core-sleep", supported_task_types=["core-sleep"], plugin_loader=SleepPlugin)
+
+
+class SleepTask(PythonTask[None]):
+    """A task of type ``core-sleep``: one ``duration`` input, no outputs.
+
+    Remotely no worker is busy while it sleeps. Called locally, it sleeps here.
+
+    Args:
+        name: The task's name.
+        **kwargs: Passed to :class:`~plugins.tasks.PythonTask` (``metadata``...).
+    """
+
+    def __init__(self, name: str, **kwargs: Any) -> None:
+        super().__init__(
+            task_type="core-sleep",
+            name=name,
+            interface=Interface(inputs=kwtypes(duration=timedelta)),
+            **kwargs,
+        )
+
+    def execute(self, **kwargs: Any) -> None:
+        """Locally, sleep for ``duration``."""
+        duration: timedelta = kwargs["duration"]
+        if duration < timedelta(0):
+            raise ValueError(f"core-sleep duration must not be negative, got {duration}")
+        time.sleep(duration.total_seconds())

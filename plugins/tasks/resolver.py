@@ -1,0 +1,172 @@
+"""How a worker finds a Python task again: task resolvers (flytekit's ``TaskResolverMixin``).
+
+A template of type ``python-task`` names a resolver (an importable object) and
+its ``loader_args``. The worker imports the resolver and calls
+``load_task(loader_args)``. The default resolver records the function's module
+and qualified name, plus its source file: when the module does not import in the
+worker (a script run as ``__main__``, a directory not on ``sys.path``), the file
+is loaded directly, which is what a one-machine setup needs.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+import sys
+from abc import ABC, abstractmethod
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+from plugins.errors import TaskLoadError
+from plugins.tasks.base import Task
+
+if TYPE_CHECKING:
+    from plugins.tasks.base import SerializationSettings
+
+__all__ = ["DefaultTaskResolver", "TaskResolverMixin", "default_task_resolver", "load_resolver"]
+
+
+class TaskResolverMixin(ABC):
+    """Turns a task into ``loader_args`` and back.
+
+    Subclass it for tasks that are not plain module-level functions (e.g. tasks
+    built by a factory), and create the instance at module level so that
+    :attr:`location` imports it.
+    """
+
+    @property
+    def location(self) -> str:
+        """``module.attribute`` of this resolver instance; must import in the worker."""
+        module = type(self).__module__
+        for name, value in vars(sys.modules[module]).items():
+            if value is self:
+                return f"{module}.{name}"
+        raise TaskLoadError(
+            f"resolver {self!r} is not a module-level attribute of {module}; "
+            "create it at module level so a worker can import it"
+        )
+
+    @abstractmethod
+    def name(self) -> str:
+        """A name for logs."""
+
+    @abstractmethod
+    def load_task(self, loader_args: list[str]) -> Task:
+        """The task that ``loader_args`` describe."""
+
+    @abstractmethod
+    def loader_args(self, settings: SerializationSettings, task: Task) -> list[str]:
+        """What :meth:`load_task` needs to find ``task`` again."""
+
+    def get_all_tasks(self) -> list[Task]:
+        """Every task this resolver knows (optional)."""
+        return []
+
+
+def _module_name(module: str, file: str | None) -> str:
+    if module != "__main__" or not file:
+        return module
+    # A script run directly: give it the name a worker can load it under.
+    return os.path.splitext(os.path.basename(file))[0]
+
+
+def _import(module: str, file: str | None) -> ModuleType:
+    if module in sys.modules:
+        return sys.modules[module]
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if not file or not os.path.exists(file):
+            raise TaskLoadError(
+                f"cannot import task module {module!r} ({exc}); it must be importable "
+                "in the worker (install it or add it to PYTHONPATH)"
+            ) from exc
+    spec = importlib.util.spec_from_file_location(module, file)
+    if spec is None or spec.loader is None:
+        raise TaskLoadError(f"cannot load task module {module!r} from {file}")
+    loaded = importlib.util.module_from_spec(spec)
+    sys.modules[module] = loaded
+    try:
+        spec.loader.exec_module(loaded)
+    except BaseException:
+        del sys.modules[module]
+        raise
+    return loaded
+
+
+class DefaultTaskResolver(TaskResolverMixin):
+    """Finds module-level ``@task`` functions by module, qualified name and file."""
+
+    def name(self) -> str:
+        """``DefaultTaskResolver``."""
+        return "DefaultTaskResolver"
+
+    def loader_args(self, settings: SerializationSettings, task: Task) -> list[str]:
+        """``["task-module", m, "task-name", n, "task-file", f]``.
+
+        Raises:
+            TaskLoadError: The function is defined inside another function, so no
+                worker could find it.
+        """
+        del settings
+        fn: Any = getattr(task, "task_function", None)
+        if fn is None:
+            raise TaskLoadError(f"{task!r} has no task_function; give it its own resolver")
+        qualname = fn.__qualname__
+        if "<locals>" in qualname:
+            raise TaskLoadError(
+                f"task {task.name!r} is defined inside a function ({qualname}); a worker "
+                "cannot import it. Define it at module level to run it remotely."
+            )
+        file = getattr(sys.modules.get(fn.__module__), "__file__", None)
+        module = _module_name(fn.__module__, file)
+        args = ["task-module", module, "task-name", qualname]
+        if file:
+            args += ["task-file", os.path.abspath(file)]
+        return args
+
+    def load_task(self, loader_args: list[str]) -> Task:
+        """Import the module (or load its file) and return the named task.
+
+        Raises:
+            TaskLoadError: The arguments are malformed or the task is not found.
+        """
+        if len(loader_args) % 2:
+            raise TaskLoadError(f"malformed loader_args {loader_args!r}")
+        args = dict(zip(loader_args[::2], loader_args[1::2], strict=True))
+        if "task-module" not in args or "task-name" not in args:
+            raise TaskLoadError(f"loader_args need task-module and task-name: {loader_args!r}")
+        obj: Any = _import(args["task-module"], args.get("task-file"))
+        for part in args["task-name"].split("."):
+            try:
+                obj = getattr(obj, part)
+            except AttributeError:
+                raise TaskLoadError(
+                    f"module {args['task-module']!r} has no task {args['task-name']!r}"
+                ) from None
+        if not isinstance(obj, Task):
+            raise TaskLoadError(
+                f"{args['task-module']}.{args['task-name']} is a {type(obj).__name__}, "
+                "not a task (did you forget @task?)"
+            )
+        return obj
+
+
+default_task_resolver = DefaultTaskResolver()
+
+
+def load_resolver(location: str) -> TaskResolverMixin:
+    """Import the resolver at ``module.attribute``.
+
+    Raises:
+        TaskLoadError: It does not import or is not a resolver.
+    """
+    module, _, attr = location.rpartition(".")
+    try:
+        obj = getattr(importlib.import_module(module), attr)
+    except (ImportError, AttributeError, ValueError) as exc:
+        raise TaskLoadError(f"cannot import task resolver {location!r}: {exc}") from exc
+    if not isinstance(obj, TaskResolverMixin):
+        raise TaskLoadError(f"{location!r} is a {type(obj).__name__}, not a task resolver")
+    return obj
