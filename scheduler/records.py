@@ -94,26 +94,31 @@ class WebAPIState:
 
 @dataclass(frozen=True)
 class Event:
-    """One entry of an execution's event log: a change of (attempt, phase, version)."""
+    """One entry of an execution's event log: a change of (attempt, phase, version).
+
+    ``cache_status`` is the result cache's verdict (``MISS``, ``HIT``, ``POPULATED``...)
+    on the events where the cache acted.
+    """
 
     attempt: int
     phase: Phase
     version: int
     reason: str
     occurred_at: datetime
+    cache_status: str | None = None
 
     def to_json(self) -> str:
         """Compact JSON."""
-        return json.dumps(
-            {
-                "attempt": self.attempt,
-                "phase": self.phase.name,
-                "version": self.version,
-                "reason": self.reason,
-                "occurred_at": datetime_to_json(self.occurred_at),
-            },
-            separators=(",", ":"),
-        )
+        doc: dict[str, JSONValue] = {
+            "attempt": self.attempt,
+            "phase": self.phase.name,
+            "version": self.version,
+            "reason": self.reason,
+            "occurred_at": datetime_to_json(self.occurred_at),
+        }
+        if self.cache_status is not None:
+            doc["cache_status"] = self.cache_status
+        return json.dumps(doc, separators=(",", ":"))
 
     @classmethod
     def from_json(cls, text: str | bytes) -> Event:
@@ -127,6 +132,7 @@ class Event:
             version=int(data["version"]),
             reason=data.get("reason", ""),
             occurred_at=occurred,
+            cache_status=data.get("cache_status"),
         )
 
 
@@ -171,6 +177,10 @@ class ExecutionRecord:
         not_before: Pending work must wait until then (system-retry backoff).
         phase_info: The last PhaseInfo of the attempt, as JSON.
         signal_pending: A signal arrived while a Get was in flight; Get again at once.
+        cache_key: The result-cache key digest, when the task is cached.
+        cache_serialize: Identical executions run one at a time (a reservation).
+        cache_overwrite: Skip the lookup, run, and replace the entry.
+        cache_status: What the cache did (see :class:`scheduler.cache.CacheStatus`).
         version: The compare-and-set version; managed by the store.
     """
 
@@ -210,6 +220,10 @@ class ExecutionRecord:
     not_before: datetime | None = None
     phase_info: JSONValue = None
     signal_pending: bool = False
+    cache_key: str | None = None
+    cache_serialize: bool = False
+    cache_overwrite: bool = False
+    cache_status: str | None = None
     version: int = 0
 
     def __post_init__(self) -> None:
@@ -265,6 +279,10 @@ class ExecutionRecord:
             "not_before": datetime_to_json(self.not_before),
             "phase_info": self.phase_info,
             "signal_pending": self.signal_pending,
+            "cache_key": self.cache_key,
+            "cache_serialize": self.cache_serialize,
+            "cache_overwrite": self.cache_overwrite,
+            "cache_status": self.cache_status,
         }
 
     @classmethod
@@ -312,6 +330,10 @@ class ExecutionRecord:
             not_before=datetime_from_json(data.get("not_before")),
             phase_info=data.get("phase_info"),
             signal_pending=bool(data.get("signal_pending", False)),
+            cache_key=data.get("cache_key"),
+            cache_serialize=bool(data.get("cache_serialize", False)),
+            cache_overwrite=bool(data.get("cache_overwrite", False)),
+            cache_status=data.get("cache_status"),
             version=version,
         )
 
@@ -319,6 +341,8 @@ class ExecutionRecord:
         """What an event records a change of: (attempt, phase, phase version)."""
         return self.attempt, self.phase, self.phase_version
 
-    def to_event(self) -> Event:
+    def to_event(self, cache_status: str | None = None) -> Event:
         """The event that announces this record's (attempt, phase, version)."""
-        return Event(self.attempt, self.phase, self.phase_version, self.reason, self.updated_at)
+        return Event(
+            self.attempt, self.phase, self.phase_version, self.reason, self.updated_at, cache_status
+        )

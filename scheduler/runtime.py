@@ -48,6 +48,7 @@ from plugins.webapi import (
     SyncPlugin,
     TaskExecutionContext,
 )
+from scheduler.cache import ResultCache
 from scheduler.quota import RedisResourceManager
 from scheduler.ratelimit import RedisRateLimiter
 from scheduler.records import ExecutionRecord
@@ -152,6 +153,14 @@ class Runtime:
         )
         self.resource_manager = RedisResourceManager(
             self.redis, key_prefix=f"{settings.key_prefix}:rm", lease=settings.token_lease
+        )
+        self.cache = ResultCache(
+            self.redis,
+            self.data_store,
+            settings.storage,
+            key_prefix=settings.key_prefix,
+            heartbeat=settings.cache_heartbeat,
+            ttl=settings.cache_ttl,
         )
         self.secret_manager = EnvSecretManager()
         self._registry = registry

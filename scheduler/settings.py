@@ -54,6 +54,9 @@ class Settings(BaseSettings):
         system_retry_backoff: The delay before the first system retry; it doubles.
         system_retry_backoff_max: The longest delay between system retries.
         retention: How long finished executions are kept.
+        cache_heartbeat: How often a ``cache_serialize`` reservation is renewed;
+            it expires after three missed heartbeats (Flyte's grace multiplier).
+        cache_ttl: How long a result-cache entry lives after it is written.
     """
 
     model_config = SettingsConfigDict(
@@ -78,6 +81,8 @@ class Settings(BaseSettings):
     system_retry_backoff: Duration = timedelta(seconds=1)
     system_retry_backoff_max: Duration = timedelta(minutes=1)
     retention: Duration = timedelta(days=7)
+    cache_heartbeat: Duration = timedelta(seconds=5)
+    cache_ttl: Duration = timedelta(days=30)
 
     @field_validator(
         "visibility_timeout",
@@ -87,6 +92,8 @@ class Settings(BaseSettings):
         "system_retry_backoff",
         "system_retry_backoff_max",
         "retention",
+        "cache_heartbeat",
+        "cache_ttl",
     )
     @classmethod
     def _positive(cls, value: timedelta) -> timedelta:

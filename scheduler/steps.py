@@ -29,6 +29,7 @@ from plugins.io import (
 )
 from plugins.webapi import DeleteContext, GetContext, StatusContext, call_async, call_sync
 from scheduler import machine
+from scheduler.caching import CacheSteps
 from scheduler.machine import RetryPolicy
 from scheduler.records import Event, ExecutionRecord
 from scheduler.runtime import AttemptContext, LoadedPlugin, Runtime
@@ -72,6 +73,7 @@ class Steps:
         self.runtime = runtime
         self.policy = policy
         self.clock = clock
+        self.cache = CacheSteps(runtime, policy)
 
     # -- shared machinery ----------------------------------------------------------------------
 
@@ -128,6 +130,8 @@ class Steps:
         info: PhaseInfo | Callable[[ExecutionRecord], PhaseInfo],
         known: ExecutionRecord | None = None,
         before: Sequence[Event] = (),
+        *,
+        cache_status: str | None = None,
     ) -> ExecutionRecord | None:
         """End the attempt: release its token, then finish or retry (Flyte's finalize).
 
@@ -139,12 +143,15 @@ class Steps:
             known: A record just read, tried first.
             before: Events to log first (e.g. the launch, when Create and the first
                 Get finished the attempt in one job).
+            cache_status: What the result cache did, when the attempt succeeded.
         """
 
         def apply(record: ExecutionRecord) -> tuple[ExecutionRecord, list[Event]]:
             final = info(record) if callable(info) else info
             self.runtime.release_token(record)
             new, events = machine.finish_attempt(record, self.clock(), final, self.policy)
+            if cache_status is not None and new.phase is Phase.SUCCESS:
+                new = replace(new, cache_status=cache_status)
             return new, [*before, *events]
 
         return self.update(execution_id, expected_claim, apply, known)
@@ -175,7 +182,12 @@ class Steps:
             else:
                 if err is not None:
                     info = phase_info_for_output_error(err, info.info)
-        return self.finish(record.id, expected, info, record, before)
+        status = None
+        if info.phase is Phase.SUCCESS:
+            # Populate before SUCCESS is written: a waiter that sees the owner done finds
+            # the entry. A write that then loses a race leaves a valid entry behind.
+            status = self.cache.populate(record, self.clock())
+        return self.finish(record.id, expected, info, record, before, cache_status=status)
 
     def _begin(
         self, execution_id: str, step: str, attempt: int

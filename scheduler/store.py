@@ -144,8 +144,10 @@ class ExecutionStore:
         extra_events: Sequence[Event] = (),
     ) -> ExecutionRecord | None:
         logged = [e.to_json() for e in extra_events]
-        if current is None or current.event_key() != new.event_key():
-            logged.append(new.to_event().to_json())
+        # A change of the cache status is an event too, and the event says what it became.
+        cache_changed = new.cache_status != (None if current is None else current.cache_status)
+        if current is None or current.event_key() != new.event_key() or cache_changed:
+            logged.append(new.to_event(new.cache_status if cache_changed else None).to_json())
         open_ = not new.finished
         waiting = new.waiting_namespace if open_ else None
         version = self._transition(

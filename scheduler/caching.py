@@ -1,0 +1,150 @@
+"""The result cache's part in an execution's life: lookup, wait, hit, populate, heartbeat.
+
+Before an execution's first launch the scheduler looks its key up (Flyte's
+catalog check in the node executor). A hit copies the cached outputs into the
+attempt's output prefix and ends the execution SUCCESS without calling the
+plugin. With ``cache_serialize`` a miss must also take the key's reservation;
+without it, the execution waits in WAITING_FOR_CACHE and checks again every tick.
+A worker that commits a cached task's outputs populates the entry before it
+writes SUCCESS. Each tick the scheduler renews the reservations of live owners
+and releases those of finished ones.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime
+
+from flyteidl.core import literals_pb2
+
+from plugins.core import Phase, PhaseInfo
+from plugins.io import OUTPUTS_SUFFIX, join_reference
+from scheduler import machine
+from scheduler.cache import CacheStatus
+from scheduler.records import ExecutionRecord
+from scheduler.runtime import Runtime
+
+__all__ = ["CacheSteps"]
+
+log = logging.getLogger(__name__)
+
+Write = Callable[[ExecutionRecord, ExecutionRecord], "ExecutionRecord | None"]
+
+
+class CacheSteps:
+    """The cache steps of the scheduler and the workers.
+
+    Args:
+        runtime: The process's runtime.
+        policy: The retry policy (a hit finishes the attempt through it).
+    """
+
+    def __init__(self, runtime: Runtime, policy: machine.RetryPolicy) -> None:
+        self.runtime = runtime
+        self.policy = policy
+
+    def gate(self, record: ExecutionRecord, now: datetime, write: Write) -> ExecutionRecord | None:
+        """Decide, before the first launch, whether the execution runs.
+
+        Returns:
+            The (re-written) record to launch, or ``None`` when the cache handled it:
+            a hit finished it, it waits for another execution's result, or the
+            write lost a race (the next tick decides again).
+        """
+        cacheable = record.cache_key is not None and (
+            record.cache_status is None or record.phase is Phase.WAITING_FOR_CACHE
+        )
+        if not cacheable or record.cache_key is None:
+            return record
+        key = record.cache_key
+        cache = self.runtime.cache
+        status = CacheStatus.MISS
+        reason = "cache miss: running the task"
+        if record.cache_overwrite:
+            reason = "overwrite_cache: running the task to replace the cache entry"
+        else:
+            try:
+                outputs = cache.lookup(key)
+            except Exception as exc:
+                log.warning("%s: cache lookup failed: %s", record.id, exc)
+                outputs, status = None, CacheStatus.LOOKUP_FAILURE
+                reason = f"cache lookup failed ({exc}); running the task"
+            if outputs is not None:
+                self._hit(record, key, outputs, now, write)
+                return None
+        if record.cache_serialize:
+            owner = cache.reserve(key, record.id, now)
+            if owner != record.id:
+                waiting = replace(
+                    record,
+                    phase=Phase.WAITING_FOR_CACHE,
+                    reason=f"waiting for {owner} to compute the cached result",
+                    pending=True,
+                    not_before=now + self.runtime.settings.tick_interval,
+                    updated_at=now,
+                )
+                write(record, waiting)
+                return None
+        return write(record, replace(record, cache_status=status, reason=reason, updated_at=now))
+
+    def _hit(
+        self,
+        record: ExecutionRecord,
+        key: str,
+        outputs: literals_pb2.LiteralMap,
+        now: datetime,
+        write: Write,
+    ) -> None:
+        target = join_reference(self.runtime.attempt_output_prefix(record), OUTPUTS_SUFFIX)
+        self.runtime.data_store.write_protobuf(target, outputs)
+        entry = self.runtime.cache.entry(key) or {}
+        hit = replace(record, cache_status=CacheStatus.HIT)
+        final, events = machine.finish_attempt(hit, now, PhaseInfo.success(), self.policy)
+        source = entry.get("execution", "an earlier execution")
+        write(record, replace(final, reason=f"cache hit: reused the outputs of {source}"))
+        del events  # a success starts no next attempt, so there is nothing else to log
+
+    def populate(self, record: ExecutionRecord, now: datetime) -> CacheStatus | None:
+        """Write a succeeded attempt's committed outputs to the cache (in the worker).
+
+        Returns:
+            POPULATED, PUT_FAILURE, or ``None`` when the task is not cached.
+        """
+        if record.cache_key is None:
+            return None
+        try:
+            reader = self.runtime.output_reader(record)
+            literals = literals_pb2.LiteralMap()
+            if reader.exists():
+                read, err = reader.read()
+                if err is not None:
+                    raise RuntimeError(f"the attempt wrote an error: {err.message}")
+                literals = read or literals
+            self.runtime.cache.put(record.cache_key, literals, record.id, now)
+        except Exception as exc:
+            log.warning("%s: writing the cache entry failed: %s", record.id, exc)
+            return CacheStatus.PUT_FAILURE
+        return CacheStatus.POPULATED
+
+    def heartbeat(self, now: datetime) -> None:
+        """Renew live owners' reservations; release finished owners'.
+
+        An owner that is gone (expired from the store) is left alone: its
+        reservation expires after three heartbeats and a waiter takes it over.
+        """
+        cache = self.runtime.cache
+        reservations = cache.reservations()
+        if not reservations:
+            return
+        owners = {r.owner for r in reservations.values()}
+        records = {r.id: r for r in self.runtime.store.get_many(sorted(owners))}
+        for key, reservation in reservations.items():
+            owner = records.get(reservation.owner)
+            if owner is None:
+                continue
+            if owner.finished or owner.cache_key != key:
+                cache.release(key, reservation.owner)
+            elif reservation.expires_at - now < cache.expiry - cache.heartbeat:
+                cache.renew(key, reservation.owner, now)
