@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import secrets
 import string
-import time
 from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any
@@ -18,12 +17,27 @@ from typing import Any
 import redis
 from flyteidl.core import literals_pb2, tasks_pb2
 
-from plugins.core import ExecutionError, Phase, PhaseInfo
-from plugins.errors import FlyteCeleryError, StorageError
+from plugins.core import Phase
+from plugins.errors import (
+    ExecutionFailedError,
+    FlyteCeleryError,
+    InputConversionError,
+    StorageError,
+    TaskLoadError,
+)
 from plugins.idl import literal_map
 from plugins.io import INPUTS_SUFFIX, TASK_TEMPLATE_SUFFIX, join_reference
+from plugins.tasks import (
+    ExecutionParameters,
+    PythonTask,
+    SerializationSettings,
+    Task,
+    TransformContext,
+)
 from scheduler import machine
-from scheduler.records import Event, ExecutionRecord, execution_id
+from scheduler.cache import cache_key
+from scheduler.execution import Execution
+from scheduler.records import ExecutionRecord, execution_id
 from scheduler.runtime import Runtime, execution_prefix
 from scheduler.settings import Settings
 from scheduler.steps import utcnow
@@ -31,6 +45,7 @@ from scheduler.steps import utcnow
 __all__ = [
     "Client",
     "Execution",
+    "ExecutionFailedError",
     "ExecutionNotFoundError",
     "InvalidSubmissionError",
 ]
@@ -113,52 +128,74 @@ class Client:
 
     def submit(
         self,
-        task_template: tasks_pb2.TaskTemplate,
-        inputs: literals_pb2.LiteralMap | Mapping[str, literals_pb2.Literal] | None = None,
+        task: tasks_pb2.TaskTemplate | Task,
+        inputs: Mapping[str, Any] | literals_pb2.LiteralMap | None = None,
         *,
         project: str = "default",
         domain: str = "development",
         name: str | None = None,
+        overwrite_cache: bool = False,
     ) -> Execution:
-        """Start an execution of ``task_template`` with ``inputs``.
+        """Start an execution of a task with ``inputs``.
 
         Args:
-            task_template: A flyteidl ``TaskTemplate``.
-            inputs: A ``LiteralMap``, or a dict of flyteidl ``Literal``.
+            task: A :class:`~plugins.tasks.Task` (e.g. a ``@task`` function), or a
+                flyteidl ``TaskTemplate``.
+            inputs: For a ``PythonTask``, native Python values by input name (missing
+                ones take the function's defaults); otherwise a ``LiteralMap`` or a
+                dict of flyteidl ``Literal``.
             project: The project.
             domain: The domain.
             name: The execution name; a random one when omitted.
+            overwrite_cache: Run even if the result cache has an entry, and replace it.
 
         Returns:
             The new execution.
 
         Raises:
-            InvalidSubmissionError: The template or inputs are malformed; the message
-                says what is wrong.
-            PluginNotFoundError: No plugin handles the template's task type.
+            InvalidSubmissionError: The template or inputs are malformed, or an input
+                does not fit its type; the message names what is wrong.
+            PluginNotFoundError: No plugin handles the task type.
             ExecutionExistsError: An execution with that name exists.
         """
-        if not isinstance(task_template, tasks_pb2.TaskTemplate):
-            raise InvalidSubmissionError(
-                "task_template must be a flyteidl core.TaskTemplate, "
-                f"got {type(task_template).__name__}"
-            )
-        if not task_template.type:
-            raise InvalidSubmissionError(
-                "task template has no task type (TaskTemplate.type is empty)"
-            )
-        try:
-            values = literal_map(inputs)
-        except TypeError as exc:
-            raise InvalidSubmissionError(str(exc)) from None
-        _check_inputs(task_template, values)
-        entry = self.runtime.registry.entry_for(task_template.type)  # unknown type: raises here
         name = name or _new_name()
         try:
             exec_id = execution_id(project, domain, name)
         except ValueError as exc:
             raise InvalidSubmissionError(str(exc)) from None
         prefix = execution_prefix(self.settings.storage, project, domain, name)
+        python_task: PythonTask[Any] | None = None
+        if isinstance(task, Task):
+            task.warn_if_deprecated()
+            if isinstance(task, PythonTask) and not isinstance(inputs, literals_pb2.LiteralMap):
+                python_task = task
+            try:
+                task_template = task.to_task_template(
+                    SerializationSettings(project=project, domain=domain)
+                )
+            except TaskLoadError as exc:
+                raise InvalidSubmissionError(exc.message) from None
+        elif isinstance(task, tasks_pb2.TaskTemplate):
+            task_template = task
+        else:
+            raise InvalidSubmissionError(
+                "submit() takes a Task (e.g. a @task function) or a flyteidl core.TaskTemplate, "
+                f"got {type(task).__name__}"
+            )
+        if not task_template.type:
+            raise InvalidSubmissionError(
+                "task template has no task type (TaskTemplate.type is empty)"
+            )
+        if python_task is not None and not isinstance(inputs, literals_pb2.LiteralMap):
+            values = self._convert_inputs(python_task, inputs or {}, exec_id, prefix)
+        else:
+            try:
+                values = literal_map(inputs)
+            except TypeError as exc:
+                raise InvalidSubmissionError(str(exc)) from None
+        _check_inputs(task_template, values)
+        entry = self.runtime.registry.entry_for(task_template.type)  # unknown type: raises here
+        key = cache_key(task_template, values, project, domain)
         store = self.runtime.data_store
         try:
             store.write_protobuf(join_reference(prefix, TASK_TEMPLATE_SUFFIX), task_template)
@@ -185,10 +222,32 @@ class Client:
             retries=metadata.retries.retries,
             timeout=timeout if timeout and timeout > timedelta(0) else None,
             pending=True,
+            cache_key=None if key is None else key.digest,
+            cache_serialize=key is not None and metadata.cache_serializable,
+            cache_overwrite=key is not None and overwrite_cache,
         )
         created = self.runtime.store.create(record)
         self.runtime.wake_scheduler()
-        return Execution(self, created)
+        return Execution(self, created, python_task)
+
+    def _convert_inputs(
+        self, task: PythonTask[Any], inputs: Mapping[str, Any], exec_id: str, prefix: str
+    ) -> literals_pb2.LiteralMap:
+        if not isinstance(inputs, Mapping):
+            raise InvalidSubmissionError(
+                f"inputs of task {task.name!r} must be a dict of input name to Python value, "
+                f"got {type(inputs).__name__}"
+            )
+        params = ExecutionParameters(
+            transform=TransformContext(self.runtime.data_store, join_reference(prefix, "uploads")),
+            execution_id=exec_id,
+            task_name=task.name,
+            is_local=False,
+        )
+        try:
+            return task.inputs_to_literal_map(params, task.bind_inputs(**inputs))
+        except InputConversionError as exc:
+            raise InvalidSubmissionError(exc.message) from None
 
     # -- read ----------------------------------------------------------------------------------
 
@@ -264,99 +323,3 @@ def _check_inputs(template: tasks_pb2.TaskTemplate, values: literals_pb2.Literal
         raise InvalidSubmissionError(
             f"task {template.id.name or template.type!r}: " + "; ".join(problems)
         )
-
-
-class Execution:
-    """A handle on one execution; :meth:`refresh` re-reads it.
-
-    Attributes:
-        id: ``project/domain/name``.
-    """
-
-    def __init__(self, client: Client, record: ExecutionRecord) -> None:
-        self._client = client
-        self._record = record
-        self.id = record.id
-
-    def __repr__(self) -> str:
-        return f"Execution({self.id!r}, phase={self.phase.name}, attempt={self.attempt})"
-
-    @property
-    def record(self) -> ExecutionRecord:
-        """The stored record as last read."""
-        return self._record
-
-    @property
-    def phase(self) -> Phase:
-        """The phase of the execution as a whole.
-
-        It is terminal only at SUCCESS, PERMANENT_FAILURE or ABORTED: a retryable
-        failure moves on to the next attempt.
-        """
-        return self._record.phase
-
-    @property
-    def phase_info(self) -> PhaseInfo | None:
-        """The last PhaseInfo reported for the current attempt."""
-        info = self._record.phase_info
-        return None if info is None else PhaseInfo.from_dict(info)
-
-    @property
-    def attempt(self) -> int:
-        """The current attempt, from 0."""
-        return self._record.attempt
-
-    def refresh(self) -> Execution:
-        """Re-read the execution; returns itself."""
-        self._record = self._client._record(self.id)
-        return self
-
-    def wait(self, timeout: float | timedelta) -> Phase:
-        """Wait for the execution to finish.
-
-        Returns:
-            The final phase: SUCCESS, PERMANENT_FAILURE or ABORTED.
-
-        Raises:
-            TimeoutError: It did not finish within ``timeout`` seconds.
-        """
-        limit = timeout.total_seconds() if isinstance(timeout, timedelta) else float(timeout)
-        deadline = time.monotonic() + limit
-        pause = 0.01
-        while True:
-            if self.refresh()._record.finished:
-                return self.phase
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise TimeoutError(f"execution {self.id} still {self.phase.name} after {limit:g}s")
-            time.sleep(min(pause, remaining))
-            pause = min(pause * 2, 0.25)
-
-    def outputs(self) -> literals_pb2.LiteralMap:
-        """The outputs of a successful execution.
-
-        Raises:
-            FlyteCeleryError: The execution has not succeeded.
-        """
-        if self._record.phase is not Phase.SUCCESS:
-            raise FlyteCeleryError(
-                f"execution {self.id} has no outputs: it is {self._record.phase.name}"
-            )
-        return self._client.outputs(self._record)
-
-    def error(self) -> ExecutionError | None:
-        """The error of the last failed attempt, if any."""
-        return self._record.last_error
-
-    def events(self) -> list[Event]:
-        """Every (attempt, phase, version) change, oldest first."""
-        return self._client.runtime.store.events(self.id)
-
-    def abort(self, reason: str = "Aborted by user") -> None:
-        """Abort the execution (see :meth:`Client.abort`)."""
-        self._client.abort(self.id, reason)
-        self.refresh()
-
-    def signal(self) -> None:
-        """Ask for a Get now (see :meth:`Client.signal`)."""
-        self._client.signal(self.id)

@@ -4,11 +4,14 @@ Only the leader (a Redis lease) acts; a standby's tick just tries to take the
 lease. Each tick is O(what is due):
 
 1. renew live executions' quota tokens, release orphans, and reap expired ones;
+   renew live owners' cache reservations and release finished ones';
 2. tear down attempts past their deadline (timeouts);
 3. re-publish steps whose claim made no progress for a visibility timeout;
 4. wake quota waiters when tokens were freed;
-5. advance pending executions: allocate a token, then claim and publish the
-   launch step (``create`` or ``do``); publish ``delete`` for teardowns;
+5. advance pending executions: look up the result cache (a hit ends the
+   execution; ``cache_serialize`` may wait for another's result), allocate a
+   token, then claim and publish the launch step (``create`` or ``do``);
+   publish ``delete`` for teardowns;
 6. claim due Gets and publish them in batches per plugin and namespace.
 
 Every change is a compare-and-set; a job is published only after its claim is
@@ -27,6 +30,7 @@ from plugins.core import AllocationStatus, PhaseInfo, ResourceConstraintsSpec
 from plugins.errors import PluginNotFoundError
 from plugins.webapi import DEFAULT_RESOURCE_NAMESPACE, call_sync
 from scheduler import machine
+from scheduler.caching import CacheSteps
 from scheduler.leader import LeaderLease
 from scheduler.machine import RetryPolicy
 from scheduler.records import ExecutionRecord, WebAPIPhase
@@ -81,6 +85,7 @@ class Engine:
             runtime.redis, f"{settings.key_prefix}:leader", settings.leader_lease
         )
         self.steps = Steps(runtime, self.policy)
+        self.cache = CacheSteps(runtime, self.policy)
         self._quotas_registered = False
         self._last_renewal: datetime | None = None
         self._last_forget: datetime | None = None
@@ -101,6 +106,7 @@ class Engine:
             self._quotas_registered = True
         for name, work in (
             ("tokens", self._tokens),
+            ("cache", self.cache.heartbeat),
             ("timeouts", self._timeouts),
             ("reconcile", self._reconcile),
             ("waiters", self._wake_waiters),
@@ -247,6 +253,12 @@ class Engine:
 
     def _advance(self, record: ExecutionRecord, now: datetime) -> None:
         if record.claim is not None:
+            claimed = machine.claim_of(record)
+            if record.teardown is not None and claimed is not None and claimed[0] == "do":
+                # A sync call cannot be cancelled, and waiting for it would ignore the
+                # timeout: end the attempt now. The claim check drops its late result.
+                self._fail(record, now, teardown_phase_info(record, now))
+                return
             # A step is in flight; its write-back makes the record pending again if needed.
             self._write(record, replace(record, pending=False))
             return
@@ -256,7 +268,9 @@ class Engine:
         if record.teardown is not None:
             self._teardown(record, loaded, now)
         elif record.webapi.phase is WebAPIPhase.NOT_STARTED:
-            self._start(record, loaded, now)
+            launch = self.cache.gate(record, now, self._write)
+            if launch is not None:
+                self._start(launch, loaded, now)
         elif record.webapi.phase is WebAPIPhase.ALLOCATION_TOKEN_ACQUIRED:
             step = loaded.launch_step  # the launch was lost: claim it again
             new = replace(

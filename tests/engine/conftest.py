@@ -17,7 +17,7 @@ import pytest
 import redis
 from flyteidl.core import interface_pb2, literals_pb2, tasks_pb2, types_pb2
 
-from plugins.builtin import ECHO
+from plugins.builtin import ECHO, PYTHON_TASK
 from plugins.core import PluginEntry as CorePluginEntry
 from plugins.core import PluginRegistry
 from plugins.webapi import PluginEntry
@@ -128,6 +128,7 @@ def harness_factory(
     def make(quota: int | None = None, resync: float = 30, **settings: Any) -> Harness:
         registry = PluginRegistry()
         registry.register(ECHO)
+        registry.register(PYTHON_TASK)
         registry.register(
             CorePluginEntry("counter", ["counter"], lambda: CountingCorePlugin(core_calls))
         )
