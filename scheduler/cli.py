@@ -109,7 +109,8 @@ def _literal_text(lit: literals_pb2.Literal) -> str:
 def _outputs_text(ex: Execution) -> str:
     if ex.phase is Phase.SUCCESS:
         outputs = ex.outputs().literals
-        return ", ".join(f"{k}={_literal_text(v)}" for k, v in sorted(outputs.items())) or "-"
+        text = ", ".join(f"{k}={_literal_text(v)}" for k, v in sorted(outputs.items())) or "-"
+        return text if ex.cache_status is None else f"{text} (cache {ex.cache_status})"
     err = ex.error()
     if ex.phase is Phase.ABORTED:
         return ex.record.reason

@@ -4,6 +4,7 @@ It runs the standalone stack plus a real local HTTP job service, and submits:
 
 - ``echo`` executions (a sync plugin);
 - ``core-sleep`` executions (an async plugin that sleeps in the backend);
+- two identical ``@task`` executions with ``cache_serialize``: one runs, one hits the cache;
 - ``demo-job`` executions: an async plugin with a quota of 2 that creates, polls
   and deletes jobs on the HTTP service (one of them is aborted).
 
@@ -17,15 +18,17 @@ import os
 import threading
 import time
 import urllib.request
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, NamedTuple
 
 from flyteidl.core import interface_pb2, literals_pb2, tasks_pb2, types_pb2
 
 from plugins.core import PhaseInfo
 from plugins.io import InMemoryOutputReader
+from plugins.tasks import Task, task
 from plugins.webapi import (
     AsyncPlugin,
     DeleteContext,
@@ -194,14 +197,30 @@ def _template(task_type: str, inputs: dict[str, int]) -> tasks_pb2.TaskTemplate:
     return t
 
 
-def workload() -> list[tuple[tasks_pb2.TaskTemplate, dict[str, literals_pb2.Literal], str]]:
-    """(template, inputs, label) of every demo execution."""
+class Summary(NamedTuple):
+    """The outputs of :func:`summarize`."""
+
+    size: int
+    mean: float
+
+
+@task(cache=True, cache_version="1", cache_serialize=True)
+def summarize(values: list[float]) -> Summary:
+    """A Python task run by the workers; two identical runs share one result."""
+    return Summary(size=len(values), mean=sum(values) / len(values))
+
+
+def workload() -> list[tuple[tasks_pb2.TaskTemplate | Task, Mapping[str, Any], str]]:
+    """(task, inputs, label) of every demo execution; the last one is aborted."""
     echo = _template("echo", {"seconds": types_pb2.FLOAT})
     sleep = _template("core-sleep", {"duration": types_pb2.DURATION})
     job = _template("demo_job", {"seconds": types_pb2.FLOAT})
     job.interface.outputs.variables["seconds"].CopyFrom(job.interface.inputs.variables["seconds"])
-    items = [(echo, {"seconds": _float(i)}, f"echo {i}") for i in (1.0, 2.0)]
+    items: list[tuple[tasks_pb2.TaskTemplate | Task, Mapping[str, Any], str]] = [
+        (echo, {"seconds": _float(i)}, f"echo {i}") for i in (1.0, 2.0)
+    ]
     items += [(sleep, {"duration": _duration(timedelta(seconds=s))}, f"sleep {s}s") for s in (1, 3)]
     items += [(job, {"seconds": _float(2.0)}, f"job #{i}") for i in range(1, 7)]
+    items += [(summarize, {"values": [1.0, 2.0, 6.0]}, f"python #{i}") for i in (1, 2)]
     items.append((job, {"seconds": _float(600.0)}, "job (aborted)"))
     return items

@@ -121,7 +121,10 @@ def test_the_demo_runs_the_whole_stack_and_prints_results(tmp_path: Path) -> Non
         env=env, capture_output=True, text=True, cwd=ROOT, timeout=600, check=False,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "10 SUCCESS, 1 ABORTED, 0 other" in result.stdout
+    assert "12 SUCCESS, 1 ABORTED, 0 other" in result.stdout
     assert "at most 2 demo jobs ran at once (quota 2)" in result.stdout
-    for kind in ("echo", "core-sleep", "demo_job"):
+    for kind in ("echo", "core-sleep", "demo_job", "python-task"):
         assert kind in result.stdout
+    # The two identical python tasks ran once: one populated the cache, the other hit it.
+    assert "mean=3.0, size=3 (cache POPULATED)" in result.stdout
+    assert "mean=3.0, size=3 (cache HIT)" in result.stdout
