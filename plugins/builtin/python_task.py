@@ -96,15 +96,19 @@ class PythonTaskPlugin(SyncPlugin):
             is_local=False,
         )
         environment = custom.get("environment") or {}
+        # Outside the try: an unreadable inputs.pb is a storage problem, not the user's code,
+        # and the step reports it like any plugin error.
+        inputs = ctx.input_reader.get()
         try:
             with _environment(environment if isinstance(environment, dict) else {}):
-                outputs = task.dispatch_execute(params, ctx.input_reader.get())
+                outputs = task.dispatch_execute(params, inputs)
         except IgnoreOutputs:
             return PhaseInfo.success()
         except (InputConversionError, OutputConversionError) as exc:
             # Retrying cannot change what the values are: fail for good.
             return PhaseInfo.failure(exc.code, exc.message)
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:
+            # sys.exit() in a task fails the task, not the worker process.
             return _user_failure(task.name, exc)
         ctx.output_writer.put(InMemoryOutputReader(outputs))
         return PhaseInfo.success()

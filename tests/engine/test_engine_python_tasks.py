@@ -137,3 +137,12 @@ def test_a_timeout_ends_a_sync_call_that_is_still_running(harness_factory) -> No
     assert "timed out after 1s" in (ex.error() or pytest.fail("no error")).message
     h.run_job(job, args)  # the late call's result is dropped by the claim check
     assert ex.refresh().phase is Phase.PERMANENT_FAILURE
+
+
+def test_sys_exit_in_a_task_fails_the_task_not_the_worker(harness_factory) -> None:
+    h: Harness = harness_factory()
+    ex = h.client.submit(sample.exits, {"code": 3})
+    h.drain()
+    assert ex.refresh().phase is Phase.PERMANENT_FAILURE
+    err = ex.error()
+    assert err is not None and err.code == "USER:SystemExit"
