@@ -101,10 +101,10 @@ class CacheSteps:
         self.runtime.data_store.write_protobuf(target, outputs)
         entry = self.runtime.cache.entry(key) or {}
         hit = replace(record, cache_status=CacheStatus.HIT)
-        final, events = machine.finish_attempt(hit, now, PhaseInfo.success(), self.policy)
+        # A success starts no next attempt, so finish_attempt has no other events to log.
+        final, _ = machine.finish_attempt(hit, now, PhaseInfo.success(), self.policy)
         source = entry.get("execution", "an earlier execution")
         write(record, replace(final, reason=f"cache hit: reused the outputs of {source}"))
-        del events  # a success starts no next attempt, so there is nothing else to log
 
     def populate(self, record: ExecutionRecord, now: datetime) -> CacheStatus | None:
         """Write a succeeded attempt's committed outputs to the cache (in the worker).

@@ -4,7 +4,7 @@ Only the leader (a Redis lease) acts; a standby's tick just tries to take the
 lease. Each tick is O(what is due):
 
 1. renew live executions' quota tokens, release orphans, and reap expired ones;
-   renew live owners' cache reservations and release finished ones';
+   renew live owners' cache reservations and release finished owners' ones;
 2. tear down attempts past their deadline (timeouts);
 3. re-publish steps whose claim made no progress for a visibility timeout;
 4. wake quota waiters when tokens were freed;
@@ -30,7 +30,6 @@ from plugins.core import AllocationStatus, PhaseInfo, ResourceConstraintsSpec
 from plugins.errors import PluginNotFoundError
 from plugins.webapi import DEFAULT_RESOURCE_NAMESPACE, call_sync
 from scheduler import machine
-from scheduler.caching import CacheSteps
 from scheduler.leader import LeaderLease
 from scheduler.machine import RetryPolicy
 from scheduler.records import ExecutionRecord, WebAPIPhase
@@ -85,7 +84,7 @@ class Engine:
             runtime.redis, f"{settings.key_prefix}:leader", settings.leader_lease
         )
         self.steps = Steps(runtime, self.policy)
-        self.cache = CacheSteps(runtime, self.policy)
+        self.cache = self.steps.cache
         self._quotas_registered = False
         self._last_renewal: datetime | None = None
         self._last_forget: datetime | None = None
