@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import os
-import sys
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar, overload
 
 from plugins.tasks.base import Documentation, PythonTask, SerializationSettings
 from plugins.tasks.interface import transform_function_to_interface
 from plugins.tasks.metadata import TaskMetadata
-from plugins.tasks.resolver import TaskResolverMixin, default_task_resolver
+from plugins.tasks.resolver import TaskResolverMixin, default_task_resolver, function_module
 
 __all__ = ["PYTHON_TASK_TYPE", "PythonFunctionTask", "task"]
 
@@ -29,11 +27,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _task_name(fn: Callable[..., Any]) -> str:
-    module = fn.__module__
-    if module == "__main__":
-        file = getattr(sys.modules.get(module), "__file__", None)
-        if file:
-            module = os.path.splitext(os.path.basename(file))[0]
+    module, _ = function_module(fn)
     return f"{module}.{fn.__qualname__}".replace(".<locals>.", ".")
 
 

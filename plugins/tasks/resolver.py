@@ -64,11 +64,15 @@ class TaskResolverMixin(ABC):
         return []
 
 
-def _module_name(module: str, file: str | None) -> str:
-    if module != "__main__" or not file:
-        return module
-    # A script run directly: give it the name a worker can load it under.
-    return os.path.splitext(os.path.basename(file))[0]
+def function_module(fn: Any) -> tuple[str, str | None]:
+    """The module name a worker can load ``fn``'s module under, and its source file.
+
+    A script run directly is ``__main__`` here; it gets its file's stem instead.
+    """
+    file = getattr(sys.modules.get(fn.__module__), "__file__", None)
+    if fn.__module__ != "__main__" or not file:
+        return fn.__module__, file
+    return os.path.splitext(os.path.basename(file))[0], file
 
 
 def _import(module: str, file: str | None) -> ModuleType:
@@ -119,8 +123,7 @@ class DefaultTaskResolver(TaskResolverMixin):
                 f"task {task.name!r} is defined inside a function ({qualname}); a worker "
                 "cannot import it. Define it at module level to run it remotely."
             )
-        file = getattr(sys.modules.get(fn.__module__), "__file__", None)
-        module = _module_name(fn.__module__, file)
+        module, file = function_module(fn)
         args = ["task-module", module, "task-name", qualname]
         if file:
             args += ["task-file", os.path.abspath(file)]
