@@ -167,8 +167,8 @@ class Client:
         python_task: PythonTask[Any] | None = None
         if isinstance(task, Task):
             task.warn_if_deprecated()
-            if isinstance(task, PythonTask) and not isinstance(inputs, literals_pb2.LiteralMap):
-                python_task = task
+            if isinstance(task, PythonTask):
+                python_task = task  # also converts the result back to Python values
             try:
                 task_template = task.to_task_template(
                     SerializationSettings(project=project, domain=domain)
