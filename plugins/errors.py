@@ -23,6 +23,10 @@ The tree::
     │   ├── InputConversionError (TypeError)      inputs that do not fit the interface
     │   └── OutputConversionError (TypeError)     a return value that does not fit it
     ├── ExecutionFailedError                      Execution.result() of a failed execution
+    ├── ExecutionNotFoundError (LookupError)      no execution has this id (or it expired)
+    ├── ExecutionExistsError                      an execution with this id already exists
+    ├── InvalidSubmissionError (ValueError)       a template or inputs rejected at submit
+    ├── ContentionError                           a compare-and-set kept losing to others
     └── StorageError (OSError)
         ├── RemoteFileNotFoundError (FileNotFoundError)
         ├── RemoteFileExceedsMaxSizeError         a blob over the download limit
@@ -34,12 +38,16 @@ from __future__ import annotations
 
 __all__ = [
     "ConfigError",
+    "ContentionError",
     "DuplicatePluginError",
+    "ExecutionExistsError",
     "ExecutionFailedError",
+    "ExecutionNotFoundError",
     "FlyteCeleryError",
     "InputConversionError",
     "InputReadError",
     "InvalidPhaseError",
+    "InvalidSubmissionError",
     "MalformedProtobufError",
     "OutputConversionError",
     "PluginConfigError",
@@ -224,3 +232,34 @@ class ExecutionFailedError(FlyteCeleryError):
     def message(self) -> str:
         """The remote error's message (``str(error)`` adds the id, phase, kind and code)."""
         return self.remote_message
+
+
+class ExecutionNotFoundError(FlyteCeleryError, LookupError):
+    """No execution has this id (or it expired after its retention)."""
+
+    code = "ExecutionNotFound"
+
+    def __str__(self) -> str:
+        # LookupError subclasses such as KeyError quote their message; we never do.
+        return self.message
+
+
+class ExecutionExistsError(FlyteCeleryError):
+    """An execution with this id already exists."""
+
+    code = "ExecutionExists"
+
+
+class InvalidSubmissionError(FlyteCeleryError, ValueError):
+    """A template or its inputs were rejected at submit time."""
+
+    code = "InvalidSubmission"
+
+
+class ContentionError(FlyteCeleryError):
+    """Too many concurrent writers: a compare-and-set kept losing and the retries ran out.
+
+    Nothing was written; the operation may be retried later.
+    """
+
+    code = "Contention"

@@ -1,42 +1,89 @@
-"""flyte-celery's control plane.
+"""flyte-celery's control plane; this package's top level is the user's API.
 
-Settings, the Redis execution store, quotas, rate limiters, the phase state
-machine, the beat scheduler, the submission client and the CLI.
+>>> from scheduler import Client                              # doctest: +SKIP
+>>> with Client.from_settings() as client:                    # doctest: +SKIP
+...     print(client.submit(template, inputs).result(timeout=60))
 
-Imports flow one way: ``worker`` → ``scheduler`` → ``plugins``.
+The path of an execution runs down the tree, and imports only ever point down it:
+
+- :mod:`scheduler.cli`: the ``flyte-celery`` command, the standalone stack, the demo;
+- :mod:`scheduler.testing`: the engine harness for plugin authors' tests;
+- :mod:`scheduler.client`: submission and the :class:`Execution` handle;
+- :mod:`scheduler.engine`: the scheduler's tick (in ``celery beat``);
+- :mod:`scheduler.steps`: what a worker does for each job;
+- :mod:`scheduler.runtime`: the wiring of one process;
+- :mod:`scheduler.backend`: Redis keys, scripts, store, quotas, limiters, leases, cache;
+- :mod:`scheduler.model`: pure state: records, the state machine, steps and claims;
+- :mod:`scheduler.settings` and :mod:`scheduler.clock`: leaves everything may import.
+
+Imports between the top-level packages flow one way: ``worker`` → ``scheduler`` →
+``plugins``.
 """
 
 from __future__ import annotations
 
-from scheduler.client import Client, Execution, ExecutionNotFoundError, InvalidSubmissionError
-from scheduler.quota import DEFAULT_LEASE, QuotaMetrics, RedisResourceManager
-from scheduler.ratelimit import RedisRateLimiter
-from scheduler.records import Event, ExecutionRecord, WebAPIPhase, WebAPIState, execution_id
-from scheduler.settings import Settings
-from scheduler.store import (
-    DEFAULT_EVENT_LOG_CAP,
-    DEFAULT_RETENTION,
+import importlib as _importlib
+import warnings as _warnings
+
+from plugins.errors import (
+    ConfigError,
+    ContentionError,
     ExecutionExistsError,
-    ExecutionStore,
+    ExecutionFailedError,
+    ExecutionNotFoundError,
+    FlyteCeleryError,
+    InvalidSubmissionError,
+    PluginNotFoundError,
+    StorageError,
 )
+from scheduler.client import Client, Execution
+from scheduler.clock import Clock, ManualClock
+from scheduler.model import CacheStatus
+from scheduler.settings import Settings
 
 __all__ = [
-    "DEFAULT_EVENT_LOG_CAP",
-    "DEFAULT_LEASE",
-    "DEFAULT_RETENTION",
+    "CacheStatus",
     "Client",
-    "Event",
+    "Clock",
+    "ConfigError",
+    "ContentionError",
     "Execution",
     "ExecutionExistsError",
+    "ExecutionFailedError",
     "ExecutionNotFoundError",
-    "ExecutionRecord",
-    "ExecutionStore",
+    "FlyteCeleryError",
     "InvalidSubmissionError",
-    "QuotaMetrics",
-    "RedisRateLimiter",
-    "RedisResourceManager",
+    "ManualClock",
+    "PluginNotFoundError",
     "Settings",
-    "WebAPIPhase",
-    "WebAPIState",
-    "execution_id",
+    "StorageError",
 ]
+
+# Names this package exported before the layout change, and where they live now. They
+# still resolve, with a DeprecationWarning, until the next minor release.
+_MOVED = {
+    "DEFAULT_EVENT_LOG_CAP": "scheduler.backend",
+    "DEFAULT_LEASE": "scheduler.backend",
+    "DEFAULT_RETENTION": "scheduler.backend",
+    "ExecutionStore": "scheduler.backend",
+    "QuotaMetrics": "scheduler.backend",
+    "RedisRateLimiter": "scheduler.backend",
+    "RedisResourceManager": "scheduler.backend",
+    "Event": "scheduler.model",
+    "ExecutionRecord": "scheduler.model",
+    "WebAPIPhase": "scheduler.model",
+    "WebAPIState": "scheduler.model",
+    "execution_id": "scheduler.model",
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _MOVED.get(name)
+    if module is None:
+        raise AttributeError(f"module 'scheduler' has no attribute {name!r}")
+    _warnings.warn(
+        f"scheduler.{name} moved to {module}.{name}; import it from there",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return getattr(_importlib.import_module(module), name)

@@ -2,12 +2,16 @@
 
 One object holds every knob, read once per process (never at import time). Nested
 values use ``__`` (``FLYTE_CELERY_STORAGE_OPTIONS__KEY``); durations accept Go
-strings (``30s``), seconds or ISO 8601.
+strings (``30s``), seconds or ISO 8601. Objects derived from the settings, such as
+the :class:`RetryPolicy`, are built here and nowhere else.
+
+This module is a leaf of ``scheduler``: it imports nothing else from the package.
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -18,9 +22,29 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from plugins.errors import ConfigError
 from plugins.webapi import parse_duration
 
-__all__ = ["Settings", "default_storage"]
+__all__ = ["RetryPolicy", "Settings", "default_storage"]
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How failed attempts are retried.
+
+    Attributes:
+        max_system_retries: Attempts that may fail with SYSTEM errors and be retried.
+        backoff: The delay before the first system retry; it doubles each time.
+        backoff_max: The longest such delay.
+    """
+
+    max_system_retries: int = 3
+    backoff: timedelta = timedelta(seconds=1)
+    backoff_max: timedelta = timedelta(minutes=1)
+
+    def system_delay(self, failures: int) -> timedelta:
+        """The backoff before retrying after the ``failures``-th system failure (from 1)."""
+        delay: timedelta = self.backoff * (1 << min(max(0, failures - 1), 30))
+        return min(delay, self.backoff_max)
 
 
 def default_storage() -> str:
@@ -105,6 +129,13 @@ class Settings(BaseSettings):
     def broker(self) -> str:
         """The broker URL actually used."""
         return self.broker_url or self.redis_url
+
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        """The system-retry policy these settings describe."""
+        return RetryPolicy(
+            self.max_system_retries, self.system_retry_backoff, self.system_retry_backoff_max
+        )
 
     @classmethod
     def load(cls, **overrides: Any) -> Settings:

@@ -1,17 +1,20 @@
-"""Test helpers: free ports, condition waits, a private redis-server."""
+"""Test helpers: free ports, condition waits, a private redis-server.
+
+The redis-server is the one :mod:`scheduler.testing` ships for plugin authors, so the
+project's own tests exercise it too.
+"""
 
 from __future__ import annotations
 
-import shutil
 import socket
-import subprocess
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-import redis
+from scheduler.testing import RedisServer
+
+__all__ = ["RedisServer", "free_port", "start_redis", "wait_for"]
 
 T = TypeVar("T")
 
@@ -37,72 +40,6 @@ def wait_for(
         time.sleep(interval)
 
 
-@dataclass
-class RedisServer:
-    """A redis-server subprocess owned by the test session."""
-
-    process: subprocess.Popen[bytes]
-    port: int
-    directory: Path
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def client(self) -> redis.Redis:
-        return redis.Redis.from_url(self.url)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
-
-
-def start_redis(directory: Path, attempts: int = 5) -> RedisServer:
-    """Start a private, diskless redis-server on a free loopback port and wait until it answers."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        raise RuntimeError("redis-server is not installed; tests/run.sh installs it with apt-get")
-    last_error = ""
-    for _ in range(attempts):
-        port = free_port()
-        log = directory / f"redis-{port}.log"
-        process = subprocess.Popen(
-            [
-                binary,
-                "--port",
-                str(port),
-                "--bind",
-                "127.0.0.1",
-                "--dir",
-                str(directory),
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--logfile",
-                str(log),
-                "--maxmemory-policy",
-                "noeviction",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        server = RedisServer(process, port, directory)
-        client = server.client()
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and process.poll() is None:
-            try:
-                if client.ping():
-                    client.close()
-                    return server
-            except redis.ConnectionError:
-                time.sleep(0.02)
-        client.close()
-        server.stop()
-        last_error = log.read_text() if log.exists() else "no log"
-    raise RuntimeError(f"redis-server did not start: {last_error}")
+def start_redis(directory: Path) -> RedisServer:
+    """Start a private, diskless redis-server on a free loopback port (scheduler.testing's)."""
+    return RedisServer.start(directory)

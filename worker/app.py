@@ -1,10 +1,12 @@
 """The Celery app: ``celery -A worker worker|beat|flower``.
 
-Every setting follows ``celery-reliability.md``: JSON only; late acks with
-requeue when a pool child dies; prefetch 1; one visibility timeout set in every
-place Celery reads it; task events on for Flower; results ignored, because the
-execution store is the truth. Queues are partitioned by plugin and quota
-namespace; a worker consumes all of them unless started with ``-Q``.
+Celery with Redis delivers at least once, so every setting favours redelivery
+over loss: JSON only; late acks, with requeue when a pool child dies; prefetch
+1; one visibility timeout set in every place Celery reads it (a message
+unacknowledged for longer is delivered again); task events on for Flower;
+results ignored, because the execution store is the truth. Queues are
+partitioned by plugin and quota namespace; a worker consumes all of them unless
+started with ``-Q``.
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ def make_app(settings: Settings) -> Celery:
         task_default_queue=settings.queue_prefix,
         task_queues=[_queue(settings.queue_prefix)]
         + [_queue(q) for q in Runtime(settings).queues()],
-        beat_scheduler="scheduler.beat:EngineScheduler",
+        beat_scheduler="scheduler.engine.beat:EngineScheduler",
         worker_hijack_root_logger=False,
     )
     return celery

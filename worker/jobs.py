@@ -1,4 +1,4 @@
-"""The jobs that run plugin calls: ``create``, ``get`` (batched), ``delete`` and ``do``.
+"""The jobs that run plugin calls: ``create``, ``get`` (batched), ``delete``, ``do``, ``handle``.
 
 Each job is a thin wrapper: :class:`scheduler.steps.Steps` checks the claim,
 calls the plugin under its rate limiter and writes the result back. The
@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from scheduler.machine import RetryPolicy
+from scheduler.model import Step
 from scheduler.runtime import Runtime
 from scheduler.settings import Settings
 from scheduler.steps import Steps
@@ -25,42 +25,36 @@ def steps() -> Steps:
     """This process's Steps, made after fork (a prefork child gets its own connections)."""
     pid = os.getpid()
     if pid not in _by_process:
-        settings = Settings.load()
-        policy = RetryPolicy(
-            settings.max_system_retries,
-            settings.system_retry_backoff,
-            settings.system_retry_backoff_max,
-        )
         _by_process.clear()
-        _by_process[pid] = Steps(Runtime(settings), policy)
+        _by_process[pid] = Steps(Runtime(Settings.load()))
     return _by_process[pid]
 
 
-@app.task(name="flyte_celery.create")  # type: ignore[untyped-decorator]
+@app.task(name=Step.CREATE.job_name)  # type: ignore[untyped-decorator]
 def create(execution_id: str, attempt: int) -> None:
     """Create the remote resource of ``execution_id``'s attempt ``attempt``."""
     steps().create(execution_id, attempt)
 
 
-@app.task(name="flyte_celery.get")  # type: ignore[untyped-decorator]
+@app.task(name=Step.GET.job_name)  # type: ignore[untyped-decorator]
 def get(items: list[list[Any]]) -> None:
     """Get a batch of ``[execution id, attempt]`` of one plugin and namespace."""
     steps().get([(str(i), int(a)) for i, a in items])
 
 
-@app.task(name="flyte_celery.delete")  # type: ignore[untyped-decorator]
+@app.task(name=Step.DELETE.job_name)  # type: ignore[untyped-decorator]
 def delete(execution_id: str, attempt: int) -> None:
     """Delete the remote resource of an attempt being aborted or timed out."""
     steps().delete(execution_id, attempt)
 
 
-@app.task(name="flyte_celery.do")  # type: ignore[untyped-decorator]
+@app.task(name=Step.DO.job_name)  # type: ignore[untyped-decorator]
 def do(execution_id: str, attempt: int) -> None:
     """Run a sync plugin's one call."""
     steps().do(execution_id, attempt)
 
 
-@app.task(name="flyte_celery.handle")  # type: ignore[untyped-decorator]
+@app.task(name=Step.HANDLE.job_name)  # type: ignore[untyped-decorator]
 def handle(execution_id: str, attempt: int) -> None:
     """Run one round of a core plugin's ``handle``."""
     steps().handle(execution_id, attempt)

@@ -12,7 +12,6 @@ from plugins.core.execution_id import (
     GENERATED_NAME_MAX_LENGTH,
     MIN_GENERATED_NAME_LENGTH,
     TaskExecutionID,
-    fixed_length_unique_id,
 )
 from plugins.core.metadata import TaskExecutionMetadata, TaskOverrides, TaskReader
 from plugins.core.phase import (
@@ -31,7 +30,7 @@ from plugins.core.plugin import (
     PluginProperties,
     PluginSetupContext,
 )
-from plugins.core.registry import ENTRY_POINT_GROUP, PluginRegistry, parse_plugin_specs
+from plugins.core.registry import ENTRY_POINT_GROUP, PluginRegistry
 from plugins.core.resources import (
     MAX_RESOURCE_QUOTA,
     AllocationStatus,
@@ -105,7 +104,5 @@ __all__ = [
     "TransitionType",
     "do_transition",
     "do_transition_type",
-    "fixed_length_unique_id",
-    "parse_plugin_specs",
     "secret_key",
 ]

@@ -4,7 +4,16 @@ A plugin reports where a task is with a :class:`PhaseInfo`: a :class:`Phase`, a
 version that lets the same phase carry new information, a reason, a
 :class:`TaskInfo` (logs, custom info, external resources) and, for failures, an
 :class:`ExecutionError`. PhaseInfo values are immutable; use the classmethod
-constructors, which mirror Go's ``PhaseInfo*`` functions one for one.
+constructors, which mirror Go's ``PhaseInfo*`` functions one for one, in Go's
+parameter order (``PhaseInfoQueued(t, version, reason)`` is
+``PhaseInfo.queued(t, version, reason)``).
+
+The time-first constructors (``not_ready``, ``waiting_for_resources``,
+``waiting_for_resources_info``, ``queued``, ``queued_with_task_info``,
+``initializing``, ``aborted``) take ``t``, when the phase occurred, first; ``None``
+means now. Anything else there (typically a version, from code written for the
+old ``(version, reason, info)`` order) raises :class:`TypeError` rather than
+silently building the wrong PhaseInfo.
 """
 
 from __future__ import annotations
@@ -31,17 +40,32 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def _time_first(constructor: str, t: object) -> datetime | None:
+    """Return ``t`` if it is a time (or ``None``); otherwise raise a TypeError naming Go's order.
+
+    Callers written for the old ``(version, reason, info)`` order pass an ``int``
+    where the time now goes; without this check the version would land in the
+    time and the reason in the version, failing far from the mistake or not at all.
+    """
+    if t is None or isinstance(t, datetime):
+        return t
+    raise TypeError(
+        f"PhaseInfo.{constructor}() takes the time first, in Go's order "
+        f"({constructor}(t, version, reason, ...)); got {type(t).__name__} {t!r} for t. "
+        f"Pass a datetime or None (now), e.g. PhaseInfo.{constructor}(None, version, reason)."
+    )
+
+
 @dataclass(frozen=True)
 class PhaseInfo:
     """What a plugin observed about a task: an immutable phase, version, reason, info and error.
 
-    Build values with the classmethods, which mirror Go's constructors:
-
-    - Non-failures take an optional ``info``; when it (or its ``occurred_at``) is
-      missing, ``occurred_at`` becomes now, as in Go.
-    - Failures are always version 0, and a missing error becomes code ``"Unknown"``.
-      ``failure`` and ``retryable_failure`` are USER errors; ``system_failure`` and
-      ``system_retryable_failure`` are SYSTEM errors.
+    Build values with the classmethods, which mirror Go's constructors and their
+    parameter order (see the module docstring). Non-failures take an optional
+    ``info``; without one (or without its ``occurred_at``) the time is ``t`` or
+    now, as in Go. Failures are always version 0, and a missing error becomes
+    code ``"Unknown"``; ``failure`` and ``retryable_failure`` are USER errors,
+    ``system_failure`` and ``system_retryable_failure`` SYSTEM errors.
 
     Attributes:
         phase: The observed phase.
@@ -106,34 +130,144 @@ class PhaseInfo:
 
     @classmethod
     def not_ready(cls, t: datetime | None = None, version: int = 0, reason: str = "") -> PhaseInfo:
-        """NOT_READY: the plugin is not ready to start the task."""
+        """NOT_READY: the plugin is not ready to start the task (Go's ``PhaseInfoNotReady``).
+
+        Args:
+            t: When the phase occurred; now when ``None``.
+            version: The phase version.
+            reason: Why the task is not ready.
+
+        Raises:
+            TypeError: ``t`` is neither a datetime nor ``None``.
+        """
+        t = _time_first("not_ready", t)
         return cls._make(Phase.NOT_READY, version, None, reason=reason, occurred_at=t)
 
     @classmethod
     def waiting_for_resources(
-        cls, version: int = 0, reason: str = "", info: TaskInfo | None = None
+        cls, t: datetime | None = None, version: int = 0, reason: str = ""
     ) -> PhaseInfo:
-        """WAITING_FOR_RESOURCES, e.g. when no quota token is free."""
-        return cls._make(Phase.WAITING_FOR_RESOURCES, version, info, reason=reason)
+        """WAITING_FOR_RESOURCES, e.g. no quota token is free.
+
+        Go's ``PhaseInfoWaitingForResources``, which Go deprecates in favour of
+        :meth:`waiting_for_resources_info`; it stays for parity and for callers
+        that have no :class:`TaskInfo`.
+
+        Args:
+            t: When the phase occurred; now when ``None``.
+            version: The phase version.
+            reason: What the task waits for.
+
+        Raises:
+            TypeError: ``t`` is neither a datetime nor ``None``.
+        """
+        t = _time_first("waiting_for_resources", t)
+        return cls._make(Phase.WAITING_FOR_RESOURCES, version, None, reason=reason, occurred_at=t)
+
+    @classmethod
+    def waiting_for_resources_info(
+        cls,
+        t: datetime | None = None,
+        version: int = 0,
+        reason: str = "",
+        info: TaskInfo | None = None,
+    ) -> PhaseInfo:
+        """WAITING_FOR_RESOURCES with a :class:`TaskInfo`.
+
+        Go's ``PhaseInfoWaitingForResourcesInfo``.
+
+        Args:
+            t: When the phase occurred, used when ``info`` has no ``occurred_at``;
+                now when ``None``.
+            version: The phase version.
+            reason: What the task waits for.
+            info: Logs, custom info and external resources; its own ``occurred_at`` wins.
+
+        Raises:
+            TypeError: ``t`` is neither a datetime nor ``None``.
+        """
+        t = _time_first("waiting_for_resources_info", t)
+        return cls._make(Phase.WAITING_FOR_RESOURCES, version, info, reason=reason, occurred_at=t)
 
     @classmethod
     def queued(cls, t: datetime | None = None, version: int = 0, reason: str = "") -> PhaseInfo:
-        """QUEUED at time ``t`` (now when omitted)."""
+        """QUEUED: submitted, not started yet (Go's ``PhaseInfoQueued``).
+
+        Args:
+            t: When the phase occurred; now when ``None``.
+            version: The phase version.
+            reason: Why the task is queued.
+
+        Raises:
+            TypeError: ``t`` is neither a datetime nor ``None``.
+        """
+        t = _time_first("queued", t)
         return cls._make(Phase.QUEUED, version, None, reason=reason, occurred_at=t)
 
     @classmethod
     def queued_with_task_info(
-        cls, version: int = 0, reason: str = "", info: TaskInfo | None = None
+        cls,
+        t: datetime | None = None,
+        version: int = 0,
+        reason: str = "",
+        info: TaskInfo | None = None,
     ) -> PhaseInfo:
-        """QUEUED with a full :class:`TaskInfo`."""
-        return cls._make(Phase.QUEUED, version, info, reason=reason)
+        """QUEUED with a :class:`TaskInfo` (Go's ``PhaseInfoQueuedWithTaskInfo``).
+
+        Go added the leading ``t`` in 2024 (flyteorg/flyte#4726); this follows it.
+
+        Args:
+            t: When the phase occurred, used when ``info`` has no ``occurred_at``;
+                now when ``None``.
+            version: The phase version.
+            reason: Why the task is queued.
+            info: Logs, custom info and external resources; its own ``occurred_at`` wins.
+
+        Raises:
+            TypeError: ``t`` is neither a datetime nor ``None``.
+        """
+        t = _time_first("queued_with_task_info", t)
+        return cls._make(Phase.QUEUED, version, info, reason=reason, occurred_at=t)
 
     @classmethod
     def initializing(
-        cls, version: int = 0, reason: str = "", info: TaskInfo | None = None
+        cls,
+        t: datetime | None = None,
+        version: int = 0,
+        reason: str = "",
+        info: TaskInfo | None = None,
     ) -> PhaseInfo:
-        """INITIALIZING: the remote side is preparing (downloading images, starting clusters)."""
-        return cls._make(Phase.INITIALIZING, version, info, reason=reason)
+        """INITIALIZING: the remote side is preparing (Go's ``PhaseInfoInitializing``).
+
+        For example downloading images or starting a cluster.
+
+        Args:
+            t: When the phase occurred, used when ``info`` has no ``occurred_at``;
+                now when ``None``.
+            version: The phase version.
+            reason: What is being prepared.
+            info: Logs, custom info and external resources; its own ``occurred_at`` wins.
+
+        Raises:
+            TypeError: ``t`` is neither a datetime nor ``None``.
+        """
+        t = _time_first("initializing", t)
+        return cls._make(Phase.INITIALIZING, version, info, reason=reason, occurred_at=t)
+
+    @classmethod
+    def aborted(cls, t: datetime | None = None, version: int = 0, reason: str = "") -> PhaseInfo:
+        """ABORTED: the task was stopped on request (Go's ``PhaseInfoAborted``).
+
+        Args:
+            t: When the phase occurred; now when ``None``.
+            version: The phase version.
+            reason: Why the task was aborted.
+
+        Raises:
+            TypeError: ``t`` is neither a datetime nor ``None``.
+        """
+        t = _time_first("aborted", t)
+        return cls._make(Phase.ABORTED, version, None, reason=reason, occurred_at=t)
 
     @classmethod
     def running(cls, version: int = 0, info: TaskInfo | None = None) -> PhaseInfo:

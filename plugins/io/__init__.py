@@ -1,11 +1,23 @@
 """Storage of inputs, outputs and errors over any fsspec URL.
 
-The Python twin of Flyte's ``pluginmachinery/io`` and ``ioutils``.
+The Python twin of Flyte's ``pluginmachinery/io`` and ``ioutils``. This package
+exports what a plugin author meets: the reader, writer and path interfaces, the
+:class:`DataStore`, the concrete readers and writers a plugin builds, and the
+well-known file names. Everything else (shard selectors, raw-output path
+helpers, error readers, output validation, ...) stays importable from its
+submodule:
+
+- :mod:`plugins.io.datastore`: :class:`DataStore` and references.
+- :mod:`plugins.io.interfaces`: the reader, writer and path protocols.
+- :mod:`plugins.io.paths`: file names, raw-output and checkpoint paths, sharding.
+- :mod:`plugins.io.readers`: input, output and error readers.
+- :mod:`plugins.io.writers`: output writers and error documents.
+- :mod:`plugins.io.validation`: checking the outputs a task produced.
 """
 
 from __future__ import annotations
 
-from plugins.io.datastore import DEFAULT_MAX_DOWNLOAD_BYTES, DataStore, Metadata, join_reference
+from plugins.io.datastore import DataStore, Metadata, join_reference
 from plugins.io.interfaces import (
     CheckpointPaths,
     DataReference,
@@ -18,78 +30,27 @@ from plugins.io.interfaces import (
     RawOutputPaths,
 )
 from plugins.io.paths import (
-    CHECKPOINT_PREFIX,
     DECK_SUFFIX,
     ERRORS_SUFFIX,
     FUTURES_SUFFIX,
-    INDEX_LOOKUP_SUFFIX,
     INPUTS_SUFFIX,
     OUTPUTS_SUFFIX,
     TASK_TEMPLATE_SUFFIX,
-    PrecomputedRawOutputPaths,
-    PrecomputedShardSelector,
     RemoteFileOutputPaths,
-    ShardSelector,
-    SimpleInputFilePaths,
-    attempt_raw_output_prefix,
-    base36_shard_selector,
-    construct_checkpoint_path,
-    fnv32a,
-    generate_alphabet,
-    generate_arabic_numerals,
-    get_index_lookup_path,
-    get_task_template_path,
-    new_deterministic_unique_raw_output_path,
-    new_raw_output_paths,
-    new_sharded_deterministic_raw_output_path,
-    new_sharded_raw_output_path,
-    new_task_id_raw_output_path,
-    previous_checkpoint_path,
 )
-from plugins.io.readers import (
-    ERROR_FILE_BAD_FORMAT,
-    ERROR_FILE_NOT_FOUND,
-    NO_OUTPUTS_PRODUCED,
-    CachedInputReader,
-    EarliestFileErrorReader,
-    InMemoryOutputReader,
-    RemoteFileInputReader,
-    RemoteFileOutputReader,
-    SingleFileErrorReader,
-    error_document_to_execution_error,
-)
-from plugins.io.validation import (
-    OUTPUT_SIZE_EXCEEDED,
-    OUTPUTS_NOT_FOUND,
-    OUTPUTS_NOT_GENERATED,
-    declares_outputs,
-    phase_info_for_output_error,
-    validate_output,
-)
-from plugins.io.writers import BufferedOutputWriter, RemoteFileOutputWriter, error_document
+from plugins.io.readers import InMemoryOutputReader, RemoteFileInputReader, RemoteFileOutputReader
+from plugins.io.writers import RemoteFileOutputWriter
 
 __all__ = [
-    "CHECKPOINT_PREFIX",
     "DECK_SUFFIX",
-    "DEFAULT_MAX_DOWNLOAD_BYTES",
     "ERRORS_SUFFIX",
-    "ERROR_FILE_BAD_FORMAT",
-    "ERROR_FILE_NOT_FOUND",
     "FUTURES_SUFFIX",
-    "INDEX_LOOKUP_SUFFIX",
     "INPUTS_SUFFIX",
-    "NO_OUTPUTS_PRODUCED",
-    "OUTPUTS_NOT_FOUND",
-    "OUTPUTS_NOT_GENERATED",
     "OUTPUTS_SUFFIX",
-    "OUTPUT_SIZE_EXCEEDED",
     "TASK_TEMPLATE_SUFFIX",
-    "BufferedOutputWriter",
-    "CachedInputReader",
     "CheckpointPaths",
     "DataReference",
     "DataStore",
-    "EarliestFileErrorReader",
     "ErrorReader",
     "InMemoryOutputReader",
     "InputFilePaths",
@@ -98,34 +59,10 @@ __all__ = [
     "OutputFilePaths",
     "OutputReader",
     "OutputWriter",
-    "PrecomputedRawOutputPaths",
-    "PrecomputedShardSelector",
     "RawOutputPaths",
     "RemoteFileInputReader",
     "RemoteFileOutputPaths",
     "RemoteFileOutputReader",
     "RemoteFileOutputWriter",
-    "ShardSelector",
-    "SimpleInputFilePaths",
-    "SingleFileErrorReader",
-    "attempt_raw_output_prefix",
-    "base36_shard_selector",
-    "construct_checkpoint_path",
-    "declares_outputs",
-    "error_document",
-    "error_document_to_execution_error",
-    "fnv32a",
-    "generate_alphabet",
-    "generate_arabic_numerals",
-    "get_index_lookup_path",
-    "get_task_template_path",
     "join_reference",
-    "new_deterministic_unique_raw_output_path",
-    "new_raw_output_paths",
-    "new_sharded_deterministic_raw_output_path",
-    "new_sharded_raw_output_path",
-    "new_task_id_raw_output_path",
-    "phase_info_for_output_error",
-    "previous_checkpoint_path",
-    "validate_output",
 ]

@@ -10,7 +10,8 @@ from datetime import UTC, datetime, timedelta
 import redis
 
 from plugins.core import AllocationStatus
-from scheduler import ExecutionRecord, ExecutionStore, RedisRateLimiter, RedisResourceManager
+from scheduler.backend import ExecutionStore, RedisRateLimiter, RedisResourceManager
+from scheduler.model import ExecutionRecord
 
 SECONDS = 2.0
 

@@ -1,16 +1,16 @@
-"""An in-process harness: the real Engine and Steps on real Redis and storage.
+"""The engine tests run on scheduler.testing's Harness: real Engine and Steps, real Redis.
 
-Published jobs are collected and run inline by Steps, and time is injected, so
-scenarios are deterministic and need no sleeps. The Celery-process tests in
-tests/integration cover the same flows with real `celery worker` and `beat`.
+Published jobs are collected and run inline by the worker steps, and time is
+injected through one ManualClock, so scenarios are deterministic and need no
+sleeps. The Celery-process tests in tests/integration cover the same flows with
+real `celery worker` and `beat`.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -21,11 +21,10 @@ from plugins.builtin import ECHO, PYTHON_TASK
 from plugins.core import PluginEntry as CorePluginEntry
 from plugins.core import PluginRegistry
 from plugins.webapi import PluginEntry
-from scheduler import Client, Settings
-from scheduler.engine import Engine
-from scheduler.machine import RetryPolicy
+from scheduler import Settings
+from scheduler.clock import ManualClock
 from scheduler.runtime import Runtime
-from scheduler.steps import Steps
+from scheduler.testing import Harness
 from tests.engine.fakes import CoreCalls, CountingCorePlugin, RemotePlugin, Service
 from tests.helpers import RedisServer
 
@@ -58,53 +57,12 @@ def ints(**values: int) -> dict[str, literals_pb2.Literal]:
     return result
 
 
-@dataclass
-class Harness:
-    runtime: Runtime
-    engine: Engine
-    steps: Steps
-    client: Client
-    service: Service
-    now: datetime
-    jobs: list[tuple[str, list[Any], str]] = field(default_factory=list)
-    log: list[tuple[str, list[Any], str]] = field(default_factory=list)
+class EngineHarness(Harness):
+    """The Harness plus the in-memory remote service its 'remote' plugin talks to."""
 
-    def publish(self, job: str, args: list[Any], queue: str) -> None:
-        self.jobs.append((job, args, queue))
-        self.log.append((job, args, queue))
-
-    def run_job(self, job: str, args: list[Any]) -> None:
-        step = job.rpartition(".")[2]
-        if step == "get":
-            self.steps.get([(i, a) for i, a in args[0]])
-        else:
-            getattr(self.steps, step)(*args)
-
-    def tick(self) -> None:
-        self.engine.tick(self.now)
-
-    def drain(self, rounds: int = 50) -> None:
-        """Tick and run published jobs until nothing more happens at this instant."""
-        for _ in range(rounds):
-            self.tick()
-            if not self.jobs:
-                return
-            batch, self.jobs = self.jobs, []
-            for job, args, _ in batch:
-                self.run_job(job, args)
-        raise AssertionError("the engine kept producing jobs")
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
-        self.steps.clock = lambda: self.now
-
-    def until(self, condition: Callable[[], bool], *, step: float = 1.0, limit: int = 200) -> None:
-        for _ in range(limit):
-            self.drain()
-            if condition():
-                return
-            self.advance(step)
-        raise AssertionError("condition never held")
+    def __init__(self, runtime: Runtime, service: Service) -> None:
+        super().__init__(runtime)
+        self.service = service
 
 
 @pytest.fixture
@@ -124,8 +82,8 @@ def harness_factory(
     redis_client: redis.Redis,
     tmp_path: Any,
     service: Service,
-) -> Callable[..., Harness]:
-    def make(quota: int | None = None, resync: float = 30, **settings: Any) -> Harness:
+) -> Callable[..., EngineHarness]:
+    def make(quota: int | None = None, resync: float = 30, **settings: Any) -> EngineHarness:
         registry = PluginRegistry()
         registry.register(ECHO)
         registry.register(PYTHON_TASK)
@@ -141,22 +99,12 @@ def harness_factory(
             redis_url=redis_server.url,
             storage=f"file://{tmp_path}/storage",
             key_prefix=f"t{uuid.uuid4().hex[:8]}",
+            max_system_retries=2,
+            system_retry_backoff=timedelta(seconds=1),
+            system_retry_backoff_max=timedelta(seconds=4),
             **settings,
         )
-        runtime = Runtime(config, redis_client, registry=registry)
-        policy = RetryPolicy(
-            max_system_retries=2, backoff=timedelta(seconds=1), backoff_max=timedelta(seconds=4)
-        )
-        now = datetime.now(UTC) + timedelta(seconds=1)
-        harness = Harness(
-            runtime=runtime,
-            engine=None,  # type: ignore[arg-type]
-            steps=Steps(runtime, policy, clock=lambda: now),
-            client=Client(runtime=runtime),
-            service=service,
-            now=now,
-        )
-        harness.engine = Engine(runtime, harness.publish, policy)
-        return harness
+        runtime = Runtime(config, redis_client, registry=registry, clock=ManualClock())
+        return EngineHarness(runtime, service)
 
     return make

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flyteidl.core import literals_pb2, tasks_pb2
 
 from plugins.core import Phase
 from plugins.idl import literal_map
 from plugins.io import OUTPUTS_SUFFIX, join_reference
-from scheduler.cache import cache_key
-from tests.engine.conftest import Harness, ints, template
+from scheduler.model import cache_key
+from tests.engine.conftest import EngineHarness as Harness
+from tests.engine.conftest import ints, template
 
 
 def cached(
@@ -33,7 +36,7 @@ def statuses(ex) -> list[str]:
 
 
 def launches(h: Harness, step: str) -> int:
-    return sum(1 for job, _, _ in h.log if job == f"flyte_celery.{step}")
+    return sum(1 for job in h.log if job.step == step)
 
 
 def test_a_miss_populates_then_a_hit_skips_the_plugin(harness_factory) -> None:
@@ -124,7 +127,7 @@ def test_remote_tasks_are_cached_too(harness_factory) -> None:
     h: Harness = harness_factory()
     first = h.client.submit(cached("remote"), ints(x=4))
     h.drain()
-    name = h.runtime.task_execution_id(first.refresh().record).generated_name
+    name = first.refresh().record.token
     h.service.jobs[name] = "SUCCEEDED"
     first.signal()
     h.drain()
@@ -146,10 +149,10 @@ def test_cache_serialize_runs_once_and_the_others_reuse_it(harness_factory) -> N
     assert sum(h.service.creates.values()) == 1
     owner = next(e for e in executions if e.phase is Phase.RUNNING)
     # The waiters keep waiting across heartbeats while the owner lives
-    h.advance(20)
+    h.advance(timedelta(seconds=20))
     h.drain()
     assert sum(h.service.creates.values()) == 1
-    h.service.jobs[h.runtime.task_execution_id(owner.record).generated_name] = "SUCCEEDED"
+    h.service.jobs[owner.record.token] = "SUCCEEDED"
     owner.signal()
     h.until(lambda: all(e.refresh().phase is Phase.SUCCESS for e in executions))
     assert sum(h.service.creates.values()) == 1
@@ -169,7 +172,7 @@ def test_a_failed_owner_hands_the_reservation_to_a_waiter(harness_factory) -> No
     h.drain()
     owner, waiter = (a, b) if a.refresh().phase is Phase.RUNNING else (b, a)
     assert waiter.refresh().phase is Phase.WAITING_FOR_CACHE
-    h.service.jobs[h.runtime.task_execution_id(owner.record).generated_name] = "FAILED"
+    h.service.jobs[owner.record.token] = "FAILED"
     owner.signal()
     h.until(lambda: waiter.refresh().phase is Phase.RUNNING)
     assert owner.refresh().phase is Phase.PERMANENT_FAILURE
@@ -189,7 +192,7 @@ def test_a_dead_owners_reservation_expires_and_is_taken_over(harness_factory) ->
     ex = h.client.submit(tmpl, ints(x=1))
     h.drain()
     assert ex.refresh().phase is Phase.WAITING_FOR_CACHE
-    h.advance(5)  # less than three heartbeats: still the ghost's
+    h.advance(timedelta(seconds=5))  # less than three heartbeats: still the ghost's
     h.drain()
     assert ex.refresh().phase is Phase.WAITING_FOR_CACHE
     # When three heartbeats pass, the waiter takes it over and runs the task
@@ -204,6 +207,6 @@ def test_cached_outputs_land_in_the_attempts_output_prefix(harness_factory) -> N
     h.drain()
     hit = h.client.submit(cached("echo"), ints(x=11))
     h.drain()
-    path = join_reference(h.runtime.attempt_output_prefix(hit.refresh().record), OUTPUTS_SUFFIX)
+    path = join_reference(h.runtime.contexts.output_prefix(hit.refresh().record), OUTPUTS_SUFFIX)
     stored = h.runtime.data_store.read_protobuf(path, literals_pb2.LiteralMap)
     assert stored.literals["x"].scalar.primitive.integer == 11

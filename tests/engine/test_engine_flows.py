@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from plugins.core import ErrorKind, Phase, PhaseInfo
 from plugins.errors import PluginNotFoundError
-from scheduler.records import WebAPIPhase
-from tests.engine.conftest import Harness, ints, template
+from scheduler.model import Step, WebAPIPhase
+from tests.engine.conftest import EngineHarness as Harness
+from tests.engine.conftest import ints, template
 
 
 def test_async_plugin_succeeds_and_commits_outputs(harness_factory) -> None:
@@ -17,11 +20,9 @@ def test_async_plugin_succeeds_and_commits_outputs(harness_factory) -> None:
     rec = ex.refresh().record
     assert rec.webapi.phase is WebAPIPhase.RESOURCES_CREATED
     assert ex.phase is Phase.RUNNING  # the first Get came at once
-    assert h.service.creates == {h.runtime.task_execution_id(rec).generated_name: 1}
-    h.service.jobs[rec.webapi.resource_meta and h.runtime.task_execution_id(rec).generated_name] = (
-        "SUCCEEDED"
-    )
-    h.advance(31)
+    assert h.service.creates == {rec.token: 1}
+    h.service.jobs[rec.webapi.resource_meta and rec.token] = "SUCCEEDED"
+    h.advance(timedelta(seconds=31))
     h.drain()
     assert ex.refresh().phase is Phase.SUCCESS
     assert ex.outputs().literals["x"].scalar.primitive.integer == 7
@@ -42,7 +43,7 @@ def test_sync_plugin_succeeds_in_one_call(harness_factory) -> None:
     assert ex.outputs() == h.runtime.data_store.read_protobuf(
         ex.record.inputs_uri + "/inputs.pb", type(ex.outputs())
     )
-    assert [j for j, _, _ in h.log] == ["flyte_celery.do"]
+    assert [j.step for j in h.log] == [Step.DO]
 
 
 def test_create_error_retries_with_a_new_generated_name(harness_factory) -> None:
@@ -56,7 +57,7 @@ def test_create_error_retries_with_a_new_generated_name(harness_factory) -> None
     assert "service unavailable" in rec.last_error.message
     names = list(h.service.creates)
     assert len(names) == 2 and names[0] != names[1]
-    assert names[1] == h.runtime.task_execution_id(rec).generated_name
+    assert names[1] == rec.token
     h.service.jobs[names[1]] = "SUCCEEDED"
     h.client.signal(ex.id)
     h.drain()
@@ -85,14 +86,14 @@ def test_quota_two_with_five_executions(harness_factory) -> None:
         for name, state in list(h.service.jobs.items()):
             if state == "RUNNING":
                 h.service.jobs[name] = "SUCCEEDED"
-        h.advance(31)
+        h.advance(timedelta(seconds=31))
         h.drain()
         assert h.service.running() <= 2
         if all(e.refresh().phase is Phase.SUCCESS for e in executions):
             break
     assert all(e.phase is Phase.SUCCESS for e in executions)
     assert len(h.service.creates) == 5
-    metrics = h.runtime.resource_manager.metrics("remote:default")
+    metrics = h.runtime.quotas.metrics("remote:default")
     assert metrics.held == 0 and metrics.grants == 5 and metrics.releases == 5
 
 
@@ -100,18 +101,20 @@ def test_abort_deletes_once_and_frees_the_token(harness_factory) -> None:
     h: Harness = harness_factory(quota=1)
     ex = h.client.submit(template("remote"), ints(x=1))
     h.drain()
-    name = h.runtime.task_execution_id(ex.refresh().record).generated_name
+    name = ex.refresh().record.token
     ex.abort("user changed their mind")
     h.drain()
     h.drain()
     assert ex.refresh().phase is Phase.ABORTED
     assert h.service.deletes == [(name, "user changed their mind")]
-    assert h.runtime.resource_manager.metrics("remote:default").held == 0
+    assert h.runtime.quotas.metrics("remote:default").held == 0
 
 
 def test_abort_while_waiting_for_a_token(harness_factory) -> None:
     h: Harness = harness_factory(quota=1)
     first = h.client.submit(template("remote"), ints(x=1))
+    # Pending work is served oldest first; at the same instant the order is the ids'.
+    h.advance(timedelta(milliseconds=1))
     second = h.client.submit(template("remote"), ints(x=2))
     h.drain()
     assert second.refresh().phase is Phase.WAITING_FOR_RESOURCES
@@ -129,7 +132,7 @@ def test_max_system_failures_after_a_successful_get(harness_factory) -> None:
     assert ex.refresh().phase is Phase.RUNNING  # one Get succeeded
     h.service.fail_gets_after = h.service.gets
     for _ in range(3):  # maxSystemFailures is 2: the third failure ends it
-        h.advance(31)
+        h.advance(timedelta(seconds=31))
         h.drain()
     assert ex.refresh().phase is Phase.PERMANENT_FAILURE
     err = ex.error()
@@ -141,7 +144,7 @@ def test_timeout_deletes_then_fails(harness_factory) -> None:
     h: Harness = harness_factory()
     ex = h.client.submit(template("remote", timeout=10), ints(x=1))
     h.drain()
-    h.advance(11)
+    h.advance(timedelta(seconds=11))
     h.drain()
     h.drain()
     assert ex.refresh().phase is Phase.PERMANENT_FAILURE
@@ -171,10 +174,10 @@ def test_duplicate_create_jobs_call_create_once(harness_factory) -> None:
     h: Harness = harness_factory()
     ex = h.client.submit(template("remote"), ints(x=1))
     h.tick()
-    ((job, args, _),) = h.jobs
+    (job,) = h.jobs
     h.jobs.clear()
-    h.run_job(job, args)
-    h.run_job(job, args)  # a redelivered message finds its claim gone
+    h.run(job)
+    h.run(job)  # a redelivered message finds its claim gone
     assert sum(h.service.creates.values()) == 1
     del ex
 
@@ -183,7 +186,7 @@ def test_signal_makes_completion_visible_without_waiting(harness_factory) -> Non
     h: Harness = harness_factory()
     ex = h.client.submit(template("remote"), ints(x=1))
     h.drain()
-    h.service.jobs[h.runtime.task_execution_id(ex.refresh().record).generated_name] = "SUCCEEDED"
+    h.service.jobs[ex.refresh().record.token] = "SUCCEEDED"
     h.drain()
     assert ex.refresh().phase is Phase.RUNNING  # the resync (30 s) has not come
     ex.signal()
@@ -195,12 +198,12 @@ def test_system_failures_retry_with_backoff(harness_factory) -> None:
     h: Harness = harness_factory()
     ex = h.client.submit(template("remote"), ints(x=1))
     rec = ex.record
-    h.steps.finish(rec.id, None, PhaseInfo.system_retryable_failure("Boom", "node lost"))
+    h.steps.writeback.finish(rec.id, None, PhaseInfo.system_retryable_failure("Boom", "node lost"))
     rec = ex.refresh().record
     assert rec.attempt == 1 and rec.system_failures == 1 and rec.not_before is not None
     h.drain()
     assert sum(h.service.creates.values()) == 0  # backing off
-    h.advance(1.5)
+    h.advance(timedelta(seconds=1.5))
     h.drain()
     assert sum(h.service.creates.values()) == 1
 
@@ -210,7 +213,7 @@ def test_an_abort_during_a_timeouts_delete_ends_aborted(harness_factory) -> None
     ex = h.client.submit(template("remote", timeout=10, retries=3), ints(x=1))
     h.drain()
     h.service.on_delete = lambda: ex.abort("stop it")  # lands while Delete runs
-    h.advance(11)
+    h.advance(timedelta(seconds=11))
     h.drain()
     assert ex.refresh().phase is Phase.ABORTED  # not retried as a timeout
     assert ex.attempt == 0
@@ -221,16 +224,16 @@ def test_an_abort_pending_when_an_attempt_fails_ends_aborted(harness_factory) ->
     h: Harness = harness_factory()
     ex = h.client.submit(template("remote", retries=3), ints(x=1))
     h.drain()
-    name = h.runtime.task_execution_id(ex.refresh().record).generated_name
-    h.advance(31)
+    name = ex.refresh().record.token
+    h.advance(timedelta(seconds=31))
     h.tick()  # a Get is claimed and published
-    get_jobs = [j for j in h.jobs if j[0].endswith(".get")]
+    get_jobs = [j for j in h.jobs if j.step is Step.GET]
     assert get_jobs
     h.jobs.clear()
     ex.abort("stop")  # while the Get is in flight
     h.service.jobs[name] = "FAILED"  # and the Get reports a retryable failure
-    for job, args, _ in get_jobs:
-        h.run_job(job, args)
+    for job in get_jobs:
+        h.run(job)
     h.drain()
     assert ex.refresh().phase is Phase.ABORTED  # no new attempt
     assert ex.attempt == 0
@@ -262,7 +265,7 @@ def test_a_core_plugin_runs_round_by_round_with_its_state(harness_factory, core_
         (Phase.RUNNING, 2),
         (Phase.SUCCESS, 0),
     ]
-    assert [j for j, _, _ in h.log].count("flyte_celery.handle") == 3
+    assert [j.step for j in h.log].count(Step.HANDLE) == 3
 
 
 def test_a_core_plugin_is_aborted_then_finalized(harness_factory, core_calls) -> None:
@@ -270,7 +273,7 @@ def test_a_core_plugin_is_aborted_then_finalized(harness_factory, core_calls) ->
     core_calls.rounds_to_finish = 1000
     ex = h.client.submit(template("counter"), ints(x=1))
     h.tick()  # the first round is published
-    h.run_job(*h.jobs.pop()[:2])
+    h.run(h.jobs.pop())
     ex.abort("enough")
     h.drain()
     assert ex.refresh().phase is Phase.ABORTED

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from plugins.core import ErrorKind, Phase
 from plugins.errors import ExecutionFailedError
 from scheduler import InvalidSubmissionError
-from tests.engine.conftest import Harness
+from tests.engine.conftest import EngineHarness as Harness
 from tests.tasks import sample
 
 
@@ -129,13 +131,13 @@ def test_a_timeout_ends_a_sync_call_that_is_still_running(harness_factory) -> No
     h: Harness = harness_factory()
     ex = h.client.submit(sample.overslept, {"seconds": 0.0})
     h.tick()  # the do job is published but has not run: the call is "in flight"
-    [(job, args, _)] = h.jobs
+    [job] = h.jobs
     h.jobs.clear()
-    h.advance(2)
+    h.advance(timedelta(seconds=2))
     h.tick()
     assert ex.refresh().phase is Phase.PERMANENT_FAILURE
     assert "timed out after 1s" in (ex.error() or pytest.fail("no error")).message
-    h.run_job(job, args)  # the late call's result is dropped by the claim check
+    h.run(job)  # the late call's result is dropped by the claim check
     assert ex.refresh().phase is Phase.PERMANENT_FAILURE
 
 

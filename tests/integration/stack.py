@@ -147,7 +147,7 @@ class Stack:
 
     def leader(self) -> str | None:
         runtime = Runtime(self.settings)
-        value = runtime.redis.get(f"{self.prefix}:leader")
+        value = runtime.redis.get(runtime.keys.leader)
         runtime.redis.close()
         return None if value is None else value.decode()
 

@@ -16,7 +16,7 @@ from tests.integration.test_flows import seconds, template
 
 def no_token_left(stack: Stack) -> bool:
     client = stack.client()
-    return client.runtime.resource_manager.metrics("http-job:default").held == 0
+    return client.runtime.quotas.metrics("http-job:default").held == 0
 
 
 def test_worker_killed_in_the_middle_of_create(fresh_stack: Stack, ledger: Ledger) -> None:

@@ -12,7 +12,8 @@ from google.protobuf import struct_pb2
 
 from plugins.core import Phase, PluginRegistry
 from plugins.errors import PluginNotFoundError
-from scheduler import Client, Execution, ExecutionRecord, InvalidSubmissionError, execution_id
+from scheduler import Client, Execution, InvalidSubmissionError
+from scheduler.model import ExecutionRecord, execution_id
 from scheduler.runtime import execution_prefix
 from tests.helpers import wait_for
 from tests.integration import plugins as test_plugins
@@ -73,7 +74,7 @@ def submit_with_raw_inputs(
         pending=True,
     )
     client.runtime.store.create(record)
-    client.runtime.wake_scheduler()
+    client.runtime.wake.notify()
     return client.get(record.id)
 
 
@@ -151,7 +152,7 @@ def test_abort_deletes_once_and_frees_the_token(
     assert ex.wait(60) is Phase.ABORTED
     (name,) = ledger.jobs
     assert ledger.deletes == [name]
-    metrics = client.runtime.resource_manager.metrics("http-job:default")
+    metrics = client.runtime.quotas.metrics("http-job:default")
     assert metrics.held == 0
     assert ex.events()[-1].reason == "no longer needed"
 

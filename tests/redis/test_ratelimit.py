@@ -11,7 +11,7 @@ import redis
 
 from plugins.errors import ConfigError
 from plugins.webapi import RateLimiterConfig
-from scheduler import RedisRateLimiter
+from scheduler.backend import RedisRateLimiter
 from tests.helpers import RedisServer
 from tests.redis import workers
 

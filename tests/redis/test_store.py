@@ -12,10 +12,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from plugins.core import ErrorKind, ExecutionError, Phase
-from scheduler import (
-    ExecutionExistsError,
+from plugins.errors import ExecutionExistsError
+from scheduler.backend import ExecutionStore
+from scheduler.model import (
+    Claim,
     ExecutionRecord,
-    ExecutionStore,
+    Step,
+    TeardownKind,
     WebAPIPhase,
     WebAPIState,
     execution_id,
@@ -84,7 +87,7 @@ def test_full_record_round_trips(store: ExecutionStore) -> None:
         next_get_at=T0 + timedelta(seconds=30),
         waiting_namespace="echo:default",
         deadline=T0 + timedelta(hours=1),
-        claim="get:2",
+        claim=Claim(Step.GET, 2),
         claimed_at=T0,
     )
     assert store.get(store.create(full).id) == replace(full, version=1)
@@ -149,7 +152,7 @@ def test_indexes_follow_the_record(store: ExecutionStore) -> None:
             pending=False,
             next_get_at=T0 + timedelta(seconds=30),
             deadline=T0 + timedelta(hours=1),
-            claim="create:0",
+            claim=Claim(Step.CREATE, 0),
             claimed_at=T0 + timedelta(seconds=2),
             updated_at=T0 + timedelta(seconds=2),
         ),
@@ -199,7 +202,12 @@ def test_finishing_leaves_every_index_and_expires(
 ) -> None:
     a = store.create(
         record(
-            "a", next_get_at=T0, deadline=T0, waiting_namespace="ns", claim="get:0", claimed_at=T0
+            "a",
+            next_get_at=T0,
+            deadline=T0,
+            waiting_namespace="ns",
+            claim=Claim(Step.GET, 0),
+            claimed_at=T0,
         )
     )
     done = store.transition(a, replace(a, finished=True, phase=Phase.SUCCESS, updated_at=T0))
@@ -266,7 +274,7 @@ records = st.builds(
     retries=st.integers(min_value=0, max_value=10),
     timeout=st.none() | st.timedeltas(min_value=timedelta(seconds=1), max_value=timedelta(days=2)),
     token_namespace=st.none() | st.text(max_size=10),
-    teardown=st.sampled_from([None, "abort", "timeout"]),
+    teardown=st.sampled_from([None, TeardownKind.ABORT, TeardownKind.TIMEOUT]),
     teardown_reason=st.text(max_size=10),
     not_before=st.none() | aware_datetimes,
     phase_info=st.none() | st.dictionaries(st.text(max_size=5), json_values, max_size=3),

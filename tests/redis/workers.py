@@ -10,7 +10,7 @@ from datetime import timedelta
 import redis
 
 from plugins.core import AllocationStatus, ResourceConstraint, ResourceConstraintsSpec
-from scheduler import RedisRateLimiter, RedisResourceManager
+from scheduler.backend import RedisRateLimiter, RedisResourceManager
 
 QUOTA_NS = "cc"
 QUOTA = 5
@@ -104,7 +104,7 @@ def cas_racer(url: str, racer: int, rounds: int) -> None:
     from dataclasses import replace
 
     from plugins.core import Phase
-    from scheduler import ExecutionStore
+    from scheduler.backend import ExecutionStore
 
     client = redis.Redis.from_url(url)
     store = ExecutionStore(client)

@@ -13,13 +13,9 @@ from plugins.core import (
     TaskExecutionMetadata,
     TaskReader,
 )
-from plugins.io import (
-    BufferedOutputWriter,
-    DataStore,
-    RemoteFileInputReader,
-    RemoteFileOutputPaths,
-    attempt_raw_output_prefix,
-)
+from plugins.io import DataStore, RemoteFileInputReader, RemoteFileOutputPaths
+from plugins.io.paths import attempt_raw_output_prefix
+from plugins.io.writers import BufferedOutputWriter
 
 
 def test_context_defaults_share_one_plugin_state(store: DataStore, store_root: str) -> None:

@@ -8,12 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from plugins.core import (
-    GENERATED_NAME_MAX_LENGTH,
-    TaskExecutionID,
-    TaskExecutionMetadata,
-    fixed_length_unique_id,
-)
+from plugins.core import GENERATED_NAME_MAX_LENGTH, TaskExecutionID, TaskExecutionMetadata
+from plugins.core.execution_id import fixed_length_unique_id
 
 DNS_LABEL = re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?")
 

@@ -7,9 +7,9 @@ import hashlib
 import pytest
 
 from plugins.core import TaskExecutionID
-from plugins.io import (
+from plugins.io import RemoteFileOutputPaths
+from plugins.io.paths import (
     PrecomputedShardSelector,
-    RemoteFileOutputPaths,
     SimpleInputFilePaths,
     attempt_raw_output_prefix,
     base36_shard_selector,

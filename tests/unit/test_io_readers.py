@@ -18,8 +18,6 @@ from plugins.errors import (
     StorageError,
 )
 from plugins.io import (
-    BufferedOutputWriter,
-    CachedInputReader,
     DataStore,
     InMemoryOutputReader,
     InputReader,
@@ -29,8 +27,10 @@ from plugins.io import (
     RemoteFileOutputPaths,
     RemoteFileOutputReader,
     RemoteFileOutputWriter,
-    new_raw_output_paths,
 )
+from plugins.io.paths import new_raw_output_paths
+from plugins.io.readers import CachedInputReader
+from plugins.io.writers import BufferedOutputWriter
 
 
 def int_map(**values: int) -> literals_pb2.LiteralMap:

@@ -12,10 +12,8 @@ from plugins.io import (
     RemoteFileOutputPaths,
     RemoteFileOutputReader,
     RemoteFileOutputWriter,
-    declares_outputs,
-    phase_info_for_output_error,
-    validate_output,
 )
+from plugins.io.validation import declares_outputs, phase_info_for_output_error, validate_output
 
 
 @pytest.fixture

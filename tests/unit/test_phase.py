@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import FrozenInstanceError
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from flyteidl.core import execution_pb2
@@ -101,15 +103,17 @@ def test_non_failure_constructors_set_phase_version_reason() -> None:
     info = TaskInfo(occurred_at=T0)
     cases = [
         (PhaseInfo.not_ready(T0, 2, "r"), Phase.NOT_READY, 2, "r"),
+        (PhaseInfo.waiting_for_resources(T0, 3, "quota"), Phase.WAITING_FOR_RESOURCES, 3, "quota"),
         (
-            PhaseInfo.waiting_for_resources(3, "quota", info),
+            PhaseInfo.waiting_for_resources_info(None, 3, "quota", info),
             Phase.WAITING_FOR_RESOURCES,
             3,
             "quota",
         ),
         (PhaseInfo.queued(T0, 4, "q"), Phase.QUEUED, 4, "q"),
-        (PhaseInfo.queued_with_task_info(5, "q", info), Phase.QUEUED, 5, "q"),
-        (PhaseInfo.initializing(6, "init", info), Phase.INITIALIZING, 6, "init"),
+        (PhaseInfo.queued_with_task_info(None, 5, "q", info), Phase.QUEUED, 5, "q"),
+        (PhaseInfo.initializing(None, 6, "init", info), Phase.INITIALIZING, 6, "init"),
+        (PhaseInfo.aborted(T0, 9, "stop"), Phase.ABORTED, 9, "stop"),
         (PhaseInfo.running(7, info), Phase.RUNNING, 7, ""),
         (PhaseInfo.success(info), Phase.SUCCESS, 0, ""),
         (PhaseInfo.waiting_for_cache(8, info), Phase.WAITING_FOR_CACHE, 8, ""),
@@ -131,6 +135,99 @@ def test_occurred_at_defaults_to_now() -> None:
     kept = PhaseInfo.running(1, TaskInfo(custom_info={"a": 1}))
     assert kept.info is not None and kept.info.custom_info == {"a": 1}
     assert kept.info.occurred_at is not None
+
+
+T1 = datetime(2024, 5, 6, 8, 0, 0, tzinfo=UTC)
+
+# Go's time-first constructors: (t, version, reason) and, where Go has it, info last.
+TIME_FIRST_WITH_INFO: list[tuple[Callable[..., PhaseInfo], Phase]] = [
+    (PhaseInfo.waiting_for_resources_info, Phase.WAITING_FOR_RESOURCES),
+    (PhaseInfo.queued_with_task_info, Phase.QUEUED),
+    (PhaseInfo.initializing, Phase.INITIALIZING),
+]
+TIME_FIRST_WITHOUT_INFO: list[tuple[Callable[..., PhaseInfo], Phase]] = [
+    (PhaseInfo.not_ready, Phase.NOT_READY),
+    (PhaseInfo.waiting_for_resources, Phase.WAITING_FOR_RESOURCES),
+    (PhaseInfo.queued, Phase.QUEUED),
+    (PhaseInfo.aborted, Phase.ABORTED),
+]
+
+
+@pytest.mark.parametrize(("ctor", "phase"), TIME_FIRST_WITH_INFO + TIME_FIRST_WITHOUT_INFO)
+def test_time_first_constructors_follow_gos_order(ctor: Any, phase: Phase) -> None:
+    pi = ctor(T0, 3, "why")
+    assert (pi.phase, pi.version, pi.reason) == (phase, 3, "why")
+    assert pi.info is not None and pi.info.occurred_at == T0
+    assert pi.err is None
+    by_name = ctor(t=T0, version=3, reason="why")
+    assert by_name == pi
+
+
+@pytest.mark.parametrize(("ctor", "phase"), TIME_FIRST_WITH_INFO + TIME_FIRST_WITHOUT_INFO)
+def test_time_first_constructors_default_to_now(ctor: Any, phase: Phase) -> None:
+    before = datetime.now(UTC)
+    pi = ctor()
+    after = datetime.now(UTC)
+    assert (pi.phase, pi.version, pi.reason) == (phase, 0, "")
+    assert pi.info is not None and pi.info.occurred_at is not None
+    assert before <= pi.info.occurred_at <= after
+
+
+@pytest.mark.parametrize(("ctor", "phase"), TIME_FIRST_WITH_INFO)
+def test_time_first_info_keeps_its_own_occurred_at(ctor: Any, phase: Phase) -> None:
+    own = TaskInfo(occurred_at=T1, custom_info={"a": 1})
+    kept = ctor(T0, 2, "r", own)
+    assert kept.phase is phase
+    assert kept.info == own
+    # An info without a time gets t, and keeps everything else.
+    timeless = TaskInfo(custom_info={"a": 1})
+    filled = ctor(T0, 2, "r", timeless)
+    assert filled.info is not None
+    assert filled.info.occurred_at == T0
+    assert filled.info.custom_info == {"a": 1}
+    assert ctor(T0, 2, "r", info=timeless) == filled
+
+
+@pytest.mark.parametrize(
+    ("ctor", "old_args"),
+    [
+        (PhaseInfo.not_ready, (2, "r")),
+        (PhaseInfo.waiting_for_resources, (0, "quota")),
+        (PhaseInfo.waiting_for_resources_info, (0, "quota", TaskInfo(occurred_at=T0))),
+        (PhaseInfo.queued, (1, "q")),
+        (PhaseInfo.queued_with_task_info, (5, "q", TaskInfo(occurred_at=T0))),
+        (PhaseInfo.initializing, (6, "init", TaskInfo(occurred_at=T0))),
+        (PhaseInfo.aborted, (1, "stop")),
+    ],
+)
+def test_time_first_constructors_reject_the_old_version_first_order(
+    ctor: Any, old_args: tuple[object, ...]
+) -> None:
+    name = ctor.__name__
+    with pytest.raises(TypeError, match=rf"PhaseInfo\.{name}\(\) takes the time first") as exc:
+        ctor(*old_args)
+    assert "Go's order" in str(exc.value)
+    assert "int" in str(exc.value)
+
+
+@pytest.mark.parametrize("bad", [0, 3, 1.5, "2024-05-06T07:08:09+00:00", T0.date(), True])
+def test_time_first_guard_rejects_any_non_datetime(bad: object) -> None:
+    with pytest.raises(TypeError, match="takes the time first"):
+        PhaseInfo.initializing(bad)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="takes the time first"):
+        PhaseInfo.waiting_for_resources(t=bad)  # type: ignore[arg-type]
+
+
+def test_constructors_without_time_keep_gos_order() -> None:
+    info = TaskInfo(occurred_at=T0)
+    assert PhaseInfo.running(4, info).version == 4
+    assert PhaseInfo.waiting_for_cache(5, info).version == 5
+    assert PhaseInfo.success(info).info == info
+    err = ExecutionError("C", "m", ErrorKind.USER)
+    failed = PhaseInfo.failed(Phase.RETRYABLE_FAILURE, err, info)
+    assert (failed.phase, failed.err, failed.info) == (Phase.RETRYABLE_FAILURE, err, info)
+    failure = PhaseInfo.failure("C", "m", info)
+    assert (failure.err, failure.info) == (err, info)
 
 
 @pytest.mark.parametrize(

@@ -1,51 +1,166 @@
 """The public surface that other issues and third-party plugins rely on.
 
-Changing these names is a deliberate, changelogged act, not an accident.
+Changing these names is a deliberate, changelogged act, not an accident. Each
+package's ``__all__`` is pinned exactly (as the Temporal SDK pins its exports):
+adding a name fails as loudly as removing one, so a new export is a decision made
+here, in review, with its CHANGELOG entry. Internals stay importable from their
+submodules (``plugins.io.paths``, ``plugins.core.registry``, ...).
 """
 
 from __future__ import annotations
 
 import importlib
 import tomllib
+import types
 from pathlib import Path
 
 import pytest
 
-import plugins.core
-import plugins.io
-import plugins.webapi
-
 ROOT = Path(__file__).resolve().parents[2]
 
-CORE = {
-    "Phase", "PhaseInfo", "Transition", "TransitionType", "do_transition", "do_transition_type",
-    "UNKNOWN_TRANSITION", "TaskInfo", "ExecutionError", "DEFAULT_PHASE_VERSION",
-    "SYSTEM_ERROR_CODE", "ResourceNamespace", "ResourceConstraint", "ResourceConstraintsSpec",
-    "AllocationStatus", "ResourceManager", "ResourceRegistrar", "TaskExecutionID",
-    "TaskExecutionMetadata", "TaskOverrides", "TaskReader", "PluginStateReader",
-    "PluginStateWriter", "SecretManager", "TaskExecutionContext", "PluginEntry",
-    "PluginProperties", "PluginRegistry",
-}  # fmt: skip
-IO = {
-    "InputReader", "OutputWriter", "OutputReader", "InputFilePaths", "OutputFilePaths",
-    "CheckpointPaths", "RawOutputPaths", "DataStore", "RemoteFileInputReader",
-    "RemoteFileOutputWriter", "RemoteFileOutputReader", "InMemoryOutputReader",
-}  # fmt: skip
-WEBAPI = {
-    "AsyncPlugin", "SyncPlugin", "TaskExecutionContextReader", "TaskExecutionContext",
-    "GetContext", "DeleteContext", "StatusContext", "PluginConfig", "RateLimiterConfig",
-    "CachingConfig", "DEFAULT_PLUGIN_CONFIG", "PluginEntry",
-}  # fmt: skip
+# -- plugins pins ----------------------------------------------------------------------------------
+# One exact set per public package, in the package's own ``__all__`` order.
+
+CORE = frozenset({
+    "DEFAULT_NODE_ID", "DEFAULT_PHASE_VERSION", "ENTRY_POINT_GROUP",
+    "GENERATED_NAME_MAX_LENGTH", "MAX_PHASE_VERSION", "MAX_RESOURCE_QUOTA",
+    "MIN_GENERATED_NAME_LENGTH", "SYSTEM_ERROR_CODE", "UNKNOWN_TRANSITION", "AllocationStatus",
+    "ChainedSecretManager", "EnvSecretManager", "ErrorAggregationStrategy", "ErrorKind",
+    "EventsRecorder", "ExecutionError", "ExternalResource", "FileSecretManager", "Phase",
+    "PhaseInfo", "Plugin", "PluginEntry", "PluginProperties", "PluginRegistry",
+    "PluginSetupContext", "PluginState", "PluginStateReader", "PluginStateWriter", "ReasonInfo",
+    "ResourceConstraint", "ResourceConstraintsSpec", "ResourceManager", "ResourceNamespace",
+    "ResourceRegistrar", "SecretManager", "SignalAsync", "TaskExecutionContext",
+    "TaskExecutionID", "TaskExecutionMetadata", "TaskInfo", "TaskOverrides", "TaskReader",
+    "Transition", "TransitionType", "do_transition", "do_transition_type", "secret_key",
+})  # fmt: skip
+
+IO = frozenset({
+    "DECK_SUFFIX", "ERRORS_SUFFIX", "FUTURES_SUFFIX", "INPUTS_SUFFIX", "OUTPUTS_SUFFIX",
+    "TASK_TEMPLATE_SUFFIX", "CheckpointPaths", "DataReference", "DataStore", "ErrorReader",
+    "InMemoryOutputReader", "InputFilePaths", "InputReader", "Metadata", "OutputFilePaths",
+    "OutputReader", "OutputWriter", "RawOutputPaths", "RemoteFileInputReader",
+    "RemoteFileOutputPaths", "RemoteFileOutputReader", "RemoteFileOutputWriter",
+    "join_reference",
+})  # fmt: skip
+
+WEBAPI = frozenset({
+    "DEFAULT_PLUGIN_CONFIG", "DEFAULT_RESOURCE_NAMESPACE", "AsyncPlugin", "CachingConfig",
+    "DeleteContext", "GetContext", "MaybeAwaitable", "PluginConfig", "PluginEntry",
+    "RateLimiterConfig", "StatusContext", "SyncPlugin", "TaskExecutionContext",
+    "TaskExecutionContextReader", "WebAPIPlugin", "call_async", "call_sync", "parse_duration",
+})  # fmt: skip
+
+TASKS = frozenset({
+    "PYTHON_TASK_TYPE", "DefaultTaskResolver", "Directory", "Documentation",
+    "ExecutionFailedError", "ExecutionParameters", "File", "IgnoreOutputs", "Interface",
+    "PythonFunctionTask", "PythonTask", "SerializationSettings", "Task", "TaskLoadError",
+    "TaskMetadata", "TaskResolverMixin", "TransformContext", "TypeEngine", "TypeTransformer",
+    "current_context", "default_task_resolver", "kwtypes", "task",
+    "transform_function_to_interface", "transform_interface_to_typed_interface",
+})  # fmt: skip
+
+ERRORS = frozenset({
+    "ConfigError", "ContentionError", "DuplicatePluginError", "ExecutionExistsError",
+    "ExecutionFailedError", "ExecutionNotFoundError", "FlyteCeleryError",
+    "InputConversionError", "InputReadError", "InvalidPhaseError", "InvalidSubmissionError",
+    "MalformedProtobufError", "OutputConversionError", "PluginConfigError", "PluginError",
+    "PluginLoadError", "PluginNotFoundError", "PluginStateError",
+    "RemoteFileExceedsMaxSizeError", "RemoteFileNotFoundError", "SecretNotFoundError",
+    "StorageError", "TaskError", "TaskLoadError",
+})  # fmt: skip
+
+BUILTIN = frozenset({
+    "ECHO", "PYTHON_TASK", "SLEEP", "EchoPlugin", "EchoTask", "PythonTaskPlugin", "SleepHandle",
+    "SleepPlugin", "SleepTask",
+})  # fmt: skip
 
 
-@pytest.mark.parametrize(
-    ("module", "names"), [(plugins.core, CORE), (plugins.io, IO), (plugins.webapi, WEBAPI)]
-)
-def test_required_names_are_exported(module: object, names: set[str]) -> None:
-    exported = set(module.__all__)  # type: ignore[attr-defined]
-    assert names <= exported, sorted(names - exported)
-    for name in exported:
-        assert getattr(module, name) is not None
+PLUGINS_PINS: dict[str, frozenset[str]] = {
+    "plugins.core": CORE,
+    "plugins.io": IO,
+    "plugins.webapi": WEBAPI,
+    "plugins.tasks": TASKS,
+    "plugins.errors": ERRORS,
+    "plugins.builtin": BUILTIN,
+}
+
+# -- scheduler pins --------------------------------------------------------------------------------
+# The user's API is the top of ``scheduler``; each subpackage's ``__init__`` is the
+# narrow surface the layers above it use.
+SCHEDULER_PINS: dict[str, frozenset[str]] = {
+    "scheduler": frozenset({
+        "CacheStatus", "Client", "Clock", "ConfigError", "ContentionError", "Execution",
+        "ExecutionExistsError", "ExecutionFailedError", "ExecutionNotFoundError",
+        "FlyteCeleryError", "InvalidSubmissionError", "ManualClock", "PluginNotFoundError",
+        "Settings", "StorageError",
+    }),
+    "scheduler.client": frozenset({"Client", "Execution"}),
+    "scheduler.testing": frozenset({"Harness", "PublishedJob", "RedisServer"}),
+    "scheduler.cli": frozenset({"main", "parse_input", "table"}),
+    "scheduler.clock": frozenset({"Clock", "ManualClock", "utcnow"}),
+    "scheduler.settings": frozenset({"RetryPolicy", "Settings", "default_storage"}),
+    "scheduler.engine": frozenset({"CacheGate", "Engine", "Outbox", "Publisher"}),
+    "scheduler.steps": frozenset({"Steps", "WriteBack"}),
+    "scheduler.runtime": frozenset({
+        "AttemptContext", "Contexts", "LoadedPlugin", "PluginKind", "PluginSet", "Runtime",
+        "execution_prefix",
+    }),
+    "scheduler.backend": frozenset({
+        "DEFAULT_EVENT_LOG_CAP", "DEFAULT_LEASE", "DEFAULT_RETENTION", "ExecutionStore", "Keys",
+        "LeaderLease", "QuotaMetrics", "RedisRateLimiter", "RedisResourceManager",
+        "Reservation", "ResultCache", "TokenLedger", "WakeChannel",
+    }),
+    "scheduler.model": frozenset({
+        "CacheKey", "CacheStatus", "Claim", "Event", "ExecutionRecord", "FailureSite",
+        "LimiterKind", "Step", "TeardownKind", "WebAPIPhase", "WebAPIState", "cache_key",
+        "describe", "execution_id", "failure_info",
+    }),
+    "worker": frozenset({"app"}),
+}  # fmt: skip
+
+PINS: dict[str, frozenset[str]] = {**PLUGINS_PINS, **SCHEDULER_PINS}
+
+
+@pytest.mark.parametrize(("module_name", "expected"), PINS.items(), ids=list(PINS))
+def test_exports_are_pinned_exactly(module_name: str, expected: frozenset[str]) -> None:
+    exported = importlib.import_module(module_name).__all__
+    assert len(exported) == len(set(exported)), f"{module_name}.__all__ repeats a name"
+    added = sorted(set(exported) - expected)
+    removed = sorted(expected - set(exported))
+    assert not added and not removed, (
+        f"{module_name}.__all__ changed: added {added}, removed {removed}. If this is "
+        "deliberate, update the pin in tests/unit/test_public_api.py and the CHANGELOG."
+    )
+
+
+@pytest.mark.parametrize(("module_name", "expected"), PINS.items(), ids=list(PINS))
+def test_every_export_resolves(module_name: str, expected: frozenset[str]) -> None:
+    # ``from module import *`` resolves every name of __all__ exactly like this.
+    module = importlib.import_module(module_name)
+    unresolved = sorted(
+        name for name in expected | set(module.__all__) if not hasattr(module, name)
+    )
+    assert not unresolved, f"{module_name} exports names that do not resolve: {unresolved}"
+
+
+PACKAGES = [m for m in PINS if hasattr(importlib.import_module(m), "__path__")]
+
+
+@pytest.mark.parametrize("module_name", PACKAGES)
+def test_nothing_public_leaks_past_all(module_name: str) -> None:
+    # A name imported into a package's namespace but left out of __all__ is still
+    # reachable as ``package.name``; keep each namespace to __all__ and submodules.
+    module = importlib.import_module(module_name)
+    leaked = sorted(
+        name
+        for name, value in vars(module).items()
+        if not name.startswith("_")
+        and name != "annotations"  # from __future__
+        and not isinstance(value, types.ModuleType)
+        and name not in module.__all__
+    )
+    assert not leaked, f"{module_name} exposes names outside __all__: {leaked}"
 
 
 def test_design_card_layout() -> None:
@@ -65,3 +180,36 @@ def test_plugins_imports_nothing_above_it() -> None:
         text = source.read_text()
         for upper in ("scheduler", "worker"):
             assert f"import {upper}" not in text and f"from {upper}" not in text, source
+
+
+MOVED_FROM_SCHEDULER = {
+    "DEFAULT_EVENT_LOG_CAP": "scheduler.backend",
+    "DEFAULT_LEASE": "scheduler.backend",
+    "DEFAULT_RETENTION": "scheduler.backend",
+    "ExecutionStore": "scheduler.backend",
+    "QuotaMetrics": "scheduler.backend",
+    "RedisRateLimiter": "scheduler.backend",
+    "RedisResourceManager": "scheduler.backend",
+    "Event": "scheduler.model",
+    "ExecutionRecord": "scheduler.model",
+    "WebAPIPhase": "scheduler.model",
+    "WebAPIState": "scheduler.model",
+    "execution_id": "scheduler.model",
+}
+
+
+@pytest.mark.parametrize(("name", "home"), MOVED_FROM_SCHEDULER.items())
+def test_names_moved_out_of_scheduler_still_resolve_with_a_warning(name: str, home: str) -> None:
+    import scheduler
+
+    with pytest.warns(DeprecationWarning, match=f"moved to {home}.{name}"):
+        value = getattr(scheduler, name)
+    assert value is getattr(importlib.import_module(home), name)
+    assert name not in scheduler.__all__
+
+
+def test_an_unknown_scheduler_name_is_an_attribute_error() -> None:
+    import scheduler
+
+    with pytest.raises(AttributeError, match="no attribute 'Nonexistent'"):
+        _ = scheduler.Nonexistent  # type: ignore[attr-defined]

@@ -21,9 +21,9 @@ from plugins.core import (
     ResourceNamespace,
     Transition,
     do_transition,
-    parse_plugin_specs,
 )
 from plugins.core.context import TaskExecutionContext
+from plugins.core.registry import parse_plugin_specs
 from plugins.errors import (
     ConfigError,
     DuplicatePluginError,

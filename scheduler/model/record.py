@@ -15,8 +15,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from plugins.core import ExecutionError, Phase
+from plugins.core import ExecutionError, Phase, TaskExecutionID
 from plugins.idl import JSONValue, datetime_from_json, datetime_to_json, utc
+from scheduler.model.cache_key import CacheStatus
+from scheduler.model.steps import Claim, TeardownKind
 
 __all__ = ["Event", "ExecutionRecord", "WebAPIPhase", "WebAPIState", "execution_id"]
 
@@ -105,7 +107,7 @@ class Event:
     version: int
     reason: str
     occurred_at: datetime
-    cache_status: str | None = None
+    cache_status: CacheStatus | None = None
 
     def to_json(self) -> str:
         """Compact JSON."""
@@ -117,7 +119,7 @@ class Event:
             "occurred_at": datetime_to_json(self.occurred_at),
         }
         if self.cache_status is not None:
-            doc["cache_status"] = self.cache_status
+            doc["cache_status"] = self.cache_status.value
         return json.dumps(doc, separators=(",", ":"))
 
     @classmethod
@@ -132,7 +134,7 @@ class Event:
             version=int(data["version"]),
             reason=data.get("reason", ""),
             occurred_at=occurred,
-            cache_status=data.get("cache_status"),
+            cache_status=_cache_status(data.get("cache_status")),
         )
 
 
@@ -167,12 +169,12 @@ class ExecutionRecord:
         next_get_at: When its next Get is due.
         waiting_namespace: The quota namespace whose token it waits for.
         deadline: When the current attempt times out.
-        claim: The step a worker claimed (e.g. ``"create:0"``), if any.
+        claim: The step a worker claimed for an attempt, if any.
         claimed_at: When that claim was made.
         retries: User retries allowed (the template's ``metadata.retries``).
         timeout: The attempt timeout (the template's ``metadata.timeout``), if any.
         token_namespace: The quota namespace whose token the attempt holds.
-        teardown: ``"abort"`` or ``"timeout"`` while the attempt is being torn down.
+        teardown: Why the attempt is being torn down, while it is.
         teardown_reason: Why (the abort reason).
         not_before: Pending work must wait until then (system-retry backoff).
         phase_info: The last PhaseInfo of the attempt, as JSON.
@@ -180,7 +182,7 @@ class ExecutionRecord:
         cache_key: The result-cache key digest, when the task is cached.
         cache_serialize: Identical executions run one at a time (a reservation).
         cache_overwrite: Skip the lookup, run, and replace the entry.
-        cache_status: What the cache did (see :class:`scheduler.cache.CacheStatus`).
+        cache_status: What the result cache did.
         version: The compare-and-set version; managed by the store.
     """
 
@@ -210,12 +212,12 @@ class ExecutionRecord:
     next_get_at: datetime | None = None
     waiting_namespace: str | None = None
     deadline: datetime | None = None
-    claim: str | None = None
+    claim: Claim | None = None
     claimed_at: datetime | None = None
     retries: int = 0
     timeout: timedelta | None = None
     token_namespace: str | None = None
-    teardown: str | None = None
+    teardown: TeardownKind | None = None
     teardown_reason: str = ""
     not_before: datetime | None = None
     phase_info: JSONValue = None
@@ -223,7 +225,7 @@ class ExecutionRecord:
     cache_key: str | None = None
     cache_serialize: bool = False
     cache_overwrite: bool = False
-    cache_status: str | None = None
+    cache_status: CacheStatus | None = None
     version: int = 0
 
     def __post_init__(self) -> None:
@@ -269,12 +271,12 @@ class ExecutionRecord:
             "next_get_at": datetime_to_json(self.next_get_at),
             "waiting_namespace": self.waiting_namespace,
             "deadline": datetime_to_json(self.deadline),
-            "claim": self.claim,
+            "claim": None if self.claim is None else str(self.claim),
             "claimed_at": datetime_to_json(self.claimed_at),
             "retries": self.retries,
             "timeout": None if self.timeout is None else self.timeout.total_seconds(),
             "token_namespace": self.token_namespace,
-            "teardown": self.teardown,
+            "teardown": None if self.teardown is None else self.teardown.value,
             "teardown_reason": self.teardown_reason,
             "not_before": datetime_to_json(self.not_before),
             "phase_info": self.phase_info,
@@ -282,7 +284,7 @@ class ExecutionRecord:
             "cache_key": self.cache_key,
             "cache_serialize": self.cache_serialize,
             "cache_overwrite": self.cache_overwrite,
-            "cache_status": self.cache_status,
+            "cache_status": None if self.cache_status is None else self.cache_status.value,
         }
 
     @classmethod
@@ -320,12 +322,12 @@ class ExecutionRecord:
             next_get_at=datetime_from_json(data.get("next_get_at")),
             waiting_namespace=data.get("waiting_namespace"),
             deadline=datetime_from_json(data.get("deadline")),
-            claim=data.get("claim"),
+            claim=None if data.get("claim") is None else Claim.parse(data["claim"]),
             claimed_at=datetime_from_json(data.get("claimed_at")),
             retries=int(data.get("retries", 0)),
             timeout=None if data.get("timeout") is None else timedelta(seconds=data["timeout"]),
             token_namespace=data.get("token_namespace"),
-            teardown=data.get("teardown"),
+            teardown=None if data.get("teardown") is None else TeardownKind(data["teardown"]),
             teardown_reason=data.get("teardown_reason", ""),
             not_before=datetime_from_json(data.get("not_before")),
             phase_info=data.get("phase_info"),
@@ -333,16 +335,35 @@ class ExecutionRecord:
             cache_key=data.get("cache_key"),
             cache_serialize=bool(data.get("cache_serialize", False)),
             cache_overwrite=bool(data.get("cache_overwrite", False)),
-            cache_status=data.get("cache_status"),
+            cache_status=_cache_status(data.get("cache_status")),
             version=version,
         )
+
+    def task_execution_id(self) -> TaskExecutionID:
+        """The identity of the current attempt; its generated name is the idempotency key."""
+        return TaskExecutionID.create(
+            project=self.project,
+            domain=self.domain,
+            name=self.name,
+            attempt=self.attempt,
+            task_name=self.task_type,
+        )
+
+    @property
+    def token(self) -> str:
+        """The quota token of the current attempt: its generated name."""
+        return self.task_execution_id().generated_name
 
     def event_key(self) -> tuple[int, Phase, int]:
         """What an event records a change of: (attempt, phase, phase version)."""
         return self.attempt, self.phase, self.phase_version
 
-    def to_event(self, cache_status: str | None = None) -> Event:
+    def to_event(self, cache_status: CacheStatus | None = None) -> Event:
         """The event that announces this record's (attempt, phase, version)."""
         return Event(
             self.attempt, self.phase, self.phase_version, self.reason, self.updated_at, cache_status
         )
+
+
+def _cache_status(value: str | None) -> CacheStatus | None:
+    return None if value is None else CacheStatus(value)

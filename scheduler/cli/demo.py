@@ -39,9 +39,11 @@ from plugins.webapi import (
     TaskExecutionContextReader,
 )
 
-__all__ = ["DEMO_JOB", "DemoJobPlugin", "JobServer", "workload"]
+__all__ = ["DEMO_JOB", "DEMO_PLUGIN_SPEC", "DemoJobPlugin", "JobServer", "workload"]
 
 SERVICE_ENV = "FLYTE_CELERY_DEMO_JOB_SERVICE"
+DEMO_PLUGIN_SPEC = f"{__name__}:DEMO_JOB"
+"""The ``FLYTE_CELERY_PLUGINS`` spec that registers the demo plugin in every process."""
 
 
 # -- the remote service --------------------------------------------------------------------

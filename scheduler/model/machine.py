@@ -7,29 +7,30 @@ function takes the current record and ``now`` and returns the next record (and,
 when an attempt ends, the event of its end); none does I/O, so the scheduler
 and the workers share them and tests need no clock.
 
-Steps are claimed on the record (``claim = "<step>:<attempt>"``) before a job is
-published; a job acts only if the record still carries its claim.
+Steps are claimed on the record (a :class:`~scheduler.model.steps.Claim`) before
+a job is published; a job acts only if the record still carries its claim.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 
-from plugins.core import ErrorKind, ExecutionError, Phase, PhaseInfo
+from plugins.core import ErrorKind, ExecutionError, Phase, PhaseInfo, TaskInfo
 from plugins.idl import JSONValue
-from scheduler.records import Event, ExecutionRecord, WebAPIPhase, WebAPIState
+from scheduler.model.record import Event, ExecutionRecord, WebAPIPhase, WebAPIState
+from scheduler.model.steps import Claim, Step, TeardownKind
+from scheduler.settings import RetryPolicy
 
 __all__ = [
     "ABORTED_REASON",
     "AUTO_REFRESH_CACHE_FAILED",
     "TASK_FAILED_WITH_ERROR",
     "TIMED_OUT",
-    "RetryPolicy",
     "allocated",
-    "claim",
-    "claim_of",
+    "claimed",
     "created",
+    "delete_retry",
     "denied",
     "finish_attempt",
     "get_failed",
@@ -37,6 +38,7 @@ __all__ = [
     "observed",
     "request_teardown",
     "signal",
+    "teardown_phase_info",
     "to_webapi_phase",
 ]
 
@@ -48,37 +50,9 @@ QUOTA_WAIT_REASON = "Quota for task has exceeded. Waiting for the resource."
 LAUNCHED_VERSION = 2  # Flyte's "Queued v2, launched": differs from every earlier Queued v0
 
 
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How failed attempts are retried.
-
-    Attributes:
-        max_system_retries: Attempts that may fail with SYSTEM errors and be retried.
-        backoff: The delay before the first system retry; it doubles each time.
-        backoff_max: The longest such delay.
-    """
-
-    max_system_retries: int = 3
-    backoff: timedelta = timedelta(seconds=1)
-    backoff_max: timedelta = timedelta(minutes=1)
-
-    def system_delay(self, failures: int) -> timedelta:
-        """The backoff before retrying after the ``failures``-th system failure (from 1)."""
-        delay: timedelta = self.backoff * (1 << min(max(0, failures - 1), 30))
-        return min(delay, self.backoff_max)
-
-
-def claim(step: str, attempt: int) -> str:
-    """The claim a job of ``step`` carries for ``attempt``: ``"create:3"``."""
-    return f"{step}:{attempt}"
-
-
-def claim_of(record: ExecutionRecord) -> tuple[str, int] | None:
-    """The (step, attempt) a record's claim names, if any."""
-    if not record.claim:
-        return None
-    step, _, attempt = record.claim.rpartition(":")
-    return step, int(attempt)
+def claimed(record: ExecutionRecord, now: datetime, step: Step) -> ExecutionRecord:
+    """Claim ``step`` of the record's current attempt (the outbox: write, then publish)."""
+    return replace(record, claim=Claim(step, record.attempt), claimed_at=now)
 
 
 def _with_phase(record: ExecutionRecord, info: PhaseInfo, now: datetime) -> ExecutionRecord:
@@ -114,7 +88,7 @@ def to_webapi_phase(phase: Phase) -> WebAPIPhase:
 
 
 def allocated(
-    record: ExecutionRecord, now: datetime, namespace: str | None, step: str
+    record: ExecutionRecord, now: datetime, namespace: str | None, step: Step
 ) -> ExecutionRecord:
     """A token was granted (or none was needed): claim the launch step (``create`` or ``do``)."""
     reason = "Allocation token required" if namespace else "No allocation token required"
@@ -130,14 +104,14 @@ def allocated(
         waiting_namespace=None,
         deadline=None if record.timeout is None else now + record.timeout,
         pending=False,
-        claim=claim(step, record.attempt),
+        claim=Claim(step, record.attempt),
         claimed_at=now,
     )
 
 
 def denied(record: ExecutionRecord, now: datetime, namespace: str) -> ExecutionRecord:
     """No token: wait in ``namespace`` until one frees (WAITING_FOR_RESOURCES v0)."""
-    info = PhaseInfo.waiting_for_resources(0, QUOTA_WAIT_REASON)
+    info = PhaseInfo.waiting_for_resources(now, 0, QUOTA_WAIT_REASON)
     return replace(
         _with_phase(record, info, now),
         webapi=replace(
@@ -248,17 +222,16 @@ def signal(record: ExecutionRecord, now: datetime) -> ExecutionRecord:
         or record.webapi.phase is not WebAPIPhase.RESOURCES_CREATED
     ):
         return record
-    claimed = claim_of(record)
-    if claimed is not None and claimed[0] in ("get", "handle"):
+    if record.claim is not None and record.claim.step in (Step.GET, Step.HANDLE):
         return replace(record, signal_pending=True)
     return replace(record, next_get_at=now, updated_at=now)
 
 
 def request_teardown(
-    record: ExecutionRecord, now: datetime, kind: str, reason: str
+    record: ExecutionRecord, now: datetime, kind: TeardownKind, reason: str
 ) -> ExecutionRecord:
-    """Ask the scheduler to delete the remote resource: ``kind`` is "abort" or "timeout"."""
-    if record.finished or record.teardown == "abort":
+    """Ask the scheduler to tear the attempt down (an abort wins over a timeout)."""
+    if record.finished or record.teardown is TeardownKind.ABORT:
         return record
     return replace(
         record,
@@ -273,6 +246,30 @@ def request_teardown(
         not_before=None,
         updated_at=now,
     )
+
+
+def delete_retry(
+    record: ExecutionRecord, now: datetime, delay: timedelta, failures: int, message: str
+) -> ExecutionRecord:
+    """A Delete failed: release its claim and try again after ``delay``."""
+    return replace(
+        record,
+        claim=None,
+        claimed_at=None,
+        pending=True,
+        not_before=now + delay,
+        webapi=replace(record.webapi, sync_failure_count=failures, error_message=message),
+        updated_at=now,
+    )
+
+
+def teardown_phase_info(record: ExecutionRecord, now: datetime) -> PhaseInfo:
+    """How a torn-down attempt ends: ABORTED for an abort, a retryable failure for a timeout."""
+    if record.teardown is TeardownKind.TIMEOUT:
+        limit = record.timeout.total_seconds() if record.timeout else 0
+        return PhaseInfo.retryable_failure(TIMED_OUT, f"task timed out after {limit:g}s")
+    reason = record.teardown_reason or ABORTED_REASON
+    return PhaseInfo(Phase.ABORTED, 0, reason, TaskInfo(occurred_at=now))
 
 
 # -- the end of an attempt ---------------------------------------------------------------------
@@ -293,7 +290,7 @@ def finish_attempt(
     """
     if not info.phase.is_terminal():
         raise ValueError(f"finish_attempt needs a terminal phase, got {info.phase.name}")
-    if record.teardown == "abort" and info.phase is not Phase.SUCCESS:
+    if record.teardown is TeardownKind.ABORT and info.phase is not Phase.SUCCESS:
         # The user aborted while the attempt was failing: honour the abort, start nothing new.
         reason = record.teardown_reason or ABORTED_REASON
         info = PhaseInfo(Phase.ABORTED, 0, reason, info.info, info.err)

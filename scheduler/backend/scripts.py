@@ -14,11 +14,11 @@ __all__ = ["decode", "load_script"]
 
 @cache
 def _source(name: str) -> str:
-    return (files("scheduler") / "lua" / f"{name}.lua").read_text()
+    return (files("scheduler.backend") / "lua" / f"{name}.lua").read_text()
 
 
 def load_script(client: Redis, name: str) -> Script:
-    """The script ``scheduler/lua/<name>.lua`` bound to ``client`` (EVALSHA, loaded on demand)."""
+    """The script ``lua/<name>.lua`` beside this module, bound to ``client`` (EVALSHA)."""
     return client.register_script(_source(name))
 
 

@@ -14,14 +14,7 @@ back and must re-read. In the same atomic step the store:
   ``pending`` is ordered by when the work may start (``not_before``, else the last
   update), so a system-retry backoff needs no index of its own.
 
-Keys (all share the hash tag ``{<prefix>}``, so the scripts touch one slot)::
-
-    {p}:exec:<id>            HASH  v, doc          expires `retention` after finishing
-    {p}:events:<id>          LIST  event JSON      capped; expires with the record
-    {p}:all                  ZSET  id -> created   finished ids leave via forget()
-    {p}:finished             ZSET  id -> finished  drained by forget()
-    {p}:pending, {p}:due, {p}:timeouts, {p}:claims, {p}:waiting:<ns>
-                             ZSET                  only unfinished executions
+Key names are in :mod:`scheduler.backend.keys`.
 """
 
 from __future__ import annotations
@@ -34,25 +27,18 @@ from datetime import UTC, datetime, timedelta
 from redis import Redis
 
 from plugins.core import Phase
-from plugins.errors import ConfigError, FlyteCeleryError
-from scheduler.records import Event, ExecutionRecord
-from scheduler.scripts import decode, load_script
+from plugins.errors import ConfigError, ExecutionExistsError
+from scheduler.backend.keys import Keys
+from scheduler.backend.scripts import decode, load_script
+from scheduler.model import Event, ExecutionRecord
 
-__all__ = ["DEFAULT_EVENT_LOG_CAP", "DEFAULT_RETENTION", "ExecutionExistsError", "ExecutionStore"]
+__all__ = ["DEFAULT_EVENT_LOG_CAP", "DEFAULT_RETENTION", "ExecutionStore"]
 
 DEFAULT_RETENTION = timedelta(days=7)
 """How long a finished execution's record and events are kept."""
 
 DEFAULT_EVENT_LOG_CAP = 1000
 """The most events kept per execution; the oldest are dropped first."""
-
-_NO_WAITING = "-"
-
-
-class ExecutionExistsError(FlyteCeleryError):
-    """An execution with this id already exists."""
-
-    code = "ExecutionExists"
 
 
 def _ms(value: datetime | None) -> str:
@@ -82,25 +68,11 @@ class ExecutionStore:
         if event_log_cap < 1:
             raise ConfigError(f"event_log_cap must be >= 1, got {event_log_cap}")
         self._redis = redis_client
-        self._p = f"{{{key_prefix}}}"
+        self._keys = Keys(key_prefix)
         self._retention_s = int(retention.total_seconds())
         self._cap = event_log_cap
         self._transition = load_script(redis_client, "transition")
         self._forget = load_script(redis_client, "forget")
-
-    # -- keys ----------------------------------------------------------------------------------
-
-    def _record_key(self, execution_id: str) -> str:
-        return f"{self._p}:exec:{execution_id}"
-
-    def _events_key(self, execution_id: str) -> str:
-        return f"{self._p}:events:{execution_id}"
-
-    def _index(self, name: str) -> str:
-        return f"{self._p}:{name}"
-
-    def _waiting_key(self, namespace: str | None) -> str:
-        return self._index(f"waiting:{_NO_WAITING if namespace is None else namespace}")
 
     # -- writes --------------------------------------------------------------------------------
 
@@ -152,16 +124,16 @@ class ExecutionStore:
         waiting = new.waiting_namespace if open_ else None
         version = self._transition(
             keys=[
-                self._record_key(new.id),
-                self._events_key(new.id),
-                self._index("all"),
-                self._index("pending"),
-                self._index("due"),
-                self._index("timeouts"),
-                self._index("claims"),
-                self._index("finished"),
-                self._waiting_key(None if current is None else current.waiting_namespace),
-                self._waiting_key(waiting),
+                self._keys.record(new.id),
+                self._keys.events(new.id),
+                self._keys.index("all"),
+                self._keys.index("pending"),
+                self._keys.index("due"),
+                self._keys.index("timeouts"),
+                self._keys.index("claims"),
+                self._keys.index("finished"),
+                self._keys.waiting(None if current is None else current.waiting_namespace),
+                self._keys.waiting(waiting),
             ],
             args=[
                 new.id,
@@ -187,7 +159,7 @@ class ExecutionStore:
 
     def get(self, execution_id: str) -> ExecutionRecord | None:
         """The record, or ``None`` if it does not exist (or expired)."""
-        raw = self._redis.hmget(self._record_key(execution_id), ["v", "doc"])
+        raw = self._redis.hmget(self._keys.record(execution_id), ["v", "doc"])
         if raw[0] is None or raw[1] is None:
             return None
         return ExecutionRecord.from_dict(json.loads(decode(raw[1])), version=int(decode(raw[0])))
@@ -196,7 +168,7 @@ class ExecutionStore:
         """The records that exist among ``execution_ids``, in order, in one round trip."""
         pipe = self._redis.pipeline(transaction=False)
         for execution_id in execution_ids:
-            pipe.hmget(self._record_key(execution_id), ["v", "doc"])
+            pipe.hmget(self._keys.record(execution_id), ["v", "doc"])
         records = []
         for v, doc in pipe.execute():
             if v is not None and doc is not None:
@@ -206,13 +178,13 @@ class ExecutionStore:
     def events(self, execution_id: str) -> list[Event]:
         """The execution's events, oldest first."""
         return [
-            Event.from_json(e) for e in self._redis.lrange(self._events_key(execution_id), 0, -1)
+            Event.from_json(e) for e in self._redis.lrange(self._keys.events(execution_id), 0, -1)
         ]
 
     # -- indexes: O(what is due) ---------------------------------------------------------------
 
     def _range(self, name: str, upto: str, limit: int) -> list[str]:
-        ids = self._redis.zrangebyscore(self._index(name), "-inf", upto, start=0, num=limit)
+        ids = self._redis.zrangebyscore(self._keys.index(name), "-inf", upto, start=0, num=limit)
         return [decode(i) for i in ids]
 
     def pending(self, now: datetime | None = None, limit: int = 100) -> list[str]:
@@ -233,12 +205,12 @@ class ExecutionStore:
 
     def waiting(self, namespace: str, limit: int = 100) -> list[str]:
         """Executions waiting for a token of ``namespace``, longest waiting first."""
-        ids = self._redis.zrange(self._waiting_key(namespace), 0, limit - 1)
+        ids = self._redis.zrange(self._keys.waiting(namespace), 0, limit - 1)
         return [decode(i) for i in ids]
 
     def next_due_at(self) -> datetime | None:
         """When the earliest Get is due, so a loop can sleep until then."""
-        first = self._redis.zrange(self._index("due"), 0, 0, withscores=True)
+        first = self._redis.zrange(self._keys.index("due"), 0, 0, withscores=True)
         if not first:
             return None
         return datetime.fromtimestamp(float(first[0][1]) / 1000, tz=UTC)
@@ -255,7 +227,7 @@ class ExecutionStore:
         while len(found) < limit:
             ids = [
                 decode(i)
-                for i in self._redis.zrevrange(self._index("all"), start, start + page - 1)
+                for i in self._redis.zrevrange(self._keys.index("all"), start, start + page - 1)
             ]
             if not ids:
                 break
@@ -276,10 +248,11 @@ class ExecutionStore:
         cutoff = now - timedelta(seconds=self._retention_s)
         return int(
             self._forget(
-                keys=[self._index("all"), self._index("finished")], args=[_ms(cutoff), limit]
+                keys=[self._keys.index("all"), self._keys.index("finished")],
+                args=[_ms(cutoff), limit],
             )
         )
 
     def count(self) -> int:
         """How many executions are listed (finished ones until forgotten)."""
-        return int(self._redis.zcard(self._index("all")))
+        return int(self._redis.zcard(self._keys.index("all")))

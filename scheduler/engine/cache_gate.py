@@ -1,13 +1,13 @@
-"""The result cache's part in an execution's life: lookup, wait, hit, populate, heartbeat.
+"""The scheduler's part of the result cache: the gate before a launch, and the heartbeat.
 
 Before an execution's first launch the scheduler looks its key up (Flyte's
 catalog check in the node executor). A hit copies the cached outputs into the
 attempt's output prefix and ends the execution SUCCESS without calling the
 plugin. With ``cache_serialize`` a miss must also take the key's reservation;
 without it, the execution waits in WAITING_FOR_CACHE and checks again every tick.
-A worker that commits a cached task's outputs populates the entry before it
-writes SUCCESS. Each tick the scheduler renews the reservations of live owners
-and releases those of finished ones.
+Each tick the scheduler renews the reservations of live owners and releases
+those of finished ones. (The worker's part, populating the entry, is
+:mod:`scheduler.steps.populate`.)
 """
 
 from __future__ import annotations
@@ -21,29 +21,25 @@ from flyteidl.core import literals_pb2
 
 from plugins.core import Phase, PhaseInfo
 from plugins.io import OUTPUTS_SUFFIX, join_reference
-from scheduler import machine
-from scheduler.cache import CacheStatus
-from scheduler.records import ExecutionRecord
+from scheduler.model import CacheStatus, ExecutionRecord, machine
 from scheduler.runtime import Runtime
 
-__all__ = ["CacheSteps"]
+__all__ = ["CacheGate"]
 
 log = logging.getLogger(__name__)
 
 Write = Callable[[ExecutionRecord, ExecutionRecord], "ExecutionRecord | None"]
 
 
-class CacheSteps:
-    """The cache steps of the scheduler and the workers.
+class CacheGate:
+    """The cache lookup before a launch, and the reservations' heartbeat.
 
     Args:
         runtime: The process's runtime.
-        policy: The retry policy (a hit finishes the attempt through it).
     """
 
-    def __init__(self, runtime: Runtime, policy: machine.RetryPolicy) -> None:
+    def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
-        self.policy = policy
 
     def gate(self, record: ExecutionRecord, now: datetime, write: Write) -> ExecutionRecord | None:
         """Decide, before the first launch, whether the execution runs.
@@ -97,36 +93,14 @@ class CacheSteps:
         now: datetime,
         write: Write,
     ) -> None:
-        target = join_reference(self.runtime.attempt_output_prefix(record), OUTPUTS_SUFFIX)
+        target = join_reference(self.runtime.contexts.output_prefix(record), OUTPUTS_SUFFIX)
         self.runtime.data_store.write_protobuf(target, outputs)
         entry = self.runtime.cache.entry(key) or {}
         hit = replace(record, cache_status=CacheStatus.HIT)
         # A success starts no next attempt, so finish_attempt has no other events to log.
-        final, _ = machine.finish_attempt(hit, now, PhaseInfo.success(), self.policy)
+        final, _ = machine.finish_attempt(hit, now, PhaseInfo.success(), self.runtime.policy)
         source = entry.get("execution", "an earlier execution")
         write(record, replace(final, reason=f"cache hit: reused the outputs of {source}"))
-
-    def populate(self, record: ExecutionRecord, now: datetime) -> CacheStatus | None:
-        """Write a succeeded attempt's committed outputs to the cache (in the worker).
-
-        Returns:
-            POPULATED, PUT_FAILURE, or ``None`` when the task is not cached.
-        """
-        if record.cache_key is None:
-            return None
-        try:
-            reader = self.runtime.output_reader(record)
-            literals = literals_pb2.LiteralMap()
-            if reader.exists():
-                read, err = reader.read()
-                if err is not None:
-                    raise RuntimeError(f"the attempt wrote an error: {err.message}")
-                literals = read or literals
-            self.runtime.cache.put(record.cache_key, literals, record.id, now)
-        except Exception as exc:
-            log.warning("%s: writing the cache entry failed: %s", record.id, exc)
-            return CacheStatus.PUT_FAILURE
-        return CacheStatus.POPULATED
 
     def heartbeat(self, now: datetime) -> None:
         """Renew live owners' reservations; release finished owners'.

@@ -20,7 +20,7 @@ from redis import Redis
 
 from plugins.errors import ConfigError
 from plugins.webapi import RateLimiterConfig
-from scheduler.scripts import load_script
+from scheduler.backend.scripts import load_script
 
 __all__ = ["RedisRateLimiter"]
 

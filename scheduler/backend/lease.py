@@ -15,7 +15,7 @@ from datetime import timedelta
 
 from redis import Redis
 
-from scheduler.scripts import decode, load_script
+from scheduler.backend.scripts import decode, load_script
 
 __all__ = ["LeaderLease"]
 

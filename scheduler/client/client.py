@@ -19,9 +19,11 @@ from flyteidl.core import literals_pb2, tasks_pb2
 
 from plugins.core import Phase
 from plugins.errors import (
-    ExecutionFailedError,
+    ContentionError,
+    ExecutionNotFoundError,
     FlyteCeleryError,
     InputConversionError,
+    InvalidSubmissionError,
     StorageError,
     TaskLoadError,
 )
@@ -34,38 +36,16 @@ from plugins.tasks import (
     Task,
     TransformContext,
 )
-from scheduler import machine
-from scheduler.cache import cache_key
-from scheduler.execution import Execution
-from scheduler.records import ExecutionRecord, execution_id
+from scheduler.client.execution import Execution
+from scheduler.clock import Clock, utcnow
+from scheduler.model import ExecutionRecord, TeardownKind, cache_key, execution_id, machine
 from scheduler.runtime import Runtime, execution_prefix
 from scheduler.settings import Settings
-from scheduler.steps import utcnow
 
-__all__ = [
-    "Client",
-    "Execution",
-    "ExecutionFailedError",
-    "ExecutionNotFoundError",
-    "InvalidSubmissionError",
-]
+__all__ = ["Client"]
 
 _NAME_CHARS = string.ascii_lowercase + string.digits
-
-
-class ExecutionNotFoundError(FlyteCeleryError, LookupError):
-    """No execution has this id (or it expired after its retention)."""
-
-    code = "ExecutionNotFound"
-
-    def __str__(self) -> str:
-        return self.message
-
-
-class InvalidSubmissionError(FlyteCeleryError, ValueError):
-    """A template or its inputs were rejected at submit time."""
-
-    code = "InvalidSubmission"
+_CAS_ATTEMPTS = 50
 
 
 def _new_name() -> str:
@@ -82,7 +62,9 @@ class Client:
         redis_url: The Redis of the deployment; defaults to the settings'.
         storage: The fsspec base URL for execution files; defaults to the settings'.
         settings: Settings to start from (``FLYTE_CELERY_*`` environment by default).
-        runtime: A runtime to share (advanced; tests).
+        runtime: A runtime to share (advanced; :mod:`scheduler.testing` does).
+        clock: The clock that stamps submissions, aborts and signals (the system
+            clock by default; a shared runtime brings its own).
     """
 
     def __init__(
@@ -92,7 +74,10 @@ class Client:
         *,
         settings: Settings | None = None,
         runtime: Runtime | None = None,
+        clock: Clock | None = None,
     ) -> None:
+        if runtime is not None and clock is not None and clock is not runtime.clock:
+            raise ValueError("pass the clock to the shared runtime, not to the client")
         if runtime is None:
             base = settings or Settings.load()
             overrides: dict[str, Any] = {}
@@ -101,7 +86,8 @@ class Client:
             if storage is not None:
                 overrides["storage"] = storage
             final = base.model_copy(update=overrides) if overrides else base
-            runtime = Runtime(final, redis.Redis.from_url(final.redis_url))
+            redis_client = redis.Redis.from_url(final.redis_url)
+            runtime = Runtime(final, redis_client, clock=clock or utcnow)
         self.runtime = runtime
 
     @classmethod
@@ -116,7 +102,7 @@ class Client:
 
     def close(self) -> None:
         """Close the Redis connection."""
-        self.runtime.redis.close()
+        self.runtime.close()
 
     def __enter__(self) -> Client:
         return self
@@ -194,17 +180,20 @@ class Client:
             except TypeError as exc:
                 raise InvalidSubmissionError(str(exc)) from None
         _check_inputs(task_template, values)
-        entry = self.runtime.registry.entry_for(task_template.type)  # unknown type: raises here
+        entry = self.runtime.plugins.registry.entry_for(task_template.type)  # unknown: raises
         key = cache_key(task_template, values, project, domain)
         store = self.runtime.data_store
         try:
             store.write_protobuf(join_reference(prefix, TASK_TEMPLATE_SUFFIX), task_template)
             store.write_protobuf(join_reference(prefix, INPUTS_SUFFIX), values)
         except StorageError as exc:
-            raise StorageError(f"cannot write the execution's files under {prefix}: {exc}") from exc
+            # Keep the storage error's code (NotFound, RemoteFileExceedsMaxSize...) for callers.
+            raise StorageError(
+                f"cannot write the execution's files under {prefix}: {exc}", code=exc.code
+            ) from exc
         metadata = task_template.metadata
         timeout = metadata.timeout.ToTimedelta() if metadata.HasField("timeout") else None
-        now = utcnow()
+        now = self.runtime.clock()
         record = ExecutionRecord(
             id=exec_id,
             project=project,
@@ -227,7 +216,7 @@ class Client:
             cache_overwrite=key is not None and overwrite_cache,
         )
         created = self.runtime.store.create(record)
-        self.runtime.wake_scheduler()
+        self.runtime.wake.notify()
         return Execution(self, created, python_task)
 
     def _convert_inputs(
@@ -274,16 +263,16 @@ class Client:
     def _update(
         self, exec_id: str, change: Callable[[ExecutionRecord], ExecutionRecord]
     ) -> ExecutionRecord:
-        for _ in range(50):
+        for _ in range(_CAS_ATTEMPTS):
             current = self._record(exec_id)
             new = change(current)
             if new is current:
                 return current
             written = self.runtime.store.transition(current, new)
             if written is not None:
-                self.runtime.wake_scheduler()
+                self.runtime.wake.notify()
                 return written
-        raise FlyteCeleryError(f"execution {exec_id}: too much contention to update it")
+        raise ContentionError(f"execution {exec_id}: too much contention to update it")
 
     def signal(self, exec_id: str) -> None:
         """Get the execution's remote status now rather than at the next resync.
@@ -291,15 +280,18 @@ class Client:
         This is Flyte's ``TaskRefreshIndicator``: a remote system that knows the job
         changed can say so, and completion becomes visible at once.
         """
-        self._update(exec_id, lambda r: machine.signal(r, utcnow()))
+        self._update(exec_id, lambda r: machine.signal(r, self.runtime.clock()))
 
     def abort(self, exec_id: str, reason: str = "Aborted by user") -> None:
         """Abort the execution: its plugin's ``delete`` is called, then it ends ABORTED."""
-        self._update(exec_id, lambda r: machine.request_teardown(r, utcnow(), "abort", reason))
+        clock = self.runtime.clock
+        self._update(
+            exec_id, lambda r: machine.request_teardown(r, clock(), TeardownKind.ABORT, reason)
+        )
 
     def outputs(self, record: ExecutionRecord) -> literals_pb2.LiteralMap:
         """The outputs of a successful execution (empty if the task declares none)."""
-        reader = self.runtime.output_reader(record)
+        reader = self.runtime.contexts.output_reader(record)
         if not reader.exists():
             return literals_pb2.LiteralMap()
         literals, err = reader.read()

@@ -13,10 +13,12 @@ from flyteidl.core import literals_pb2, tasks_pb2
 from plugins.core import ExecutionError, Phase, PhaseInfo
 from plugins.errors import ExecutionFailedError, FlyteCeleryError
 from plugins.tasks import ExecutionParameters, PythonTask, TransformContext, TypeEngine
-from scheduler.records import Event, ExecutionRecord
+from scheduler.model import CacheStatus, Event, ExecutionRecord
 
 if TYPE_CHECKING:
-    from scheduler.client import Client
+    # Client and Execution are one unit: the client makes handles, a handle reads through
+    # its client. Only the type is needed here, so the import does not run.
+    from scheduler.client.client import Client
 
 __all__ = ["Execution"]
 
@@ -103,7 +105,7 @@ class Execution:
         return self._client.outputs(self._record)
 
     @property
-    def cache_status(self) -> str | None:
+    def cache_status(self) -> CacheStatus | None:
         """What the result cache did: ``MISS``, ``HIT``, ``POPULATED``... (``None``: not cached)."""
         return self._record.cache_status
 

@@ -10,14 +10,15 @@ and an idle scheduler costs one blocked Redis call per tick interval.
 from __future__ import annotations
 
 import logging
+import time
+from datetime import timedelta
 from typing import Any
 
 from celery import beat
 
-from scheduler.engine import Engine
+from scheduler.engine.engine import Engine
 from scheduler.runtime import Runtime
 from scheduler.settings import Settings
-from scheduler.steps import utcnow
 
 __all__ = ["EngineScheduler"]
 
@@ -48,14 +49,20 @@ class EngineScheduler(beat.Scheduler):  # type: ignore[misc]
         beat_wait = super().tick(*args, **kwargs)
         engine = self.engine
         try:
-            wait = engine.tick(utcnow())
+            wait = engine.tick()
         except Exception:
             # Redis down, for example: keep beat alive and try again shortly.
             log.exception("flyte-celery scheduler tick failed")
-            wait = 1.0
-        wait = min(wait, beat_wait) if beat_wait else wait
-        if wait > 0:
-            engine.runtime.wait_for_wake(wait)
+            wait = timedelta(seconds=1)
+        if beat_wait:
+            wait = min(wait, timedelta(seconds=beat_wait))
+        if wait > timedelta(0):
+            try:
+                engine.runtime.wake.wait(wait)
+            except Exception:
+                # Redis down while waiting: do not spin; the next tick retries.
+                log.exception("flyte-celery scheduler could not wait for a wake-up")
+                time.sleep(min(1.0, wait.total_seconds()))
         return 0.0
 
     def close(self) -> None:

@@ -28,9 +28,9 @@ from flyteidl.core import literals_pb2, tasks_pb2
 from plugins.core import Phase
 from plugins.errors import FlyteCeleryError
 from plugins.webapi import parse_duration
+from scheduler.cli.demo import DEMO_PLUGIN_SPEC, SERVICE_ENV, JobServer, workload
+from scheduler.cli.standalone import Standalone
 from scheduler.client import Client, Execution
-from scheduler.demo import SERVICE_ENV, JobServer, workload
-from scheduler.standalone import Standalone
 
 __all__ = ["main", "parse_input", "table"]
 
@@ -164,7 +164,7 @@ def _demo(args: argparse.Namespace) -> int:
     env = {
         SERVICE_ENV: server.url,
         "FLYTE_CELERY_PLUGINS": ",".join(
-            p for p in (os.environ.get("FLYTE_CELERY_PLUGINS", ""), "scheduler.demo:DEMO_JOB") if p
+            p for p in (os.environ.get("FLYTE_CELERY_PLUGINS", ""), DEMO_PLUGIN_SPEC) if p
         ),
     }
     os.environ.update(env)  # the client must know the demo plugin too
@@ -346,7 +346,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (FlyteCeleryError, ValueError, TimeoutError, RuntimeError) as exc:
         print(f"flyte-celery {args.command}: {exc}", file=sys.stderr)
         return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())

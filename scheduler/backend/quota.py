@@ -38,7 +38,8 @@ from plugins.core import (
     ResourceNamespace,
 )
 from plugins.errors import ConfigError
-from scheduler.scripts import decode, load_script
+from scheduler.backend.keys import quota_key, quota_namespaces_key
+from scheduler.backend.scripts import decode, load_script
 
 __all__ = ["DEFAULT_LEASE", "QuotaMetrics", "RedisResourceManager"]
 
@@ -108,7 +109,7 @@ class RedisResourceManager:
     # -- keys ----------------------------------------------------------------------------------
 
     def _key(self, namespace: str, suffix: str) -> str:
-        return f"{self._prefix}:{{{namespace}}}:{suffix}"
+        return quota_key(self._prefix, str(namespace), suffix)
 
     def _holder_keys(self, namespace: str) -> list[str]:
         return [
@@ -139,7 +140,7 @@ class RedisResourceManager:
                     f"resource namespace {str(namespace)!r} is already registered with quota "
                     f"{current}, not {quota}; use set_resource_quota() to change it"
                 )
-        self._redis.sadd(f"{self._prefix}:namespaces", str(namespace))
+        self._redis.sadd(quota_namespaces_key(self._prefix), str(namespace))
 
     def set_resource_quota(self, namespace: ResourceNamespace | str, quota: int) -> None:
         """Set or change ``namespace``'s quota. Tokens already held above it stay held.
@@ -149,7 +150,7 @@ class RedisResourceManager:
         """
         _check_quota(namespace, quota)
         self._redis.set(self._key(namespace, "quota"), quota)
-        self._redis.sadd(f"{self._prefix}:namespaces", str(namespace))
+        self._redis.sadd(quota_namespaces_key(self._prefix), str(namespace))
 
     def allocate_resource(
         self,
@@ -224,7 +225,7 @@ class RedisResourceManager:
 
     def namespaces(self) -> list[str]:
         """Every registered namespace, sorted."""
-        return sorted(decode(n) for n in self._redis.smembers(f"{self._prefix}:namespaces"))
+        return sorted(decode(n) for n in self._redis.smembers(quota_namespaces_key(self._prefix)))
 
     def quota(self, namespace: ResourceNamespace | str) -> int | None:
         """The registered quota, or ``None``."""

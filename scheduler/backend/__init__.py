@@ -1,0 +1,42 @@
+"""Redis: every key, the Lua scripts, and the primitives built on them.
+
+- :class:`ExecutionStore`: execution records with compare-and-set transitions,
+  event logs and the scheduler's O(due) indexes;
+- :class:`RedisResourceManager`: quota tokens with exact scope caps and leases;
+- :class:`RedisRateLimiter`: a global GCRA token bucket on Redis's clock;
+- :class:`LeaderLease`: the scheduler's leadership;
+- :class:`TokenLedger`: which execution holds each quota token;
+- :class:`WakeChannel`: wake-ups for the scheduler;
+- :class:`ResultCache`: result-cache entries and ``cache_serialize`` reservations;
+- :class:`Keys`: every key name.
+
+Everything here does I/O on Redis (and, for the cache, storage); none of it knows
+about plugins or Celery.
+"""
+
+from __future__ import annotations
+
+from scheduler.backend.cache import Reservation, ResultCache
+from scheduler.backend.keys import Keys
+from scheduler.backend.lease import LeaderLease
+from scheduler.backend.limiter import RedisRateLimiter
+from scheduler.backend.quota import DEFAULT_LEASE, QuotaMetrics, RedisResourceManager
+from scheduler.backend.store import DEFAULT_EVENT_LOG_CAP, DEFAULT_RETENTION, ExecutionStore
+from scheduler.backend.tokens import TokenLedger
+from scheduler.backend.wake import WakeChannel
+
+__all__ = [
+    "DEFAULT_EVENT_LOG_CAP",
+    "DEFAULT_LEASE",
+    "DEFAULT_RETENTION",
+    "ExecutionStore",
+    "Keys",
+    "LeaderLease",
+    "QuotaMetrics",
+    "RedisRateLimiter",
+    "RedisResourceManager",
+    "Reservation",
+    "ResultCache",
+    "TokenLedger",
+    "WakeChannel",
+]

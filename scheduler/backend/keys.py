@@ -1,0 +1,111 @@
+"""Every Redis key flyte-celery uses, named in one place.
+
+Keys of one deployment start with its ``key_prefix`` (``FLYTE_CELERY_KEY_PREFIX``).
+The execution store's and the result cache's keys share the hash tag
+``{<prefix>}``, so their Lua scripts touch one Redis Cluster slot; each quota
+namespace has a hash tag of its own::
+
+    {p}:exec:<id>                HASH    the record: v (CAS version), doc (JSON)
+    {p}:events:<id>              LIST    the event log, capped
+    {p}:all, {p}:finished        ZSET    listing indexes
+    {p}:pending, {p}:due, {p}:timeouts, {p}:claims, {p}:waiting:<ns>
+                                 ZSET    work indexes of unfinished executions
+    {p}:cache:entry:<digest>     STRING  a result-cache entry (JSON)
+    {p}:cache:reservations       HASH    digest -> owner|expiry ms
+    p:leader                     STRING  the scheduler lease
+    p:tokens                     HASH    quota token -> execution id
+    p:wake                       LIST    the scheduler's wake-up list
+    p:limit:<plugin>:<kind>      STRING  a rate limiter's bucket
+    p:rm:{<ns>}:<part>           ...     a quota namespace (see :mod:`.quota`)
+    p:rm:namespaces              SET     every quota namespace
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["NO_WAITING", "Keys", "quota_key", "quota_namespaces_key"]
+
+NO_WAITING = "-"
+"""The waiting-index name that stands for "not waiting" (its set stays empty)."""
+
+
+def quota_key(prefix: str, namespace: str, part: str) -> str:
+    """A quota namespace's key: ``<prefix>:{<namespace>}:<part>``."""
+    return f"{prefix}:{{{namespace}}}:{part}"
+
+
+def quota_namespaces_key(prefix: str) -> str:
+    """The set of every quota namespace under ``prefix``."""
+    return f"{prefix}:namespaces"
+
+
+@dataclass(frozen=True)
+class Keys:
+    """The key names of one deployment.
+
+    Attributes:
+        prefix: The deployment's key prefix.
+    """
+
+    prefix: str = "flyte-celery"
+
+    @property
+    def tag(self) -> str:
+        """The hash tag shared by the store's and the cache's keys."""
+        return f"{{{self.prefix}}}"
+
+    # -- the execution store -------------------------------------------------------------------
+
+    def record(self, execution_id: str) -> str:
+        """An execution's record."""
+        return f"{self.tag}:exec:{execution_id}"
+
+    def events(self, execution_id: str) -> str:
+        """An execution's event log."""
+        return f"{self.tag}:events:{execution_id}"
+
+    def index(self, name: str) -> str:
+        """One of the store's indexes: all, finished, pending, due, timeouts, claims."""
+        return f"{self.tag}:{name}"
+
+    def waiting(self, namespace: str | None) -> str:
+        """The index of executions waiting for a token of ``namespace``."""
+        return self.index(f"waiting:{NO_WAITING if namespace is None else namespace}")
+
+    # -- the result cache ----------------------------------------------------------------------
+
+    def cache_entry(self, digest: str) -> str:
+        """A result-cache entry."""
+        return f"{self.tag}:cache:entry:{digest}"
+
+    @property
+    def cache_reservations(self) -> str:
+        """Every ``cache_serialize`` reservation."""
+        return f"{self.tag}:cache:reservations"
+
+    # -- the scheduler and the workers ---------------------------------------------------------
+
+    @property
+    def leader(self) -> str:
+        """The scheduler's leadership lease."""
+        return f"{self.prefix}:leader"
+
+    @property
+    def tokens(self) -> str:
+        """Which execution each quota token belongs to."""
+        return f"{self.prefix}:tokens"
+
+    @property
+    def wake(self) -> str:
+        """The list the scheduler blocks on between ticks."""
+        return f"{self.prefix}:wake"
+
+    def limiter(self, plugin_id: str, kind: str) -> str:
+        """A plugin's read or write rate limiter."""
+        return f"{self.prefix}:limit:{plugin_id}:{kind}"
+
+    @property
+    def quota_prefix(self) -> str:
+        """The prefix of the quota namespaces' keys."""
+        return f"{self.prefix}:rm"

@@ -1,0 +1,9 @@
+"""``python -m scheduler.cli``: the ``flyte-celery`` command."""
+
+from __future__ import annotations
+
+import sys
+
+from scheduler.cli.commands import main
+
+sys.exit(main())

@@ -1,0 +1,12 @@
+"""Submission and the Execution handle: the Python API of a deployment.
+
+:class:`Client` submits tasks (flyteidl templates or :class:`~plugins.tasks.Task`
+objects) and reads executions back; :class:`Execution` is the handle on one.
+"""
+
+from __future__ import annotations
+
+from scheduler.client.client import Client
+from scheduler.client.execution import Execution
+
+__all__ = ["Client", "Execution"]

@@ -1,0 +1,104 @@
+"""The scheduler: advances executions through their phases, one tick at a time.
+
+Only the leader (a Redis lease) acts; a standby's tick just tries to take the
+lease. Each tick is O(what is due):
+
+1. renew live executions' quota tokens, release orphans, and reap expired ones;
+   renew live owners' cache reservations and release finished owners' ones;
+2. tear down attempts past their deadline (timeouts);
+3. re-publish steps whose claim made no progress for a visibility timeout;
+4. wake quota waiters when tokens were freed;
+5. advance pending executions (:mod:`.launch`): look up the result cache,
+   allocate a token, then claim and publish the launch step; claim Delete for
+   teardowns;
+6. claim due Gets and publish them in batches per plugin and namespace (:mod:`.gets`);
+7. drop long-finished executions from the listing indexes.
+
+Every change is a compare-and-set; a job is published only after its claim is
+written (an outbox), so a lost message is found again by step 3.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from scheduler.backend import LeaderLease
+from scheduler.engine.cache_gate import CacheGate
+from scheduler.engine.gets import dispatch_gets
+from scheduler.engine.launch import Launcher
+from scheduler.engine.outbox import Outbox, Publisher
+from scheduler.engine.upkeep import Upkeep
+from scheduler.runtime import Runtime
+
+__all__ = ["Engine"]
+
+log = logging.getLogger(__name__)
+
+
+class Engine:
+    """The scheduler's logic, driven by :meth:`tick`.
+
+    Args:
+        runtime: The process's runtime; its clock is the default time of a tick.
+        publish: Publishes jobs.
+        batch: The most executions handled per index per tick.
+    """
+
+    def __init__(self, runtime: Runtime, publish: Publisher, *, batch: int = 500) -> None:
+        settings = runtime.settings
+        self.runtime = runtime
+        self.lease = LeaderLease(runtime.redis, runtime.keys.leader, settings.leader_lease)
+        self.outbox = Outbox(runtime, publish, batch)
+        self.cache = CacheGate(runtime)
+        self.upkeep = Upkeep(self.outbox)
+        self.launcher = Launcher(self.outbox, self.cache)
+        self._quotas_registered = False
+        self._work: list[tuple[str, Callable[[datetime], None]]] = [
+            ("tokens", self.upkeep.tokens),
+            ("cache", self.cache.heartbeat),
+            ("timeouts", self.upkeep.timeouts),
+            ("reconcile", self.upkeep.reconcile),
+            ("waiters", self.upkeep.wake_waiters),
+            ("pending", self.launcher.pending),
+            ("gets", lambda now: dispatch_gets(self.outbox, now)),
+            ("forget", self.upkeep.forget),
+        ]
+
+    def tick(self, now: datetime | None = None) -> timedelta:
+        """Do everything that is due at ``now`` (the runtime's clock by default).
+
+        Returns:
+            How long until the next tick is needed.
+        """
+        now = now or self.runtime.clock()
+        settings = self.runtime.settings
+        if not self.lease.acquire():
+            return min(timedelta(seconds=1), settings.leader_lease / 3)
+        if not self._quotas_registered:
+            self.runtime.register_quotas()
+            self._quotas_registered = True
+        for index, (name, work) in enumerate(self._work):
+            if index > 0 and not self.lease.acquire():
+                # A long tick outlived the lease and a standby leads now: stop acting.
+                log.warning("lost the scheduler lease during a tick")
+                return timedelta(0)
+            try:
+                work(now)
+            except Exception:
+                # One broken step must not stop the others or the scheduler.
+                log.exception("scheduler step %s failed", name)
+        return self._next_wait(now)
+
+    def _next_wait(self, now: datetime) -> timedelta:
+        settings = self.runtime.settings
+        wait = settings.tick_interval
+        due = self.runtime.store.next_due_at()
+        if due is not None:
+            wait = min(wait, max(timedelta(0), due - now))
+        return min(wait, settings.leader_lease / 3)
+
+    def stop(self) -> None:
+        """Give up leadership so a standby takes over at once."""
+        self.lease.release()

@@ -1,0 +1,87 @@
+"""Publishing jobs, and the helpers every part of the tick shares.
+
+A job is published only after its claim is written (an outbox): if publishing
+fails, or the message is lost, the claim is still on the record and
+reconciliation publishes it again after the visibility timeout.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any, Protocol
+
+from plugins.core import PhaseInfo
+from scheduler.model import ExecutionRecord, Step, machine
+from scheduler.runtime import Runtime
+
+__all__ = ["Outbox", "Publisher"]
+
+log = logging.getLogger(__name__)
+
+
+class Publisher(Protocol):
+    """Sends a job to a queue (Celery's ``send_task`` in production)."""
+
+    def __call__(self, job: str, args: list[Any], queue: str) -> None:
+        """Publish ``job`` with ``args`` to ``queue``."""
+        ...
+
+
+class Outbox:
+    """Reads, writes and publishes on behalf of the scheduler's tick.
+
+    Args:
+        runtime: The process's runtime.
+        publish: Publishes jobs.
+        batch: The most executions read per index per tick.
+    """
+
+    def __init__(self, runtime: Runtime, publish: Publisher, batch: int) -> None:
+        self.runtime = runtime
+        self.publish = publish
+        self.batch = batch
+
+    def records(self, ids: Iterable[str]) -> list[ExecutionRecord]:
+        """The records that still exist among ``ids``, in one round trip."""
+        return self.runtime.store.get_many(list(ids))
+
+    def write(self, current: ExecutionRecord, new: ExecutionRecord) -> ExecutionRecord | None:
+        """A compare-and-set from ``current`` to ``new``; ``None`` if someone else wrote."""
+        return self.runtime.store.transition(current, new)
+
+    def fail(self, record: ExecutionRecord, now: datetime, info: PhaseInfo) -> None:
+        """End the attempt with ``info``: release its token, then retry or finish."""
+        self.runtime.release_token(record)
+        new, events = machine.finish_attempt(record, now, info, self.runtime.policy)
+        self.runtime.store.transition(record, new, events)
+
+    def claim_and_publish(self, record: ExecutionRecord, new: ExecutionRecord) -> None:
+        """Write ``new`` (which carries a claim), then publish the claimed step's job."""
+        written = self.write(record, new)
+        if written is not None:
+            self.publish_claimed(written)
+
+    def publish_claimed(self, record: ExecutionRecord) -> None:
+        """Publish the job of the step the record claims (a Get as a batch of one)."""
+        claim = record.claim
+        if claim is None:
+            return
+        if claim.step is Step.GET:
+            args: list[Any] = [[[record.id, claim.attempt]]]
+        else:
+            args = [record.id, claim.attempt]
+        try:
+            self.publish(claim.step.job_name, args, self.runtime.queue_for(record))
+        except Exception:
+            # The claim is written: reconciliation publishes it again after the visibility
+            # timeout. Failing the attempt here would free a token a launch may still use.
+            log.exception("%s: publishing %s failed; reconciliation will retry", record.id, claim)
+
+    def publish_gets(self, queue: str, records: Sequence[ExecutionRecord]) -> None:
+        """Publish claimed Gets to ``queue`` in jobs of at most ``get_batch_size``."""
+        size = self.runtime.settings.get_batch_size
+        for start in range(0, len(records), size):
+            chunk = records[start : start + size]
+            self.publish(Step.GET.job_name, [[[r.id, r.attempt] for r in chunk]], queue)

@@ -1,0 +1,119 @@
+"""The tick's housekeeping: tokens, timeouts, reconciliation, quota waiters, retention.
+
+- Tokens: renew live executions' quota tokens, release orphans (a token whose
+  execution is gone, finished or on another attempt) and reap expired ones.
+- Timeouts: ask for the teardown of attempts past their deadline.
+- Reconciliation: a claimed step with no progress for a visibility timeout is
+  published again (Celery with Redis is at-least-once; messages are hints).
+- Waiters: when tokens were freed, make quota waiters pending again.
+- Retention: drop long-finished executions from the listing indexes.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+from scheduler.engine.outbox import Outbox
+from scheduler.model import TeardownKind, machine
+
+__all__ = ["Upkeep"]
+
+log = logging.getLogger(__name__)
+
+_FORGET_EVERY = timedelta(minutes=1)
+
+
+class Upkeep:
+    """Housekeeping steps of the tick; each takes ``now``.
+
+    Args:
+        outbox: Reads, writes and publishes for the tick.
+    """
+
+    def __init__(self, outbox: Outbox) -> None:
+        self.outbox = outbox
+        self.runtime = outbox.runtime
+        self._last_renewal: datetime | None = None
+        self._last_forget: datetime | None = None
+        self._freed: dict[str, int] = {}
+
+    def tokens(self, now: datetime) -> None:
+        """Renew live tokens, release orphans, reap expired ones (every third of a lease)."""
+        period = self.runtime.settings.token_lease / 3
+        if self._last_renewal is not None and now - self._last_renewal < period:
+            return
+        self._last_renewal = now
+        quotas, ledger = self.runtime.quotas, self.runtime.tokens
+        for namespace in quotas.namespaces():
+            holders = quotas.holders(namespace)
+            owners = ledger.owners(holders)
+            records = {r.id: r for r in self.outbox.records({o for o in owners if o})}
+            live = []
+            for token, owner in zip(holders, owners, strict=True):
+                record = records.get(owner or "")
+                if (
+                    record is not None
+                    and not record.finished
+                    and record.token_namespace == namespace
+                    and record.token == token
+                ):
+                    live.append(token)
+                else:
+                    log.warning("releasing orphaned token %s in %s", token, namespace)
+                    ledger.release(namespace, token)
+            quotas.renew(namespace, *live)
+        quotas.reap()
+        self._freed.clear()  # a periodic full check of the waiters, too
+
+    def timeouts(self, now: datetime) -> None:
+        """Ask for the teardown of every attempt whose deadline passed."""
+        store = self.runtime.store
+        for record in self.outbox.records(store.timed_out(now, self.outbox.batch)):
+            limit = record.timeout.total_seconds() if record.timeout else 0
+            teardown = machine.request_teardown(
+                record, now, TeardownKind.TIMEOUT, f"timed out after {limit:g}s"
+            )
+            self.outbox.write(record, teardown)
+
+    def reconcile(self, now: datetime) -> None:
+        """Publish again every claimed step that made no progress for a visibility timeout."""
+        cutoff = now - self.runtime.settings.visibility_timeout
+        store = self.runtime.store
+        for record in self.outbox.records(store.stale_claims(cutoff, self.outbox.batch)):
+            claim = record.claim
+            if claim is None or claim.attempt != record.attempt:
+                self.outbox.write(
+                    record,
+                    replace(record, claim=None, claimed_at=None, pending=True, updated_at=now),
+                )
+                continue
+            written = self.outbox.write(record, replace(record, claimed_at=now))
+            if written is not None:
+                log.warning("%s: %s made no progress; publishing it again", record.id, claim)
+                self.outbox.publish_claimed(written)
+
+    def wake_waiters(self, now: datetime) -> None:
+        """Make quota waiters pending again where tokens were freed since the last look."""
+        quotas, store = self.runtime.quotas, self.runtime.store
+        for namespace in quotas.namespaces():
+            metrics = quotas.metrics(namespace)
+            freed = metrics.releases + metrics.reaps
+            if self._freed.get(namespace) == freed:
+                continue  # nothing was freed since the last look: no busy polling
+            self._freed[namespace] = freed
+            room = metrics.quota - metrics.held
+            if room <= 0:
+                continue
+            # A few more than the free slots: some waiters may be held back by a cap.
+            for record in self.outbox.records(store.waiting(namespace, room * 4)):
+                woken = replace(record, waiting_namespace=None, pending=True, updated_at=now)
+                self.outbox.write(record, woken)
+
+    def forget(self, now: datetime) -> None:
+        """Drop executions finished before the retention from the listing (once a minute)."""
+        if self._last_forget is not None and now - self._last_forget < _FORGET_EVERY:
+            return
+        self._last_forget = now
+        self.runtime.store.forget(now)

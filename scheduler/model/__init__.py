@@ -1,0 +1,44 @@
+"""Pure state, no I/O: the execution record, the state machine, steps and claims.
+
+- :mod:`.record`: :class:`ExecutionRecord`, :class:`WebAPIState`, :class:`Event`;
+- :mod:`.steps`: :class:`Step`, :class:`Claim`, :class:`TeardownKind`,
+  :class:`LimiterKind`;
+- :mod:`.machine`: Flyte's web-API state machine as functions from a record and
+  ``now`` to the next record;
+- :mod:`.failures`: the one mapping from an exception to a failure PhaseInfo;
+- :mod:`.cache_key`: the result cache's key and :class:`CacheStatus`.
+
+Everything here is deterministic given its arguments, so the scheduler and the
+workers share it and its tests need neither Redis nor a clock.
+"""
+
+from __future__ import annotations
+
+from scheduler.model.cache_key import CacheKey, CacheStatus, cache_key
+from scheduler.model.failures import FailureSite, describe, failure_info
+from scheduler.model.record import (
+    Event,
+    ExecutionRecord,
+    WebAPIPhase,
+    WebAPIState,
+    execution_id,
+)
+from scheduler.model.steps import Claim, LimiterKind, Step, TeardownKind
+
+__all__ = [
+    "CacheKey",
+    "CacheStatus",
+    "Claim",
+    "Event",
+    "ExecutionRecord",
+    "FailureSite",
+    "LimiterKind",
+    "Step",
+    "TeardownKind",
+    "WebAPIPhase",
+    "WebAPIState",
+    "cache_key",
+    "describe",
+    "execution_id",
+    "failure_info",
+]

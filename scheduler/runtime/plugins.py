@@ -1,0 +1,225 @@
+"""Plugin loading for a process: the registry, YAML overrides, and each plugin's kind.
+
+Plugins come from the ``flyte_celery.plugins`` entry points and from
+``FLYTE_CELERY_PLUGINS``; per-plugin ``PluginConfig`` overrides come from the YAML
+file in ``FLYTE_CELERY_PLUGIN_CONFIG``. A plugin's kind (async, sync or core) is
+decided once, when it loads; callers then use the typed accessor for that kind.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, cast
+
+import yaml
+
+from plugins.core import ENTRY_POINT_GROUP, PluginRegistry, ResourceNamespace
+from plugins.core import Plugin as CorePlugin
+from plugins.errors import ConfigError, PluginLoadError
+from plugins.webapi import DEFAULT_PLUGIN_CONFIG, AsyncPlugin, PluginConfig, SyncPlugin
+from scheduler.model import Step
+
+__all__ = ["LoadedPlugin", "PluginKind", "PluginSet"]
+
+log = logging.getLogger(__name__)
+
+
+class PluginKind(enum.Enum):
+    """What contract a plugin implements."""
+
+    ASYNC = Step.CREATE
+    """A web-API AsyncPlugin: create, get, status, delete."""
+    SYNC = Step.DO
+    """A web-API SyncPlugin: one ``do`` call."""
+    CORE = Step.HANDLE
+    """A core plugin: ``handle`` round by round, then ``abort`` and ``finalize``."""
+
+    @property
+    def launch_step(self) -> Step:
+        """The first job of an attempt."""
+        step: Step = self.value
+        return step
+
+    @classmethod
+    def of(cls, plugin: object) -> PluginKind:
+        """The kind of a loaded plugin (web-API plugins have ``get_config``)."""
+        if not hasattr(plugin, "get_config"):
+            return cls.CORE
+        if hasattr(plugin, "create"):
+            return cls.ASYNC
+        return cls.SYNC
+
+
+@dataclass(frozen=True)
+class LoadedPlugin:
+    """A loaded plugin, its kind, and its effective configuration.
+
+    Attributes:
+        id: The plugin id.
+        plugin: The plugin object.
+        config: Its PluginConfig with the YAML overrides applied (core plugins get
+            the defaults, which set their round interval and failure budget).
+        kind: The contract it implements.
+    """
+
+    id: str
+    plugin: object
+    config: PluginConfig
+    kind: PluginKind
+
+    @property
+    def launch_step(self) -> Step:
+        """The first job of an attempt: Create, Do or Handle."""
+        return self.kind.launch_step
+
+    def _expect(self, kind: PluginKind) -> Any:
+        if self.kind is not kind:
+            raise TypeError(f"plugin {self.id!r} is a {self.kind.name} plugin, not {kind.name}")
+        return self.plugin
+
+    def as_async(self) -> AsyncPlugin[Any, Any]:
+        """The plugin as an AsyncPlugin (raises TypeError for another kind)."""
+        return cast(AsyncPlugin[Any, Any], self._expect(PluginKind.ASYNC))
+
+    def as_sync(self) -> SyncPlugin:
+        """The plugin as a SyncPlugin (raises TypeError for another kind)."""
+        return cast(SyncPlugin, self._expect(PluginKind.SYNC))
+
+    def as_core(self) -> CorePlugin:
+        """The plugin as a core plugin (raises TypeError for another kind)."""
+        return cast(CorePlugin, self._expect(PluginKind.CORE))
+
+
+def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _camel_to_snake(data: Any) -> Any:
+    if isinstance(data, dict):
+        out = {}
+        for key, value in data.items():
+            snake = "".join(f"_{c.lower()}" if c.isupper() else c for c in str(key))
+            # Quota namespaces are data, not field names: keep their spelling.
+            out[snake] = value if snake == "resource_quotas" else _camel_to_snake(value)
+        return out
+    return data
+
+
+def _read_overrides(path: Path | None) -> dict[str, Any]:
+    if path is None:
+        return {}
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"FLYTE_CELERY_PLUGIN_CONFIG {path}: cannot read: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"FLYTE_CELERY_PLUGIN_CONFIG {path}: expected a mapping of plugin ids")
+    return data
+
+
+class PluginSet:
+    """The plugins of one process. Each loads on first use, once.
+
+    Args:
+        specs: ``module:attr`` specs of extra plugin entries (``FLYTE_CELERY_PLUGINS``).
+        overrides_file: The YAML file of per-plugin overrides, if any.
+        registry: A registry to use instead of entry points plus ``specs``.
+
+    Raises:
+        ConfigError: The overrides file cannot be read or is not a mapping.
+    """
+
+    def __init__(
+        self,
+        specs: str = "",
+        overrides_file: Path | None = None,
+        registry: PluginRegistry | None = None,
+    ) -> None:
+        self._specs = specs
+        self._overrides_file = overrides_file
+        self._overrides = _read_overrides(overrides_file)
+        self._registry = registry
+        self._loaded: dict[str, LoadedPlugin] = {}
+        self._lock = threading.RLock()
+
+    @property
+    def registry(self) -> PluginRegistry:
+        """The plugin registry (entry points and ``FLYTE_CELERY_PLUGINS``)."""
+        with self._lock:
+            if self._registry is None:
+                registry = PluginRegistry()
+                registry.load_entry_points(ENTRY_POINT_GROUP)
+                registry.load_specs(self._specs)
+                self._registry = registry
+            return self._registry
+
+    @property
+    def ids(self) -> list[str]:
+        """Every registered plugin id."""
+        return self.registry.ids
+
+    def get(self, plugin_id: str) -> LoadedPlugin:
+        """The loaded plugin with ``plugin_id`` and its effective config.
+
+        Raises:
+            PluginNotFoundError: No such plugin.
+            PluginLoadError: It failed to load, or its config override is invalid.
+        """
+        with self._lock:
+            loaded = self._loaded.get(plugin_id)
+            if loaded is not None:
+                return loaded
+            plugin = self.registry.get_plugin(plugin_id)
+            kind = PluginKind.of(plugin)
+            base = DEFAULT_PLUGIN_CONFIG if kind is PluginKind.CORE else plugin.get_config()
+            loaded = LoadedPlugin(plugin_id, plugin, self._effective(plugin_id, base), kind)
+            self._loaded[plugin_id] = loaded
+            return loaded
+
+    def for_task_type(self, task_type: str) -> LoadedPlugin:
+        """The plugin that handles ``task_type``.
+
+        Raises:
+            PluginNotFoundError: No plugin handles it.
+        """
+        return self.get(self.registry.entry_for(task_type).id)
+
+    def load_all(self) -> list[LoadedPlugin]:
+        """Load every registered plugin now (workers and the scheduler do, at start-up)."""
+        return [self.get(plugin_id) for plugin_id in self.ids]
+
+    def _effective(self, plugin_id: str, config: PluginConfig) -> PluginConfig:
+        override = self._overrides.get(plugin_id)
+        if not override:
+            return config
+        base = config.model_dump(mode="python")
+        merged = _deep_merge(base, _camel_to_snake(override))
+        try:
+            return PluginConfig(**merged, resource_meta=config.resource_meta)
+        except ValueError as exc:
+            raise PluginLoadError(
+                f"plugin {plugin_id!r}: override in {self._overrides_file}: {exc}"
+            ) from exc
+
+    @staticmethod
+    def quota_namespace(plugin_id: str, namespace: str) -> ResourceNamespace:
+        """The ResourceManager namespace of a plugin's quota: ``<plugin id>:<namespace>``."""
+        return ResourceNamespace(plugin_id).create_sub_namespace(namespace)
+
+    def quotas(self) -> dict[str, int]:
+        """Every plugin's quotas, by ``<plugin id>:<namespace>`` (loads every plugin)."""
+        return {
+            self.quota_namespace(loaded.id, namespace): quota
+            for loaded in self.load_all()
+            for namespace, quota in loaded.config.resource_quotas.items()
+        }

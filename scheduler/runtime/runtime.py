@@ -1,0 +1,178 @@
+"""The runtime of one process: wiring only.
+
+It connects Redis and storage, builds the backend primitives, the plugin set,
+the attempt contexts, the queue names and the rate limiters from the settings,
+and carries the process's one clock. Every other part of the control plane
+receives a Runtime and takes what it needs from it; nothing here decides
+anything about an execution.
+
+Queues: every plugin has a default queue ``<queue prefix>.<plugin id>``, and one
+more per quota namespace, ``<queue prefix>.<plugin id>.<namespace>``. Jobs of an
+execution go to its namespace's queue, so a worker can be dedicated to one.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import redis
+
+from plugins.core import EnvSecretManager, PluginRegistry
+from plugins.io import DataStore
+from scheduler.backend import (
+    ExecutionStore,
+    Keys,
+    RedisRateLimiter,
+    RedisResourceManager,
+    ResultCache,
+    TokenLedger,
+    WakeChannel,
+)
+from scheduler.clock import Clock, utcnow
+from scheduler.model import ExecutionRecord, LimiterKind
+from scheduler.runtime.contexts import Contexts
+from scheduler.runtime.plugins import PluginSet
+from scheduler.settings import RetryPolicy, Settings
+
+__all__ = ["Runtime"]
+
+log = logging.getLogger(__name__)
+
+
+class Runtime:
+    """Shared handles of one process.
+
+    Args:
+        settings: The process's settings.
+        redis_client: A client to reuse; one is made from ``settings.redis_url`` if omitted.
+        registry: A registry to use instead of entry points plus ``settings.plugins``.
+        clock: The process's clock (the system clock by default).
+
+    Attributes:
+        settings: The settings.
+        clock: The clock every part of the process reads.
+        policy: The system-retry policy, built once from the settings.
+        redis: The Redis client.
+        keys: Every Redis key name.
+        data_store: Blob storage.
+        store: Execution records.
+        quotas: Quota tokens.
+        tokens: Which execution holds each token.
+        wake: The scheduler's wake-ups.
+        cache: The result cache.
+        plugins: The plugins, loaded on first use.
+        contexts: Builds what plugin calls see.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        redis_client: redis.Redis | None = None,
+        registry: PluginRegistry | None = None,
+        *,
+        clock: Clock = utcnow,
+    ) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.policy: RetryPolicy = settings.retry_policy
+        self.redis = redis_client or redis.Redis.from_url(settings.redis_url)
+        self.keys = Keys(settings.key_prefix)
+        self.data_store = DataStore(
+            storage_options=settings.storage_options,
+            max_download_bytes=settings.max_download_bytes,
+        )
+        self.store = ExecutionStore(
+            self.redis, key_prefix=settings.key_prefix, retention=settings.retention
+        )
+        self.quotas = RedisResourceManager(
+            self.redis, key_prefix=self.keys.quota_prefix, lease=settings.token_lease
+        )
+        self.tokens = TokenLedger(self.redis, self.keys, self.quotas)
+        self.wake = WakeChannel(self.redis, self.keys)
+        self.cache = ResultCache(
+            self.redis,
+            self.data_store,
+            settings.storage,
+            key_prefix=settings.key_prefix,
+            heartbeat=settings.cache_heartbeat,
+            ttl=settings.cache_ttl,
+        )
+        self.plugins = PluginSet(settings.plugins, settings.plugin_config, registry)
+        self.contexts = Contexts(self.data_store, settings.storage, EnvSecretManager())
+        self._limiters: dict[tuple[str, LimiterKind], RedisRateLimiter] = {}
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        """Close the Redis connection."""
+        self.redis.close()
+
+    # -- quotas --------------------------------------------------------------------------------
+
+    def register_quotas(self) -> dict[str, int]:
+        """Load every plugin and write its quotas to Redis (at process start-up).
+
+        The newest deployment's configuration wins, so a changed quota takes effect.
+
+        Returns:
+            The quota of each ``<plugin id>:<namespace>``.
+        """
+        quotas = self.plugins.quotas()
+        for namespace, quota in quotas.items():
+            self.quotas.set_resource_quota(namespace, quota)
+        return quotas
+
+    def release_token(self, record: ExecutionRecord) -> None:
+        """Release the quota token the record's attempt holds (idempotent; Flyte's finalize)."""
+        if record.token_namespace is not None:
+            self.tokens.release(record.token_namespace, record.token)
+
+    # -- queues and limiters -------------------------------------------------------------------
+
+    def queue(self, plugin_id: str, namespace: str | None = None) -> str:
+        """The Celery queue for a plugin's jobs in ``namespace`` (its default queue if None)."""
+        base = f"{self.settings.queue_prefix}.{plugin_id}"
+        return base if namespace is None else f"{base}.{namespace}"
+
+    def queues(self) -> list[str]:
+        """Every queue: each plugin's default queue and one per quota namespace.
+
+        A plugin that fails to load still gets its default queue, so its jobs are
+        consumed and fail its executions with the load error instead of piling up.
+        """
+        names: list[str] = []
+        for plugin_id in self.plugins.ids:
+            names.append(self.queue(plugin_id))
+            try:
+                loaded = self.plugins.get(plugin_id)
+            except Exception as exc:
+                log.error(
+                    "plugin %s failed to load; only its default queue is used: %s", plugin_id, exc
+                )
+                continue
+            names.extend(self.queue(plugin_id, ns) for ns in sorted(loaded.config.resource_quotas))
+        return names
+
+    def queue_for(self, record: ExecutionRecord) -> str:
+        """The queue of the record's jobs: its plugin's, by quota namespace."""
+        namespace = None
+        prefix = f"{record.plugin_id}:"
+        if record.token_namespace and record.token_namespace.startswith(prefix):
+            namespace = record.token_namespace[len(prefix) :]
+        return self.queue(record.plugin_id, namespace)
+
+    def limiter(self, plugin_id: str, kind: LimiterKind) -> RedisRateLimiter:
+        """The plugin's global read (Get) or write (Create, Delete, Do) limiter."""
+        with self._lock:
+            limiter = self._limiters.get((plugin_id, kind))
+            if limiter is None:
+                config = self.plugins.get(plugin_id).config
+                limits = (
+                    config.read_rate_limiter
+                    if kind is LimiterKind.READ
+                    else config.write_rate_limiter
+                )
+                key = self.keys.limiter(plugin_id, kind.value)
+                limiter = RedisRateLimiter.from_config(self.redis, key, limits)
+                self._limiters[plugin_id, kind] = limiter
+            return limiter

@@ -1,0 +1,69 @@
+"""Applying what a Get (or a core plugin's round) observed: a phase, or an error.
+
+A non-terminal phase is recorded and the next Get planned after the resync
+interval (at once after a signal). A terminal phase completes the attempt. An
+error counts against the plugin's ``maxSystemFailures``; past it the attempt
+fails with the last error.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from plugins.core import PhaseInfo
+from scheduler.model import Event, ExecutionRecord, machine
+from scheduler.runtime import AttemptContext, LoadedPlugin
+from scheduler.steps.writeback import WriteBack
+
+__all__ = ["Observation", "apply_observation"]
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What one Get saw: the Status PhaseInfo, or the error that prevented it.
+
+    Attributes:
+        info: The PhaseInfo Status returned, if the calls succeeded.
+        error: ``Type: message`` of the failure otherwise.
+    """
+
+    info: PhaseInfo | None = None
+    error: str = ""
+
+
+def apply_observation(
+    wb: WriteBack,
+    loaded: LoadedPlugin,
+    record: ExecutionRecord,
+    observation: Observation,
+    actx: AttemptContext,
+) -> None:
+    """Write what a Get observed back to the record it was claimed on."""
+    expected = record.claim
+    caching = loaded.config.caching
+    now = wb.runtime.clock()
+    info = observation.info
+    if info is not None and info.phase.is_terminal() and expected is not None:
+        wb.complete(record, expected, info, actx)
+        return
+    if info is not None:
+        seen = info
+        wb.update(
+            record.id,
+            expected,
+            lambda r: (machine.observed(r, now, seen, caching.resync_interval), []),
+            record,
+        )
+        return
+    message = observation.error
+
+    def failed(r: ExecutionRecord) -> tuple[ExecutionRecord, list[Event]]:
+        outcome = machine.get_failed(
+            r, now, message, caching.max_system_failures, caching.resync_interval
+        )
+        if isinstance(outcome, PhaseInfo):
+            wb.runtime.release_token(r)
+            return machine.finish_attempt(r, now, outcome, wb.runtime.policy)
+        return outcome, []
+
+    wb.update(record.id, expected, failed, record)

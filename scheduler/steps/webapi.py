@@ -1,0 +1,184 @@
+"""The worker steps of web-API plugins: Create (with the first Get), Do, and batched Gets.
+
+Every plugin call runs under the plugin's global rate limiter (the write limiter
+for Create and Do, the read limiter for Get). A batch of Gets of one plugin runs
+concurrently on one event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from plugins.core import PhaseInfo
+from plugins.webapi import GetContext, StatusContext, call_async, call_sync
+from scheduler.model import (
+    Claim,
+    Event,
+    ExecutionRecord,
+    FailureSite,
+    LimiterKind,
+    Step,
+    describe,
+    failure_info,
+    machine,
+)
+from scheduler.runtime import AttemptContext, LoadedPlugin
+from scheduler.steps.observe import Observation, apply_observation
+from scheduler.steps.writeback import WriteBack
+
+__all__ = ["WebAPISteps"]
+
+log = logging.getLogger(__name__)
+
+
+class WebAPISteps:
+    """Create, Do and Get for AsyncPlugins and SyncPlugins.
+
+    Args:
+        wb: The shared claim checks and write-back.
+    """
+
+    def __init__(self, wb: WriteBack) -> None:
+        self.wb = wb
+        self.runtime = wb.runtime
+
+    # -- create and do -------------------------------------------------------------------------
+
+    def create(self, execution_id: str, attempt: int) -> None:
+        """Create the remote resource of an attempt (once its claim is checked)."""
+        expected = Claim(Step.CREATE, attempt)
+        begun = self.wb.begin(execution_id, expected)
+        if begun is None:
+            return
+        record, loaded = begun
+        plugin = loaded.as_async()
+        actx = self.runtime.contexts.attempt(record)
+        self.runtime.limiter(loaded.id, LimiterKind.WRITE).acquire()
+        try:
+            meta, resource = call_sync(plugin.create, actx.context)
+            meta_json = loaded.config.encode_resource_meta(meta)
+        except Exception as exc:
+            log.info("%s create failed: %s", execution_id, describe(exc))
+            self.wb.finish(execution_id, expected, failure_info(exc, FailureSite.PLUGIN_CALL))
+            return
+        if resource is None:
+            # The first Get comes at once (Flyte's sync-on-create), in this same job: one
+            # message and one write fewer than a separate Get job.
+            observation = self._first_get(loaded, actx, meta)
+        else:
+            # Create answered with the resource too: Status may finish the attempt now.
+            observation = self._status(loaded, actx, meta, resource)
+        now = self.runtime.clock()
+        launched = machine.created(record, now, meta_json).to_event()
+        if observation.info is not None and observation.info.phase.is_terminal():
+            self.wb.complete(record, expected, observation.info, actx, before=[launched])
+            return
+        caching = loaded.config.caching
+
+        def apply(r: ExecutionRecord) -> tuple[ExecutionRecord, list[Event]]:
+            created = machine.created(r, now, meta_json)
+            if observation.info is not None:
+                observed = machine.observed(created, now, observation.info, caching.resync_interval)
+                return observed, [launched] if observed.event_key() != created.event_key() else []
+            outcome = machine.get_failed(
+                created,
+                now,
+                observation.error,
+                caching.max_system_failures,
+                caching.resync_interval,
+            )
+            if isinstance(outcome, PhaseInfo):
+                self.runtime.release_token(created)
+                ended, events = machine.finish_attempt(created, now, outcome, self.runtime.policy)
+                return ended, [launched, *events]
+            return outcome, []
+
+        self.wb.update(execution_id, expected, apply, record)
+
+    def _first_get(self, loaded: LoadedPlugin, actx: AttemptContext, meta: Any) -> Observation:
+        try:
+            self.runtime.limiter(loaded.id, LimiterKind.READ).acquire()
+            resource = call_sync(loaded.as_async().get, GetContext(meta))
+        except Exception as exc:
+            return Observation(error=describe(exc))
+        return self._status(loaded, actx, meta, resource)
+
+    def do(self, execution_id: str, attempt: int) -> None:
+        """Run a sync plugin's one call."""
+        expected = Claim(Step.DO, attempt)
+        begun = self.wb.begin(execution_id, expected)
+        if begun is None:
+            return
+        record, loaded = begun
+        actx = self.runtime.contexts.attempt(record)
+        self.runtime.limiter(loaded.id, LimiterKind.WRITE).acquire()
+        try:
+            info = call_sync(loaded.as_sync().do, actx.context)
+        except Exception as exc:
+            log.info("%s do failed: %s", execution_id, describe(exc))
+            info = failure_info(exc, FailureSite.PLUGIN_CALL)
+        if not isinstance(info, PhaseInfo) or not info.phase.is_terminal():
+            got = info.phase.name if isinstance(info, PhaseInfo) else type(info).__name__
+            info = PhaseInfo.system_failure(
+                "BadPluginResult", f"sync plugin do() must return a terminal PhaseInfo, got {got}"
+            )
+        self.wb.complete(record, expected, info, actx)
+
+    # -- get -----------------------------------------------------------------------------------
+
+    def _status(
+        self, loaded: LoadedPlugin, actx: AttemptContext, meta: Any, resource: Any
+    ) -> Observation:
+        ctx = StatusContext(
+            task_execution_metadata=actx.context.task_execution_metadata,
+            task_reader=actx.context.task_reader,
+            input_reader=actx.context.input_reader,
+            output_writer=actx.writer,
+            secret_manager=actx.context.secret_manager,
+            data_store=actx.context.data_store,
+            resource_meta=meta,
+            resource=resource,
+        )
+        try:
+            info = call_sync(loaded.as_async().status, ctx)
+            machine.to_webapi_phase(info.phase)
+        except Exception as exc:
+            return Observation(error=describe(exc))
+        return Observation(info=info)
+
+    async def _observe(
+        self, loaded: LoadedPlugin, record: ExecutionRecord
+    ) -> tuple[Observation, AttemptContext]:
+        actx = self.runtime.contexts.attempt(record)
+        try:
+            meta = loaded.config.decode_resource_meta(record.webapi.resource_meta or "null")
+            await asyncio.to_thread(self.runtime.limiter(loaded.id, LimiterKind.READ).acquire)
+            resource = await call_async(loaded.as_async().get, GetContext(meta))
+        except Exception as exc:
+            return Observation(error=describe(exc)), actx
+        return await asyncio.to_thread(self._status, loaded, actx, meta, resource), actx
+
+    def get(self, items: list[tuple[str, int]]) -> None:
+        """Get a batch of executions of one plugin: the calls run concurrently on one loop."""
+        by_plugin: dict[str, list[ExecutionRecord]] = {}
+        for execution_id, attempt in items:
+            record = self.wb.claimed(execution_id, Claim(Step.GET, attempt))
+            if record is not None:
+                by_plugin.setdefault(record.plugin_id, []).append(record)
+        for records in by_plugin.values():
+            first = records[0]
+            loaded = self.wb.plugin(first, Claim(Step.GET, first.attempt))
+            if loaded is None:
+                for record in records[1:]:
+                    self.wb.plugin(record, Claim(Step.GET, record.attempt))
+                continue
+            results = asyncio.run(self._observe_all(loaded, records))
+            for record, (observation, actx) in zip(records, results, strict=True):
+                apply_observation(self.wb, loaded, record, observation, actx)
+
+    async def _observe_all(
+        self, loaded: LoadedPlugin, records: list[ExecutionRecord]
+    ) -> list[tuple[Observation, AttemptContext]]:
+        return await asyncio.gather(*(self._observe(loaded, r) for r in records))

@@ -1,0 +1,193 @@
+"""The machinery every worker step shares: the claim check and the CAS write-back.
+
+Every job names an execution and an attempt. The worker acts only if the record
+still carries the job's :class:`~scheduler.model.Claim`; a redelivered or
+duplicate message finds the claim gone and does nothing. A result is applied
+with :meth:`WriteBack.update`, a compare-and-set loop that re-reads and re-applies
+if another writer (a signal, an abort request) got in between, as long as the
+claim is still there. Plugin exceptions never escape a step: they become the
+failure :func:`~scheduler.model.failure_info` prescribes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+
+from plugins.core import Phase, PhaseInfo
+from plugins.errors import ContentionError
+from plugins.io.validation import (
+    declares_outputs,
+    phase_info_for_output_error,
+    validate_output,
+)
+from plugins.io.writers import RemoteFileOutputWriter
+from scheduler.model import (
+    CacheStatus,
+    Claim,
+    Event,
+    ExecutionRecord,
+    FailureSite,
+    failure_info,
+    machine,
+)
+from scheduler.runtime import AttemptContext, LoadedPlugin, Runtime
+from scheduler.steps.populate import populate
+
+__all__ = ["Apply", "WriteBack"]
+
+log = logging.getLogger(__name__)
+
+Apply = Callable[[ExecutionRecord], tuple[ExecutionRecord, list[Event]] | None]
+"""Computes the new record and extra events from the current one (``None``: no change)."""
+
+_CAS_ATTEMPTS = 50
+
+
+class WriteBack:
+    """Claim checks and compare-and-set writes of worker steps.
+
+    Args:
+        runtime: The process's runtime (its clock and retry policy included).
+    """
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+
+    def update(
+        self,
+        execution_id: str,
+        expected_claim: Claim | None,
+        apply: Apply,
+        known: ExecutionRecord | None = None,
+    ) -> ExecutionRecord | None:
+        """Apply ``apply`` to the latest record while it carries ``expected_claim``.
+
+        Args:
+            execution_id: The execution.
+            expected_claim: The claim the record must still carry (``None``: any).
+            apply: Computes the new record and extra events from the current one.
+            known: A record just read; tried first, which saves a round trip when
+                nobody else wrote in between (a conflict re-reads).
+
+        Returns:
+            The written record, or ``None`` if the claim is gone (another job won) or
+            ``apply`` chose to do nothing.
+
+        Raises:
+            ContentionError: The write kept losing to other writers.
+        """
+        store = self.runtime.store
+        for _ in range(_CAS_ATTEMPTS):
+            current, known = known or store.get(execution_id), None
+            if current is None or current.finished:
+                return None
+            if expected_claim is not None and current.claim != expected_claim:
+                return None
+            change = apply(current)
+            if change is None:
+                return None
+            new, events = change
+            written = store.transition(current, new, events)
+            if written is not None:
+                # Wake the scheduler for work it should do now: no polling delay.
+                now = self.runtime.clock()
+                due_now = written.next_get_at is not None and written.next_get_at <= now
+                if written.pending or written.finished or due_now:
+                    self.runtime.wake.notify()
+                return written
+        raise ContentionError(f"execution {execution_id}: too much contention to write a result")
+
+    def claimed(self, execution_id: str, claim: Claim) -> ExecutionRecord | None:
+        """The record, if it still carries ``claim`` and is not finished."""
+        record = self.runtime.store.get(execution_id)
+        if record is None or record.finished or record.claim != claim:
+            log.info("%s %s: claim gone, nothing to do", execution_id, claim)
+            return None
+        return record
+
+    def finish(
+        self,
+        execution_id: str,
+        expected_claim: Claim | None,
+        info: PhaseInfo | Callable[[ExecutionRecord], PhaseInfo],
+        known: ExecutionRecord | None = None,
+        before: Sequence[Event] = (),
+        *,
+        cache_status: CacheStatus | None = None,
+    ) -> ExecutionRecord | None:
+        """End the attempt: release its token, then finish or retry (Flyte's finalize).
+
+        Args:
+            execution_id: The execution.
+            expected_claim: The claim the record must still carry.
+            info: The terminal PhaseInfo, or a function that derives it from the
+                latest record (so a concurrent change, like an abort, is seen).
+            known: A record just read, tried first.
+            before: Events to log first (e.g. the launch, when Create and the first
+                Get finished the attempt in one job).
+            cache_status: What the result cache did, when the attempt succeeded.
+        """
+
+        def apply(record: ExecutionRecord) -> tuple[ExecutionRecord, list[Event]]:
+            final = info(record) if callable(info) else info
+            self.runtime.release_token(record)
+            now = self.runtime.clock()
+            new, events = machine.finish_attempt(record, now, final, self.runtime.policy)
+            if cache_status is not None and new.phase is Phase.SUCCESS:
+                new = replace(new, cache_status=cache_status)
+            return new, [*before, *events]
+
+        return self.update(execution_id, expected_claim, apply, known)
+
+    def complete(
+        self,
+        record: ExecutionRecord,
+        expected: Claim,
+        info: PhaseInfo,
+        actx: AttemptContext,
+        before: Sequence[Event] = (),
+    ) -> ExecutionRecord | None:
+        """A terminal PhaseInfo from the plugin: validate and commit outputs on success."""
+        if info.phase is Phase.SUCCESS:
+            try:
+                template = actx.context.task_reader.read()
+                committer = RemoteFileOutputWriter(self.runtime.data_store, actx.paths)
+                reader = actx.writer.reader
+                declared = declares_outputs(template)
+                err = validate_output(reader, outputs_declared=declared, committer=committer)
+                if err is None and not declared and reader is not None and not reader.is_file():
+                    # Flyte drops outputs the interface does not declare; we keep them.
+                    literals, _ = reader.read()
+                    if literals is not None:
+                        committer.put(reader)
+            except Exception as exc:
+                info = failure_info(exc, FailureSite.OUTPUT_COMMIT)
+            else:
+                if err is not None:
+                    info = phase_info_for_output_error(err, info.info)
+        status = None
+        if info.phase is Phase.SUCCESS:
+            # Populate before SUCCESS is written: a waiter that sees the owner done finds
+            # the entry. A write that then loses a race leaves a valid entry behind.
+            status = populate(self.runtime, record, self.runtime.clock())
+        return self.finish(record.id, expected, info, record, before, cache_status=status)
+
+    def begin(self, execution_id: str, claim: Claim) -> tuple[ExecutionRecord, LoadedPlugin] | None:
+        """Check the job's claim and load its plugin: (record, plugin), or None to stop."""
+        record = self.claimed(execution_id, claim)
+        if record is None:
+            return None
+        loaded = self.plugin(record, claim)
+        if loaded is None:
+            return None
+        return record, loaded
+
+    def plugin(self, record: ExecutionRecord, expected: Claim) -> LoadedPlugin | None:
+        """The record's plugin; if it cannot load, the attempt fails with the reason."""
+        try:
+            return self.runtime.plugins.get(record.plugin_id)
+        except Exception as exc:
+            self.finish(record.id, expected, failure_info(exc, FailureSite.PLUGIN_LOAD))
+            return None

@@ -1,0 +1,155 @@
+"""The layout shows the path of an execution: imports only ever point down the tree.
+
+``worker`` → ``scheduler`` → ``plugins``; inside ``scheduler`` each layer imports
+only the layers below it (and its own package's modules), never one above and
+never a sibling of the same rank; no import cycle anywhere; modules stay small.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# The scheduler's layers, bottom first. A module may import from a lower layer, or from
+# modules of its own subpackage; engine and steps share a rank and must not import each
+# other (they meet only in the runtime and the model below them).
+LAYERS: dict[str, int] = {
+    "scheduler.settings": 0,
+    "scheduler.clock": 0,
+    "scheduler.model": 1,
+    "scheduler.backend": 2,
+    "scheduler.runtime": 3,
+    "scheduler.engine": 4,
+    "scheduler.steps": 4,
+    "scheduler.client": 5,
+    "scheduler.testing": 6,
+    "scheduler.cli": 7,
+    "scheduler": 8,
+}
+MAX_LINES = 420  # "about 400": a module that grows past it is due for a split
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _runtime_imports(path: Path) -> set[str]:
+    """Absolute imports that run (not those under ``if TYPE_CHECKING:``)."""
+    tree = ast.parse(path.read_text())
+    skipped: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            skipped.update(id(child) for stmt in node.body for child in ast.walk(stmt))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if id(node) in skipped:
+            continue
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+            # ``from scheduler.model import machine`` imports the submodule too.
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return found
+
+
+def _layer(module: str) -> str:
+    best = "scheduler"
+    for layer in LAYERS:
+        if (module == layer or module.startswith(layer + ".")) and len(layer) > len(best):
+            best = layer
+    return best
+
+
+SOURCES = sorted(
+    p for pkg in ("scheduler", "worker", "plugins") for p in (ROOT / pkg).rglob("*.py")
+)
+MODULES = {_module_name(p): p for p in SOURCES}
+
+
+def _edges() -> dict[str, set[str]]:
+    return {
+        name: {m for m in _runtime_imports(path) if m in MODULES and m != name}
+        for name, path in MODULES.items()
+    }
+
+
+@pytest.mark.parametrize(
+    "module", [m for m in MODULES if m.startswith("scheduler.") or m == "scheduler"]
+)
+def test_scheduler_imports_only_point_down(module: str) -> None:
+    own = _layer(module)
+    package = module if MODULES[module].name == "__init__.py" else module.rpartition(".")[0]
+    for target in _edges()[module]:
+        assert not target.startswith("worker"), f"{module} imports {target}: worker is above"
+        if not target.startswith("scheduler"):
+            continue
+        other = _layer(target)
+        if other == own:
+            # Within a subpackage: a module may use its siblings, never its own package's
+            # __init__ (the package's surface, which sits above its modules).
+            assert target != package or module == package, (
+                f"{module} imports its own package {target}: import the module instead"
+            )
+            continue
+        assert LAYERS[other] < LAYERS[own], (
+            f"{module} ({own}, rank {LAYERS[own]}) imports {target} ({other}, rank "
+            f"{LAYERS[other]}): imports must point down the tree"
+        )
+
+
+def test_top_level_packages_import_one_way() -> None:
+    for module, targets in _edges().items():
+        top = module.partition(".")[0]
+        for target in targets:
+            upward = {"plugins": ("scheduler", "worker"), "scheduler": ("worker",)}
+            assert not target.startswith(upward.get(top, ())), f"{module} imports {target}"
+
+
+def test_no_import_cycles() -> None:
+    edges = _edges()
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    path: list[str] = []
+
+    def visit(node: str) -> None:
+        state[node] = 1
+        path.append(node)
+        for nxt in sorted(edges[node]):
+            if state.get(nxt) == 1:
+                cycle = [*path[path.index(nxt) :], nxt]
+                raise AssertionError("import cycle: " + " -> ".join(cycle))
+            if nxt not in state:
+                visit(nxt)
+        path.pop()
+        state[node] = 2
+
+    for node in sorted(edges):
+        if node not in state:
+            visit(node)
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_modules_stay_small(path: Path) -> None:
+    lines = len(path.read_text().splitlines())
+    assert lines <= MAX_LINES, f"{path.relative_to(ROOT)} has {lines} lines; split it"
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_module_says_what_it_is_for(path: Path) -> None:
+    doc = ast.get_docstring(ast.parse(path.read_text()))
+    assert doc, f"{path.relative_to(ROOT)} has no module docstring"
+
+
+def test_no_reference_points_outside_the_repository() -> None:
+    # Documents cited in code must be in the repository; these were not.
+    for path in SOURCES:
+        text = path.read_text()
+        for outside in ("celery-reliability.md", "design card", "§"):
+            assert outside not in text, f"{path.relative_to(ROOT)} cites {outside!r}"
