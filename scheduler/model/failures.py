@@ -34,18 +34,31 @@ class _Rule:
 class FailureSite(enum.Enum):
     """Where an exception ended an attempt."""
 
-    PLUGIN_CALL = _Rule("TaskFailedWithError", system=False, retryable=True)
+    PLUGIN_CALL = enum.auto()
     """A plugin's Create or Do raised: Flyte's retryable ``TaskFailedWithError``."""
-    RESOLVE = _Rule("PluginLoadFailed", system=True, retryable=False)
+    RESOLVE = enum.auto()
     """The scheduler could not resolve the task type to a loaded plugin."""
-    PLUGIN_LOAD = _Rule("PluginLoadFailed", system=True, retryable=False)
+    PLUGIN_LOAD = enum.auto()
     """A worker could not load the plugin its job names; retrying cannot help."""
-    RESOURCE_REQUIREMENTS = _Rule("ResourceRequirementsFailed", system=True, retryable=True)
+    RESOURCE_REQUIREMENTS = enum.auto()
     """The plugin's ``resource_requirements`` raised before a token was taken."""
-    OUTPUT_COMMIT = _Rule("OutputCommitFailed", system=True, retryable=True)
+    OUTPUT_COMMIT = enum.auto()
     """Validating or committing a successful attempt's outputs failed."""
-    SCHEDULER = _Rule("SchedulerError", system=True, retryable=True)
+    SCHEDULER = enum.auto()
     """The scheduler failed to advance the execution."""
+
+
+# Kept apart from the enum's values: two sites with the same rule must stay two sites.
+_RULES: dict[FailureSite, _Rule] = {
+    FailureSite.PLUGIN_CALL: _Rule("TaskFailedWithError", system=False, retryable=True),
+    FailureSite.RESOLVE: _Rule("PluginLoadFailed", system=True, retryable=False),
+    FailureSite.PLUGIN_LOAD: _Rule("PluginLoadFailed", system=True, retryable=False),
+    FailureSite.RESOURCE_REQUIREMENTS: _Rule(
+        "ResourceRequirementsFailed", system=True, retryable=True
+    ),
+    FailureSite.OUTPUT_COMMIT: _Rule("OutputCommitFailed", system=True, retryable=True),
+    FailureSite.SCHEDULER: _Rule("SchedulerError", system=True, retryable=True),
+}
 
 
 def failure_info(exc: BaseException, site: FailureSite) -> PhaseInfo:
@@ -56,7 +69,7 @@ def failure_info(exc: BaseException, site: FailureSite) -> PhaseInfo:
     Everything else takes the site's code, kind and retryability, with
     ``Type: message``.
     """
-    rule: _Rule = site.value
+    rule = _RULES[site]
     loading = site in (FailureSite.RESOLVE, FailureSite.PLUGIN_LOAD)
     if site is FailureSite.RESOLVE and isinstance(exc, PluginNotFoundError):
         return PhaseInfo.failure(exc.code, exc.message)
