@@ -23,6 +23,7 @@ The tree::
     │   ├── InputConversionError (TypeError)      inputs that do not fit the interface
     │   └── OutputConversionError (TypeError)     a return value that does not fit it
     ├── ExecutionFailedError                      Execution.result() of a failed execution
+    ├── ExecutionTimeoutError (TimeoutError)      an execution did not finish in time
     ├── ExecutionNotFoundError (LookupError)      no execution has this id (or it expired)
     ├── ExecutionExistsError                      an execution with this id already exists
     ├── InvalidSubmissionError (ValueError)       a template or inputs rejected at submit
@@ -43,6 +44,7 @@ __all__ = [
     "ExecutionExistsError",
     "ExecutionFailedError",
     "ExecutionNotFoundError",
+    "ExecutionTimeoutError",
     "FlyteCeleryError",
     "InputConversionError",
     "InputReadError",
@@ -241,6 +243,19 @@ class ExecutionNotFoundError(FlyteCeleryError, LookupError):
 
     def __str__(self) -> str:
         # LookupError subclasses such as KeyError quote their message; we never do.
+        return self.message
+
+
+class ExecutionTimeoutError(FlyteCeleryError, TimeoutError):
+    """An execution did not finish within the time a caller waited for it.
+
+    The execution itself goes on; only the wait ended.
+    """
+
+    code = "ExecutionTimeout"
+
+    def __str__(self) -> str:
+        # OSError (TimeoutError's base) formats its args itself; keep our plain message.
         return self.message
 
 

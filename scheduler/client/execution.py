@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from flyteidl.core import literals_pb2, tasks_pb2
 
 from plugins.core import ExecutionError, Phase, PhaseInfo
-from plugins.errors import ExecutionFailedError, FlyteCeleryError
+from plugins.errors import ExecutionFailedError, ExecutionTimeoutError, FlyteCeleryError
 from plugins.tasks import ExecutionParameters, PythonTask, TransformContext, TypeEngine
 from scheduler.model import CacheStatus, Event, ExecutionRecord
 
@@ -78,7 +78,7 @@ class Execution:
             The final phase: SUCCESS, PERMANENT_FAILURE or ABORTED.
 
         Raises:
-            TimeoutError: It did not finish within ``timeout`` seconds.
+            ExecutionTimeoutError: It did not finish within ``timeout`` (a TimeoutError).
         """
         limit = timeout.total_seconds() if isinstance(timeout, timedelta) else float(timeout)
         deadline = time.monotonic() + limit
@@ -88,7 +88,9 @@ class Execution:
                 return self.phase
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise TimeoutError(f"execution {self.id} still {self.phase.name} after {limit:g}s")
+                raise ExecutionTimeoutError(
+                    f"execution {self.id} still {self.phase.name} after {limit:g}s"
+                )
             time.sleep(min(pause, remaining))
             pause = min(pause * 2, 0.25)
 
@@ -120,7 +122,7 @@ class Execution:
         Raises:
             ExecutionFailedError: It ended PERMANENT_FAILURE or ABORTED; carries the
                 remote error's code, message and kind.
-            TimeoutError: It did not finish within ``timeout``.
+            ExecutionTimeoutError: It did not finish within ``timeout`` (a TimeoutError).
         """
         phase = self.wait(timeout)
         if phase is not Phase.SUCCESS:

@@ -9,6 +9,7 @@ from plugins.errors import (
     ContentionError,
     ExecutionExistsError,
     ExecutionNotFoundError,
+    ExecutionTimeoutError,
     FlyteCeleryError,
     InvalidSubmissionError,
 )
@@ -21,6 +22,7 @@ from plugins.errors import (
         (InvalidSubmissionError, "InvalidSubmission", ValueError),
         (ExecutionExistsError, "ExecutionExists", None),
         (ContentionError, "Contention", None),
+        (ExecutionTimeoutError, "ExecutionTimeout", TimeoutError),
     ],
 )
 def test_execution_errors_codes_and_bases(

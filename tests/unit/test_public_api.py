@@ -62,7 +62,8 @@ TASKS = frozenset({
 
 ERRORS = frozenset({
     "ConfigError", "ContentionError", "DuplicatePluginError", "ExecutionExistsError",
-    "ExecutionFailedError", "ExecutionNotFoundError", "FlyteCeleryError",
+    "ExecutionFailedError", "ExecutionNotFoundError", "ExecutionTimeoutError",
+    "FlyteCeleryError",
     "InputConversionError", "InputReadError", "InvalidPhaseError", "InvalidSubmissionError",
     "MalformedProtobufError", "OutputConversionError", "PluginConfigError", "PluginError",
     "PluginLoadError", "PluginNotFoundError", "PluginStateError",
@@ -92,7 +93,8 @@ SCHEDULER_PINS: dict[str, frozenset[str]] = {
     "scheduler": frozenset({
         "CacheStatus", "Client", "Clock", "ConfigError", "ContentionError", "Execution",
         "ExecutionExistsError", "ExecutionFailedError", "ExecutionNotFoundError",
-        "FlyteCeleryError", "InvalidSubmissionError", "ManualClock", "PluginNotFoundError",
+        "ExecutionTimeoutError", "FlyteCeleryError", "InvalidSubmissionError", "ManualClock",
+        "PluginNotFoundError",
         "Settings", "StorageError",
     }),
     "scheduler.client": frozenset({"Client", "Execution"}),
@@ -163,7 +165,7 @@ def test_nothing_public_leaks_past_all(module_name: str) -> None:
     assert not leaked, f"{module_name} exposes names outside __all__: {leaked}"
 
 
-def test_design_card_layout() -> None:
+def test_top_level_layout() -> None:
     for path in ("pyproject.toml", "README.md", "CHANGELOG.md", ".ci/run", "plugins/py.typed"):
         assert (ROOT / path).is_file(), path
     for package in ("plugins", "scheduler", "worker"):
