@@ -1,0 +1,32 @@
+"""scheduler.settings: the RetryPolicy is derived from Settings, in one place."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from plugins.errors import ConfigError
+from scheduler import Settings
+from scheduler.settings import RetryPolicy
+
+
+def test_the_retry_policy_comes_from_the_settings() -> None:
+    settings = Settings(
+        max_system_retries=5,
+        system_retry_backoff=timedelta(seconds=2),
+        system_retry_backoff_max=timedelta(seconds=10),
+    )
+    assert settings.retry_policy == RetryPolicy(5, timedelta(seconds=2), timedelta(seconds=10))
+
+
+def test_system_retry_backoff_doubles_up_to_its_ceiling() -> None:
+    policy = RetryPolicy(3, timedelta(seconds=1), timedelta(seconds=5))
+    delays = [policy.system_delay(n).total_seconds() for n in range(1, 6)]
+    assert delays == [1, 2, 4, 5, 5]
+
+
+def test_a_bad_value_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FLYTE_CELERY_TICK_INTERVAL", "-3s")
+    with pytest.raises(ConfigError, match="FLYTE_CELERY_TICK_INTERVAL"):
+        Settings.load()
