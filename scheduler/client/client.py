@@ -240,7 +240,12 @@ class Client:
 
     # -- read ----------------------------------------------------------------------------------
 
-    def _record(self, exec_id: str) -> ExecutionRecord:
+    def record(self, exec_id: str) -> ExecutionRecord:
+        """The stored record of ``exec_id``.
+
+        Raises:
+            ExecutionNotFoundError: There is none.
+        """
         record = self.runtime.store.get(exec_id)
         if record is None:
             raise ExecutionNotFoundError(f"no execution {exec_id!r}")
@@ -252,7 +257,7 @@ class Client:
         Raises:
             ExecutionNotFoundError: There is none.
         """
-        return Execution(self, self._record(exec_id))
+        return Execution(self, self.record(exec_id))
 
     def list(self, phase: Phase | None = None, limit: int = 100) -> list[Execution]:
         """The newest executions first, optionally only those in ``phase``."""
@@ -264,7 +269,7 @@ class Client:
         self, exec_id: str, change: Callable[[ExecutionRecord], ExecutionRecord]
     ) -> ExecutionRecord:
         for _ in range(_CAS_ATTEMPTS):
-            current = self._record(exec_id)
+            current = self.record(exec_id)
             new = change(current)
             if new is current:
                 return current

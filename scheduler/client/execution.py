@@ -6,7 +6,7 @@ import re
 import time
 from collections import namedtuple
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from flyteidl.core import literals_pb2, tasks_pb2
 
@@ -14,13 +14,38 @@ from plugins.core import ExecutionError, Phase, PhaseInfo
 from plugins.errors import ExecutionFailedError, ExecutionTimeoutError, FlyteCeleryError
 from plugins.tasks import ExecutionParameters, PythonTask, TransformContext, TypeEngine
 from scheduler.model import CacheStatus, Event, ExecutionRecord
+from scheduler.runtime import Runtime
 
-if TYPE_CHECKING:
-    # Client and Execution are one unit: the client makes handles, a handle reads through
-    # its client. Only the type is needed here, so the import does not run.
-    from scheduler.client.client import Client
+__all__ = ["Execution", "ExecutionSource"]
 
-__all__ = ["Execution"]
+
+class ExecutionSource(Protocol):
+    """What a handle reads and acts through: the :class:`~scheduler.client.Client` that made it.
+
+    A protocol rather than the Client class, so the handle depends on what it uses and the
+    client module is the only one that imports the other.
+    """
+
+    @property
+    def runtime(self) -> Runtime:
+        """The runtime the client reads through."""
+        ...
+
+    def record(self, exec_id: str) -> ExecutionRecord:
+        """The stored record (raises ExecutionNotFoundError)."""
+        ...
+
+    def outputs(self, record: ExecutionRecord) -> literals_pb2.LiteralMap:
+        """The outputs of a successful execution."""
+        ...
+
+    def abort(self, exec_id: str, reason: str = ...) -> None:
+        """Abort the execution."""
+        ...
+
+    def signal(self, exec_id: str) -> None:
+        """Ask for a Get now."""
+        ...
 
 
 class Execution:
@@ -31,7 +56,7 @@ class Execution:
     """
 
     def __init__(
-        self, client: Client, record: ExecutionRecord, task: PythonTask[Any] | None = None
+        self, client: ExecutionSource, record: ExecutionRecord, task: PythonTask[Any] | None = None
     ) -> None:
         self._client = client
         self._record = record
@@ -68,7 +93,7 @@ class Execution:
 
     def refresh(self) -> Execution:
         """Re-read the execution; returns itself."""
-        self._record = self._client._record(self.id)
+        self._record = self._client.record(self.id)
         return self
 
     def wait(self, timeout: float | timedelta) -> Phase:
