@@ -51,13 +51,13 @@ class Engine:
         self.runtime = runtime
         self.lease = LeaderLease(runtime.redis, runtime.keys.leader, settings.leader_lease)
         self.outbox = Outbox(runtime, publish, batch)
-        self.cache = CacheGate(runtime)
+        self.cache_gate = CacheGate(runtime)
         self.upkeep = Upkeep(self.outbox)
-        self.launcher = Launcher(self.outbox, self.cache)
+        self.launcher = Launcher(self.outbox, self.cache_gate)
         self._quotas_registered = False
         self._work: list[tuple[str, Callable[[datetime], None]]] = [
             ("tokens", self.upkeep.tokens),
-            ("cache", self.cache.heartbeat),
+            ("cache", self.cache_gate.heartbeat),
             ("timeouts", self.upkeep.timeouts),
             ("reconcile", self.upkeep.reconcile),
             ("waiters", self.upkeep.wake_waiters),
