@@ -23,14 +23,16 @@ from google.protobuf import struct_pb2
 from plugins.core import Phase
 from tests.helpers import RedisServer, wait_for
 from tests.integration.stack import ROOT, Stack
+from tests.remote_job import CREATED_KEY
 
 N = int(os.environ.get("FLYTE_CELERY_BENCH_N", "2000"))
 LATENCY_N = 40
 
 
-def template(delay: float) -> tasks_pb2.TaskTemplate:
+def template(seconds: float) -> tasks_pb2.TaskTemplate:
+    """A job that finishes ``seconds`` after its Create (the plugin reads the custom field)."""
     t = tasks_pb2.TaskTemplate(type="noop")
-    t.custom.CopyFrom(struct_pb2.Struct(fields={"delay": struct_pb2.Value(number_value=delay)}))
+    t.custom.CopyFrom(struct_pb2.Struct(fields={"seconds": struct_pb2.Value(number_value=seconds)}))
     return t
 
 
@@ -91,7 +93,7 @@ def test_engine_throughput_and_latency(redis_server: RedisServer, tmp_path: Path
             t0 = time.time()
             ex = api.submit(template(0))
             ex.wait(60)
-            to_create.append(float(client.hget("bench:created", ex.record.name)) - t0)
+            to_create.append(float(client.hget(CREATED_KEY, ex.record.token)) - t0)
 
         # Latency: remote completion -> SUCCESS visible, without and with a signal.
         def completion_latency(signal: bool) -> list[float]:
@@ -99,7 +101,7 @@ def test_engine_throughput_and_latency(redis_server: RedisServer, tmp_path: Path
             for _ in range(LATENCY_N // 4):
                 ex = api.submit(template(1.0))
                 wait_for(lambda ex=ex: ex.refresh().phase is Phase.RUNNING, timeout=60)
-                created = float(client.hget("bench:created", ex.record.name))
+                created = float(client.hget(CREATED_KEY, ex.record.token))
                 done_at = created + 1.0
                 time.sleep(max(0.0, done_at - time.time()))
                 if signal:

@@ -20,13 +20,14 @@ from flyteidl.core import interface_pb2, literals_pb2, tasks_pb2, types_pb2
 from plugins.builtin import ECHO, PYTHON_TASK
 from plugins.core import PluginEntry as CorePluginEntry
 from plugins.core import PluginRegistry
-from plugins.webapi import PluginEntry
+from plugins.webapi import PluginConfig, PluginEntry
 from scheduler import Settings
 from scheduler.clock import ManualClock
 from scheduler.runtime import Runtime
 from scheduler.testing import Harness
-from tests.engine.fakes import CoreCalls, CountingCorePlugin, RemotePlugin, Service
+from tests.core_rounds import CoreCalls, CountingCorePlugin
 from tests.helpers import RedisServer
+from tests.remote_job import MemoryJobService, RemoteJobPlugin
 
 
 def template(
@@ -60,14 +61,14 @@ def ints(**values: int) -> dict[str, literals_pb2.Literal]:
 class EngineHarness(Harness):
     """The Harness plus the in-memory remote service its 'remote' plugin talks to."""
 
-    def __init__(self, runtime: Runtime, service: Service) -> None:
+    def __init__(self, runtime: Runtime, service: MemoryJobService) -> None:
         super().__init__(runtime)
         self.service = service
 
 
 @pytest.fixture
-def service() -> Service:
-    return Service()
+def service() -> MemoryJobService:
+    return MemoryJobService()
 
 
 @pytest.fixture
@@ -81,7 +82,7 @@ def harness_factory(
     redis_server: RedisServer,
     redis_client: redis.Redis,
     tmp_path: Any,
-    service: Service,
+    service: MemoryJobService,
 ) -> Callable[..., EngineHarness]:
     def make(quota: int | None = None, resync: float = 30, **settings: Any) -> EngineHarness:
         registry = PluginRegistry()
@@ -90,10 +91,13 @@ def harness_factory(
         registry.register(
             CorePluginEntry("counter", ["counter"], lambda: CountingCorePlugin(core_calls))
         )
+        # Two system failures end an attempt, so the failure-budget tests stay short.
+        data: dict[str, Any] = {"caching": {"resyncInterval": resync, "maxSystemFailures": 2}}
+        if quota is not None:
+            data["resourceQuotas"] = {"default": quota}
+        plugin_config = PluginConfig.model_validate(data)
         registry.register(
-            PluginEntry(
-                "remote", ["remote"], lambda: RemotePlugin(service, quota=quota, resync=resync)
-            )
+            PluginEntry("remote", ["remote"], lambda: RemoteJobPlugin(service, plugin_config))
         )
         config = Settings(
             redis_url=redis_server.url,
