@@ -13,7 +13,7 @@ import enum
 from dataclasses import dataclass
 
 from plugins.core import PhaseInfo
-from plugins.errors import FlyteCeleryError, PluginNotFoundError
+from plugins.errors import PluginNotFoundError
 
 __all__ = ["FailureSite", "describe", "failure_info"]
 
@@ -74,8 +74,10 @@ def failure_info(exc: BaseException, site: FailureSite) -> PhaseInfo:
     if site is FailureSite.RESOLVE and isinstance(exc, PluginNotFoundError):
         return PhaseInfo.failure(exc.code, exc.message)
     code = rule.code
-    if loading and isinstance(exc, FlyteCeleryError):
-        code = exc.code
+    if loading:
+        # A load error names itself (PluginLoadFailed, UnknownTaskType...): keep its code.
+        own = getattr(exc, "code", None)
+        code = own if isinstance(own, str) and own else code
     message = describe(exc)
     if rule.system:
         if rule.retryable:

@@ -46,12 +46,16 @@ class PluginKind(enum.Enum):
 
     @classmethod
     def of(cls, plugin: object) -> PluginKind:
-        """The kind of a loaded plugin (web-API plugins have ``get_config``)."""
-        if not hasattr(plugin, "get_config"):
+        """The kind of a loaded plugin.
+
+        A core plugin implements ``handle`` and has no PluginConfig; a sync plugin has
+        ``do`` and no ``create``; anything else is launched with Create.
+        """
+        if isinstance(plugin, CorePlugin) and not hasattr(plugin, "get_config"):
             return cls.CORE
-        if hasattr(plugin, "create"):
-            return cls.ASYNC
-        return cls.SYNC
+        if not hasattr(plugin, "create") and hasattr(plugin, "do"):
+            return cls.SYNC
+        return cls.ASYNC
 
 
 @dataclass(frozen=True)
@@ -181,7 +185,10 @@ class PluginSet:
                 return loaded
             plugin = self.registry.get_plugin(plugin_id)
             kind = PluginKind.of(plugin)
-            base = DEFAULT_PLUGIN_CONFIG if kind is PluginKind.CORE else plugin.get_config()
+            # Core plugins have no PluginConfig; the defaults (and overrides) set their
+            # round interval (caching.resyncInterval) and failure budget.
+            has_config = hasattr(plugin, "get_config")
+            base = plugin.get_config() if has_config else DEFAULT_PLUGIN_CONFIG
             loaded = LoadedPlugin(plugin_id, plugin, self._effective(plugin_id, base), kind)
             self._loaded[plugin_id] = loaded
             return loaded

@@ -40,10 +40,12 @@ def apply_observation(
 ) -> None:
     """Write what a Get observed back to the record it was claimed on."""
     expected = record.claim
+    if expected is None:
+        return  # only a claimed record is observed; without a claim there is nothing to write
     caching = loaded.config.caching
     now = wb.runtime.clock()
     info = observation.info
-    if info is not None and info.phase.is_terminal() and expected is not None:
+    if info is not None and info.phase.is_terminal():
         wb.complete(record, expected, info, actx)
         return
     if info is not None:

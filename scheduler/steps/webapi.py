@@ -53,11 +53,12 @@ class WebAPISteps:
         if begun is None:
             return
         record, loaded = begun
-        plugin = loaded.as_async()
         actx = self.runtime.contexts.attempt(record)
         self.runtime.limiter(loaded.id, LimiterKind.WRITE).acquire()
         try:
-            meta, resource = call_sync(plugin.create, actx.context)
+            # as_async() inside the try: a plugin that changed kind between deploys fails the
+            # attempt instead of escaping the job and leaving its claim to be re-published.
+            meta, resource = call_sync(loaded.as_async().create, actx.context)
             meta_json = loaded.config.encode_resource_meta(meta)
         except Exception as exc:
             log.info("%s create failed: %s", execution_id, describe(exc))
@@ -168,11 +169,11 @@ class WebAPISteps:
             if record is not None:
                 by_plugin.setdefault(record.plugin_id, []).append(record)
         for records in by_plugin.values():
-            first = records[0]
-            loaded = self.wb.plugin(first, Claim(Step.GET, first.attempt))
+            # Each record is checked against the claim it carries (that is what was published).
+            loaded = self.wb.plugin(records[0])
             if loaded is None:
                 for record in records[1:]:
-                    self.wb.plugin(record, Claim(Step.GET, record.attempt))
+                    self.wb.plugin(record)
                 continue
             results = asyncio.run(self._observe_all(loaded, records))
             for record, (observation, actx) in zip(records, results, strict=True):

@@ -179,15 +179,20 @@ class WriteBack:
         record = self.claimed(execution_id, claim)
         if record is None:
             return None
-        loaded = self.plugin(record, claim)
+        loaded = self.plugin(record)
         if loaded is None:
             return None
         return record, loaded
 
-    def plugin(self, record: ExecutionRecord, expected: Claim) -> LoadedPlugin | None:
-        """The record's plugin; if it cannot load, the attempt fails with the reason."""
+    def plugin(self, record: ExecutionRecord) -> LoadedPlugin | None:
+        """The plugin of a claimed record; if it cannot load, the attempt fails with the reason.
+
+        The failure is written only while the record still carries the claim it was read with.
+        """
         try:
             return self.runtime.plugins.get(record.plugin_id)
         except Exception as exc:
-            self.finish(record.id, expected, failure_info(exc, FailureSite.PLUGIN_LOAD))
+            if record.claim is not None:
+                info = failure_info(exc, FailureSite.PLUGIN_LOAD)
+                self.finish(record.id, record.claim, info)
             return None

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
 
 from plugins.core import ErrorKind, Phase, PhaseInfo
 from plugins.errors import PluginNotFoundError
-from scheduler.model import Step, WebAPIPhase
+from scheduler.model import Claim, Step, WebAPIPhase
 from tests.engine.conftest import EngineHarness as Harness
 from tests.engine.conftest import ints, template
 
@@ -278,3 +279,22 @@ def test_a_core_plugin_is_aborted_then_finalized(harness_factory, core_calls) ->
     h.drain()
     assert ex.refresh().phase is Phase.ABORTED
     assert (core_calls.aborts, core_calls.finalizes) == (1, 1)
+
+
+def test_a_create_for_a_plugin_that_is_no_longer_async_fails_the_attempt(harness_factory) -> None:
+    # An older deployment claimed Create for a plugin id that is a sync plugin now: the job
+    # must fail the attempt, not escape and leave its claim to be re-published forever.
+    h: Harness = harness_factory()
+    ex = h.client.submit(template("echo", inputs=()), {})
+    rec = ex.record
+    claimed = replace(
+        rec, plugin_id="echo", claim=Claim(Step.CREATE, 0), claimed_at=h.now, pending=False
+    )
+    assert h.runtime.store.transition(rec, claimed) is not None
+    h.steps.create(rec.id, 0)
+    after = ex.refresh().record
+    assert after.claim is None
+    assert ex.phase is Phase.PERMANENT_FAILURE
+    assert after.last_error is not None
+    assert after.last_error.code == "TaskFailedWithError"
+    assert "is a SYNC plugin, not ASYNC" in after.last_error.message
