@@ -215,3 +215,17 @@ def test_an_unknown_scheduler_name_is_an_attribute_error() -> None:
 
     with pytest.raises(AttributeError, match="no attribute 'Nonexistent'"):
         _ = scheduler.Nonexistent  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    "name", ["ExecutionFailedError", "ExecutionNotFoundError", "InvalidSubmissionError"]
+)
+def test_errors_once_exported_by_scheduler_client_still_resolve(name: str) -> None:
+    import plugins.errors
+    import scheduler.client
+
+    with pytest.warns(DeprecationWarning, match=f"moved to plugins.errors.{name}"):
+        value = getattr(scheduler.client, name)
+    assert value is getattr(plugins.errors, name)
+    with pytest.raises(AttributeError):
+        _ = scheduler.client.Nonexistent  # type: ignore[attr-defined]
