@@ -2,8 +2,13 @@
 
 The generated name is the key of everything per attempt: the quota token, the
 idempotency key of a remote ``create``, the raw output prefix. It is
-deterministic, unique per (project, domain, execution, node, attempt), DNS-label
+deterministic, injective in (project, domain, execution, node, attempt), DNS-label
 safe and at most ``max_length`` characters long.
+
+Flyte joins the parts with ``-``, so project ``ml-dev`` with domain ``team`` and
+project ``ml`` with domain ``dev-team`` share one name, one quota token and one
+remote job. Here a part that contains the separator makes the name hashed over an
+unambiguous encoding of the parts; names of parts without ``-`` are Flyte's.
 """
 
 from __future__ import annotations
@@ -59,15 +64,18 @@ def fixed_length_unique_id(value: str, max_length: int) -> str:
         )
     if len(value) <= max_length and _DNS_LABEL.fullmatch(value):
         return value
-    digest = _digest(value)
-    readable = _UNSAFE.sub("-", value.lower()).strip("-")
+    return _hashed_id(value, value, max_length)
+
+
+def _hashed_id(readable_source: str, hashed_source: str, max_length: int) -> str:
+    digest = _digest(hashed_source)
+    readable = _UNSAFE.sub("-", readable_source.lower()).strip("-")
     room = max_length - _HASH_CHARS - 1
     if room < 4 or not readable:
         return ("f" + digest)[:max_length]
     if not readable[0].isalpha():
         readable = "f" + readable
-    prefix = readable[:room].rstrip("-")
-    return f"{prefix}-{digest[:_HASH_CHARS]}"
+    return f"{readable[:room].rstrip('-')}-{digest[:_HASH_CHARS]}"
 
 
 @dataclass(frozen=True, eq=False)
@@ -84,9 +92,7 @@ class TaskExecutionID:
     _generated_name: str = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(
-            self, "_generated_name", fixed_length_unique_id(self._name_source(), self.max_length)
-        )
+        object.__setattr__(self, "_generated_name", self._unique_name())
 
     @classmethod
     def create(
@@ -122,12 +128,18 @@ class TaskExecutionID:
         )
         return cls(pb, max_length)
 
-    def _name_source(self) -> str:
+    def _unique_name(self) -> str:
         ex = self.id.node_execution_id.execution_id
         # Project and domain are included because execution names are only unique
         # within them, and the generated name is a global idempotency key.
         parts = [ex.project, ex.domain, ex.name, self.unique_node_id, str(self.retry_attempt)]
-        return "-".join(p for p in parts if p)
+        joined = "-".join(p for p in parts if p)
+        if not any("-" in p for p in parts):
+            return fixed_length_unique_id(joined, self.max_length)
+        # The join is ambiguous: hash the parts length-prefixed, so no two tuples meet, and
+        # keep the join as a readable prefix. A name of this form always holds the hash.
+        encoded = "".join(f"{len(p)}:{p}" for p in parts)
+        return _hashed_id(joined, encoded, self.max_length)
 
     @property
     def generated_name(self) -> str:

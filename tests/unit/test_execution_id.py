@@ -113,3 +113,40 @@ def test_distinct_executions_get_distinct_names(a: str, b: str) -> None:
     if a == b:
         return
     assert make(name=a).generated_name != make(name=b).generated_name
+
+
+def test_generated_names_are_injective_across_project_and_domain() -> None:
+    # Flyte's plain join gives these one name: one token and one remote job for two executions.
+    a = TaskExecutionID.create(project="ml-dev", domain="team", name="x")
+    b = TaskExecutionID.create(project="ml", domain="dev-team", name="x")
+    c = TaskExecutionID.create(project="ml", domain="dev", name="team-x")
+    names = {a.generated_name, b.generated_name, c.generated_name}
+    assert len(names) == 3
+    for name in names:
+        assert DNS_LABEL.fullmatch(name)
+        assert len(name) <= GENERATED_NAME_MAX_LENGTH
+
+
+def test_names_without_dashes_keep_flytes_form() -> None:
+    tid = TaskExecutionID.create(project="flytesnacks", domain="development", name="abc")
+    assert tid.generated_name == "flytesnacks-development-abc-n0-0"
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.text("ab-", min_size=1, max_size=4),
+            st.text("ab-", min_size=1, max_size=4),
+            st.text("ab-", min_size=1, max_size=4),
+            st.integers(0, 3),
+        ),
+        min_size=2,
+        max_size=2,
+        unique=True,
+    )
+)
+def test_distinct_attempts_never_share_a_name(ids: list[tuple[str, str, str, int]]) -> None:
+    (p1, d1, n1, a1), (p2, d2, n2, a2) = ids
+    one = TaskExecutionID.create(project=p1, domain=d1, name=n1, attempt=a1)
+    two = TaskExecutionID.create(project=p2, domain=d2, name=n2, attempt=a2)
+    assert one.generated_name != two.generated_name
