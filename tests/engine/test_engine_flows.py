@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from plugins.core import ErrorKind, Phase, PhaseInfo
-from plugins.errors import PluginNotFoundError
+from plugins.errors import InvalidSubmissionError, PluginNotFoundError
 from scheduler.model import Claim, Step, WebAPIPhase
 from tests.engine.conftest import EngineHarness as Harness
 from tests.engine.conftest import ints, template
@@ -298,3 +298,29 @@ def test_a_create_for_a_plugin_that_is_no_longer_async_fails_the_attempt(harness
     assert after.last_error is not None
     assert after.last_error.code == "TaskFailedWithError"
     assert "is a SYNC plugin, not ASYNC" in after.last_error.message
+
+
+@pytest.mark.parametrize(
+    ("project", "domain", "name"), [("..", "..", "x"), ("a", ".", "x"), ("a/./..", "d", "x")]
+)
+def test_ids_that_escape_the_storage_root_are_refused_at_submit(
+    harness_factory, tmp_path, project: str, domain: str, name: str
+) -> None:
+    h: Harness = harness_factory()
+    with pytest.raises(InvalidSubmissionError, match=r"execution (project|domain) must not"):
+        h.client.submit(template("echo", inputs=()), {}, project=project, domain=domain, name=name)
+    assert list(tmp_path.rglob("*.pb")) == []  # nothing written, inside the root or out
+
+
+def test_executions_whose_ids_join_alike_get_their_own_tokens_and_jobs(harness_factory) -> None:
+    h: Harness = harness_factory(quota=2)
+    one = h.client.submit(template("remote"), ints(x=1), project="ml-dev", domain="team", name="x")
+    two = h.client.submit(template("remote"), ints(x=2), project="ml", domain="dev-team", name="x")
+    h.drain()
+    assert one.refresh().record.token != two.refresh().record.token
+    assert len(h.service.creates) == 2
+    one.abort("only this one")
+    h.drain()
+    h.drain()
+    assert one.refresh().phase is Phase.ABORTED
+    assert two.refresh().phase is Phase.RUNNING
