@@ -108,7 +108,11 @@ def _literal_text(lit: literals_pb2.Literal) -> str:
 
 def _outputs_text(ex: Execution) -> str:
     if ex.phase is Phase.SUCCESS:
-        outputs = ex.outputs().literals
+        try:
+            outputs = ex.outputs().literals
+        except FlyteCeleryError as exc:
+            # One execution with unreadable outputs must not break a listing of all of them.
+            return f"unreadable outputs: {exc}"[:80]
         text = ", ".join(f"{k}={_literal_text(v)}" for k, v in sorted(outputs.items())) or "-"
         return text if ex.cache_status is None else f"{text} (cache {ex.cache_status})"
     err = ex.error()

@@ -29,6 +29,7 @@ from plugins.errors import (
 )
 from plugins.idl import literal_map
 from plugins.io import INPUTS_SUFFIX, TASK_TEMPLATE_SUFFIX, join_reference
+from plugins.io.readers import NO_OUTPUTS_PRODUCED
 from plugins.tasks import (
     ExecutionParameters,
     PythonTask,
@@ -300,6 +301,9 @@ class Client:
         if not reader.exists():
             return literals_pb2.LiteralMap()
         literals, err = reader.read()
+        if err is not None and err.code == NO_OUTPUTS_PRODUCED:
+            # An empty map serializes to zero bytes: a task without outputs, not an error.
+            return literals_pb2.LiteralMap()
         if err is not None:
             raise FlyteCeleryError(f"{record.id}: {err}")
         return literals or literals_pb2.LiteralMap()
