@@ -79,6 +79,9 @@ class Engine:
         if not self._quotas_registered:
             self.runtime.register_quotas()
             self._quotas_registered = True
+        else:
+            # Redis may have come back empty (no persistence, a flush): quotas live only there.
+            self.runtime.ensure_quotas()
         for index, (name, work) in enumerate(self._work):
             if index > 0 and not self.lease.acquire():
                 # A long tick outlived the lease and a standby leads now: stop acting.

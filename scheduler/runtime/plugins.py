@@ -154,6 +154,7 @@ class PluginSet:
         self._overrides = _read_overrides(overrides_file)
         self._registry = registry
         self._loaded: dict[str, LoadedPlugin] = {}
+        self._reported: set[str] = set()
         self._lock = threading.RLock()
 
     @property
@@ -223,10 +224,28 @@ class PluginSet:
         """The ResourceManager namespace of a plugin's quota: ``<plugin id>:<namespace>``."""
         return ResourceNamespace(plugin_id).create_sub_namespace(namespace)
 
+    def loadable(self) -> list[LoadedPlugin]:
+        """Every plugin that loads.
+
+        One that fails is logged once and left out, so it fails only its own executions
+        (with its load error) and every other plugin keeps running.
+        """
+        loaded: list[LoadedPlugin] = []
+        for plugin_id in self.ids:
+            try:
+                loaded.append(self.get(plugin_id))
+            except Exception as exc:
+                if plugin_id not in self._reported:
+                    self._reported.add(plugin_id)
+                    log.error(
+                        "plugin %s failed to load; its executions will fail: %s", plugin_id, exc
+                    )
+        return loaded
+
     def quotas(self) -> dict[str, int]:
-        """Every plugin's quotas, by ``<plugin id>:<namespace>`` (loads every plugin)."""
+        """The quotas of every plugin that loads, by ``<plugin id>:<namespace>``."""
         return {
             self.quota_namespace(loaded.id, namespace): quota
-            for loaded in self.load_all()
+            for loaded in self.loadable()
             for namespace, quota in loaded.config.resource_quotas.items()
         }

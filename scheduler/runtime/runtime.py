@@ -110,9 +110,10 @@ class Runtime:
     # -- quotas --------------------------------------------------------------------------------
 
     def register_quotas(self) -> dict[str, int]:
-        """Load every plugin and write its quotas to Redis (at process start-up).
+        """Write the quotas of every plugin that loads to Redis (at process start-up).
 
-        The newest deployment's configuration wins, so a changed quota takes effect.
+        The newest deployment's configuration wins, so a changed quota takes effect. A
+        plugin that fails to load is left out: it fails only its own executions.
 
         Returns:
             The quota of each ``<plugin id>:<namespace>``.
@@ -121,6 +122,22 @@ class Runtime:
         for namespace, quota in quotas.items():
             self.quotas.set_resource_quota(namespace, quota)
         return quotas
+
+    def ensure_quotas(self) -> bool:
+        """Register the quotas again if Redis lost any (a restart without persistence, a flush).
+
+        Costs one read when nothing is missing.
+
+        Returns:
+            Whether they had to be registered.
+        """
+        expected = self.plugins.quotas()
+        if expected and set(expected) <= set(self.quotas.namespaces()):
+            return False
+        if expected:
+            log.warning("quota namespaces missing from Redis; registering them again")
+        self.register_quotas()
+        return bool(expected)
 
     def release_token(self, record: ExecutionRecord) -> None:
         """Release the quota token the record's attempt holds (idempotent; Flyte's finalize)."""
