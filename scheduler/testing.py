@@ -191,12 +191,14 @@ class RedisServer:
     Attributes:
         process: The server process.
         port: Its port.
-        directory: Where it keeps its log.
+        directory: Where it keeps its log (and its append-only file, with persistence).
+        args: The command line, so :meth:`restart` starts the same server again.
     """
 
     process: subprocess.Popen[bytes]
     port: int
     directory: Path
+    args: list[str]
 
     @property
     def url(self) -> str:
@@ -208,8 +210,14 @@ class RedisServer:
         return redis.Redis.from_url(self.url)
 
     @classmethod
-    def start(cls, directory: Path, attempts: int = 5) -> RedisServer:
-        """Start a diskless server with ``noeviction`` and wait until it answers.
+    def start(cls, directory: Path, attempts: int = 5, *, persistence: bool = False) -> RedisServer:
+        """Start a server with ``noeviction`` and wait until it answers.
+
+        Args:
+            directory: Where its log (and append-only file) go.
+            attempts: Ports to try, in case another process takes a free one first.
+            persistence: Keep an append-only file, so a restart keeps the data;
+                diskless otherwise, so a restart comes back empty.
 
         Raises:
             ConfigError: ``redis-server`` is not installed, or never answered.
@@ -219,18 +227,22 @@ class RedisServer:
             raise ConfigError("redis-server is not installed (apt-get install redis-server)")
         last_error = ""
         for _ in range(attempts):
-            port = _free_port()  # another process may take it first: then try again
+            port = _free_port()
             log = directory / f"redis-{port}.log"
             args = [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(directory)]
-            args += ["--save", "", "--appendonly", "no", "--logfile", str(log)]
+            args += ["--save", "", "--appendonly", "yes" if persistence else "no"]
+            args += ["--appendfilename", f"redis-{port}.aof", "--logfile", str(log)]
             args += ["--maxmemory-policy", "noeviction"]
-            process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            server = cls(process, port, directory)
+            server = cls(cls._spawn(args), port, directory, args)
             if server._answers(timeout=10.0):
                 return server
             server.stop()
             last_error = log.read_text() if log.exists() else "no log"
         raise ConfigError(f"redis-server did not start: {last_error}")
+
+    @staticmethod
+    def _spawn(args: list[str]) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def _answers(self, timeout: float) -> bool:
         client = self.client()
@@ -240,11 +252,34 @@ class RedisServer:
                 try:
                     if client.ping():
                         return True
-                except redis.ConnectionError:
+                except (redis.ConnectionError, redis.BusyLoadingError):
                     time.sleep(0.02)
             return False
         finally:
             client.close()
+
+    def kill(self) -> None:
+        """SIGKILL the server (``kill -9``): nothing is flushed to disk."""
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+
+    def start_again(self) -> None:
+        """Start the stopped server again on the same port, with the same options.
+
+        Raises:
+            ConfigError: It is still running, or did not answer within 10 s.
+        """
+        if self.process.poll() is None:
+            raise ConfigError(f"redis-server on port {self.port} is still running")
+        self.process = self._spawn(self.args)
+        if not self._answers(timeout=10.0):
+            raise ConfigError(f"redis-server on port {self.port} did not come back")
+
+    def restart(self) -> None:
+        """Stop the server cleanly and start it again on the same port."""
+        self.stop()
+        self.start_again()
 
     def stop(self) -> None:
         """Stop the server: TERM, then KILL after 10 s."""

@@ -5,6 +5,10 @@ own periodic entries (if the app has any), then the engine's tick, and then
 blocks on a Redis list until a worker or client pushes a wake-up or the next
 piece of work is due. So results are acted on at once, without polling delay,
 and an idle scheduler costs one blocked Redis call per tick interval.
+
+When Redis goes away (a restart, a failover, a network blip) the scheduler logs
+one line, retries with a backoff capped at two seconds, and logs one more line
+when Redis answers again: it resumes within a few seconds, and never exits.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import time
 from datetime import timedelta
 from typing import Any
 
+import redis
 from celery import beat
 
 from scheduler.engine.engine import Engine
@@ -24,12 +29,37 @@ __all__ = ["EngineScheduler"]
 
 log = logging.getLogger(__name__)
 
+_FIRST_RETRY = timedelta(seconds=0.25)
+_LAST_RETRY = timedelta(seconds=2)
+
+
+class _Outage:
+    """Tracks a Redis outage: one line when it starts, one when it ends, backoff between."""
+
+    def __init__(self) -> None:
+        self.failures = 0
+        self.since = 0.0
+
+    def failed(self, exc: Exception) -> timedelta:
+        if self.failures == 0:
+            self.since = time.monotonic()
+            log.warning("flyte-celery scheduler: Redis unavailable (%s); retrying", exc)
+        self.failures += 1
+        return min(_FIRST_RETRY * (1 << min(self.failures - 1, 8)), _LAST_RETRY)
+
+    def recovered(self) -> None:
+        if self.failures:
+            took = time.monotonic() - self.since
+            log.warning("flyte-celery scheduler: Redis answers again after %.1fs; resuming", took)
+        self.failures = 0
+
 
 class EngineScheduler(beat.Scheduler):  # type: ignore[misc]
     """Runs flyte-celery's engine as celery beat's scheduler."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self._engine: Engine | None = None
+        self._outage = _Outage()
         super().__init__(*args, **kwargs)
 
     @property
@@ -50,19 +80,18 @@ class EngineScheduler(beat.Scheduler):  # type: ignore[misc]
         engine = self.engine
         try:
             wait = engine.tick()
-        except Exception:
-            # Redis down, for example: keep beat alive and try again shortly.
-            log.exception("flyte-celery scheduler tick failed")
-            wait = timedelta(seconds=1)
-        if beat_wait:
-            wait = min(wait, timedelta(seconds=beat_wait))
-        if wait > timedelta(0):
-            try:
+            if beat_wait:
+                wait = min(wait, timedelta(seconds=beat_wait))
+            if wait > timedelta(0):
                 engine.runtime.wake.wait(wait)
-            except Exception:
-                # Redis down while waiting: do not spin; the next tick retries.
-                log.exception("flyte-celery scheduler could not wait for a wake-up")
-                time.sleep(min(1.0, wait.total_seconds()))
+            self._outage.recovered()
+        except redis.RedisError as exc:
+            # Redis is away: keep beat alive, and try again after a short, growing pause.
+            time.sleep(self._outage.failed(exc).total_seconds())
+        except Exception:
+            # Anything else is a bug to see in the log; beat must still go on.
+            log.exception("flyte-celery scheduler tick failed")
+            time.sleep(1.0)
         return 0.0
 
     def close(self) -> None:

@@ -1,0 +1,1 @@
+"""Fault tests: real processes, real Redis restarts; nothing lost, nothing stuck."""
