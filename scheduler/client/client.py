@@ -27,7 +27,6 @@ from plugins.errors import (
     StorageError,
     TaskLoadError,
 )
-from plugins.idl import literal_map
 from plugins.io import INPUTS_SUFFIX, TASK_TEMPLATE_SUFFIX, join_reference
 from plugins.io.readers import NO_OUTPUTS_PRODUCED
 from plugins.tasks import (
@@ -38,8 +37,16 @@ from plugins.tasks import (
     TransformContext,
 )
 from scheduler.client.execution import Execution
+from scheduler.client.validation import check_inputs, check_template, normalize_inputs
 from scheduler.clock import Clock, utcnow
-from scheduler.model import ExecutionRecord, TeardownKind, cache_key, execution_id, machine
+from scheduler.model import (
+    ExecutionRecord,
+    TeardownKind,
+    cache_key,
+    describe,
+    execution_id,
+    machine,
+)
 from scheduler.runtime import Runtime, execution_prefix
 from scheduler.settings import Settings
 
@@ -162,6 +169,12 @@ class Client:
                 )
             except TaskLoadError as exc:
                 raise InvalidSubmissionError(exc.message) from None
+            except FlyteCeleryError:
+                raise
+            except Exception as exc:  # a Task subclass's own hook raised
+                raise InvalidSubmissionError(
+                    f"cannot build the template of task {task.name!r}: {describe(exc)}"
+                ) from None
         elif isinstance(task, tasks_pb2.TaskTemplate):
             task_template = task
         else:
@@ -169,18 +182,13 @@ class Client:
                 "submit() takes a Task (e.g. a @task function) or a flyteidl core.TaskTemplate, "
                 f"got {type(task).__name__}"
             )
-        if not task_template.type:
-            raise InvalidSubmissionError(
-                "task template has no task type (TaskTemplate.type is empty)"
-            )
+        limit = self.settings.max_download_bytes
+        check_template(task_template, limit)
         if python_task is not None and not isinstance(inputs, literals_pb2.LiteralMap):
             values = self._convert_inputs(python_task, inputs or {}, exec_id, prefix)
         else:
-            try:
-                values = literal_map(inputs)
-            except TypeError as exc:
-                raise InvalidSubmissionError(str(exc)) from None
-        _check_inputs(task_template, values)
+            values = normalize_inputs(inputs, limit)
+        check_inputs(task_template, values)
         entry = self.runtime.plugins.registry.entry_for(task_template.type)  # unknown: raises
         key = cache_key(task_template, values, project, domain)
         store = self.runtime.data_store
@@ -235,9 +243,14 @@ class Client:
             is_local=False,
         )
         try:
-            return task.inputs_to_literal_map(params, task.bind_inputs(**inputs))
+            values = task.inputs_to_literal_map(params, task.bind_inputs(**inputs))
         except InputConversionError as exc:
             raise InvalidSubmissionError(exc.message) from None
+        except StorageError:
+            raise  # an upload failed: the storage error says where
+        except (TypeError, ValueError) as exc:  # e.g. a name that is no keyword, an odd value
+            raise InvalidSubmissionError(f"inputs of task {task.name!r}: {describe(exc)}") from None
+        return normalize_inputs(values, self.settings.max_download_bytes)
 
     # -- read ----------------------------------------------------------------------------------
 
@@ -307,20 +320,3 @@ class Client:
         if err is not None:
             raise FlyteCeleryError(f"{record.id}: {err}")
         return literals or literals_pb2.LiteralMap()
-
-
-def _check_inputs(template: tasks_pb2.TaskTemplate, values: literals_pb2.LiteralMap) -> None:
-    declared = template.interface.inputs.variables
-    if not declared:
-        return
-    missing = sorted(set(declared) - set(values.literals))
-    unknown = sorted(set(values.literals) - set(declared))
-    problems = []
-    if missing:
-        problems.append(f"missing inputs: {', '.join(missing)}")
-    if unknown:
-        problems.append(f"inputs the task does not declare: {', '.join(unknown)}")
-    if problems:
-        raise InvalidSubmissionError(
-            f"task {template.id.name or template.type!r}: " + "; ".join(problems)
-        )

@@ -28,6 +28,14 @@ _MAX_ID_PART = 255  # one path segment in storage: most filesystems' limit
 _UNSAFE_ID_CHARS = re.compile(r"[/\\\x00-\x1f\x7f]")
 
 
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def execution_id(project: str, domain: str, name: str) -> str:
     """The id of an execution: ``project/domain/name``.
 
@@ -51,6 +59,8 @@ def execution_id(project: str, domain: str, name: str) -> str:
             problem = "must not contain '/', '\\' or control characters"
         elif len(part) > _MAX_ID_PART:
             problem = f"must be at most {_MAX_ID_PART} characters, got {len(part)}"
+        elif not _is_utf8(part):
+            problem = "must be valid Unicode text (it has a lone surrogate)"
         if problem:
             shown = part if len(part) <= 60 else part[:60] + "..."
             raise ValueError(f"execution {label} {problem}: {shown!r}")

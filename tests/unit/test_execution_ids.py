@@ -35,3 +35,8 @@ def test_ids_that_would_escape_or_share_a_directory_are_refused(
 def test_a_non_string_part_is_named() -> None:
     with pytest.raises(ValueError, match="execution project must be a string, got int"):
         execution_id(3, "d", "n")  # type: ignore[arg-type]
+
+
+def test_text_that_is_not_valid_unicode_is_refused() -> None:
+    with pytest.raises(ValueError, match="execution project must be valid Unicode text"):
+        execution_id("\ud800", "d", "n")
