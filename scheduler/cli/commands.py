@@ -14,6 +14,7 @@ Commands:
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import signal
 import sys
@@ -23,16 +24,20 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import redis
 from flyteidl.core import literals_pb2, tasks_pb2
+from google.protobuf.message import DecodeError
 
 from plugins.core import Phase
-from plugins.errors import FlyteCeleryError
+from plugins.errors import FlyteCeleryError, InvalidSubmissionError
 from plugins.webapi import parse_duration
 from scheduler.cli.demo import DEMO_PLUGIN_SPEC, SERVICE_ENV, JobServer, workload
 from scheduler.cli.standalone import Standalone
 from scheduler.client import Client, Execution
 
 __all__ = ["main", "parse_input", "table"]
+
+log = logging.getLogger(__name__)
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
@@ -205,10 +210,24 @@ def _demo(args: argparse.Namespace) -> int:
     return 0 if succeeded == len(phases) - 1 and aborted == 1 else 1
 
 
+def _read_template(path: Path) -> tasks_pb2.TaskTemplate:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InvalidSubmissionError(f"cannot read the template file {path}: {exc}") from None
+    template = tasks_pb2.TaskTemplate()
+    try:
+        template.ParseFromString(data)
+    except DecodeError as exc:
+        raise InvalidSubmissionError(
+            f"{path} is not a serialized flyteidl TaskTemplate: {exc}"
+        ) from None
+    return template
+
+
 def _submit(args: argparse.Namespace) -> int:
     if args.template:
-        template = tasks_pb2.TaskTemplate()
-        template.ParseFromString(Path(args.template).read_bytes())
+        template = _read_template(Path(args.template))
     elif args.type:
         template = tasks_pb2.TaskTemplate(type=args.type)
         if args.retries:
@@ -349,4 +368,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _COMMANDS[args.command](args)
     except (FlyteCeleryError, ValueError, TimeoutError, RuntimeError) as exc:
         print(f"flyte-celery {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except redis.RedisError as exc:
+        print(f"flyte-celery {args.command}: cannot reach Redis: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:
+        # Never a traceback for the user: one line, and the details in the debug log.
+        log.debug("flyte-celery %s failed", args.command, exc_info=True)
+        print(f"flyte-celery {args.command}: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 2

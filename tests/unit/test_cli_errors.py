@@ -1,0 +1,40 @@
+"""The CLI answers bad input with one line and exit status 2, never a traceback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from scheduler.cli import main
+
+
+@pytest.mark.parametrize(
+    ("make_args", "message"),
+    [
+        (lambda d: ["submit", "--template", str(d / "missing.pb")], "cannot read the template"),
+        (lambda d: ["submit", "--template", str(d / "garbage.pb")], "not a serialized flyteidl"),
+        (lambda d: ["submit", "--type", "echo", "--input", "novalue"], "must look like name=value"),
+        (lambda d: ["submit", "--type", "echo", "--input", "n=int:x"], "cannot read 'x' as int"),
+        (lambda d: ["list", "--phase", "SLEEPY"], "SLEEPY"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(
+    make_args, message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "garbage.pb").write_bytes(b"\xff\xff\xff not protobuf")
+    assert main(make_args(tmp_path)) == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert len(err.strip().splitlines()) == 1
+    assert "Traceback" not in err
+
+
+def test_an_unreachable_redis_is_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("FLYTE_CELERY_REDIS_URL", "redis://127.0.0.1:9/0")  # nothing listens
+    assert main(["get", "p/d/n"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("flyte-celery get: cannot reach Redis")
+    assert len(err.strip().splitlines()) == 1
