@@ -35,16 +35,29 @@ class RetryPolicy:
         max_system_retries: Attempts that may fail with SYSTEM errors and be retried.
         backoff: The delay before the first system retry; it doubles each time.
         backoff_max: The longest such delay.
+        user_backoff: The delay before the first user retry (the template's
+            ``retries``); it doubles each time, so a failing remote is not hammered.
+        user_backoff_max: The longest such delay.
     """
 
     max_system_retries: int = 3
     backoff: timedelta = timedelta(seconds=1)
     backoff_max: timedelta = timedelta(minutes=1)
+    user_backoff: timedelta = timedelta(seconds=1)
+    user_backoff_max: timedelta = timedelta(minutes=1)
 
     def system_delay(self, failures: int) -> timedelta:
         """The backoff before retrying after the ``failures``-th system failure (from 1)."""
-        delay: timedelta = self.backoff * (1 << min(max(0, failures - 1), 30))
-        return min(delay, self.backoff_max)
+        return _doubling(self.backoff, failures, self.backoff_max)
+
+    def user_delay(self, failures: int) -> timedelta:
+        """The backoff before retrying after the ``failures``-th user failure (from 1)."""
+        return _doubling(self.user_backoff, failures, self.user_backoff_max)
+
+
+def _doubling(first: timedelta, failures: int, ceiling: timedelta) -> timedelta:
+    delay: timedelta = first * (1 << min(max(0, failures - 1), 30))
+    return min(delay, ceiling)
 
 
 def default_storage() -> str:
@@ -77,6 +90,8 @@ class Settings(BaseSettings):
             execution fails (Flyte's ``max-node-retries-system-failures``).
         system_retry_backoff: The delay before the first system retry; it doubles.
         system_retry_backoff_max: The longest delay between system retries.
+        retry_backoff: The delay before the first user retry; it doubles.
+        retry_backoff_max: The longest delay between user retries.
         retention: How long finished executions are kept.
         cache_heartbeat: How often a ``cache_serialize`` reservation is renewed;
             it expires after three missed heartbeats (Flyte's grace multiplier).
@@ -104,6 +119,8 @@ class Settings(BaseSettings):
     max_system_retries: int = Field(default=3, ge=0)
     system_retry_backoff: Duration = timedelta(seconds=1)
     system_retry_backoff_max: Duration = timedelta(minutes=1)
+    retry_backoff: Duration = timedelta(seconds=1)
+    retry_backoff_max: Duration = timedelta(minutes=1)
     retention: Duration = timedelta(days=7)
     cache_heartbeat: Duration = timedelta(seconds=5)
     cache_ttl: Duration = timedelta(days=30)
@@ -115,6 +132,8 @@ class Settings(BaseSettings):
         "tick_interval",
         "system_retry_backoff",
         "system_retry_backoff_max",
+        "retry_backoff",
+        "retry_backoff_max",
         "retention",
         "cache_heartbeat",
         "cache_ttl",
@@ -134,7 +153,11 @@ class Settings(BaseSettings):
     def retry_policy(self) -> RetryPolicy:
         """The system-retry policy these settings describe."""
         return RetryPolicy(
-            self.max_system_retries, self.system_retry_backoff, self.system_retry_backoff_max
+            self.max_system_retries,
+            self.system_retry_backoff,
+            self.system_retry_backoff_max,
+            self.retry_backoff,
+            self.retry_backoff_max,
         )
 
     @classmethod

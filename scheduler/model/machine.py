@@ -25,10 +25,12 @@ from scheduler.settings import RetryPolicy
 __all__ = [
     "ABORTED_REASON",
     "AUTO_REFRESH_CACHE_FAILED",
+    "CLEANUP_FAILED",
     "TASK_FAILED_WITH_ERROR",
     "TIMED_OUT",
     "allocated",
     "claimed",
+    "cleanup_failed",
     "created",
     "delete_retry",
     "denied",
@@ -45,6 +47,7 @@ __all__ = [
 TASK_FAILED_WITH_ERROR = "TaskFailedWithError"
 AUTO_REFRESH_CACHE_FAILED = "AutoRefreshCacheFailed"
 TIMED_OUT = "TimedOut"
+CLEANUP_FAILED = "CleanupFailed"
 ABORTED_REASON = "Aborted"
 QUOTA_WAIT_REASON = "Quota for task has exceeded. Waiting for the resource."
 LAUNCHED_VERSION = 2  # Flyte's "Queued v2, launched": differs from every earlier Queued v0
@@ -263,6 +266,21 @@ def delete_retry(
     )
 
 
+def cleanup_failed(info: PhaseInfo, message: str) -> PhaseInfo:
+    """How a teardown ends when its cleanup (Delete, or a core plugin's abort) kept failing.
+
+    An abort still ends ABORTED, now carrying a SYSTEM ``CleanupFailed`` error; a
+    timeout still fails its attempt, with the cleanup failure added to its message.
+    """
+    if info.phase is Phase.ABORTED:
+        err = ExecutionError(code=CLEANUP_FAILED, message=message, kind=ErrorKind.SYSTEM)
+        return PhaseInfo(Phase.ABORTED, 0, f"{info.reason}; {message}", info.info, err)
+    if info.err is None:
+        return info
+    err = replace(info.err, message=f"{info.err.message}; {message}")
+    return PhaseInfo(info.phase, info.version, info.reason, info.info, err)
+
+
 def teardown_phase_info(record: ExecutionRecord, now: datetime) -> PhaseInfo:
     """How a torn-down attempt ends: ABORTED for an abort, a retryable failure for a timeout."""
     if record.teardown is TeardownKind.TIMEOUT:
@@ -282,15 +300,16 @@ def finish_attempt(
 
     The caller must already have released the attempt's token (release is
     idempotent, so releasing before the write is safe). USER failures consume
-    the template's retries; SYSTEM failures consume the system-retry budget, with
-    exponential backoff.
+    the template's retries, SYSTEM failures the system-retry budget; both back off
+    exponentially (Flyte retries user failures at once, which hammers a failing
+    remote). An ABORTED end keeps the error it carries (e.g. a failed cleanup).
 
     Returns:
         The next record and the events to log before its own.
     """
     if not info.phase.is_terminal():
         raise ValueError(f"finish_attempt needs a terminal phase, got {info.phase.name}")
-    if record.teardown is TeardownKind.ABORT and info.phase is not Phase.SUCCESS:
+    if record.teardown is TeardownKind.ABORT and info.phase not in (Phase.SUCCESS, Phase.ABORTED):
         # The user aborted while the attempt was failing: honour the abort, start nothing new.
         reason = record.teardown_reason or ABORTED_REASON
         info = PhaseInfo(Phase.ABORTED, 0, reason, info.info, info.err)
@@ -310,8 +329,10 @@ def finish_attempt(
         teardown_reason="",
         webapi=replace(ended.webapi, phase=_final_webapi_phase(info)),
     )
-    if info.phase in (Phase.SUCCESS, Phase.ABORTED):
+    if info.phase is Phase.SUCCESS:
         return replace(base, finished=True), []
+    if info.phase is Phase.ABORTED:
+        return replace(base, finished=True, last_error=info.err or record.last_error), []
     err = info.err or ExecutionError(code="Unknown", message="Unknown error message")
     user = replace(base, last_error=err)
     if err.kind is ErrorKind.SYSTEM:
@@ -323,7 +344,7 @@ def finish_attempt(
         failures = record.user_failures + 1
         retry = info.phase is Phase.RETRYABLE_FAILURE and failures <= record.retries
         counted = replace(user, user_failures=failures)
-        delay = timedelta(0)
+        delay = policy.user_delay(failures)
     if not retry:
         final = PhaseInfo.failed(Phase.PERMANENT_FAILURE, err, info.info)
         events = [] if info.phase is Phase.PERMANENT_FAILURE else [ended.to_event()]

@@ -9,6 +9,7 @@ times, and then finalize anyway so that the token is released.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from plugins.core import PhaseInfo
 from plugins.webapi import DeleteContext, call_sync
@@ -51,10 +52,17 @@ class Teardown:
         )
         return True
 
-    def _ended(self, record: ExecutionRecord) -> PhaseInfo:
-        # Read the teardown kind from the latest record: an abort may have come in during a
-        # timeout's Delete, and then the attempt must end ABORTED, not be retried.
-        return machine.teardown_phase_info(record, self.runtime.clock())
+    def _ended(self, cleanup_error: str) -> Callable[[ExecutionRecord], PhaseInfo]:
+        def ended(record: ExecutionRecord) -> PhaseInfo:
+            # Read the teardown kind from the latest record: an abort may have come in during
+            # a timeout's Delete, and then the attempt must end ABORTED, not be retried.
+            info = machine.teardown_phase_info(record, self.runtime.clock())
+            if not cleanup_error:
+                return info
+            # The remote job may still run: say so on the execution and in its events.
+            return machine.cleanup_failed(info, cleanup_error)
+
+        return ended
 
     def delete(self, execution_id: str, attempt: int) -> None:
         """Delete the remote resource of an attempt being torn down, then finalize it."""
@@ -66,14 +74,17 @@ class Teardown:
         reason = record.teardown_reason or machine.ABORTED_REASON
         if loaded.kind is PluginKind.CORE:
             ctx = self.core.context(record, self.runtime.contexts.attempt(record), [])
+            failure = ""
             try:
                 self.core.abort(loaded, ctx)
             except Exception as exc:
                 if self._retry(record, expected, describe(exc)):
                     return
+                failure = self._gave_up(record, describe(exc))
             self.core.finalize(loaded, ctx)
-            self.wb.finish(execution_id, expected, self._ended, record)
+            self.wb.finish(execution_id, expected, self._ended(failure), record)
             return
+        failure = ""
         try:
             meta = None
             if record.webapi.resource_meta is not None:
@@ -83,4 +94,11 @@ class Teardown:
         except Exception as exc:
             if self._retry(record, expected, describe(exc)):
                 return
-        self.wb.finish(execution_id, expected, self._ended, record)
+            failure = self._gave_up(record, describe(exc))
+        self.wb.finish(execution_id, expected, self._ended(failure), record)
+
+    @staticmethod
+    def _gave_up(record: ExecutionRecord, message: str) -> str:
+        attempts = record.webapi.sync_failure_count + 1
+        log.error("%s: cleanup failed %d times; giving up: %s", record.id, attempts, message)
+        return f"cleanup failed after {attempts} attempts, the remote job may still run: {message}"

@@ -49,6 +49,11 @@ def template(
     return t
 
 
+def finished(execution: Any) -> Callable[[], bool]:
+    """A condition for Harness.until: the execution is over (no more attempts)."""
+    return lambda: bool(execution.refresh().record.finished)
+
+
 def ints(**values: int) -> dict[str, literals_pb2.Literal]:
     result = {}
     for key, value in values.items():

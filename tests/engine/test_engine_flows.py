@@ -11,7 +11,7 @@ from plugins.core import ErrorKind, Phase, PhaseInfo
 from plugins.errors import InvalidSubmissionError, PluginNotFoundError
 from scheduler.model import Claim, Step, WebAPIPhase
 from tests.engine.conftest import EngineHarness as Harness
-from tests.engine.conftest import ints, template
+from tests.engine.conftest import finished, ints, template
 
 
 def test_async_plugin_succeeds_and_commits_outputs(harness_factory) -> None:
@@ -56,6 +56,11 @@ def test_create_error_retries_with_a_new_generated_name(harness_factory) -> None
     assert rec.attempt == 1 and rec.user_failures == 1
     assert rec.last_error is not None and rec.last_error.code == "TaskFailedWithError"
     assert "service unavailable" in rec.last_error.message
+    # The retry backs off (1 s, then doubling) instead of hammering a failing service.
+    assert len(h.service.creates) == 1
+    assert rec.not_before == h.now + timedelta(seconds=1)
+    h.advance(timedelta(seconds=1))
+    h.drain()
     names = list(h.service.creates)
     assert len(names) == 2 and names[0] != names[1]
     assert names[1] == rec.token
@@ -324,3 +329,30 @@ def test_executions_whose_ids_join_alike_get_their_own_tokens_and_jobs(harness_f
     h.drain()
     assert one.refresh().phase is Phase.ABORTED
     assert two.refresh().phase is Phase.RUNNING
+
+
+def test_a_delete_that_keeps_failing_ends_aborted_with_the_failure_recorded(
+    harness_factory,
+) -> None:
+    h: Harness = harness_factory()
+    ex = h.client.submit(template("remote"), ints(x=1))
+    h.drain()
+    assert ex.refresh().phase is Phase.RUNNING
+
+    def refuse() -> None:
+        raise ConnectionError("the remote refuses deletes")
+
+    h.service.on_delete = refuse
+    ex.abort("no longer needed")
+    h.until(finished(ex))
+    assert ex.phase is Phase.ABORTED
+    # One Delete and two retries (max_system_retries=2), backing off between them.
+    assert len(h.service.deletes) == 3
+    err = ex.error()
+    assert err is not None
+    assert (err.code, err.kind) == ("CleanupFailed", ErrorKind.SYSTEM)
+    assert "cleanup failed after 3 attempts" in err.message
+    assert "the remote refuses deletes" in err.message
+    last = ex.events()[-1]
+    assert last.phase is Phase.ABORTED and "cleanup failed" in last.reason
+    assert "no longer needed" in last.reason

@@ -10,6 +10,7 @@ from plugins.core import ErrorKind, Phase
 from plugins.errors import ExecutionFailedError
 from scheduler import InvalidSubmissionError
 from tests.engine.conftest import EngineHarness as Harness
+from tests.engine.conftest import finished
 from tests.tasks import sample
 
 
@@ -49,12 +50,12 @@ def test_a_user_exception_is_a_user_error_with_its_traceback(harness_factory) ->
 def test_user_errors_consume_retries(harness_factory) -> None:
     h: Harness = harness_factory()
     ex = h.client.submit(sample.flaky, {"succeed_on": 2})
-    h.drain()
+    h.until(finished(ex))  # retries back off: 1 s, then 2 s
     assert ex.refresh().phase is Phase.SUCCESS
     assert ex.result(timeout=1) == 2
     assert ex.record.user_failures == 2
     too_flaky = h.client.submit(sample.flaky, {"succeed_on": 9})
-    h.drain()
+    h.until(finished(too_flaky))
     assert too_flaky.refresh().phase is Phase.PERMANENT_FAILURE
     assert too_flaky.attempt == 3
     assert "attempt 3 fails" in (too_flaky.error() or pytest.fail("no error")).message
