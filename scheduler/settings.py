@@ -80,7 +80,12 @@ class Settings(BaseSettings):
         key_prefix: Prefix of every Redis key.
         queue_prefix: Prefix of every Celery queue name.
         visibility_timeout: Celery's redelivery deadline for unacknowledged jobs; a
-            claimed step with no progress for this long is re-enqueued.
+            claimed step that never started for this long is re-enqueued.
+        call_timeout: The longest a plugin call may run before it is cut off (Celery's
+            soft time limit on its job; the hard limit follows 30 s later). A Do call
+            of a task with a timeout is cut off 10 s after the attempt's deadline.
+        run_lease: How long a worker's claim on a step it runs lasts without renewal;
+            it renews every third of it, and a worker that died is noticed after it.
         leader_lease: How long the scheduler's leadership lasts without renewal; a
             standby takes over within it.
         token_lease: How long a quota token lives without renewal.
@@ -112,6 +117,8 @@ class Settings(BaseSettings):
     key_prefix: str = "flyte-celery"
     queue_prefix: str = "flyte-celery"
     visibility_timeout: Duration = timedelta(minutes=5)
+    run_lease: Duration = timedelta(seconds=15)
+    call_timeout: Duration = timedelta(hours=1)
     leader_lease: Duration = timedelta(seconds=10)
     token_lease: Duration = timedelta(minutes=5)
     tick_interval: Duration = timedelta(seconds=1)
@@ -127,6 +134,8 @@ class Settings(BaseSettings):
 
     @field_validator(
         "visibility_timeout",
+        "run_lease",
+        "call_timeout",
         "leader_lease",
         "token_lease",
         "tick_interval",

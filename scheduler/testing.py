@@ -55,11 +55,13 @@ class PublishedJob:
         name: The Celery task name (``flyte_celery.<step>``).
         args: Its arguments.
         queue: The queue it went to.
+        time_limit: When a worker would cut its call off.
     """
 
     name: str
     args: list[Any]
     queue: str
+    time_limit: timedelta | None = None
 
     @property
     def step(self) -> Step:
@@ -124,9 +126,11 @@ class Harness:
         """The harness's current time."""
         return self.clock()
 
-    def publish(self, job: str, args: list[Any], queue: str) -> None:
+    def publish(
+        self, job: str, args: list[Any], queue: str, *, time_limit: timedelta | None = None
+    ) -> None:
         """Collect a job, as the engine's publisher does."""
-        published = PublishedJob(job, args, queue)
+        published = PublishedJob(job, args, queue, time_limit)
         self.jobs.append(published)
         self.log.append(published)
 

@@ -6,6 +6,7 @@
 - :class:`RedisRateLimiter`: a global GCRA token bucket on Redis's clock;
 - :class:`LeaderLease`: the scheduler's leadership;
 - :class:`TokenLedger`: which execution holds each quota token;
+- :class:`RunLeases`: heartbeated leases of steps in progress;
 - :class:`WakeChannel`: wake-ups for the scheduler;
 - :class:`ResultCache`: result-cache entries and ``cache_serialize`` reservations;
 - :class:`Keys`: every key name.
@@ -21,6 +22,7 @@ from scheduler.backend.keys import Keys
 from scheduler.backend.lease import LeaderLease
 from scheduler.backend.limiter import RedisRateLimiter
 from scheduler.backend.quota import DEFAULT_LEASE, QuotaMetrics, RedisResourceManager
+from scheduler.backend.runs import RunLeases
 from scheduler.backend.store import DEFAULT_EVENT_LOG_CAP, DEFAULT_RETENTION, ExecutionStore
 from scheduler.backend.tokens import TokenLedger
 from scheduler.backend.wake import WakeChannel
@@ -37,6 +39,7 @@ __all__ = [
     "RedisResourceManager",
     "Reservation",
     "ResultCache",
+    "RunLeases",
     "TokenLedger",
     "WakeChannel",
 ]

@@ -10,6 +10,7 @@ namespace has a hash tag of its own::
     {p}:all, {p}:finished        ZSET    listing indexes
     {p}:pending, {p}:due, {p}:timeouts, {p}:claims, {p}:waiting:<ns>
                                  ZSET    work indexes of unfinished executions
+    {p}:runs, {p}:run-owners     ZSET, HASH  run leases of steps in progress
     {p}:cache:entry:<digest>     STRING  a result-cache entry (JSON)
     {p}:cache:reservations       HASH    digest -> owner|expiry ms
     p:leader                     STRING  the scheduler lease
@@ -72,6 +73,16 @@ class Keys:
     def waiting(self, namespace: str | None) -> str:
         """The index of executions waiting for a token of ``namespace``."""
         return self.index(f"waiting:{NO_WAITING if namespace is None else namespace}")
+
+    @property
+    def runs(self) -> str:
+        """Run leases of steps in progress: member ``<id>|<claim>`` -> expiry (ms)."""
+        return f"{self.tag}:runs"
+
+    @property
+    def run_owners(self) -> str:
+        """Which worker holds each run lease."""
+        return f"{self.tag}:run-owners"
 
     # -- the result cache ----------------------------------------------------------------------
 

@@ -29,6 +29,7 @@ __all__ = ["EngineScheduler"]
 
 log = logging.getLogger(__name__)
 
+_HARD_LIMIT_GRACE = timedelta(seconds=30)
 _FIRST_RETRY = timedelta(seconds=0.25)
 _LAST_RETRY = timedelta(seconds=2)
 
@@ -71,8 +72,16 @@ class EngineScheduler(beat.Scheduler):  # type: ignore[misc]
             log.info("flyte-celery scheduler %s ready", self._engine.lease.owner)
         return self._engine
 
-    def _publish(self, job: str, args: list[Any], queue: str) -> None:
-        self.app.send_task(job, args=args, queue=queue)
+    def _publish(
+        self, job: str, args: list[Any], queue: str, *, time_limit: timedelta | None = None
+    ) -> None:
+        limits: dict[str, float] = {}
+        if time_limit is not None:
+            # The soft limit raises in the call, which then fails like any plugin error;
+            # the hard limit kills a call that ignores it, and its run lease lapses.
+            limits["soft_time_limit"] = time_limit.total_seconds()
+            limits["time_limit"] = (time_limit + _HARD_LIMIT_GRACE).total_seconds()
+        self.app.send_task(job, args=args, queue=queue, **limits)
 
     def tick(self, *args: Any, **kwargs: Any) -> float:
         """One scheduler round; blocks until woken or until work is due."""

@@ -73,7 +73,15 @@ class Launcher:
                 # timeout: end the attempt now. The claim check drops its late result.
                 self.outbox.fail(record, now, machine.teardown_phase_info(record, now))
                 return
+            if record.teardown is not None and record.claim.step is Step.GET:
+                # The handle is known, so a Get in flight (perhaps hung) need not be waited
+                # for: claim Delete now. The claim check drops the Get's late result.
+                loaded = self._resolve(record, now)
+                if loaded is not None:
+                    self._teardown(record, loaded, now)
+                return
             # A step is in flight; its write-back makes the record pending again if needed.
+            # (A Create in flight is waited for: only its answer names what to delete.)
             write(record, replace(record, pending=False))
             return
         loaded = self._resolve(record, now)

@@ -3,13 +3,17 @@
 A job is published only after its claim is written (an outbox): if publishing
 fails, or the message is lost, the claim is still on the record and
 reconciliation publishes it again after the visibility timeout.
+
+Every job carries a time limit, so a plugin call that hangs is cut off and its
+worker slot freed: ``FLYTE_CELERY_CALL_TIMEOUT``, or for a Do call of a task with a
+timeout, what is left of the attempt.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from plugins.core import PhaseInfo
@@ -20,12 +24,16 @@ __all__ = ["Outbox", "Publisher"]
 
 log = logging.getLogger(__name__)
 
+_AFTER_DEADLINE = timedelta(seconds=10)
+
 
 class Publisher(Protocol):
     """Sends a job to a queue (Celery's ``send_task`` in production)."""
 
-    def __call__(self, job: str, args: list[Any], queue: str) -> None:
-        """Publish ``job`` with ``args`` to ``queue``."""
+    def __call__(
+        self, job: str, args: list[Any], queue: str, *, time_limit: timedelta | None = None
+    ) -> None:
+        """Publish ``job`` with ``args`` to ``queue``; its call is cut off after ``time_limit``."""
         ...
 
 
@@ -72,8 +80,16 @@ class Outbox:
             args: list[Any] = [[[record.id, claim.attempt]]]
         else:
             args = [record.id, claim.attempt]
+        limit = self.runtime.settings.call_timeout
+        if claim.step is Step.DO and record.deadline is not None:
+            # The scheduler ends the attempt at its deadline (TimedOut) and drops a late
+            # answer; the limit, a little later, only frees the worker slot.
+            left = record.deadline - self.runtime.clock()
+            limit = min(limit, max(timedelta(0), left) + _AFTER_DEADLINE)
         try:
-            self.publish(claim.step.job_name, args, self.runtime.queue_for(record))
+            self.publish(
+                claim.step.job_name, args, self.runtime.queue_for(record), time_limit=limit
+            )
         except Exception:
             # The claim is written: reconciliation publishes it again after the visibility
             # timeout. Failing the attempt here would free a token a launch may still use.
@@ -84,4 +100,9 @@ class Outbox:
         size = self.runtime.settings.get_batch_size
         for start in range(0, len(records), size):
             chunk = records[start : start + size]
-            self.publish(Step.GET.job_name, [[[r.id, r.attempt] for r in chunk]], queue)
+            self.publish(
+                Step.GET.job_name,
+                [[[r.id, r.attempt] for r in chunk]],
+                queue,
+                time_limit=self.runtime.settings.call_timeout,
+            )

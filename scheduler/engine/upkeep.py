@@ -15,6 +15,7 @@ import logging
 from dataclasses import replace
 from datetime import datetime, timedelta
 
+from scheduler.backend.runs import run_member
 from scheduler.engine.outbox import Outbox
 from scheduler.model import TeardownKind, machine
 
@@ -78,9 +79,23 @@ class Upkeep:
             self.outbox.write(record, teardown)
 
     def reconcile(self, now: datetime) -> None:
-        """Publish again every claimed step that made no progress for a visibility timeout."""
+        """Publish again every claimed step whose worker died, or that never started.
+
+        A step in progress holds a run lease its worker renews: once it lapses, the worker
+        is gone and the step is published again at once. A step with no run lease and no
+        progress for a visibility timeout was never started (a lost message).
+        """
+        runs, store = self.runtime.runs, self.runtime.store
+        for execution_id, lapsed in runs.reap(now, self.outbox.batch):
+            found = store.get(execution_id)
+            if found is None or found.finished or found.claim != lapsed:
+                continue  # the step finished (or moved on) before its lease lapsed
+            written = self.outbox.write(found, replace(found, claimed_at=now))
+            if written is not None:
+                log.warning("%s: %s stopped renewing its run lease; publishing it again",
+                            found.id, lapsed)  # fmt: skip
+                self.outbox.publish_claimed(written)
         cutoff = now - self.runtime.settings.visibility_timeout
-        store = self.runtime.store
         for record in self.outbox.records(store.stale_claims(cutoff, self.outbox.batch)):
             claim = record.claim
             if claim is None or claim.attempt != record.attempt:
@@ -88,6 +103,11 @@ class Upkeep:
                     record,
                     replace(record, claim=None, claimed_at=None, pending=True, updated_at=now),
                 )
+                continue
+            expiry = runs.expiry(run_member(record.id, claim))
+            if expiry is not None and expiry > now:
+                # Still running, however long it takes: look again a visibility timeout on.
+                self.outbox.write(record, replace(record, claimed_at=now))
                 continue
             written = self.outbox.write(record, replace(record, claimed_at=now))
             if written is not None:

@@ -26,6 +26,7 @@ from scheduler.backend import (
     RedisRateLimiter,
     RedisResourceManager,
     ResultCache,
+    RunLeases,
     TokenLedger,
     WakeChannel,
 )
@@ -60,6 +61,7 @@ class Runtime:
         quotas: Quota tokens.
         tokens: Which execution holds each token.
         wake: The scheduler's wake-ups.
+        runs: Run leases of steps in progress.
         cache: The result cache.
         plugins: The plugins, loaded on first use.
         contexts: Builds what plugin calls see.
@@ -90,6 +92,7 @@ class Runtime:
         )
         self.tokens = TokenLedger(self.redis, self.keys, self.quotas)
         self.wake = WakeChannel(self.redis, self.keys)
+        self.runs = RunLeases(self.redis, self.keys)
         self.cache = ResultCache(
             self.redis,
             self.data_store,

@@ -46,6 +46,7 @@ class Stack:
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     prefix: str = field(default_factory=lambda: f"it{uuid.uuid4().hex[:8]}")
     plugins: str = "tests.integration.plugins:ENTRIES,tests.integration.plugins:MORE"
+    overrides: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.config_file = self.directory / "plugins.yaml"
@@ -62,7 +63,10 @@ class Stack:
             token_lease=15,  # type: ignore[arg-type]
             tick_interval=0.5,  # type: ignore[arg-type]
             system_retry_backoff=0.2,  # type: ignore[arg-type]
+            run_lease=3,  # type: ignore[arg-type]
         )
+        if self.overrides:
+            self.settings = Settings(**{**self.settings.model_dump(), **self.overrides})
 
     @property
     def env(self) -> dict[str, str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import urllib.request
+from datetime import timedelta
 
 from flyteidl.core import tasks_pb2
 
@@ -127,3 +128,53 @@ def test_flower_lists_our_jobs(fresh_stack: Stack) -> None:
 
     job = wait_for(our_job, timeout=60, what="Flower to list the job")
     assert job["state"] == "SUCCESS"
+
+
+def test_a_killed_worker_is_noticed_by_its_run_lease_not_the_visibility_timeout(
+    redis_server, job_service, tmp_path, ledger: Ledger
+) -> None:
+    # A visibility timeout far longer than the test: only the run lease (2 s) can bring the
+    # Create back after its worker dies.
+    overrides = {"visibility_timeout": timedelta(minutes=10), "run_lease": timedelta(seconds=2)}
+    stack = Stack(redis_server.url, tmp_path, job_service.url, overrides=overrides)
+    try:
+        stack.start_worker("w1")
+        stack.start_beat("beat")
+        client = stack.client()
+        ledger.hold_creates.set()
+        ex = client.submit(template("http_job"), seconds(0), project="p-lease")
+        wait_for(ledger.held.is_set, timeout=60, what="Create to reach the service")
+        stack.kill("w1")
+        ledger.hold_creates.clear()
+        stack.start_worker("w2")
+        stack.wait_log("beat", "stopped renewing its run lease", timeout=120)
+        assert ex.wait(120) is Phase.SUCCESS
+        assert ex.attempt == 0
+        assert len(ledger.jobs) == 1  # one remote job for the one attempt
+        wait_for(lambda: no_token_left(stack), timeout=30, what="the token to be released")
+    finally:
+        stack.stop()
+
+
+def test_a_hung_get_does_not_hold_the_attempt_past_its_timeout(
+    fresh_stack: Stack, ledger: Ledger
+) -> None:
+    fresh_stack.start_worker("w1")
+    fresh_stack.start_beat("beat")
+    client = fresh_stack.client()
+    ledger.auto_finish = None
+    ex = client.submit(template("http_job", timeout=6), seconds(0), project="p-hung-get")
+    wait_for(lambda: ex.refresh().phase is Phase.RUNNING, timeout=60, what="the first Get")
+    ledger.hold_gets.set()  # every Get from now on hangs until released
+    ex.signal()
+    wait_for(ledger.get_held.is_set, timeout=60, what="a Get to hang")
+    try:
+        # The attempt ends at its deadline, through Delete, while the Get still hangs.
+        assert ex.wait(120) is Phase.PERMANENT_FAILURE
+        assert ledger.hold_gets.is_set()
+        err = ex.error()
+        assert err is not None and err.code == "TimedOut"
+        assert len(ledger.deletes) == 1
+    finally:
+        ledger.hold_gets.clear()
+    wait_for(lambda: no_token_left(fresh_stack), timeout=30, what="the token to be released")

@@ -111,7 +111,7 @@ SCHEDULER_PINS: dict[str, frozenset[str]] = {
     "scheduler.backend": frozenset({
         "DEFAULT_EVENT_LOG_CAP", "DEFAULT_LEASE", "DEFAULT_RETENTION", "ExecutionStore", "Keys",
         "LeaderLease", "QuotaMetrics", "RedisRateLimiter", "RedisResourceManager",
-        "Reservation", "ResultCache", "TokenLedger", "WakeChannel",
+        "Reservation", "ResultCache", "RunLeases", "TokenLedger", "WakeChannel",
     }),
     "scheduler.model": frozenset({
         "CacheKey", "CacheStatus", "Claim", "Event", "ExecutionRecord", "FailureSite",
