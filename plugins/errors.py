@@ -28,6 +28,7 @@ The tree::
     ├── ExecutionExistsError                      an execution with this id already exists
     ├── InvalidSubmissionError (ValueError)       a template or inputs rejected at submit
     ├── ContentionError                           a compare-and-set kept losing to others
+    ├── BackendUnavailableError (ConnectionError) Redis did not answer
     └── StorageError (OSError)
         ├── RemoteFileNotFoundError (FileNotFoundError)
         ├── RemoteFileExceedsMaxSizeError         a blob over the download limit
@@ -38,6 +39,7 @@ The tree::
 from __future__ import annotations
 
 __all__ = [
+    "BackendUnavailableError",
     "ConfigError",
     "ContentionError",
     "DuplicatePluginError",
@@ -269,6 +271,16 @@ class InvalidSubmissionError(FlyteCeleryError, ValueError):
     """A template or its inputs were rejected at submit time."""
 
     code = "InvalidSubmission"
+
+
+class BackendUnavailableError(FlyteCeleryError, ConnectionError):
+    """Redis, which holds every execution, did not answer; the call may be tried again."""
+
+    code = "BackendUnavailable"
+
+    def __str__(self) -> str:
+        # OSError (ConnectionError's base) formats its args itself; keep our plain message.
+        return self.message
 
 
 class ContentionError(FlyteCeleryError):

@@ -26,6 +26,7 @@ import importlib as _importlib
 import warnings as _warnings
 
 from plugins.errors import (
+    BackendUnavailableError,
     ConfigError,
     ContentionError,
     ExecutionExistsError,
@@ -43,6 +44,7 @@ from scheduler.model import CacheStatus
 from scheduler.settings import Settings
 
 __all__ = [
+    "BackendUnavailableError",
     "CacheStatus",
     "Client",
     "Clock",

@@ -8,17 +8,20 @@
 
 from __future__ import annotations
 
+import builtins
+import functools
 import secrets
 import string
 from collections.abc import Callable, Mapping
 from datetime import timedelta
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import redis
 from flyteidl.core import literals_pb2, tasks_pb2
 
 from plugins.core import Phase
 from plugins.errors import (
+    BackendUnavailableError,
     ContentionError,
     ExecutionNotFoundError,
     FlyteCeleryError,
@@ -40,6 +43,7 @@ from scheduler.client.execution import Execution
 from scheduler.client.validation import check_inputs, check_template, normalize_inputs
 from scheduler.clock import Clock, utcnow
 from scheduler.model import (
+    Event,
     ExecutionRecord,
     TeardownKind,
     cache_key,
@@ -53,6 +57,26 @@ from scheduler.settings import Settings
 __all__ = ["Client"]
 
 _NAME_CHARS = string.ascii_lowercase + string.digits
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _reaching_redis(method: Callable[P, R]) -> Callable[P, R]:
+    """Turn Redis's own errors into the project's: public calls raise nothing else."""
+
+    @functools.wraps(method)
+    def call(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return method(*args, **kwargs)
+        except redis.RedisError as exc:
+            # redis-py names the host and port, never the password.
+            raise BackendUnavailableError(
+                f"Redis is unavailable: {type(exc).__name__}: {exc}"
+            ) from exc
+
+    return call
+
+
 _CAS_ATTEMPTS = 50
 
 
@@ -120,6 +144,7 @@ class Client:
 
     # -- submit --------------------------------------------------------------------------------
 
+    @_reaching_redis
     def submit(
         self,
         task: tasks_pb2.TaskTemplate | Task,
@@ -254,6 +279,7 @@ class Client:
 
     # -- read ----------------------------------------------------------------------------------
 
+    @_reaching_redis
     def record(self, exec_id: str) -> ExecutionRecord:
         """The stored record of ``exec_id``.
 
@@ -273,12 +299,14 @@ class Client:
         """
         return Execution(self, self.record(exec_id))
 
+    @_reaching_redis
     def list(self, phase: Phase | None = None, limit: int = 100) -> list[Execution]:
         """The newest executions first, optionally only those in ``phase``."""
         return [Execution(self, r) for r in self.runtime.store.list(phase=phase, limit=limit)]
 
     # -- act -----------------------------------------------------------------------------------
 
+    @_reaching_redis
     def _update(
         self, exec_id: str, change: Callable[[ExecutionRecord], ExecutionRecord]
     ) -> ExecutionRecord:
@@ -308,6 +336,12 @@ class Client:
             exec_id, lambda r: machine.request_teardown(r, clock(), TeardownKind.ABORT, reason)
         )
 
+    @_reaching_redis
+    def events(self, exec_id: str) -> builtins.list[Event]:
+        """Every (attempt, phase, version) change of an execution, oldest first."""
+        return self.runtime.store.events(exec_id)
+
+    @_reaching_redis
     def outputs(self, record: ExecutionRecord) -> literals_pb2.LiteralMap:
         """The outputs of a successful execution (empty if the task declares none)."""
         reader = self.runtime.contexts.output_reader(record)

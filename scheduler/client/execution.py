@@ -47,6 +47,10 @@ class ExecutionSource(Protocol):
         """Ask for a Get now."""
         ...
 
+    def events(self, exec_id: str) -> list[Event]:
+        """The execution's events, oldest first."""
+        ...
+
 
 class Execution:
     """A handle on one execution; :meth:`refresh` re-reads it.
@@ -199,7 +203,7 @@ class Execution:
 
     def events(self) -> list[Event]:
         """Every (attempt, phase, version) change, oldest first."""
-        return self._client.runtime.store.events(self.id)
+        return self._client.events(self.id)
 
     def abort(self, reason: str = "Aborted by user") -> None:
         """Abort the execution (see :meth:`Client.abort`)."""

@@ -36,5 +36,18 @@ def test_an_unreachable_redis_is_one_line(
     monkeypatch.setenv("FLYTE_CELERY_REDIS_URL", "redis://127.0.0.1:9/0")  # nothing listens
     assert main(["get", "p/d/n"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("flyte-celery get: cannot reach Redis")
+    assert err.startswith("flyte-celery get: Redis is unavailable")
     assert len(err.strip().splitlines()) == 1
+
+
+def test_a_client_without_redis_raises_the_projects_error(tmp_path: Path) -> None:
+    from plugins.errors import BackendUnavailableError
+    from scheduler import Client, Settings
+
+    settings = Settings(redis_url="redis://127.0.0.1:9/0", storage=f"file://{tmp_path}")
+    with Client(settings=settings) as client:
+        with pytest.raises(BackendUnavailableError, match="Redis is unavailable") as caught:
+            client.get("p/d/n")
+        assert isinstance(caught.value, ConnectionError)  # except ConnectionError still works
+        with pytest.raises(BackendUnavailableError):
+            client.list()

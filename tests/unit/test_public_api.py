@@ -61,7 +61,8 @@ TASKS = frozenset({
 })  # fmt: skip
 
 ERRORS = frozenset({
-    "ConfigError", "ContentionError", "DuplicatePluginError", "ExecutionExistsError",
+    "BackendUnavailableError", "ConfigError", "ContentionError", "DuplicatePluginError",
+    "ExecutionExistsError",
     "ExecutionFailedError", "ExecutionNotFoundError", "ExecutionTimeoutError",
     "FlyteCeleryError",
     "InputConversionError", "InputReadError", "InvalidPhaseError", "InvalidSubmissionError",
@@ -91,7 +92,8 @@ PLUGINS_PINS: dict[str, frozenset[str]] = {
 # narrow surface the layers above it use.
 SCHEDULER_PINS: dict[str, frozenset[str]] = {
     "scheduler": frozenset({
-        "CacheStatus", "Client", "Clock", "ConfigError", "ContentionError", "Execution",
+        "BackendUnavailableError", "CacheStatus", "Client", "Clock", "ConfigError",
+        "ContentionError", "Execution",
         "ExecutionExistsError", "ExecutionFailedError", "ExecutionNotFoundError",
         "ExecutionTimeoutError", "FlyteCeleryError", "InvalidSubmissionError", "ManualClock",
         "PluginNotFoundError",
