@@ -20,7 +20,7 @@ Key names are in :mod:`scheduler.backend.keys`.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -31,6 +31,7 @@ from plugins.errors import ConfigError, ExecutionExistsError
 from scheduler.backend.keys import Keys
 from scheduler.backend.scripts import decode, load_script
 from scheduler.model import Event, ExecutionRecord
+from scheduler.model.redact import redact_event, redact_record
 
 __all__ = ["DEFAULT_EVENT_LOG_CAP", "DEFAULT_RETENTION", "ExecutionStore"]
 
@@ -53,6 +54,8 @@ class ExecutionStore:
         key_prefix: Prefix (and hash tag) of every key.
         retention: How long finished executions are kept.
         event_log_cap: The most events kept per execution.
+        redact: Masks secrets in the free text of records and events before they are
+            written (see :mod:`scheduler.runtime.redaction`).
     """
 
     def __init__(
@@ -62,6 +65,7 @@ class ExecutionStore:
         key_prefix: str = "flyte-celery",
         retention: timedelta = DEFAULT_RETENTION,
         event_log_cap: int = DEFAULT_EVENT_LOG_CAP,
+        redact: Callable[[str], str] | None = None,
     ) -> None:
         if retention < timedelta(seconds=1):
             raise ConfigError(f"retention must be at least 1s, got {retention}")
@@ -71,6 +75,7 @@ class ExecutionStore:
         self._keys = Keys(key_prefix)
         self._retention_s = int(retention.total_seconds())
         self._cap = event_log_cap
+        self._redact = redact
         self._transition = load_script(redis_client, "transition")
         self._forget = load_script(redis_client, "forget")
 
@@ -115,6 +120,10 @@ class ExecutionStore:
         new: ExecutionRecord,
         extra_events: Sequence[Event] = (),
     ) -> ExecutionRecord | None:
+        if self._redact is not None:
+            # Secrets quoted by an error never reach Redis (or anyone who reads it).
+            new = redact_record(new, self._redact)
+            extra_events = [redact_event(e, self._redact) for e in extra_events]
         logged = [e.to_json() for e in extra_events]
         # A change of the cache status is an event too, and the event says what it became.
         cache_changed = new.cache_status != (None if current is None else current.cache_status)

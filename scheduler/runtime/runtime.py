@@ -34,6 +34,7 @@ from scheduler.clock import Clock, utcnow
 from scheduler.model import ExecutionRecord, LimiterKind
 from scheduler.runtime.contexts import Contexts
 from scheduler.runtime.plugins import PluginSet
+from scheduler.runtime.redaction import Redactor
 from scheduler.settings import RetryPolicy, Settings
 
 __all__ = ["Runtime"]
@@ -56,6 +57,7 @@ class Runtime:
         policy: The system-retry policy, built once from the settings.
         redis: The Redis client.
         keys: Every Redis key name.
+        redactor: Masks this process's secrets in error text before it is stored.
         data_store: Blob storage.
         store: Execution records.
         quotas: Quota tokens.
@@ -84,8 +86,12 @@ class Runtime:
             storage_options=settings.storage_options,
             max_download_bytes=settings.max_download_bytes,
         )
+        self.redactor = Redactor.for_process(settings)
         self.store = ExecutionStore(
-            self.redis, key_prefix=settings.key_prefix, retention=settings.retention
+            self.redis,
+            key_prefix=settings.key_prefix,
+            retention=settings.retention,
+            redact=self.redactor or None,
         )
         self.quotas = RedisResourceManager(
             self.redis, key_prefix=self.keys.quota_prefix, lease=settings.token_lease

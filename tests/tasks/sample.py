@@ -120,3 +120,9 @@ def counted(ledger: str, x: int) -> int:
 @task
 def exits(code: int) -> int:
     raise SystemExit(code)
+
+
+@task
+def leaky() -> None:
+    """Fails quoting a secret from the worker's environment, as careless code does."""
+    raise RuntimeError(f"could not log in with token {os.environ['FLYTE_SECRETS_TEST_TOKEN']}")

@@ -1,0 +1,43 @@
+"""Secrets quoted in error text never reach the record or its events."""
+
+from __future__ import annotations
+
+import pytest
+
+from plugins.core import Phase
+from scheduler.runtime.redaction import MASK, Redactor
+from scheduler.settings import Settings
+from tests.engine.conftest import EngineHarness as Harness
+from tests.engine.conftest import finished
+from tests.tasks import sample
+
+TOKEN = "tok-8f2b1c9e77"
+
+
+def test_a_secret_in_a_user_exception_is_masked(
+    harness_factory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FLYTE_SECRETS_TEST_TOKEN", TOKEN)
+    h: Harness = harness_factory()
+    ex = h.client.submit(sample.leaky, {})
+    h.until(finished(ex))
+    assert ex.refresh().phase is Phase.PERMANENT_FAILURE
+    err = ex.error()
+    assert err is not None and "could not log in with token" in err.message
+    stored = h.runtime.redis.hget(h.runtime.keys.record(ex.id), "doc")
+    assert stored is not None and TOKEN.encode() not in stored
+    assert MASK in err.message
+    assert all(TOKEN not in e.reason for e in ex.events())
+
+
+def test_the_processes_secrets() -> None:
+    settings = Settings(
+        redis_url="redis://:hunter2-redis@db:6379/0",
+        storage_options={"key": "AKIAEXAMPLEKEY", "client_kwargs": {"endpoint_url": "http://s3"}},
+    )
+    redact = Redactor.for_process(
+        settings,
+        {"_FSEC_GROUP_KEY": "group-secret-1", "API_TOKEN": "token-value-9", "HOME": "/root/x/y"},
+    )
+    text = "hunter2-redis AKIAEXAMPLEKEY group-secret-1 token-value-9 http://s3 /root/x/y"
+    assert redact(text) == f"{MASK} {MASK} {MASK} {MASK} http://s3 /root/x/y"
