@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from pydantic import BeforeValidator, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -22,7 +23,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from plugins.errors import ConfigError
 from plugins.webapi import parse_duration
 
-__all__ = ["RetryPolicy", "Settings", "default_storage"]
+__all__ = ["RetryPolicy", "Settings", "default_storage", "normalize_tls"]
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 
@@ -58,6 +59,34 @@ class RetryPolicy:
 def _doubling(first: timedelta, failures: int, ceiling: timedelta) -> timedelta:
     delay: timedelta = first * (1 << min(max(0, failures - 1), 30))
     return min(delay, ceiling)
+
+
+_CERT_REQS = {"none": "none", "optional": "optional", "required": "required"}
+_CERT_REQS.update({f"cert_{k}": v for k, v in _CERT_REQS.items()})
+
+
+def normalize_tls(url: str) -> str:
+    """``url`` with ``ssl_cert_reqs`` spelled as redis-py reads it.
+
+    Celery's documentation spells it ``CERT_REQUIRED``, redis-py ``required``; both
+    (any case) are accepted, and written the one way every client here understands.
+
+    Raises:
+        ValueError: ``ssl_cert_reqs`` has another value.
+    """
+    parts = urlsplit(url)
+    if "ssl_cert_reqs" not in parts.query:
+        return url
+    query = []
+    for name, value in parse_qsl(parts.query, keep_blank_values=True):
+        spelled = _CERT_REQS.get(value.lower()) if name == "ssl_cert_reqs" else value
+        if spelled is None:
+            raise ValueError(
+                f"ssl_cert_reqs must be required, optional or none (or CERT_REQUIRED, "
+                f"CERT_OPTIONAL, CERT_NONE), got {value!r}"
+            )
+        query.append((name, spelled))
+    return urlunsplit(parts._replace(query=urlencode(query)))
 
 
 def default_storage() -> str:
@@ -152,6 +181,11 @@ class Settings(BaseSettings):
         if value <= timedelta(0):
             raise ValueError("must be a positive duration")
         return value
+
+    @field_validator("redis_url", "broker_url")
+    @classmethod
+    def _tls_spelling(cls, value: str | None) -> str | None:
+        return None if value is None else normalize_tls(value)
 
     @property
     def broker(self) -> str:

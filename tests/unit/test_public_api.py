@@ -103,7 +103,9 @@ SCHEDULER_PINS: dict[str, frozenset[str]] = {
     "scheduler.testing": frozenset({"Harness", "PublishedJob", "RedisServer"}),
     "scheduler.cli": frozenset({"main", "parse_input", "table"}),
     "scheduler.clock": frozenset({"Clock", "ManualClock", "utcnow"}),
-    "scheduler.settings": frozenset({"RetryPolicy", "Settings", "default_storage"}),
+    "scheduler.settings": frozenset({
+        "RetryPolicy", "Settings", "default_storage", "normalize_tls",
+    }),
     "scheduler.engine": frozenset({"CacheGate", "Engine", "Outbox", "Publisher"}),
     "scheduler.steps": frozenset({"Steps", "WriteBack"}),
     "scheduler.runtime": frozenset({

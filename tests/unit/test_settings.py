@@ -30,3 +30,22 @@ def test_a_bad_value_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setenv("FLYTE_CELERY_TICK_INTERVAL", "-3s")
     with pytest.raises(ConfigError, match="FLYTE_CELERY_TICK_INTERVAL"):
         Settings.load()
+
+
+@pytest.mark.parametrize("spelling", ["CERT_REQUIRED", "required", "Cert_Required"])
+def test_both_spellings_of_the_certificate_option_are_accepted(spelling: str) -> None:
+    url = f"rediss://:pw@redis.example:6380/0?ssl_cert_reqs={spelling}&ssl_ca_certs=/ca.pem"
+    settings = Settings(redis_url=url, broker_url=url)
+    expected = "rediss://:pw@redis.example:6380/0?ssl_cert_reqs=required&ssl_ca_certs=%2Fca.pem"
+    assert settings.redis_url == expected
+    assert settings.broker == expected
+    import redis
+
+    pool = redis.ConnectionPool.from_url(settings.redis_url)  # redis-py reads it as written
+    assert pool.connection_kwargs["ssl_cert_reqs"] == "required"
+
+
+def test_a_bad_certificate_option_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FLYTE_CELERY_REDIS_URL", "rediss://h:6380/0?ssl_cert_reqs=maybe")
+    with pytest.raises(ConfigError, match=r"FLYTE_CELERY_REDIS_URL.*ssl_cert_reqs must be"):
+        Settings.load()
