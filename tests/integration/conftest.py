@@ -1,7 +1,11 @@
-"""Fixtures: a real HTTP job service and real worker and beat processes."""
+"""Fixtures: a real HTTP job service, real worker and beat processes, Redis or RabbitMQ."""
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -24,12 +28,55 @@ def ledger(job_service: JobService):  # type: ignore[no-untyped-def]
     return job_service.ledger
 
 
+AMQP = os.environ.get("FLYTE_CELERY_TEST_AMQP", "amqp://guest:guest@127.0.0.1:5672")
+
+
+@pytest.fixture(scope="session")
+def rabbitmq_url() -> Iterator[str]:
+    """A private RabbitMQ vhost for the session, on the machine's RabbitMQ; deleted after."""
+    ctl = shutil.which("rabbitmqctl")
+    if ctl is None:
+        raise RuntimeError("rabbitmqctl is not installed; tests/run.sh installs rabbitmq-server")
+    vhost = f"flyte-celery-test-{uuid.uuid4().hex[:8]}"
+    subprocess.run([ctl, "add_vhost", vhost], check=True, capture_output=True, timeout=60)
+    subprocess.run(
+        [ctl, "set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    try:
+        yield f"{AMQP}/{vhost}"
+    finally:
+        subprocess.run([ctl, "delete_vhost", vhost], check=False, capture_output=True, timeout=60)
+
+
+@pytest.fixture(scope="module")
+def broker(request: pytest.FixtureRequest) -> str | None:
+    """The broker a module's stack uses: its Redis (the default), or RabbitMQ.
+
+    A module runs on both with
+    ``pytestmark = pytest.mark.parametrize("broker", BROKERS, indirect=True, scope="module")``.
+    """
+    kind = getattr(request, "param", "redis")
+    if kind == "redis":
+        return None
+    url: str = request.getfixturevalue("rabbitmq_url")
+    return url
+
+
 @pytest.fixture(scope="module")
 def stack(
-    redis_server: RedisServer, job_service: JobService, tmp_path_factory: pytest.TempPathFactory
+    redis_server: RedisServer,
+    job_service: JobService,
+    tmp_path_factory: pytest.TempPathFactory,
+    broker: str | None,
 ) -> Iterator[Stack]:
     """Two worker processes (two pool children each) and one beat, for a test module."""
-    deployment = Stack(redis_server.url, tmp_path_factory.mktemp("stack"), job_service.url)
+    overrides = {} if broker is None else {"broker_url": broker}
+    deployment = Stack(
+        redis_server.url, tmp_path_factory.mktemp("stack"), job_service.url, overrides=overrides
+    )
     try:
         deployment.start_worker("w1")
         deployment.start_worker("w2")
@@ -51,3 +98,7 @@ def fresh_stack(
         yield deployment
     finally:
         deployment.stop()
+
+
+BROKERS = ["redis", "rabbitmq"]
+"""The brokers a module parametrizes ``broker`` over to run on each."""

@@ -17,8 +17,12 @@ from scheduler.model import ExecutionRecord, execution_id
 from scheduler.runtime import execution_prefix
 from tests.helpers import wait_for
 from tests.integration import plugins as test_plugins
+from tests.integration.conftest import BROKERS
 from tests.integration.jobservice import Ledger
 from tests.integration.stack import Stack, wait_all
+
+# Every flow runs on both brokers: Redis (the default) and RabbitMQ.
+pytestmark = pytest.mark.parametrize("broker", BROKERS, indirect=True, scope="module")
 
 
 def template(

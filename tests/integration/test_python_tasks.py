@@ -8,8 +8,12 @@ import pytest
 
 from plugins.core import Phase
 from plugins.errors import ExecutionFailedError
+from tests.integration.conftest import BROKERS
 from tests.integration.stack import Stack
 from tests.tasks import sample
+
+# Every flow runs on both brokers: Redis (the default) and RabbitMQ.
+pytestmark = pytest.mark.parametrize("broker", BROKERS, indirect=True, scope="module")
 
 
 def test_python_tasks_succeed(stack: Stack) -> None:
