@@ -6,6 +6,9 @@ plugin entries and the plugin registry. Nothing here talks to Redis or Celery.
 
 from __future__ import annotations
 
+import importlib as _importlib
+import warnings as _warnings
+
 from plugins.core.context import EventsRecorder, SignalAsync, TaskExecutionContext
 from plugins.core.execution_id import (
     DEFAULT_NODE_ID,
@@ -106,3 +109,23 @@ __all__ = [
     "do_transition_type",
     "secret_key",
 ]
+
+
+# Names this package exported before its surface was narrowed, and where they live now.
+# They still resolve, with a DeprecationWarning, until the next minor release.
+_MOVED = {
+    "fixed_length_unique_id": "plugins.core.execution_id",
+    "parse_plugin_specs": "plugins.core.registry",
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _MOVED.get(name)
+    if module is None:
+        raise AttributeError(f"module 'plugins.core' has no attribute {name!r}")
+    _warnings.warn(
+        f"plugins.core.{name} moved to {module}.{name}; import it from there",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return getattr(_importlib.import_module(module), name)

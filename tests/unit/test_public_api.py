@@ -233,3 +233,27 @@ def test_errors_once_exported_by_scheduler_client_still_resolve(name: str) -> No
     assert value is getattr(plugins.errors, name)
     with pytest.raises(AttributeError):
         _ = scheduler.client.Nonexistent  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("package", "name", "home"),
+    [
+        ("plugins.io", "BufferedOutputWriter", "plugins.io.writers"),
+        ("plugins.io", "validate_output", "plugins.io.validation"),
+        ("plugins.io", "fnv32a", "plugins.io.paths"),
+        ("plugins.io", "EarliestFileErrorReader", "plugins.io.readers"),
+        ("plugins.io", "DEFAULT_MAX_DOWNLOAD_BYTES", "plugins.io.datastore"),
+        ("plugins.core", "fixed_length_unique_id", "plugins.core.execution_id"),
+        ("plugins.core", "parse_plugin_specs", "plugins.core.registry"),
+    ],
+)
+def test_names_moved_out_of_plugins_packages_still_resolve(
+    package: str, name: str, home: str
+) -> None:
+    module = importlib.import_module(package)
+    with pytest.warns(DeprecationWarning, match=f"moved to {home}.{name}"):
+        value = getattr(module, name)
+    assert value is getattr(importlib.import_module(home), name)
+    assert name not in module.__all__
+    with pytest.raises(AttributeError):
+        _ = module.Nonexistent
