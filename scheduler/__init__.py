@@ -22,9 +22,7 @@ Imports between the top-level packages flow one way: ``worker`` → ``scheduler`
 
 from __future__ import annotations
 
-import importlib as _importlib
-import warnings as _warnings
-
+from plugins.deprecation import moved_names as _moved_names
 from plugins.errors import (
     BackendUnavailableError,
     ConfigError,
@@ -81,13 +79,4 @@ _MOVED = {
 }
 
 
-def __getattr__(name: str) -> object:
-    module = _MOVED.get(name)
-    if module is None:
-        raise AttributeError(f"module 'scheduler' has no attribute {name!r}")
-    _warnings.warn(
-        f"scheduler.{name} moved to {module}.{name}; import it from there",
-        DeprecationWarning,
-        stacklevel=2,
-    )
-    return getattr(_importlib.import_module(module), name)
+__getattr__ = _moved_names(__name__, _MOVED)

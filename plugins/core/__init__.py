@@ -6,9 +6,6 @@ plugin entries and the plugin registry. Nothing here talks to Redis or Celery.
 
 from __future__ import annotations
 
-import importlib as _importlib
-import warnings as _warnings
-
 from plugins.core.context import EventsRecorder, SignalAsync, TaskExecutionContext
 from plugins.core.execution_id import (
     DEFAULT_NODE_ID,
@@ -59,6 +56,7 @@ from plugins.core.transition import (
     do_transition,
     do_transition_type,
 )
+from plugins.deprecation import moved_names as _moved_names
 
 __all__ = [
     "DEFAULT_NODE_ID",
@@ -119,13 +117,4 @@ _MOVED = {
 }
 
 
-def __getattr__(name: str) -> object:
-    module = _MOVED.get(name)
-    if module is None:
-        raise AttributeError(f"module 'plugins.core' has no attribute {name!r}")
-    _warnings.warn(
-        f"plugins.core.{name} moved to {module}.{name}; import it from there",
-        DeprecationWarning,
-        stacklevel=2,
-    )
-    return getattr(_importlib.import_module(module), name)
+__getattr__ = _moved_names(__name__, _MOVED)

@@ -17,9 +17,7 @@ submodule:
 
 from __future__ import annotations
 
-import importlib as _importlib
-import warnings as _warnings
-
+from plugins.deprecation import moved_names as _moved_names
 from plugins.io.datastore import DataStore, Metadata, join_reference
 from plugins.io.interfaces import (
     CheckpointPaths,
@@ -113,13 +111,4 @@ _MOVED = {
 }
 
 
-def __getattr__(name: str) -> object:
-    module = _MOVED.get(name)
-    if module is None:
-        raise AttributeError(f"module 'plugins.io' has no attribute {name!r}")
-    _warnings.warn(
-        f"plugins.io.{name} moved to {module}.{name}; import it from there",
-        DeprecationWarning,
-        stacklevel=2,
-    )
-    return getattr(_importlib.import_module(module), name)
+__getattr__ = _moved_names(__name__, _MOVED)

@@ -6,9 +6,7 @@ objects) and reads executions back; :class:`Execution` is the handle on one.
 
 from __future__ import annotations
 
-import warnings as _warnings
-
-import plugins.errors as _errors
+from plugins.deprecation import moved_names as _moved_names
 from scheduler.client.client import Client
 from scheduler.client.execution import Execution
 
@@ -19,12 +17,4 @@ __all__ = ["Client", "Execution"]
 _MOVED_ERRORS = ("ExecutionFailedError", "ExecutionNotFoundError", "InvalidSubmissionError")
 
 
-def __getattr__(name: str) -> object:
-    if name not in _MOVED_ERRORS:
-        raise AttributeError(f"module 'scheduler.client' has no attribute {name!r}")
-    _warnings.warn(
-        f"scheduler.client.{name} moved to plugins.errors.{name} (also exported by scheduler)",
-        DeprecationWarning,
-        stacklevel=2,
-    )
-    return getattr(_errors, name)
+__getattr__ = _moved_names(__name__, dict.fromkeys(_MOVED_ERRORS, "plugins.errors"))
