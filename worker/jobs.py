@@ -3,22 +3,34 @@
 Each job is a thin wrapper: :class:`scheduler.steps.Steps` checks the claim,
 calls the plugin under its rate limiter and writes the result back. The
 arguments name the execution, so Flower shows which execution a job serves.
+
+A job's run leases are owned by its task id and worker node: the main process takes
+them when it receives the job (:class:`scheduler.steps.leases.Reservations`), and the
+pool process that runs it holds them under the same owner, so a job reserved by a
+worker that then dies comes back within the run lease, not the visibility timeout.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import Any
+
+from celery.signals import task_received
 
 from scheduler.model import Step
 from scheduler.runtime import Runtime
 from scheduler.settings import Settings
 from scheduler.steps import Steps
+from scheduler.steps.leases import Reservations
 from worker.app import app
 
 __all__ = ["create", "delete", "do", "get", "handle", "steps"]
 
+log = logging.getLogger(__name__)
+
 _by_process: dict[int, Steps] = {}
+_reservations: dict[int, Reservations] = {}
 
 
 def steps() -> Steps:
@@ -30,31 +42,56 @@ def steps() -> Steps:
     return _by_process[pid]
 
 
-@app.task(name=Step.CREATE.job_name)  # type: ignore[untyped-decorator]
-def create(execution_id: str, attempt: int) -> None:
+def _owner(request: Any) -> str:
+    # The job and the worker node: a redelivery of the same message (same task id) to
+    # another worker must not pass for the run already going on.
+    return f"{request.id}@{request.hostname}"
+
+
+@task_received.connect  # type: ignore[untyped-decorator]
+def _reserve(request: Any = None, **kwargs: Any) -> None:
+    """In the worker's main process: take the run leases of a job as it arrives."""
+    name = str(getattr(request, "name", ""))
+    if not name.startswith("flyte_celery."):
+        return
+    try:
+        step = Step(name.rpartition(".")[2])
+        claims = Steps.claims(step, list(request.args))
+        pid = os.getpid()
+        if pid not in _reservations:
+            _reservations.clear()
+            _reservations[pid] = Reservations(Runtime(Settings.load()))
+        _reservations[pid].reserve(claims, _owner(request))
+    except Exception as exc:
+        # The job still runs and takes its leases itself; only the early cover is missing.
+        log.warning("could not reserve the run leases of %s: %s", name, exc)
+
+
+@app.task(name=Step.CREATE.job_name, bind=True)  # type: ignore[untyped-decorator]
+def create(self: Any, execution_id: str, attempt: int) -> None:
     """Create the remote resource of ``execution_id``'s attempt ``attempt``."""
-    steps().create(execution_id, attempt)
+    steps().create(execution_id, attempt, owner=_owner(self.request))
 
 
-@app.task(name=Step.GET.job_name)  # type: ignore[untyped-decorator]
-def get(items: list[list[Any]]) -> None:
+@app.task(name=Step.GET.job_name, bind=True)  # type: ignore[untyped-decorator]
+def get(self: Any, items: list[list[Any]]) -> None:
     """Get a batch of ``[execution id, attempt]`` of one plugin and namespace."""
-    steps().get([(str(i), int(a)) for i, a in items])
+    steps().get([(str(i), int(a)) for i, a in items], owner=_owner(self.request))
 
 
-@app.task(name=Step.DELETE.job_name)  # type: ignore[untyped-decorator]
-def delete(execution_id: str, attempt: int) -> None:
+@app.task(name=Step.DELETE.job_name, bind=True)  # type: ignore[untyped-decorator]
+def delete(self: Any, execution_id: str, attempt: int) -> None:
     """Delete the remote resource of an attempt being aborted or timed out."""
-    steps().delete(execution_id, attempt)
+    steps().delete(execution_id, attempt, owner=_owner(self.request))
 
 
-@app.task(name=Step.DO.job_name)  # type: ignore[untyped-decorator]
-def do(execution_id: str, attempt: int) -> None:
+@app.task(name=Step.DO.job_name, bind=True)  # type: ignore[untyped-decorator]
+def do(self: Any, execution_id: str, attempt: int) -> None:
     """Run a sync plugin's one call."""
-    steps().do(execution_id, attempt)
+    steps().do(execution_id, attempt, owner=_owner(self.request))
 
 
-@app.task(name=Step.HANDLE.job_name)  # type: ignore[untyped-decorator]
-def handle(execution_id: str, attempt: int) -> None:
-    """Run one round of a core plugin's ``handle``."""
-    steps().handle(execution_id, attempt)
+@app.task(name=Step.HANDLE.job_name, bind=True)  # type: ignore[untyped-decorator]
+def handle(self: Any, execution_id: str, attempt: int) -> None:
+    """Run one round of a core plugin."""
+    steps().handle(execution_id, attempt, owner=_owner(self.request))

@@ -19,7 +19,7 @@ from scheduler.backend.runs import run_member
 from scheduler.model import Claim
 from scheduler.runtime import Runtime
 
-__all__ = ["RunLeaseHolder"]
+__all__ = ["Reservations", "RunLeaseHolder"]
 
 log = logging.getLogger(__name__)
 
@@ -37,14 +37,21 @@ class RunLeaseHolder:
         self.runtime = runtime
 
     @contextmanager
-    def hold(self, claims: Sequence[tuple[str, Claim]]) -> Iterator[set[str]]:
+    def hold(
+        self, claims: Sequence[tuple[str, Claim]], owner: str | None = None
+    ) -> Iterator[set[str]]:
         """Hold the leases of ``claims`` for the body; yields the executions it holds.
 
         An execution left out is being run by another worker right now: skip it.
+
+        Args:
+            claims: The (execution id, claim) pairs the job serves.
+            owner: Who holds the leases: the job's id, when the worker reserved them as it
+                received the job (see :class:`Reservations`); a new id otherwise.
         """
         runs, clock = self.runtime.runs, self.runtime.clock
         lease = self.runtime.settings.run_lease
-        owner = f"{_HOST}:{os.getpid()}:{uuid.uuid4().hex[:12]}"  # one per job run
+        owner = owner or f"{_HOST}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
         members = [run_member(execution_id, claim) for execution_id, claim in claims]
         taken = runs.take(members, owner, clock(), lease)
         held = [m for m, ok in zip(members, taken, strict=True) if ok]
@@ -82,3 +89,59 @@ class RunLeaseHolder:
             for member, ok in zip(held, kept, strict=True):
                 if not ok:
                     log.warning("%s: run lease lost (lapsed and taken over)", member)
+
+
+class Reservations:
+    """Run leases a worker takes as it receives jobs, before a pool process starts them.
+
+    A worker reserves (prefetches) jobs it has not started yet. If it dies then, nothing
+    renews a lease for them, and only the visibility timeout would bring them back. So
+    the worker's main process takes each job's leases on receipt, owned by the job's id,
+    and renews them until the pool process that runs the job drops them (it holds them
+    under the same owner). A worker that dies stops renewing both, and the scheduler
+    publishes the steps again once the lease lapses.
+
+    Args:
+        runtime: The worker's runtime.
+    """
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self._held: dict[str, str] = {}  # member -> owner
+        self._lock = threading.Lock()
+        self._beat: threading.Thread | None = None
+        self._stop = threading.Event()
+
+    def reserve(self, claims: Sequence[tuple[str, Claim]], owner: str) -> None:
+        """Take the leases of a received job's claims, owned by ``owner`` (its id)."""
+        members = [run_member(execution_id, claim) for execution_id, claim in claims]
+        lease = self.runtime.settings.run_lease
+        taken = self.runtime.runs.take(members, owner, self.runtime.clock(), lease)
+        with self._lock:
+            self._held.update((m, owner) for m, ok in zip(members, taken, strict=True) if ok)
+            if self._beat is None:
+                self._beat = threading.Thread(target=self._renew, name="reserved", daemon=True)
+                self._beat.start()
+
+    def stop(self) -> None:
+        """Stop renewing (the worker shuts down; its jobs' leases then lapse)."""
+        self._stop.set()
+
+    def _renew(self) -> None:
+        lease = self.runtime.settings.run_lease
+        while not self._stop.wait(lease.total_seconds() / 3):
+            with self._lock:
+                held = dict(self._held)
+            by_owner: dict[str, list[str]] = {}
+            for member, owner in held.items():
+                by_owner.setdefault(owner, []).append(member)
+            for owner, members in by_owner.items():
+                try:
+                    kept = self.runtime.runs.renew(members, owner, self.runtime.clock(), lease)
+                except Exception as exc:
+                    log.warning("could not renew reserved run leases: %s", exc)
+                    continue
+                with self._lock:
+                    for member, ok in zip(members, kept, strict=True):
+                        if not ok:  # the job ran and dropped it (or it lapsed): done here
+                            self._held.pop(member, None)

@@ -36,42 +36,57 @@ class Steps:
         self._core = CoreSteps(self.writeback)
         self._teardown = Teardown(self.writeback, self._core)
 
-    def _once(self, step: Step, execution_id: str, attempt: int, run: Callable[[], None]) -> None:
+    @staticmethod
+    def claims(step: Step, args: Sequence[Any]) -> list[tuple[str, Claim]]:
+        """The (execution id, claim) pairs a job of ``step`` with ``args`` serves.
+
+        Raises:
+            ValueError: ``args`` do not fit ``step``.
+        """
+        if step is Step.GET:
+            (items,) = args
+            return [(str(i), Claim(step, int(a))) for i, a in items]
+        execution_id, attempt = args
+        return [(str(execution_id), Claim(step, int(attempt)))]
+
+    def _once(
+        self,
+        step: Step,
+        execution_id: str,
+        attempt: int,
+        run: Callable[[], None],
+        owner: str | None,
+    ) -> None:
         # Every step runs under its run lease: never twice at once, and re-run soon if its
         # worker dies.
-        with self.leases.hold([(execution_id, Claim(step, attempt))]) as held:
+        with self.leases.hold([(execution_id, Claim(step, attempt))], owner) as held:
             if held:
                 run()
 
-    def create(self, execution_id: str, attempt: int) -> None:
-        """Create the remote resource of an attempt."""
-        self._once(
-            Step.CREATE, execution_id, attempt, lambda: self._webapi.create(execution_id, attempt)
-        )
+    def create(self, execution_id: str, attempt: int, *, owner: str | None = None) -> None:
+        """Create the remote resource of an attempt (``owner``: who holds its run lease)."""
+        run = lambda: self._webapi.create(execution_id, attempt)  # noqa: E731
+        self._once(Step.CREATE, execution_id, attempt, run, owner)
 
-    def do(self, execution_id: str, attempt: int) -> None:
+    def do(self, execution_id: str, attempt: int, *, owner: str | None = None) -> None:
         """Run a sync plugin's one call."""
-        self._once(Step.DO, execution_id, attempt, lambda: self._webapi.do(execution_id, attempt))
+        run = lambda: self._webapi.do(execution_id, attempt)  # noqa: E731
+        self._once(Step.DO, execution_id, attempt, run, owner)
 
-    def get(self, items: Sequence[tuple[str, int]]) -> None:
+    def get(self, items: Sequence[tuple[str, int]], *, owner: str | None = None) -> None:
         """Get a batch of ``(execution id, attempt)``."""
-        with self.leases.hold([(i, Claim(Step.GET, a)) for i, a in items]) as held:
+        with self.leases.hold([(i, Claim(Step.GET, a)) for i, a in items], owner) as held:
             self._webapi.get([(i, a) for i, a in items if i in held])
 
-    def delete(self, execution_id: str, attempt: int) -> None:
+    def delete(self, execution_id: str, attempt: int, *, owner: str | None = None) -> None:
         """Tear down an attempt being aborted or timed out, then finalize it."""
-        self._once(
-            Step.DELETE,
-            execution_id,
-            attempt,
-            lambda: self._teardown.delete(execution_id, attempt),
-        )
+        run = lambda: self._teardown.delete(execution_id, attempt)  # noqa: E731
+        self._once(Step.DELETE, execution_id, attempt, run, owner)
 
-    def handle(self, execution_id: str, attempt: int) -> None:
+    def handle(self, execution_id: str, attempt: int, *, owner: str | None = None) -> None:
         """Run one round of a core plugin."""
-        self._once(
-            Step.HANDLE, execution_id, attempt, lambda: self._core.handle(execution_id, attempt)
-        )
+        run = lambda: self._core.handle(execution_id, attempt)  # noqa: E731
+        self._once(Step.HANDLE, execution_id, attempt, run, owner)
 
     def run(self, step: Step, args: Sequence[Any]) -> None:
         """Run a job's step with the arguments it was published with.

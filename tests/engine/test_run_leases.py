@@ -101,3 +101,36 @@ def test_every_job_carries_a_time_limit(harness_factory) -> None:
     (do,) = [j for j in h.jobs if j.args == [echo.id, 0]]
     # A Do call ends soon after its attempt's deadline (the scheduler's TimedOut comes first).
     assert do.time_limit == timedelta(seconds=40)
+
+
+def test_a_job_reserved_on_receipt_runs_under_the_same_owner_only(harness_factory) -> None:
+    from scheduler.steps.leases import Reservations
+
+    h: Harness = harness_factory()
+    execution_id, _ = claimed_create(h)
+    claims = [(execution_id, Claim(Step.CREATE, 0))]
+    reservations = Reservations(h.runtime)
+    try:
+        reservations.reserve(claims, "task-1@w1")  # the main process, as the job arrives
+        h.steps.create(execution_id, 0, owner="task-1@w2")  # a redelivery elsewhere: skipped
+        assert sum(h.service.creates.values()) == 0
+        h.steps.create(execution_id, 0, owner="task-1@w1")  # the pool process of w1: runs
+        assert sum(h.service.creates.values()) == 1
+    finally:
+        reservations.stop()
+
+
+def test_a_job_reserved_by_a_worker_that_died_comes_back_within_the_lease(
+    harness_factory,
+) -> None:
+    from scheduler.steps.leases import Reservations
+
+    h: Harness = harness_factory()
+    execution_id, _ = claimed_create(h)
+    reservations = Reservations(h.runtime)
+    reservations.reserve([(execution_id, Claim(Step.CREATE, 0))], "task-1@w1")
+    reservations.stop()  # the worker dies before a pool process starts the job
+    h.advance(LEASE + timedelta(seconds=1))
+    h.tick()
+    (again,) = h.jobs
+    assert again.step is Step.CREATE and again.args == [execution_id, 0]
