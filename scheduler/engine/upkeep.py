@@ -86,8 +86,10 @@ class Upkeep:
         progress for a visibility timeout was never started (a lost message).
         """
         runs, store = self.runtime.runs, self.runtime.store
-        for execution_id, lapsed in runs.reap(now, self.outbox.batch):
-            found = store.get(execution_id)
+        reaped = runs.reap(now, self.outbox.batch)
+        current = {r.id: r for r in self.outbox.records({i for i, _ in reaped})}
+        for execution_id, lapsed in reaped:
+            found = current.get(execution_id)
             if found is None or found.finished or found.claim != lapsed:
                 continue  # the step finished (or moved on) before its lease lapsed
             written = self.outbox.write(found, replace(found, claimed_at=now))

@@ -97,7 +97,7 @@ def allocated(
     reason = "Allocation token required" if namespace else "No allocation token required"
     info = PhaseInfo.queued(now, 0, reason)
     return replace(
-        _with_phase(record, info, now),
+        claimed(_with_phase(record, info, now), now, step),
         webapi=replace(
             record.webapi,
             phase=WebAPIPhase.ALLOCATION_TOKEN_ACQUIRED,
@@ -107,8 +107,6 @@ def allocated(
         waiting_namespace=None,
         deadline=None if record.timeout is None else now + record.timeout,
         pending=False,
-        claim=Claim(step, record.attempt),
-        claimed_at=now,
     )
 
 

@@ -166,17 +166,13 @@ class Runtime:
         A plugin that fails to load still gets its default queue, so its jobs are
         consumed and fail its executions with the load error instead of piling up.
         """
+        loadable = {loaded.id: loaded for loaded in self.plugins.loadable()}
         names: list[str] = []
         for plugin_id in self.plugins.ids:
             names.append(self.queue(plugin_id))
-            try:
-                loaded = self.plugins.get(plugin_id)
-            except Exception as exc:
-                log.error(
-                    "plugin %s failed to load; only its default queue is used: %s", plugin_id, exc
-                )
-                continue
-            names.extend(self.queue(plugin_id, ns) for ns in sorted(loaded.config.resource_quotas))
+            if plugin_id in loadable:
+                quotas = loadable[plugin_id].config.resource_quotas
+                names.extend(self.queue(plugin_id, ns) for ns in sorted(quotas))
         return names
 
     def queue_for(self, record: ExecutionRecord) -> str:

@@ -26,6 +26,21 @@ log = logging.getLogger(__name__)
 _HOST = socket.gethostname()
 
 
+def _period(runtime: Runtime) -> float:
+    """Seconds between renewals: a third of the lease, so two may fail before it lapses."""
+    return runtime.settings.run_lease.total_seconds() / 3
+
+
+def _renew_once(runtime: Runtime, members: list[str], owner: str) -> list[bool] | None:
+    """Renew ``owner``'s leases; whether each was still held, or ``None`` if Redis failed."""
+    try:
+        return runtime.runs.renew(members, owner, runtime.clock(), runtime.settings.run_lease)
+    except Exception as exc:
+        # A Redis blip: the next renewal may succeed before the lease lapses.
+        log.warning("could not renew run leases: %s", exc)
+        return None
+
+
 class RunLeaseHolder:
     """Takes, renews and drops the run leases of the claims one job serves.
 
@@ -78,15 +93,9 @@ class RunLeaseHolder:
                     log.warning("could not drop run leases: %s", exc)
 
     def _renew(self, held: list[str], owner: str, stop: threading.Event) -> None:
-        lease = self.runtime.settings.run_lease
-        while not stop.wait(lease.total_seconds() / 3):
-            try:
-                kept = self.runtime.runs.renew(held, owner, self.runtime.clock(), lease)
-            except Exception as exc:
-                # A Redis blip: the next renewal may succeed before the lease lapses.
-                log.warning("could not renew run leases: %s", exc)
-                continue
-            for member, ok in zip(held, kept, strict=True):
+        while not stop.wait(_period(self.runtime)):
+            kept = _renew_once(self.runtime, held, owner)
+            for member, ok in zip(held, kept or [], strict=False):
                 if not ok:
                     log.warning("%s: run lease lost (lapsed and taken over)", member)
 
@@ -128,18 +137,15 @@ class Reservations:
         self._stop.set()
 
     def _renew(self) -> None:
-        lease = self.runtime.settings.run_lease
-        while not self._stop.wait(lease.total_seconds() / 3):
+        while not self._stop.wait(_period(self.runtime)):
             with self._lock:
                 held = dict(self._held)
             by_owner: dict[str, list[str]] = {}
             for member, owner in held.items():
                 by_owner.setdefault(owner, []).append(member)
             for owner, members in by_owner.items():
-                try:
-                    kept = self.runtime.runs.renew(members, owner, self.runtime.clock(), lease)
-                except Exception as exc:
-                    log.warning("could not renew reserved run leases: %s", exc)
+                kept = _renew_once(self.runtime, members, owner)
+                if kept is None:
                     continue
                 with self._lock:
                     for member, ok in zip(members, kept, strict=True):
