@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeAlias, TypeVar, cast
 
@@ -149,7 +149,36 @@ def call_sync(fn: Callable[..., MaybeAwaitable[T]], *args: Any) -> T:
     async def _await() -> T:
         return await cast(Awaitable[T], result)
 
-    return asyncio.run(_await())
+    return _run(_await())
+
+
+def _run(coroutine: Coroutine[Any, Any, T]) -> T:
+    # asyncio.run, except when the call is cut off (Celery's soft time limit raises in
+    # this thread) or fails: then threads the call left blocked (asyncio.to_thread) are
+    # not waited for. They end by themselves; the worker slot is needed now.
+    loop = asyncio.new_event_loop()
+    clean = False
+    try:
+        value = loop.run_until_complete(coroutine)
+        clean = True
+        return value
+    finally:
+        try:
+            pending = asyncio.all_tasks(loop)
+            for task in pending:
+                task.cancel()
+            if pending:
+                gathered = asyncio.gather(*pending, return_exceptions=True)
+                loop.run_until_complete(gathered)
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            if clean:
+                loop.run_until_complete(loop.shutdown_default_executor())
+            else:
+                executor = getattr(loop, "_default_executor", None)
+                if executor is not None:
+                    executor.shutdown(wait=False, cancel_futures=True)
+        finally:
+            loop.close()
 
 
 def _is_async_plugin(obj: object) -> bool:

@@ -60,14 +60,22 @@ class RunLeases:
         self._reap = load_script(redis_client, "reapruns")
 
     def _each(
-        self, mode: str, members: Sequence[str], owner: str, now: datetime, lease: timedelta
+        self,
+        mode: str,
+        members: Sequence[str],
+        owner: str,
+        now: datetime,
+        lease: timedelta,
+        *,
+        reserved_by: str = "",
     ) -> list[bool]:
         if not members:
             return []
         expiry = _ms(now + lease)
         pipe = self._redis.pipeline(transaction=False)
         for member in members:
-            self._run(keys=self._keys, args=[mode, member, owner, _ms(now), expiry], client=pipe)
+            args: list[str | int] = [mode, member, owner, _ms(now), expiry, reserved_by]
+            self._run(keys=self._keys, args=args, client=pipe)
         return [bool(int(r)) for r in pipe.execute()]
 
     def take(
@@ -75,6 +83,24 @@ class RunLeases:
     ) -> list[bool]:
         """Take each lease unless another owner holds it unexpired; whether each was taken."""
         return self._each("take", members, owner, now, lease)
+
+    def start(
+        self,
+        members: Sequence[str],
+        owner: str,
+        now: datetime,
+        lease: timedelta,
+        *,
+        reserved_by: str,
+    ) -> list[bool]:
+        """Take each lease to run its step: free, lapsed, or reserved by ``reserved_by``.
+
+        A worker reserves a job's leases as it receives it (owner ``reserved_by``); the
+        process that runs the job takes them over under its own ``owner``. A second
+        delivery of the same job, reserved under the same name, then finds them held by
+        that run and does nothing. Returns whether each was taken.
+        """
+        return self._each("start", members, owner, now, lease, reserved_by=reserved_by)
 
     def renew(
         self, members: Sequence[str], owner: str, now: datetime, lease: timedelta

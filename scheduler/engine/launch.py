@@ -81,7 +81,8 @@ class Launcher:
                     self._teardown(record, loaded, now)
                 return
             # A step is in flight; its write-back makes the record pending again if needed.
-            # (A Create in flight is waited for: only its answer names what to delete.)
+            # (A Create in flight is waited for: only its answer names what to delete. Its
+            # time limit ends 10 s after the deadline, so the wait is bounded.)
             write(record, replace(record, pending=False))
             return
         loaded = self._resolve(record, now)

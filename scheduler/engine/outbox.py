@@ -81,9 +81,10 @@ class Outbox:
         else:
             args = [record.id, claim.attempt]
         limit = self.runtime.settings.call_timeout
-        if claim.step is Step.DO and record.deadline is not None:
+        if claim.step in (Step.CREATE, Step.DO) and record.deadline is not None:
             # The scheduler ends the attempt at its deadline (TimedOut) and drops a late
-            # answer; the limit, a little later, only frees the worker slot.
+            # answer; the limit, a little later, frees the worker slot. A Create cut off
+            # so ends the attempt TimedOut too (see the Create step).
             left = record.deadline - self.runtime.clock()
             limit = min(limit, max(timedelta(0), left) + _AFTER_DEADLINE)
         try:

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 
 from scheduler.backend.runs import run_member
 from scheduler.engine.outbox import Outbox
-from scheduler.model import TeardownKind, machine
+from scheduler.model import Step, TeardownKind, machine
 
 __all__ = ["Upkeep"]
 
@@ -92,6 +92,12 @@ class Upkeep:
             found = current.get(execution_id)
             if found is None or found.finished or found.claim != lapsed:
                 continue  # the step finished (or moved on) before its lease lapsed
+            if found.teardown is not None and lapsed.step in (Step.CREATE, Step.DO):
+                # Its worker died (or Celery killed the hung call) and the attempt is being
+                # torn down: running the call again would only start what is to be stopped.
+                log.warning("%s: %s died during teardown; ending the attempt", found.id, lapsed)
+                self.outbox.fail(found, now, machine.teardown_phase_info(found, now))
+                continue
             written = self.outbox.write(found, replace(found, claimed_at=now))
             if written is not None:
                 log.warning("%s: %s stopped renewing its run lease; publishing it again",
@@ -110,6 +116,10 @@ class Upkeep:
             if expiry is not None and expiry > now:
                 # Still running, however long it takes: look again a visibility timeout on.
                 self.outbox.write(record, replace(record, claimed_at=now))
+                continue
+            if record.teardown is not None and claim.step in (Step.CREATE, Step.DO):
+                # Never started, and the attempt is being torn down: nothing to run.
+                self.outbox.fail(record, now, machine.teardown_phase_info(record, now))
                 continue
             written = self.outbox.write(record, replace(record, claimed_at=now))
             if written is not None:

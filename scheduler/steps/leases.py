@@ -61,14 +61,16 @@ class RunLeaseHolder:
 
         Args:
             claims: The (execution id, claim) pairs the job serves.
-            owner: Who holds the leases: the job's id, when the worker reserved them as it
-                received the job (see :class:`Reservations`); a new id otherwise.
+            owner: Who reserved the leases as the worker received the job (its id, see
+                :class:`Reservations`), if anyone. This run takes them over under a name
+                of its own, so another delivery of the same job cannot pass for it.
         """
         runs, clock = self.runtime.runs, self.runtime.clock
         lease = self.runtime.settings.run_lease
-        owner = owner or f"{_HOST}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+        reserved_by = owner or ""
+        owner = f"{reserved_by or _HOST}/{os.getpid()}:{uuid.uuid4().hex[:12]}"
         members = [run_member(execution_id, claim) for execution_id, claim in claims]
-        taken = runs.take(members, owner, clock(), lease)
+        taken = runs.start(members, owner, clock(), lease, reserved_by=reserved_by)
         held = [m for m, ok in zip(members, taken, strict=True) if ok]
         for (execution_id, claim), ok in zip(claims, taken, strict=True):
             if not ok:
@@ -106,9 +108,10 @@ class Reservations:
     A worker reserves (prefetches) jobs it has not started yet. If it dies then, nothing
     renews a lease for them, and only the visibility timeout would bring them back. So
     the worker's main process takes each job's leases on receipt, owned by the job's id,
-    and renews them until the pool process that runs the job drops them (it holds them
-    under the same owner). A worker that dies stops renewing both, and the scheduler
-    publishes the steps again once the lease lapses.
+    and renews them until the pool process that runs the job takes them over (under a
+    name of its own, so that a redelivery of the same message, same id, cannot pass for
+    the run). A worker that dies stops renewing both, and the scheduler publishes the
+    steps again once the lease lapses.
 
     Args:
         runtime: The worker's runtime.

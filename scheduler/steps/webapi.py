@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from plugins.core import PhaseInfo
@@ -61,8 +62,11 @@ class WebAPISteps:
             meta, resource = call_sync(loaded.as_async().create, actx.context)
             meta_json = loaded.config.encode_resource_meta(meta)
         except Exception as exc:
+            # Also Celery's soft time limit: a Create still hanging 10 s after the attempt's
+            # deadline is cut off, and the attempt ends as its teardown says (TimedOut).
             log.info("%s create failed: %s", execution_id, describe(exc))
-            self.wb.finish(execution_id, expected, failure_info(exc, FailureSite.PLUGIN_CALL))
+            failure = failure_info(exc, FailureSite.PLUGIN_CALL)
+            self.wb.finish(execution_id, expected, self._unless_torn_down(failure))
             return
         if resource is None:
             # The first Get comes at once (Flyte's sync-on-create), in this same job: one
@@ -97,6 +101,14 @@ class WebAPISteps:
             return outcome, []
 
         self.wb.update(execution_id, expected, apply, record)
+
+    def _unless_torn_down(self, failure: PhaseInfo) -> Callable[[ExecutionRecord], PhaseInfo]:
+        def info(record: ExecutionRecord) -> PhaseInfo:
+            if record.teardown is None:
+                return failure
+            return machine.teardown_phase_info(record, self.runtime.clock())
+
+        return info
 
     def _first_get(self, loaded: LoadedPlugin, actx: AttemptContext, meta: Any) -> Observation:
         try:
@@ -175,7 +187,9 @@ class WebAPISteps:
                 for record in records[1:]:
                     self.wb.plugin(record)
                 continue
-            results = asyncio.run(self._observe_all(loaded, records))
+            results: list[tuple[Observation, AttemptContext]] = call_sync(
+                self._observe_all, loaded, records
+            )
             for record, (observation, actx) in zip(records, results, strict=True):
                 apply_observation(self.wb, loaded, record, observation, actx)
 

@@ -96,6 +96,12 @@ def test_every_job_carries_a_time_limit(harness_factory) -> None:
     assert create.args == [remote.id, 0]
     assert create.time_limit == h.runtime.settings.call_timeout
     h.jobs.clear()
+    bounded = h.client.submit(template("remote", timeout=20), ints(x=1))
+    h.tick()
+    (create,) = [j for j in h.jobs if j.args == [bounded.id, 0]]
+    # A Create of an attempt with a deadline is cut off soon after it, like a Do call.
+    assert create.time_limit == timedelta(seconds=30)
+    h.jobs.clear()
     echo = h.client.submit(template("echo", timeout=30), ints(x=1))
     h.tick()
     (do,) = [j for j in h.jobs if j.args == [echo.id, 0]]
@@ -134,3 +140,60 @@ def test_a_job_reserved_by_a_worker_that_died_comes_back_within_the_lease(
     h.tick()
     (again,) = h.jobs
     assert again.step is Step.CREATE and again.args == [execution_id, 0]
+
+
+def test_a_create_cut_off_after_the_deadline_ends_the_attempt_timed_out(harness_factory) -> None:
+    h: Harness = harness_factory()
+    ex = h.client.submit(template("remote", timeout=8), ints(x=1))
+    h.tick()
+    (create,) = h.jobs  # the Create hangs on the remote service...
+    h.jobs.clear()
+    h.advance(timedelta(seconds=9))
+    h.tick()  # ...past the deadline: the teardown waits for the Create's answer
+    assert ex.refresh().record.claim == Claim(Step.CREATE, 0)
+    h.service.fail_creates = 1  # Celery's soft time limit cuts the call off: it raises
+    h.run(create)
+    record = ex.refresh().record
+    assert ex.phase is Phase.PERMANENT_FAILURE  # no retries: the retryable TimedOut is final
+    assert record.last_error is not None and record.last_error.code == "TimedOut"
+    assert h.runtime.quotas.metrics("remote:default").held == 0
+
+
+def test_a_create_whose_worker_died_during_teardown_is_not_run_again(harness_factory) -> None:
+    h: Harness = harness_factory()
+    ex = h.client.submit(template("remote", timeout=8), ints(x=1))
+    h.tick()
+    h.jobs.clear()
+    member = run_member(ex.id, Claim(Step.CREATE, 0))
+    assert h.runtime.runs.take([member], "worker-killed-by-time-limit", h.now, LEASE) == [True]
+    h.advance(timedelta(seconds=9))
+    h.tick()  # the deadline passed: teardown requested, the Create still "running"
+    h.advance(LEASE)
+    h.tick()  # its lease lapsed: the worker is gone
+    assert not [j for j in h.jobs if j.step is Step.CREATE], "a timed-out Create ran again"
+    record = ex.refresh().record
+    assert record.finished and record.last_error is not None
+    assert record.last_error.code == "TimedOut"
+    assert sum(h.service.creates.values()) == 0
+
+
+def test_a_redelivery_to_the_same_worker_does_not_pass_for_the_run(harness_factory) -> None:
+    # Celery restores an unacknowledged message with its id: the worker that runs it may
+    # receive it again. Its reservation has the same name, but the run took the lease over.
+    h: Harness = harness_factory()
+    execution_id, _ = claimed_create(h)
+    member = run_member(execution_id, Claim(Step.CREATE, 0))
+    runs, reservation = h.runtime.runs, "task-1@w1"
+    assert runs.take([member], reservation, h.now, LEASE) == [True]  # received
+    assert runs.start([member], f"{reservation}/p1", h.now, LEASE, reserved_by=reservation) == [
+        True
+    ]  # a pool process runs it
+    assert runs.take([member], reservation, h.now, LEASE) == [False]  # received again
+    assert runs.start([member], f"{reservation}/p2", h.now, LEASE, reserved_by=reservation) == [
+        False
+    ]
+    h.steps.create(execution_id, 0, owner=reservation)  # the whole step, as the job runs it
+    assert sum(h.service.creates.values()) == 0
+    # Once the run's lease lapses (its worker died), the step may start again.
+    h.advance(LEASE + timedelta(seconds=1))
+    assert runs.start([member], "other@w2/p1", h.now, LEASE, reserved_by="other@w2") == [True]

@@ -2,12 +2,14 @@
 
 Jobs are keyed by name, so Create is idempotent; the service records every
 request, how many jobs ran at once (per project and domain too), and when each
-Create arrived. Tests steer it: finish jobs, fail Gets, or hold Creates open so a
-worker can be killed in the middle of one.
+Create arrived. Tests steer it: finish jobs, fail Gets, hold Creates open so a
+worker can be killed in the middle of one, and, per project, answer Creates with
+HTTP errors, fail Deletes, or hang Creates and Gets.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -42,6 +44,12 @@ class Ledger:
     hold_gets: threading.Event = field(default_factory=threading.Event)
     get_held: threading.Event = field(default_factory=threading.Event)
     auto_finish: float | None = 0.0  # seconds after create; None: only when told
+    create_errors: dict[str, list[int]] = field(default_factory=dict)  # project: next codes
+    failing_deletes: set[str] = field(default_factory=set)  # projects whose Deletes fail
+    hanging_creates: set[str] = field(default_factory=set)  # projects whose Creates hang
+    hanging_gets: set[str] = field(default_factory=set)  # projects whose Gets hang
+    released: threading.Event = field(default_factory=threading.Event)  # ends every hang
+    delete_requests: Counter[str] = field(default_factory=Counter)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def _tick(self) -> None:
@@ -69,12 +77,18 @@ class Ledger:
             self.max_by_project.clear()
             self.max_by_domain.clear()
             self.fail_gets.clear()
+            self.create_errors.clear()
+            self.failing_deletes.clear()
+            self.hanging_creates.clear()
+            self.hanging_gets.clear()
+            self.delete_requests.clear()
             self.max_running = 0
             self.auto_finish = 0.0
         self.hold_creates.clear()
         self.hold_gets.clear()
         self.held.clear()
         self.get_held.clear()
+        self.released.clear()
 
     def running(self) -> int:
         with self.lock:
@@ -100,7 +114,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
-        self.wfile.write(data)
+        # The caller may have given up (a call cut off by its time limit): nothing to tell.
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            self.wfile.write(data)
 
     def do_POST(self) -> None:
         ledger = self.server.ledger
@@ -109,6 +125,15 @@ class _Handler(BaseHTTPRequestHandler):
         with ledger.lock:
             ledger.create_requests[name] += 1
             ledger.create_times.append(time.monotonic())
+            errors = ledger.create_errors.get(body["project"])
+            code = errors.pop(0) if errors else None
+            hang = body["project"] in ledger.hanging_creates
+        if code is not None:
+            self._reply(code, {"error": f"HTTP {code} for {name}"})
+            return
+        if hang:
+            ledger.released.wait(120)
+        with ledger.lock:
             if name not in ledger.jobs:
                 finish = None
                 if ledger.auto_finish is not None:
@@ -131,6 +156,11 @@ class _Handler(BaseHTTPRequestHandler):
             while ledger.hold_gets.is_set():
                 time.sleep(0.01)
         with ledger.lock:
+            known = ledger.jobs.get(name)
+            hang = known is not None and known.project in ledger.hanging_gets
+        if hang:
+            ledger.released.wait(120)
+        with ledger.lock:
             ledger.gets[name] += 1
             ledger._tick()
             job = ledger.jobs.get(name)
@@ -146,10 +176,19 @@ class _Handler(BaseHTTPRequestHandler):
         ledger = self.server.ledger
         name = self.path.rsplit("/", 1)[1]
         with ledger.lock:
-            ledger.deletes.append(name)
-            if name in ledger.jobs:
-                ledger.jobs[name].state = "DELETED"
-        self._reply(200, {})
+            ledger.delete_requests[name] += 1
+            job = ledger.jobs.get(name)
+            if job is not None and job.project in ledger.failing_deletes:
+                failing = True
+            else:
+                failing = False
+                ledger.deletes.append(name)
+                if job is not None:
+                    job.state = "DELETED"
+        if failing:
+            self._reply(500, {"error": f"cannot delete {name} now"})
+        else:
+            self._reply(200, {})
 
 
 class _Server(ThreadingHTTPServer):
@@ -171,6 +210,7 @@ class JobService:
         self.thread.start()
 
     def close(self) -> None:
+        self.ledger.released.set()
         self.ledger.hold_creates.clear()
         self.ledger.hold_gets.clear()
         self.server.shutdown()
