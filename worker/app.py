@@ -14,6 +14,10 @@ from __future__ import annotations
 from celery import Celery
 from kombu.entity import Queue
 
+from plugins.builtin import TaskIsolation
+from plugins.builtin.privileges import protect_process
+from plugins.builtin.python_task import task_isolation
+from plugins.errors import ConfigError
 from scheduler.runtime import Runtime
 from scheduler.settings import Settings
 
@@ -57,4 +61,17 @@ def make_app(settings: Settings) -> Celery:
     return celery
 
 
+def _protect() -> None:
+    # Task runs are processes of the worker's OS user; a non-dumpable worker (and beat,
+    # and Flower: all import this module) keeps its environment, with the Redis URL and
+    # storage keys, out of their reach through /proc.
+    try:
+        isolated = task_isolation() is TaskIsolation.PROCESS
+    except ConfigError:
+        isolated = True  # python-task reports the bad value; be safe meanwhile
+    if isolated:
+        protect_process()
+
+
+_protect()
 app = make_app(Settings.load())

@@ -3,13 +3,14 @@
 - ``echo`` (sync): its outputs are its inputs; :class:`EchoTask` makes such tasks.
 - ``core-sleep`` (async): completes after its ``duration`` input, so tasks made by
   ``flytekitplugins-sleep`` run unchanged; :class:`SleepTask` makes such tasks.
-- ``python-task`` (sync): runs ``@task`` functions in the worker.
+- ``python-task`` (sync): runs ``@task`` functions, each run in its own process
+  without the worker's credentials (:class:`TaskIsolation`).
 """
 
 from __future__ import annotations
 
 from plugins.builtin.echo import ECHO, EchoPlugin, EchoTask
-from plugins.builtin.python_task import PYTHON_TASK, PythonTaskPlugin
+from plugins.builtin.python_task import PYTHON_TASK, PythonTaskPlugin, TaskIsolation
 from plugins.builtin.sleep import SLEEP, SleepHandle, SleepPlugin, SleepTask
 
 __all__ = [
@@ -22,4 +23,5 @@ __all__ = [
     "SleepHandle",
     "SleepPlugin",
     "SleepTask",
+    "TaskIsolation",
 ]

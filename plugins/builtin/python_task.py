@@ -1,119 +1,150 @@
-"""``python-task``: runs ``@task`` functions (and other resolvable Python tasks) in the worker.
+"""``python-task``: runs ``@task`` functions (and other resolvable Python tasks).
 
 The template's ``custom`` names a task resolver and its ``loader_args``; the
 plugin loads the task, converts ``inputs.pb`` to Python values, runs the task
 through ``dispatch_execute`` and writes ``outputs.pb``. An exception in user code
 is a USER error carrying the traceback; it consumes one of the task's retries.
-The worker process survives: the exception is caught here.
+
+Where the code runs is the operator's choice (``FLYTE_CELERY_TASK_ISOLATION``):
+
+- ``process`` (the default): a fresh process per run, without the worker's
+  credentials; it sees only its declared secrets (see ``task_process``).
+- ``none``: inside the worker process, which is faster by the start of a Python
+  process but lets the task read everything the worker can. For one trusted team.
 """
 
 from __future__ import annotations
 
+import enum
 import os
-import traceback
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
-from typing import Any
+import re
+from collections.abc import Mapping
 
-from plugins.core import ErrorKind, ExecutionError, Phase, PhaseInfo
-from plugins.errors import InputConversionError, OutputConversionError, TaskLoadError
-from plugins.idl import struct_to_dict
+from plugins.builtin.task_process import USER_VARIABLE, TaskProcess, TaskUser, task_user
+from plugins.builtin.task_run import Status, load_task_from_template, run_task, task_environment
+from plugins.core import PhaseInfo
+from plugins.errors import ConfigError
 from plugins.io import InMemoryOutputReader
-from plugins.tasks.base import IgnoreOutputs, Task
 from plugins.tasks.context import ExecutionParameters
 from plugins.tasks.function import PYTHON_TASK_TYPE
-from plugins.tasks.resolver import load_resolver
+from plugins.tasks.resolver import TASK_PATHS_VARIABLE
 from plugins.tasks.types import TransformContext
 from plugins.webapi import PluginEntry, SyncPlugin, TaskExecutionContext
 
-__all__ = ["PYTHON_TASK", "PythonTaskPlugin", "load_task_from_template"]
+__all__ = [
+    "PYTHON_TASK",
+    "PythonTaskPlugin",
+    "TaskIsolation",
+    "load_task_from_template",
+    "task_isolation",
+]
+
+ISOLATION_VARIABLE = "FLYTE_CELERY_TASK_ISOLATION"
+PASSTHROUGH_VARIABLE = "FLYTE_CELERY_TASK_ENV"
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-def load_task_from_template(custom: Mapping[str, Any]) -> Task:
-    """The task a ``python-task`` template's ``custom`` field names.
+class TaskIsolation(enum.Enum):
+    """Where a ``python-task`` runs."""
+
+    PROCESS = "process"
+    """In a fresh process per run, without the worker's credentials."""
+    NONE = "none"
+    """In the worker process itself."""
+
+
+def task_isolation(environ: Mapping[str, str] | None = None) -> TaskIsolation:
+    """The isolation ``FLYTE_CELERY_TASK_ISOLATION`` asks for (``process`` by default).
 
     Raises:
-        TaskLoadError: ``custom`` lacks the resolver or its arguments, or loading fails.
+        ConfigError: The value is neither ``process`` nor ``none``.
     """
-    resolver = custom.get("resolver")
-    loader_args = custom.get("loader_args")
-    if not isinstance(resolver, str) or not isinstance(loader_args, list):
-        raise TaskLoadError(
-            "a python-task template needs custom.resolver (a string) and "
-            f"custom.loader_args (a list), got {sorted(custom)}"
-        )
-    return load_resolver(resolver).load_task([str(a) for a in loader_args])
-
-
-@contextmanager
-def _environment(env: Mapping[str, str]) -> Iterator[None]:
-    # A prefork worker child runs one job at a time, so a process-wide change is safe;
-    # it is undone afterwards so the next job starts clean.
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update({k: str(v) for k, v in env.items()})
+    value = (os.environ if environ is None else environ).get(ISOLATION_VARIABLE, "process")
     try:
-        yield
-    finally:
-        for key, old in saved.items():
-            if old is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = old
+        return TaskIsolation(value.strip().lower())
+    except ValueError:
+        raise ConfigError(f"{ISOLATION_VARIABLE}={value!r}: expected 'process' or 'none'") from None
 
 
-def _user_failure(task_name: str, exc: BaseException) -> PhaseInfo:
-    trace = "".join(traceback.format_exception(exc))
-    message = f"Error encountered while executing '{task_name}':\n{trace}"
-    code = f"USER:{type(exc).__name__}"
-    err = ExecutionError(code=code, message=message, kind=ErrorKind.USER)
-    return PhaseInfo.failed(Phase.RETRYABLE_FAILURE, err)
+def _passthrough(environ: Mapping[str, str]) -> list[str]:
+    names = [n.strip() for n in environ.get(PASSTHROUGH_VARIABLE, "").split(",") if n.strip()]
+    bad = [n for n in names if not _NAME.match(n)]
+    if bad:
+        raise ConfigError(f"{PASSTHROUGH_VARIABLE}: not variable names: {', '.join(bad)}")
+    return names
 
 
 class PythonTaskPlugin(SyncPlugin):
-    """Runs a Python task's ``dispatch_execute`` in the worker."""
+    """Runs a Python task's ``dispatch_execute``, in its own process or in the worker.
+
+    Args:
+        isolation: Where tasks run.
+        passthrough: Worker variables every task process gets as well.
+        user: The account task processes run as; ``None`` for the worker's own.
+    """
+
+    def __init__(
+        self,
+        isolation: TaskIsolation = TaskIsolation.PROCESS,
+        passthrough: list[str] | None = None,
+        user: TaskUser | None = None,
+    ) -> None:
+        super().__init__()
+        self.isolation = isolation
+        paths = [p for p in os.environ.get(TASK_PATHS_VARIABLE, "").split(os.pathsep) if p]
+        self._process = TaskProcess(passthrough or [], [os.path.abspath(p) for p in paths], user)
+
+    @classmethod
+    def from_environment(cls) -> PythonTaskPlugin:
+        """The plugin as the ``FLYTE_CELERY_TASK_*`` variables say.
+
+        Raises:
+            ConfigError: A value is malformed; only ``python-task`` executions fail then.
+        """
+        isolation = task_isolation()
+        user = (
+            task_user(os.environ.get(USER_VARIABLE)) if isolation is TaskIsolation.PROCESS else None
+        )
+        return cls(isolation, _passthrough(os.environ), user)
 
     def do(self, ctx: TaskExecutionContext) -> PhaseInfo:
-        """Load the task, run it, write its outputs; failures become PhaseInfos."""
+        """Run the task and write its outputs; failures become PhaseInfos."""
         template = ctx.task_reader.read()
-        custom = struct_to_dict(template.custom) if template.HasField("custom") else {}
-        try:
-            task = load_task_from_template(custom)
-        except TaskLoadError as exc:
-            return PhaseInfo.failure(exc.code, exc.message)
-        except Exception as exc:
-            # Importing the user's module raised: a user error, with its traceback.
-            return _user_failure(template.id.name or PYTHON_TASK_TYPE, exc)
         tid = ctx.task_execution_metadata.task_execution_id
         node = tid.id.node_execution_id.execution_id
+        execution_id = f"{node.project}/{node.domain}/{node.name}"
+        # Outside any handler: an unreadable inputs.pb is a storage problem, not the user's
+        # code, and the step reports it like any plugin error.
+        inputs = ctx.input_reader.get()
+        raw_prefix = ctx.output_writer.get_raw_output_prefix()
+        if self.isolation is TaskIsolation.PROCESS:
+            info, outputs = self._process.run(
+                template=template,
+                inputs=inputs,
+                store=ctx.data_store,
+                raw_output_prefix=raw_prefix,
+                secrets=ctx.secret_manager,
+                execution_id=execution_id,
+                attempt=tid.id.retry_attempt,
+            )
+            if outputs is not None:
+                ctx.output_writer.put(InMemoryOutputReader(outputs))
+            return info
         params = ExecutionParameters(
-            transform=TransformContext(
-                store=ctx.data_store, raw_output_prefix=ctx.output_writer.get_raw_output_prefix()
-            ),
-            execution_id=f"{node.project}/{node.domain}/{node.name}",
+            transform=TransformContext(store=ctx.data_store, raw_output_prefix=raw_prefix),
+            execution_id=execution_id,
             attempt=tid.id.retry_attempt,
-            task_name=task.name,
             secrets=ctx.secret_manager,
             is_local=False,
         )
-        environment = custom.get("environment") or {}
-        # Outside the try: an unreadable inputs.pb is a storage problem, not the user's code,
-        # and the step reports it like any plugin error.
-        inputs = ctx.input_reader.get()
-        try:
-            with _environment(environment if isinstance(environment, dict) else {}):
-                outputs = task.dispatch_execute(params, inputs)
-        except IgnoreOutputs:
-            return PhaseInfo.success()
-        except (InputConversionError, OutputConversionError) as exc:
-            # Retrying cannot change what the values are: fail for good.
-            return PhaseInfo.failure(exc.code, exc.message)
-        except (Exception, SystemExit) as exc:
-            # sys.exit() in a task fails the task, not the worker process.
-            return _user_failure(task.name, exc)
-        ctx.output_writer.put(InMemoryOutputReader(outputs))
-        return PhaseInfo.success()
+        outcome, outputs = run_task(template, params, inputs, task_environment(template))
+        if outcome.status is Status.SUCCEEDED:
+            ctx.output_writer.put(InMemoryOutputReader(outputs))
+        return outcome.to_phase_info()
 
 
 PYTHON_TASK = PluginEntry(
-    id=PYTHON_TASK_TYPE, supported_task_types=[PYTHON_TASK_TYPE], plugin_loader=PythonTaskPlugin
+    id=PYTHON_TASK_TYPE,
+    supported_task_types=[PYTHON_TASK_TYPE],
+    plugin_loader=PythonTaskPlugin.from_environment,
 )

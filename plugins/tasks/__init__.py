@@ -31,6 +31,7 @@ from plugins.tasks.interface import (
 )
 from plugins.tasks.metadata import TaskMetadata
 from plugins.tasks.resolver import DefaultTaskResolver, TaskResolverMixin, default_task_resolver
+from plugins.tasks.security import Secret
 from plugins.tasks.types import (
     Directory,
     File,
@@ -51,6 +52,7 @@ __all__ = [
     "Interface",
     "PythonFunctionTask",
     "PythonTask",
+    "Secret",
     "SerializationSettings",
     "Task",
     "TaskLoadError",

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar, overload
 
 from plugins.tasks.base import Documentation, PythonTask, SerializationSettings
 from plugins.tasks.interface import transform_function_to_interface
 from plugins.tasks.metadata import TaskMetadata
 from plugins.tasks.resolver import TaskResolverMixin, default_task_resolver, function_module
+from plugins.tasks.security import Secret, security_context
 
 __all__ = ["PYTHON_TASK_TYPE", "PythonFunctionTask", "task"]
 
@@ -116,6 +117,7 @@ def task(
     docs: Documentation | None = None,
     pod_template_name: str | None = None,
     name: str | None = None,
+    secret_requests: Sequence[Secret] = (),
 ) -> Callable[[F], PythonFunctionTask]: ...
 
 
@@ -136,6 +138,7 @@ def task(
     docs: Documentation | None = None,
     pod_template_name: str | None = None,
     name: str | None = None,
+    secret_requests: Sequence[Secret] = (),
 ) -> PythonFunctionTask | Callable[[Callable[..., Any]], PythonFunctionTask]:
     """Make a function a task, with or without arguments: ``@task`` or ``@task(retries=2)``.
 
@@ -155,6 +158,8 @@ def task(
         docs: Documentation.
         pod_template_name: Carried in the metadata for pod-based plugins.
         name: The task's name; ``module.qualname`` by default.
+        secret_requests: The secrets the function may read (and the only ones it can,
+            when tasks run in their own process).
 
     Returns:
         A :class:`PythonFunctionTask`, or a decorator that makes one.
@@ -184,6 +189,7 @@ def task(
             metadata=metadata,
             environment=environment,
             docs=docs,
+            security_ctx=security_context(secret_requests),
         )
 
     if _task_function is not None:

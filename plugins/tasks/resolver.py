@@ -5,7 +5,9 @@ its ``loader_args``. The worker imports the resolver and calls
 ``load_task(loader_args)``. The default resolver records the function's module
 and qualified name, plus its source file: when the module does not import in the
 worker (a script run as ``__main__``, a directory not on ``sys.path``), the file
-is loaded directly, which is what a one-machine setup needs.
+is loaded directly, which is what a one-machine setup needs. Only files inside the
+folders of ``FLYTE_CELERY_TASK_PATHS`` (the worker's working directory by default)
+are loaded that way, so a template cannot make a worker run an arbitrary file.
 """
 
 from __future__ import annotations
@@ -24,7 +26,17 @@ from plugins.tasks.base import Task
 if TYPE_CHECKING:
     from plugins.tasks.base import SerializationSettings
 
-__all__ = ["DefaultTaskResolver", "TaskResolverMixin", "default_task_resolver", "load_resolver"]
+__all__ = [
+    "TASK_PATHS_VARIABLE",
+    "DefaultTaskResolver",
+    "TaskResolverMixin",
+    "allowed_task_file",
+    "default_task_resolver",
+    "load_resolver",
+]
+
+TASK_PATHS_VARIABLE = "FLYTE_CELERY_TASK_PATHS"
+"""The folders (``os.pathsep``-separated) a template may name a task file in."""
 
 
 class TaskResolverMixin(ABC):
@@ -75,7 +87,33 @@ def function_module(fn: Any) -> tuple[str, str | None]:
     return os.path.splitext(os.path.basename(file))[0], file
 
 
+def allowed_task_file(file: str) -> str:
+    """``file``'s real path, if a worker may load it as a task module.
+
+    It must be a ``.py`` file inside one of the folders of ``FLYTE_CELERY_TASK_PATHS``
+    (by default the working directory), after symbolic links are resolved.
+
+    Raises:
+        TaskLoadError: It may not be loaded; the message says why.
+    """
+    roots = [r for r in os.environ.get(TASK_PATHS_VARIABLE, "").split(os.pathsep) if r]
+    real = os.path.realpath(file)
+    if not real.endswith(".py") or not os.path.isfile(real):
+        raise TaskLoadError(f"task file {file!r} is not an existing .py file")
+    for root in roots or [os.getcwd()]:
+        base = os.path.realpath(root)
+        if os.path.commonpath([base, real]) == base:
+            return real
+    raise TaskLoadError(
+        f"task file {file!r} is outside the folders a worker loads task files from "
+        f"({TASK_PATHS_VARIABLE}={os.pathsep.join(roots) or os.getcwd()}); install its "
+        "module in the worker or add its folder to that list"
+    )
+
+
 def _import(module: str, file: str | None) -> ModuleType:
+    if not module.replace(".", "_").isidentifier():
+        raise TaskLoadError(f"task module name {module!r} is not a Python module name")
     if module in sys.modules:
         return sys.modules[module]
     try:
@@ -86,6 +124,7 @@ def _import(module: str, file: str | None) -> ModuleType:
                 f"cannot import task module {module!r} ({exc}); it must be importable "
                 "in the worker (install it or add it to PYTHONPATH)"
             ) from exc
+    file = allowed_task_file(file)
     spec = importlib.util.spec_from_file_location(module, file)
     if spec is None or spec.loader is None:
         raise TaskLoadError(f"cannot load task module {module!r} from {file}")

@@ -106,7 +106,7 @@ def harness_factory(
         )
         config = Settings(
             redis_url=redis_server.url,
-            storage=f"file://{tmp_path}/storage",
+            storage=settings.pop("storage", f"file://{tmp_path}/storage"),
             key_prefix=f"t{uuid.uuid4().hex[:8]}",
             max_system_retries=2,
             system_retry_backoff=timedelta(seconds=1),

@@ -17,7 +17,7 @@ TOKEN = "tok-8f2b1c9e77"
 def test_a_secret_in_a_user_exception_is_masked(
     harness_factory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("FLYTE_SECRETS_TEST_TOKEN", TOKEN)
+    monkeypatch.setenv("_FSEC_TEST_TOKEN", TOKEN)
     h: Harness = harness_factory()
     ex = h.client.submit(sample.leaky, {})
     h.until(finished(ex))

@@ -41,6 +41,21 @@ def test_a_raised_exception_shows_its_message_and_traceback(stack: Stack) -> Non
     assert stack.alive() == dict.fromkeys(stack.alive(), True)  # the workers survived
 
 
+def test_a_task_cannot_read_the_workers_credentials(stack: Stack) -> None:
+    # Neither its own environment nor any other process's (the worker's, beat's) holds
+    # the Redis or broker URL: workers are non-dumpable, so /proc/<pid>/environ is closed.
+    urls = [u for u in (stack.settings.redis_url, stack.settings.broker_url) if u]
+    with stack.client() as client:
+        own = client.submit(sample.environment, {}).result(timeout=120)
+        others = client.submit(sample.readable_environments, {}).result(timeout=120)
+    assert "PATH" in own
+    for url in urls:
+        assert url not in repr(own)
+        assert not [env for env in others if url in env]
+    # The probe reads what it may: the environment of a process it started itself.
+    assert [env for env in others if "PROBE_CONTROL=visible" in env]
+
+
 def test_retries_happen(stack: Stack) -> None:
     with stack.client() as client:
         ex = client.submit(sample.flaky, {"succeed_on": 2})

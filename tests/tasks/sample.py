@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import enum
 import os
+import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import NamedTuple
 
-from plugins.tasks import File, IgnoreOutputs, current_context, task
+from plugins.tasks import Directory, File, IgnoreOutputs, Secret, current_context, task
 
 
 class Color(enum.Enum):
@@ -122,7 +124,72 @@ def exits(code: int) -> int:
     raise SystemExit(code)
 
 
-@task
+@task(secret_requests=[Secret(group="test", key="token")])
 def leaky() -> None:
-    """Fails quoting a secret from the worker's environment, as careless code does."""
-    raise RuntimeError(f"could not log in with token {os.environ['FLYTE_SECRETS_TEST_TOKEN']}")
+    """Fails quoting its secret, as careless code does."""
+    raise RuntimeError(f"could not log in with token {current_context().secrets.get('test/token')}")
+
+
+@task
+def environment() -> dict[str, str]:
+    """The environment the function runs with."""
+    return dict(os.environ)
+
+
+@task
+def readable_environments() -> list[str]:
+    """The environment of every other process whose /proc entry this task can read.
+
+    A process it starts itself is among them, which shows the probe works.
+    """
+    control = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(30)"], env={"PROBE_CONTROL": "visible"}
+    )
+    found = []
+    try:
+        for entry in os.listdir("/proc"):
+            if entry.isdigit() and int(entry) != os.getpid():
+                try:
+                    with open(f"/proc/{entry}/environ", "rb") as fh:
+                        found.append(fh.read().decode("utf-8", "replace"))
+                except OSError:
+                    continue
+    finally:
+        control.kill()
+        control.wait()
+    return found
+
+
+@task(secret_requests=[Secret(group="db", key="password")])
+def declared_secret() -> str:
+    return current_context().secrets.get("db/password")
+
+
+@task
+def undeclared_secret() -> str:
+    return current_context().secrets.get("db/password")
+
+
+@task
+def dies(code: int) -> int:
+    print("about to die", flush=True)
+    os._exit(code)
+
+
+@task
+def list_folder(text: str) -> Directory:
+    folder = tempfile.mkdtemp()
+    for name in ("a.txt", "b.txt"):
+        with open(os.path.join(folder, name), "w", encoding="utf-8") as fh:
+            fh.write(text)
+    return Directory(folder)
+
+
+@task
+def count_files(d: Directory) -> int:
+    return len(os.listdir(d))
+
+
+@task
+def whoami_user() -> int:
+    return os.geteuid()

@@ -222,7 +222,7 @@ def test_the_resolver_loads_the_same_task_back() -> None:
     assert default_task_resolver.load_task(args) is sample.add
 
 
-def test_the_resolver_falls_back_to_the_source_file(tmp_path) -> None:
+def test_the_resolver_falls_back_to_the_source_file(tmp_path, monkeypatch) -> None:
     source = tmp_path / "standalone_tasks_mod.py"
     source.write_text(
         textwrap.dedent(
@@ -245,7 +245,11 @@ def test_the_resolver_falls_back_to_the_source_file(tmp_path) -> None:
     finally:
         sys.path.remove(str(tmp_path))
         del sys.modules["standalone_tasks_mod"]
-    # The module no longer imports by name; the resolver loads its file.
+    # The module no longer imports by name; the resolver loads its file, once its folder
+    # is one a worker may load task files from.
+    with pytest.raises(TaskLoadError, match="outside the folders"):
+        default_task_resolver.load_task(args)
+    monkeypatch.setenv("FLYTE_CELERY_TASK_PATHS", str(tmp_path))
     loaded = default_task_resolver.load_task(args)
     try:
         assert isinstance(loaded, PythonFunctionTask)

@@ -54,7 +54,7 @@ WEBAPI = frozenset({
 TASKS = frozenset({
     "PYTHON_TASK_TYPE", "DefaultTaskResolver", "Directory", "Documentation",
     "ExecutionFailedError", "ExecutionParameters", "File", "IgnoreOutputs", "Interface",
-    "PythonFunctionTask", "PythonTask", "SerializationSettings", "Task", "TaskLoadError",
+    "PythonFunctionTask", "PythonTask", "Secret", "SerializationSettings", "Task", "TaskLoadError",
     "TaskMetadata", "TaskResolverMixin", "TransformContext", "TypeEngine", "TypeTransformer",
     "current_context", "default_task_resolver", "kwtypes", "task",
     "transform_function_to_interface", "transform_interface_to_typed_interface",
@@ -74,7 +74,7 @@ ERRORS = frozenset({
 
 BUILTIN = frozenset({
     "ECHO", "PYTHON_TASK", "SLEEP", "EchoPlugin", "EchoTask", "PythonTaskPlugin", "SleepHandle",
-    "SleepPlugin", "SleepTask",
+    "SleepPlugin", "SleepTask", "TaskIsolation",
 })  # fmt: skip
 
 

@@ -1,0 +1,78 @@
+"""The task's own process: ``python -m plugins.builtin.task_child <folder> <worker pid>``.
+
+The worker prepared ``<folder>``: ``task.pb`` (the template), ``inputs.pb`` (inputs
+whose files are local), and ``context.json`` (execution id, attempt). This process
+has no storage options, none of the worker's environment and no privileges: its
+files go to the folder's ``raw`` directory and the worker uploads them. It writes ``outputs.pb`` and
+then ``outcome.json``; the worker reads nothing else. If the worker dies, this
+process notices within a second and exits, so a killed job leaves no orphan.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+
+from flyteidl.core import literals_pb2, tasks_pb2
+
+from plugins.builtin.privileges import drop_privileges
+from plugins.builtin.task_run import Outcome, Status, run_task
+from plugins.core.secrets import EnvSecretManager
+from plugins.io import DataStore
+from plugins.tasks.context import ExecutionParameters
+from plugins.tasks.types import TransformContext
+
+__all__ = ["ORPHAN_EXIT_CODE", "main"]
+
+ORPHAN_EXIT_CODE = 70
+"""The exit code when the worker went away (the task's result has no one to go to)."""
+
+
+def _watch_parent(worker_pid: int) -> None:
+    # A worker killed by its hard time limit (SIGKILL) cannot stop this process; its
+    # parent changing is the sign. Polling works on every platform.
+    while os.getppid() == worker_pid:
+        time.sleep(0.5)
+    os._exit(ORPHAN_EXIT_CODE)
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    partial = path.with_suffix(".partial")
+    partial.write_bytes(data)
+    partial.replace(path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the task the folder describes; the outcome goes to ``outcome.json``."""
+    folder, worker_pid = Path((argv or sys.argv)[1]), int((argv or sys.argv)[2])
+    threading.Thread(target=_watch_parent, args=(worker_pid,), daemon=True).start()
+    try:
+        drop_privileges()
+    except PermissionError as exc:
+        # Running user code with root's capabilities would expose the worker: refuse.
+        refused = Outcome(Status.FAILED, "PrivilegesNotDropped", str(exc), True, user=False)
+        _write_atomically(folder / "outcome.json", json.dumps(refused.to_json()).encode())
+        return 0
+    template = tasks_pb2.TaskTemplate.FromString((folder / "task.pb").read_bytes())
+    inputs = literals_pb2.LiteralMap.FromString((folder / "inputs.pb").read_bytes())
+    context = json.loads((folder / "context.json").read_text())
+    params = ExecutionParameters(
+        transform=TransformContext(store=DataStore(), raw_output_prefix=f"file://{folder}/raw"),
+        execution_id=str(context["execution_id"]),
+        attempt=int(context["attempt"]),
+        secrets=EnvSecretManager(),
+        is_local=False,
+    )
+    # The environment the worker built is this process's own: nothing to set or undo.
+    outcome, outputs = run_task(template, params, inputs)
+    _write_atomically(folder / "outputs.pb", outputs.SerializeToString())
+    _write_atomically(folder / "outcome.json", json.dumps(outcome.to_json()).encode())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

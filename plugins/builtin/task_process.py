@@ -1,0 +1,253 @@
+"""Running a ``python-task`` in its own process, away from the worker's credentials.
+
+The worker's environment holds its Redis URL, broker URL and storage options; user
+code submitted by anyone must not read them. So each run gets a fresh Python
+process with a minimal environment (a few harmless variables, the ones the
+operator passes through, the task's own ``environment`` and its declared secrets)
+and a private folder. The worker stages files in and out (see ``staging``), so the
+task never needs storage credentials. The worker marks itself non-dumpable and
+the task's process runs without privileges (see ``privileges``), so it cannot read
+the worker's ``/proc/<pid>/environ`` either. ``FLYTE_CELERY_TASK_USER`` runs tasks
+as another OS account (a root worker only), which also keeps the worker's files
+out of their reach.
+
+The process is killed when the job is cut off (a Celery time limit) or the worker
+dies, and its folder is removed afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import pwd
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from flyteidl.core import literals_pb2, tasks_pb2
+
+from plugins.builtin.staging import Staging
+from plugins.builtin.task_run import Outcome, Status, task_environment
+from plugins.core import PhaseInfo
+from plugins.core.secrets import EnvSecretManager, SecretManager, secret_key
+from plugins.errors import ConfigError, SecretNotFoundError
+from plugins.io import DataStore
+from plugins.tasks.resolver import TASK_PATHS_VARIABLE
+
+__all__ = ["BASE_VARIABLES", "TaskProcess", "TaskUser", "task_user"]
+
+log = logging.getLogger("flyte_celery.task")
+
+BASE_VARIABLES = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "LC_ALL", "TZ")
+"""Worker variables every task process gets: none of them is a credential."""
+
+USER_VARIABLE = "FLYTE_CELERY_TASK_USER"
+
+_LOG_TAIL = 64 * 1024
+
+
+@dataclass(frozen=True)
+class TaskUser:
+    """The OS account task processes run as, when it differs from the worker's."""
+
+    name: str
+    uid: int
+    gid: int
+    home: str
+
+
+def task_user(name: str | None) -> TaskUser | None:
+    """The account to run tasks as; ``None`` (no ``name``) means the worker's own.
+
+    Raises:
+        ConfigError: ``name`` is not an account, switching to it needs root, or it
+            cannot run the task process (e.g. cannot read the Python interpreter).
+    """
+    if not name or not hasattr(os, "geteuid"):
+        return None
+    try:
+        entry = pwd.getpwnam(name)
+    except KeyError:
+        raise ConfigError(f"{USER_VARIABLE}={name!r}: no such user") from None
+    if entry.pw_uid == os.geteuid():
+        return None
+    if os.geteuid() != 0:
+        raise ConfigError(
+            f"{USER_VARIABLE}={name!r}: running tasks as another user needs a root worker"
+        )
+    user = TaskUser(entry.pw_name, entry.pw_uid, entry.pw_gid, entry.pw_dir)
+    probe = [sys.executable, "-c", "import plugins.builtin.task_child"]
+    try:
+        subprocess.run(
+            probe,
+            env={"PATH": os.environ.get("PATH", ""), "PYTHONPATH": _import_path()},
+            user=user.uid,
+            group=user.gid,
+            extra_groups=[],
+            capture_output=True,
+            check=True,
+            timeout=60,
+        )
+    except (OSError, subprocess.SubprocessError) as exc:
+        detail = getattr(exc, "stderr", b"") or b""
+        reason = detail.decode("utf-8", "replace").strip().splitlines()[-1:] or [str(exc)]
+        raise ConfigError(
+            f"{USER_VARIABLE}={name!r}: that user cannot start a task process with "
+            f"{sys.executable}: {reason[0]}"
+        ) from None
+    return user
+
+
+def _import_path() -> str:
+    # The worker's own import path minus the interpreter's (the child has that already),
+    # so a module that imports in the worker imports in the task's process too.
+    system = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)}
+    keep: list[str] = []
+    for entry in sys.path:
+        path = os.path.abspath(entry or os.getcwd())
+        inside = any(os.path.realpath(path).startswith(root + os.sep) for root in system)
+        if not inside and path not in keep:
+            keep.append(path)
+    return os.pathsep.join(keep)
+
+
+def _exit_description(code: int) -> str:
+    if code < 0:
+        return f"was killed by signal {-code}"
+    return f"exited with code {code}"
+
+
+class TaskProcess:
+    """Runs templates in fresh processes; one instance serves a whole worker.
+
+    Args:
+        passthrough: Names of worker variables every task gets as well (e.g. proxies).
+        task_paths: Folders a template may name a task file in (``FLYTE_CELERY_TASK_PATHS``).
+        user: The account tasks run as; ``None`` for the worker's own.
+    """
+
+    def __init__(
+        self,
+        passthrough: Iterable[str] = (),
+        task_paths: Iterable[str] = (),
+        user: TaskUser | None = None,
+    ) -> None:
+        self._passthrough = tuple(passthrough)
+        self._task_paths = os.pathsep.join(task_paths)
+        self._user = user
+
+    def environment(
+        self, template: tasks_pb2.TaskTemplate, secrets: SecretManager, tmp: Path
+    ) -> dict[str, str]:
+        """The task's whole environment.
+
+        Raises:
+            SecretNotFoundError: A secret the template declares is not configured.
+        """
+        names = (*BASE_VARIABLES, *self._passthrough)
+        env = {name: os.environ[name] for name in names if name in os.environ}
+        env.update(
+            PYTHONPATH=_import_path(),
+            PYTHONUNBUFFERED="1",
+            TMPDIR=str(tmp),
+            **{TASK_PATHS_VARIABLE: self._task_paths or os.getcwd()},
+        )
+        if self._user is not None:
+            home = self._user.home if os.path.isdir(self._user.home) else str(tmp)
+            env.update(HOME=home, USER=self._user.name, LOGNAME=self._user.name)
+        env.update(task_environment(template))
+        exported = EnvSecretManager()
+        for secret in template.security_context.secrets:
+            key = secret_key(secret)
+            env[exported.variable_name(key)] = secrets.get(key)
+        return env
+
+    def run(
+        self,
+        *,
+        template: tasks_pb2.TaskTemplate,
+        inputs: literals_pb2.LiteralMap,
+        store: DataStore,
+        raw_output_prefix: str,
+        secrets: SecretManager,
+        execution_id: str,
+        attempt: int,
+    ) -> tuple[PhaseInfo, literals_pb2.LiteralMap | None]:
+        """Run the template's task in its own process.
+
+        Returns:
+            The PhaseInfo and, on success, the outputs to write (``None`` otherwise).
+
+        Raises:
+            StorageError: Staging a file in or out failed (a system problem, retried).
+        """
+        folder = Path(tempfile.mkdtemp(prefix="flyte-celery-task-"))
+        try:
+            staging = Staging(store, folder, raw_output_prefix)
+            (folder / "tmp").mkdir()
+            staging.local_raw.mkdir()
+            if self._user is not None:
+                for owned in (folder, folder / "tmp", staging.local_raw):
+                    os.chown(owned, self._user.uid, self._user.gid)
+            try:
+                env = self.environment(template, secrets, folder / "tmp")
+            except SecretNotFoundError as exc:
+                return PhaseInfo.failure(exc.code, exc.message), None
+            (folder / "task.pb").write_bytes(template.SerializeToString())
+            (folder / "inputs.pb").write_bytes(staging.inputs(inputs).SerializeToString())
+            context = {"execution_id": execution_id, "attempt": attempt}
+            (folder / "context.json").write_text(json.dumps(context))
+            outcome = self._spawn(folder, env, execution_id)
+            if outcome.status is not Status.SUCCEEDED:
+                return outcome.to_phase_info(), None
+            outputs = literals_pb2.LiteralMap.FromString((folder / "outputs.pb").read_bytes())
+            return outcome.to_phase_info(), staging.outputs(outputs)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    def _spawn(self, folder: Path, env: Mapping[str, str], execution_id: str) -> Outcome:
+        output = folder / "output.log"
+        args = [sys.executable, "-m", "plugins.builtin.task_child", str(folder), str(os.getpid())]
+        user = self._user
+        with output.open("wb") as sink:
+            process = subprocess.Popen(
+                args,
+                env=dict(env),
+                stdin=subprocess.DEVNULL,
+                stdout=sink,
+                stderr=sink,
+                user=None if user is None else user.uid,
+                group=None if user is None else user.gid,
+                extra_groups=None if user is None else [],
+            )
+            try:
+                code = process.wait()
+            finally:
+                # A Celery soft time limit (or any error) raised while waiting: stop the task.
+                if process.poll() is None:
+                    process.kill()
+                    process.wait()
+        tail = _tail(output)
+        if tail:
+            log.info("task %s output:\n%s", execution_id, tail)
+        try:
+            return Outcome.from_json(json.loads((folder / "outcome.json").read_text()))
+        except (OSError, ValueError):
+            message = f"the task's process {_exit_description(code)} before it reported a result"
+            if tail:
+                message += f"; its last output:\n{tail}"
+            return Outcome(Status.FAILED, code="USER:TaskProcessDied", message=message)
+
+
+def _tail(path: Path) -> str:
+    with path.open("rb") as fh:
+        fh.seek(0, os.SEEK_END)
+        size = fh.tell()
+        fh.seek(max(0, size - _LOG_TAIL))
+        text = fh.read().decode("utf-8", "replace")
+    return text.strip()
