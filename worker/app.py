@@ -20,6 +20,7 @@ from plugins.builtin.python_task import task_isolation
 from plugins.errors import ConfigError
 from scheduler.runtime import Runtime
 from scheduler.settings import Settings
+from worker.brokerfix import guard_restore_unacked
 
 __all__ = ["app", "make_app"]
 
@@ -74,4 +75,5 @@ def _protect() -> None:
 
 
 _protect()
+guard_restore_unacked()
 app = make_app(Settings.load())

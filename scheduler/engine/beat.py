@@ -22,6 +22,7 @@ import redis
 from celery import beat
 
 from scheduler.engine.engine import Engine
+from scheduler.engine.outbox import UNAVAILABLE
 from scheduler.runtime import Runtime
 from scheduler.settings import Settings
 
@@ -32,6 +33,7 @@ log = logging.getLogger(__name__)
 _HARD_LIMIT_GRACE = timedelta(seconds=30)
 _FIRST_RETRY = timedelta(seconds=0.25)
 _LAST_RETRY = timedelta(seconds=2)
+_OUTAGE: tuple[type[Exception], ...] = (redis.RedisError, *UNAVAILABLE)
 
 
 class _Outage:
@@ -40,18 +42,22 @@ class _Outage:
     def __init__(self) -> None:
         self.failures = 0
         self.since = 0.0
+        self.what = "Redis"
 
     def failed(self, exc: Exception) -> timedelta:
         if self.failures == 0:
             self.since = time.monotonic()
-            log.warning("flyte-celery scheduler: Redis unavailable (%s); retrying", exc)
+            self.what = "Redis" if isinstance(exc, redis.RedisError) else "the broker"
+            log.warning("flyte-celery scheduler: %s unavailable (%s); retrying", self.what, exc)
         self.failures += 1
         return min(_FIRST_RETRY * (1 << min(self.failures - 1, 8)), _LAST_RETRY)
 
     def recovered(self) -> None:
         if self.failures:
             took = time.monotonic() - self.since
-            log.warning("flyte-celery scheduler: Redis answers again after %.1fs; resuming", took)
+            log.warning(
+                "flyte-celery scheduler: %s answers again after %.1fs; resuming", self.what, took
+            )
         self.failures = 0
 
 
@@ -94,8 +100,9 @@ class EngineScheduler(beat.Scheduler):  # type: ignore[misc]
             if wait > timedelta(0):
                 engine.runtime.wake.wait(wait)
             self._outage.recovered()
-        except redis.RedisError as exc:
-            # Redis is away: keep beat alive, and try again after a short, growing pause.
+        except _OUTAGE as exc:
+            # Redis (or the broker) is away: keep beat alive, and try again after a short,
+            # growing pause.
             time.sleep(self._outage.failed(exc).total_seconds())
         except Exception:
             # Anything else is a bug to see in the log; beat must still go on.
@@ -108,6 +115,9 @@ class EngineScheduler(beat.Scheduler):  # type: ignore[misc]
         if self._engine is not None:
             try:
                 self._engine.stop()
+            except _OUTAGE as exc:
+                # Redis is away: the lease lapses by itself and a standby takes over then.
+                log.warning("could not release the scheduler lease: %s", exc)
             except Exception:
                 log.exception("could not release the scheduler lease")
         super().close()

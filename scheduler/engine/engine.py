@@ -28,7 +28,7 @@ from scheduler.backend import LeaderLease
 from scheduler.engine.cache_gate import CacheGate
 from scheduler.engine.gets import dispatch_gets
 from scheduler.engine.launch import Launcher
-from scheduler.engine.outbox import Outbox, Publisher
+from scheduler.engine.outbox import UNAVAILABLE, Outbox, Publisher
 from scheduler.engine.upkeep import Upkeep
 from scheduler.runtime import Runtime
 
@@ -89,6 +89,8 @@ class Engine:
                 return timedelta(0)
             try:
                 work(now)
+            except UNAVAILABLE:
+                raise  # Redis is away: the caller waits for it (one log line, not one per step)
             except Exception:
                 # One broken step must not stop the others or the scheduler.
                 log.exception("scheduler step %s failed", name)

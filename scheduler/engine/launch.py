@@ -23,7 +23,7 @@ from typing import Any
 from plugins.core import AllocationStatus, PhaseInfo, ResourceConstraintsSpec
 from plugins.webapi import DEFAULT_RESOURCE_NAMESPACE, call_sync
 from scheduler.engine.cache_gate import CacheGate
-from scheduler.engine.outbox import Outbox
+from scheduler.engine.outbox import UNAVAILABLE, Outbox
 from scheduler.model import (
     ExecutionRecord,
     FailureSite,
@@ -58,6 +58,8 @@ class Launcher:
         for record in self.outbox.records(store.pending(now, self.outbox.batch)):
             try:
                 self._advance(record, now)
+            except UNAVAILABLE:
+                raise  # not this execution's fault: the tick stops until Redis is back
             except Exception as exc:
                 log.exception("%s: advancing failed", record.id)
                 current = store.get(record.id)

@@ -16,15 +16,26 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+import redis
+from kombu.exceptions import OperationalError
+
 from plugins.core import PhaseInfo
 from scheduler.model import ExecutionRecord, Step, machine
 from scheduler.runtime import Runtime
 
-__all__ = ["Outbox", "Publisher"]
+__all__ = ["UNAVAILABLE", "Outbox", "Publisher"]
 
 log = logging.getLogger(__name__)
 
 _AFTER_DEADLINE = timedelta(seconds=10)
+
+UNAVAILABLE: tuple[type[Exception], ...] = (
+    redis.ConnectionError,
+    redis.TimeoutError,
+    OperationalError,  # kombu's: the broker (Redis or RabbitMQ) does not answer
+)
+"""Errors that mean Redis or the broker is away: the tick stops and waits for them,
+instead of failing executions or logging a traceback per record."""
 
 
 class Publisher(Protocol):
@@ -91,6 +102,10 @@ class Outbox:
             self.publish(
                 claim.step.job_name, args, self.runtime.queue_for(record), time_limit=limit
             )
+        except UNAVAILABLE:
+            # The claim is written: reconciliation publishes it again once the broker is
+            # back. The tick stops here; its caller waits for the broker.
+            raise
         except Exception:
             # The claim is written: reconciliation publishes it again after the visibility
             # timeout. Failing the attempt here would free a token a launch may still use.

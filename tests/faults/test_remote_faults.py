@@ -11,7 +11,6 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
@@ -19,49 +18,11 @@ import pytest
 
 from plugins.core import Phase
 from scheduler import Client, Execution
+from tests.faults.tally import tally
 from tests.helpers import wait_for
 from tests.integration.jobservice import JobService, Ledger
 from tests.integration.stack import Stack, wait_all
 from tests.integration.test_flows import seconds, template
-
-NAMESPACE = "http-job-capped:default"
-
-
-@dataclass
-class Tally:
-    lost: int
-    duplicates: int
-    leaked: int
-    stuck: int
-
-    def zero(self) -> bool:
-        return (self.lost, self.duplicates, self.leaked, self.stuck) == (0, 0, 0, 0)
-
-
-def tally(client: Client, executions: list[Execution], ledger: Ledger, label: str) -> Tally:
-    """Count what went wrong; print it."""
-    found = {r.id for r in client.runtime.store.get_many([ex.id for ex in executions])}
-    stuck = sum(1 for ex in executions if not ex.refresh().phase.is_terminal())
-    # Each attempt has its own generated name: a second Create request under one name is
-    # the same attempt's Create run twice.
-    duplicates = sum(count - 1 for count in ledger.create_requests.values() if count > 1)
-    wait_for(
-        lambda: client.runtime.quotas.metrics(NAMESPACE).held == 0,
-        timeout=60,
-        what="every quota token to be released",
-    )
-    result = Tally(
-        lost=sum(1 for ex in executions if ex.id not in found),
-        duplicates=duplicates,
-        leaked=client.runtime.quotas.metrics(NAMESPACE).held,
-        stuck=stuck,
-    )
-    print(
-        f"\n{label}: {len(executions)} executions: lost={result.lost} "
-        f"duplicate Creates={result.duplicates} leaked tokens={result.leaked} "
-        f"stuck={result.stuck}"
-    )
-    return result
 
 
 @pytest.fixture
@@ -106,7 +67,8 @@ def test_500s_and_429s_back_off_then_succeed(stack: Stack, ledger: Ledger) -> No
     times = [e.occurred_at for e in flaky.events() if e.phase is Phase.RETRYABLE_FAILURE]
     gaps = [round((b - a).total_seconds(), 1) for a, b in itertools.pairwise(times)]
     print(f"\nfailed Creates at gaps of {gaps} s (user retry backoff 1 s, 2 s, ...)")
-    assert tally(client, [flaky, *others], ledger, "500/429 on Create").zero()
+    counts = tally(client, [flaky, *others], ledger, "500/429 on Create")
+    assert counts.zero() and counts.resent == 0  # no kills: each Create sent once
 
 
 def test_a_delete_that_keeps_failing_ends_aborted_with_the_failure_recorded(
@@ -131,7 +93,8 @@ def test_a_delete_that_keeps_failing_ends_aborted_with_the_failure_recorded(
     (name,) = [n for n, job in ledger.jobs.items() if job.project == "stubborn"]
     assert ledger.delete_requests[name] == 4
     assert [ex.refresh().phase for ex in others] == [Phase.SUCCESS] * 4
-    assert tally(client, [stubborn, *others], ledger, "failing Delete").zero()
+    counts = tally(client, [stubborn, *others], ledger, "failing Delete")
+    assert counts.zero() and counts.resent == 0  # no kills: each Create sent once
 
 
 def test_hung_calls_end_at_the_deadline_and_free_their_slots(stack: Stack, ledger: Ledger) -> None:
@@ -155,7 +118,8 @@ def test_hung_calls_end_at_the_deadline_and_free_their_slots(stack: Stack, ledge
     assert [ex.refresh().phase for ex in others] == [Phase.SUCCESS] * 6
     print(f"\n2 hung calls (3 s timeouts) and 6 healthy executions finished in {took:.1f} s")
     # The hung Create was cut off by its time limit (the slot is free again), not run
-    # again: the tally counts a second Create request under its name as a duplicate.
+    # again: the tally counts a second Create request under its name as re-sent.
     log = stack.log("w1").read_text(errors="replace")
     assert "SoftTimeLimitExceeded" in log
-    assert tally(client, [hung_create, hung_get, *others], ledger, "hung calls").zero()
+    counts = tally(client, [hung_create, hung_get, *others], ledger, "hung calls")
+    assert counts.zero() and counts.resent == 0  # no kills: each Create sent once

@@ -193,3 +193,10 @@ def count_files(d: Directory) -> int:
 @task
 def whoami_user() -> int:
     return os.geteuid()
+
+
+@task
+def nap(seconds: float) -> float:
+    """Takes a while, so a worker can be killed in the middle of it."""
+    time.sleep(seconds)
+    return seconds
