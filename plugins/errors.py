@@ -29,6 +29,7 @@ The tree::
     ├── InvalidSubmissionError (ValueError)       a template or inputs rejected at submit
     ├── ContentionError                           a compare-and-set kept losing to others
     ├── BackendUnavailableError (ConnectionError) Redis did not answer
+    ├── AccessDeniedError (PermissionError)       Redis refused the credentials or an ACL
     └── StorageError (OSError)
         ├── RemoteFileNotFoundError (FileNotFoundError)
         ├── RemoteFileExceedsMaxSizeError         a blob over the download limit
@@ -39,6 +40,7 @@ The tree::
 from __future__ import annotations
 
 __all__ = [
+    "AccessDeniedError",
     "BackendUnavailableError",
     "ConfigError",
     "ContentionError",
@@ -280,6 +282,16 @@ class BackendUnavailableError(FlyteCeleryError, ConnectionError):
 
     def __str__(self) -> str:
         # OSError (ConnectionError's base) formats its args itself; keep our plain message.
+        return self.message
+
+
+class AccessDeniedError(FlyteCeleryError, PermissionError):
+    """Redis refused this client: wrong credentials, or its ACL user may not do this call."""
+
+    code = "AccessDenied"
+
+    def __str__(self) -> str:
+        # OSError (PermissionError's base) formats its args itself; keep our plain message.
         return self.message
 
 

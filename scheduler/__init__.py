@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from plugins.deprecation import moved_names as _moved_names
 from plugins.errors import (
+    AccessDeniedError,
     BackendUnavailableError,
     ConfigError,
     ContentionError,
@@ -42,6 +43,7 @@ from scheduler.model import CacheStatus
 from scheduler.settings import Settings
 
 __all__ = [
+    "AccessDeniedError",
     "BackendUnavailableError",
     "CacheStatus",
     "Client",

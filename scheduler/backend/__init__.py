@@ -9,7 +9,8 @@
 - :class:`RunLeases`: heartbeated leases of steps in progress;
 - :class:`WakeChannel`: wake-ups for the scheduler;
 - :class:`ResultCache`: result-cache entries and ``cache_serialize`` reservations;
-- :class:`Keys`: every key name.
+- :class:`Keys`: every key name;
+- :func:`acl_rules`: the Redis ACL rules of each :class:`AclRole`.
 
 Everything here does I/O on Redis (and, for the cache, storage); none of it knows
 about plugins or Celery.
@@ -17,6 +18,7 @@ about plugins or Celery.
 
 from __future__ import annotations
 
+from scheduler.backend.acl import AclRole, acl_rules, setuser_command
 from scheduler.backend.cache import Reservation, ResultCache
 from scheduler.backend.keys import Keys
 from scheduler.backend.lease import LeaderLease
@@ -31,6 +33,7 @@ __all__ = [
     "DEFAULT_EVENT_LOG_CAP",
     "DEFAULT_LEASE",
     "DEFAULT_RETENTION",
+    "AclRole",
     "ExecutionStore",
     "Keys",
     "LeaderLease",
@@ -42,4 +45,6 @@ __all__ = [
     "RunLeases",
     "TokenLedger",
     "WakeChannel",
+    "acl_rules",
+    "setuser_command",
 ]

@@ -8,13 +8,17 @@ scheduler costs one blocked call per tick interval.
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
+import redis
 from redis import Redis
 
 from scheduler.backend.keys import Keys
 
 __all__ = ["WakeChannel"]
+
+log = logging.getLogger(__name__)
 
 
 class WakeChannel:
@@ -29,12 +33,23 @@ class WakeChannel:
         self._redis = redis_client
         self._key = keys.wake
 
-    def notify(self) -> None:
-        """Tell the scheduler there is work now."""
+    def notify(self) -> bool:
+        """Tell the scheduler there is work now; whether the wake-up was delivered.
+
+        A wake-up is a hint: the work is already in Redis, and the scheduler finds it
+        within a tick interval anyway. So a failure (Redis away a moment, or an ACL
+        user without the wake-up list) is logged, never raised: the write it follows
+        has succeeded, and its caller must not think otherwise.
+        """
         pipe = self._redis.pipeline(transaction=False)
         pipe.lpush(self._key, 1)
         pipe.ltrim(self._key, 0, 0)  # one pending wake-up is as good as many
-        pipe.execute()
+        try:
+            pipe.execute()
+        except redis.RedisError as exc:
+            log.warning("could not wake the scheduler (it finds the work within a tick): %s", exc)
+            return False
+        return True
 
     def wait(self, timeout: timedelta) -> bool:
         """Block until :meth:`notify` is called or ``timeout`` passes; whether woken."""

@@ -9,6 +9,7 @@ Commands:
     events      Show an execution's phase events.
     abort       Abort an execution.
     signal      Ask for an execution's remote status now.
+    acl         Print the redis-cli command that makes a Redis user of a role.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import secrets
+import shlex
 import signal
 import sys
 import time
@@ -31,9 +34,11 @@ from google.protobuf.message import DecodeError
 from plugins.core import Phase
 from plugins.errors import FlyteCeleryError, InvalidSubmissionError
 from plugins.webapi import parse_duration
+from scheduler.backend import AclRole, Keys, setuser_command
 from scheduler.cli.demo import DEMO_PLUGIN_SPEC, SERVICE_ENV, JobServer, workload
 from scheduler.cli.standalone import Standalone
 from scheduler.client import Client, Execution
+from scheduler.settings import Settings
 
 __all__ = ["main", "parse_input", "table"]
 
@@ -290,6 +295,14 @@ def _signal(args: argparse.Namespace) -> int:
     return 0
 
 
+def _acl(args: argparse.Namespace) -> int:
+    keys = Keys(Settings.load().key_prefix)
+    password = args.password or secrets.token_urlsafe(24)
+    command = setuser_command(AclRole(args.role), keys, args.user, password)
+    print(shlex.join(["redis-cli", *command]))
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="flyte-celery",
@@ -343,6 +356,10 @@ def _parser() -> argparse.ArgumentParser:
     p = commands.add_parser("abort", help="abort an execution")
     p.add_argument("id", help="project/domain/name")
     p.add_argument("--reason", default="Aborted by user")
+    p = commands.add_parser("acl", help="print the redis-cli command that creates an ACL user")
+    p.add_argument("role", choices=[r.value for r in AclRole], help="what the user may do")
+    p.add_argument("user", help="the Redis user name")
+    p.add_argument("--password", help="its password (a random one by default)")
     p = commands.add_parser("list", help="list executions")
     p.add_argument("--phase", help="only this phase, e.g. RUNNING")
     p.add_argument("--limit", type=int, default=50)
@@ -358,6 +375,7 @@ _COMMANDS = {
     "events": _events,
     "abort": _abort,
     "signal": _signal,
+    "acl": _acl,
 }
 
 

@@ -21,6 +21,7 @@ from flyteidl.core import literals_pb2, tasks_pb2
 
 from plugins.core import Phase
 from plugins.errors import (
+    AccessDeniedError,
     BackendUnavailableError,
     ContentionError,
     ExecutionNotFoundError,
@@ -68,6 +69,12 @@ def _reaching_redis(method: Callable[P, R]) -> Callable[P, R]:
     def call(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return method(*args, **kwargs)
+        except (redis.exceptions.NoPermissionError, redis.AuthenticationError) as exc:
+            # A deployment restricts clients with Redis ACLs (see the README's roles).
+            raise AccessDeniedError(
+                f"Redis refused this call: {type(exc).__name__}: {exc} (check the user and "
+                "password in FLYTE_CELERY_REDIS_URL, and that user's ACL role)"
+            ) from exc
         except redis.RedisError as exc:
             # redis-py names the host and port, never the password.
             raise BackendUnavailableError(

@@ -61,8 +61,8 @@ TASKS = frozenset({
 })  # fmt: skip
 
 ERRORS = frozenset({
-    "BackendUnavailableError", "ConfigError", "ContentionError", "DuplicatePluginError",
-    "ExecutionExistsError",
+    "AccessDeniedError", "BackendUnavailableError", "ConfigError", "ContentionError",
+    "DuplicatePluginError", "ExecutionExistsError",
     "ExecutionFailedError", "ExecutionNotFoundError", "ExecutionTimeoutError",
     "FlyteCeleryError",
     "InputConversionError", "InputReadError", "InvalidPhaseError", "InvalidSubmissionError",
@@ -92,7 +92,8 @@ PLUGINS_PINS: dict[str, frozenset[str]] = {
 # narrow surface the layers above it use.
 SCHEDULER_PINS: dict[str, frozenset[str]] = {
     "scheduler": frozenset({
-        "BackendUnavailableError", "CacheStatus", "Client", "Clock", "ConfigError",
+        "AccessDeniedError", "BackendUnavailableError", "CacheStatus", "Client", "Clock",
+    "ConfigError",
         "ContentionError", "Execution",
         "ExecutionExistsError", "ExecutionFailedError", "ExecutionNotFoundError",
         "ExecutionTimeoutError", "FlyteCeleryError", "InvalidSubmissionError", "ManualClock",
@@ -115,7 +116,8 @@ SCHEDULER_PINS: dict[str, frozenset[str]] = {
     "scheduler.backend": frozenset({
         "DEFAULT_EVENT_LOG_CAP", "DEFAULT_LEASE", "DEFAULT_RETENTION", "ExecutionStore", "Keys",
         "LeaderLease", "QuotaMetrics", "RedisRateLimiter", "RedisResourceManager",
-        "Reservation", "ResultCache", "RunLeases", "TokenLedger", "WakeChannel",
+        "Reservation", "ResultCache", "RunLeases", "TokenLedger", "WakeChannel", "AclRole",
+        "acl_rules", "setuser_command",
     }),
     "scheduler.model": frozenset({
         "CacheKey", "CacheStatus", "Claim", "Event", "ExecutionRecord", "FailureSite",
