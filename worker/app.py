@@ -20,7 +20,7 @@ from plugins.builtin.python_task import task_isolation
 from plugins.errors import ConfigError
 from scheduler.runtime import Runtime
 from scheduler.settings import Settings
-from worker.brokerfix import guard_restore_unacked
+from worker.broker import guard_lost_connection
 
 __all__ = ["app", "make_app"]
 
@@ -37,7 +37,10 @@ def make_app(settings: Settings) -> Celery:
         # kombu >= 5.7: restore unacknowledged jobs of dead workers promptly.
         "unacked_restore_interval": max(1.0, min(60.0, visibility / 4)),
     }
-    celery = Celery("flyte_celery", broker=settings.broker, include=["worker.jobs"])
+    # worker.broker:AMQP: reconnect to a lost broker within about a second.
+    celery = Celery(
+        "flyte_celery", broker=settings.broker, include=["worker.jobs"], amqp="worker.broker:AMQP"
+    )
     celery.conf.update(
         task_serializer="json",
         result_serializer="json",
@@ -52,6 +55,9 @@ def make_app(settings: Settings) -> Celery:
         worker_send_task_events=True,
         task_send_sent_event=True,
         broker_connection_retry_on_startup=True,
+        # Retry a lost broker forever (Celery gives up after 100 attempts, and exits):
+        # with attempts about a second apart that would be a 2-minute outage.
+        broker_connection_max_retries=None,
         worker_cancel_long_running_tasks_on_connection_loss=True,
         task_default_queue=settings.queue_prefix,
         task_queues=[_queue(settings.queue_prefix)]
@@ -75,5 +81,5 @@ def _protect() -> None:
 
 
 _protect()
-guard_restore_unacked()
+guard_lost_connection()
 app = make_app(Settings.load())

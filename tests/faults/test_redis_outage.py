@@ -10,6 +10,8 @@ lost, leaked and stuck counts.
 
 from __future__ import annotations
 
+import os
+import re
 import time
 from collections.abc import Iterator
 from datetime import timedelta
@@ -20,9 +22,16 @@ from flyteidl.core import literals_pb2, tasks_pb2
 
 from plugins.builtin import SleepTask
 from plugins.core import Phase
+from scheduler import Execution
 from scheduler.testing import RedisServer
 from tests.faults.tally import tally
+from tests.helpers import wait_for
 from tests.integration.stack import Stack, wait_all
+from worker.broker import RECONNECT_INTERVAL_MAX
+
+SOAK = os.environ.get("FLYTE_CELERY_SOAK") == "1"
+CYCLES = 10 if SOAK else 1
+RETRY = re.compile(r"Trying again (?:in ([0-9.]+) seconds?|now)")
 
 
 def echo(n: int) -> tuple[tasks_pb2.TaskTemplate, dict[str, literals_pb2.Literal]]:
@@ -47,45 +56,76 @@ def outage(
         server.stop()
 
 
-def test_every_process_survives_a_redis_restart(outage: tuple[RedisServer, Stack, str]) -> None:
-    server, stack, how = outage
-    client = stack.client()
-    before = [client.submit(*echo(i)) for i in range(10)]
-    wait_all(before, timeout=60)
-    # In flight across the outage: remote-style sleeps the scheduler polls.
-    nap = SleepTask("nap")
-    sleeping = [client.submit(nap, {"duration": timedelta(seconds=3)}) for _ in range(4)]
-
-    # Given Redis goes away long enough for the scheduler to notice...
+def _outage(server: RedisServer, stack: Stack, how: str, cycle: int) -> float:
+    """Take Redis away until beat and the worker noticed; bring it back. Seconds to recover."""
+    retries = len(RETRY.findall(stack.log("w1").read_text(errors="replace")))
     if how.startswith("kill9"):
         server.kill()
     else:
         server.stop()
-    stack.wait_log("beat", " unavailable (", timeout=60)  # Redis itself, or as the broker
-    # ...when it comes back on the same port,
+    # Long enough for the scheduler to notice, and for the worker to retry a few times
+    # (kombu's own pauses would grow)...
+    wait_for(
+        lambda: stack.log("beat").read_text().count(" unavailable (") > cycle,
+        timeout=60,
+        what="the scheduler to notice",
+    )
+    wait_for(
+        lambda: len(RETRY.findall(stack.log("w1").read_text(errors="replace"))) >= retries + 5,
+        timeout=120,
+        what="the worker's fifth attempt to reconnect",
+    )
+    # ...then it comes back on the same port.
     server.start_again()
     answered = time.monotonic()
-    stack.wait_log("beat", " answers again after ", timeout=60)
-    back = time.monotonic() - answered
+    wait_for(
+        lambda: stack.log("beat").read_text().count(" answers again after ") > cycle,
+        timeout=60,
+        what="the scheduler to resume",
+    )
+    return time.monotonic() - answered
 
-    # then new work completes, and no process died.
-    after = [client.submit(*echo(i)) for i in range(10)]
-    wait_all(after, timeout=120)
-    assert after[2].outputs().literals["n"].scalar.primitive.integer == 2
-    assert stack.alive() == {"w1": True, "beat": True}
-    print(f"\nRedis {how}: the scheduler was back {back:.1f} s after Redis answered")
-    # Executions finished before an empty restart are gone with Redis's data: only a
-    # restart that keeps the data must keep them.
-    if how.endswith("empty"):
-        kept = after
-    else:
-        wait_all(sleeping, timeout=120)
-        assert all(ex.phase is Phase.SUCCESS for ex in sleeping)
-        kept = before + sleeping + after
+
+def test_every_process_survives_a_redis_restart(outage: tuple[RedisServer, Stack, str]) -> None:
+    server, stack, how = outage
+    client = stack.client()
+    kept: list[Execution] = []
+    backs: list[float] = []
+    nap = SleepTask("nap")
+    for cycle in range(CYCLES):
+        before = [client.submit(*echo(i)) for i in range(10)]
+        wait_all(before, timeout=60)
+        # In flight across the outage: remote-style sleeps the scheduler polls.
+        sleeping = [client.submit(nap, {"duration": timedelta(seconds=3)}) for _ in range(4)]
+        backs.append(_outage(server, stack, how, cycle))
+        # New work completes, and no process died.
+        after = [client.submit(*echo(i)) for i in range(10)]
+        wait_all(after, timeout=120)
+        assert after[2].outputs().literals["n"].scalar.primitive.integer == 2
+        assert stack.alive() == {"w1": True, "beat": True}
+        # Executions finished before an empty restart are gone with Redis's data: only a
+        # restart that keeps the data must keep them.
+        if how.endswith("empty"):
+            kept = after
+        else:
+            wait_all(sleeping, timeout=120)
+            assert all(ex.phase is Phase.SUCCESS for ex in sleeping)
+            kept += before + sleeping + after
+        assert all(ex.phase is Phase.SUCCESS for ex in after)
+    print(
+        f"\nRedis {how}, {CYCLES} outage(s): the scheduler was back "
+        f"{', '.join(f'{b:.1f}' for b in backs)} s after Redis answered"
+    )
     counts = tally(client, kept, None, f"Redis {how}")
     assert counts.zero()
-    assert all(ex.phase is Phase.SUCCESS for ex in after)
+    # Workers retry the lost broker at least once a second (kombu's default backs off to
+    # 30 s), so they resume within about a second of Redis answering.
+    found = RETRY.findall(stack.log("w1").read_text(errors="replace"))
+    pauses = [float(p or 0) for p in found]
+    print(f"worker reconnect attempts: {len(pauses)}, longest pause {max(pauses):.2f} s")
+    assert max(pauses) <= RECONNECT_INTERVAL_MAX
     log = stack.log("beat").read_text()
-    assert log.count(" unavailable (") == 1, "one line per outage, not one per retry"
+    assert log.count(" unavailable (") == CYCLES, "one line per outage, not one per retry"
     assert "Traceback" not in log
+    assert "Unrecoverable" not in stack.log("w1").read_text(errors="replace")
     client.close()
