@@ -20,7 +20,7 @@ from plugins.builtin.python_task import task_isolation
 from plugins.errors import ConfigError
 from scheduler.runtime import Runtime
 from scheduler.settings import Settings
-from worker.broker import guard_lost_connection
+from worker.broker import OutageLog, guard_lost_connection
 
 __all__ = ["app", "make_app"]
 
@@ -82,4 +82,5 @@ def _protect() -> None:
 
 _protect()
 guard_lost_connection()
+OutageLog().install()
 app = make_app(Settings.load())

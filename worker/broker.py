@@ -4,7 +4,9 @@
 then 2 s more each time, up to 30 s between attempts. After a long outage a worker
 would notice the broker is back only up to 30 s later. :class:`AMQP` gives the app a
 connection class that retries every quarter second at first and at least once a
-second, so workers resume within about a second of the broker answering.
+second, so workers resume within about a second of the broker answering. Celery logs
+every attempt; :class:`OutageLog` keeps the first line of an outage and, when the
+broker answers again, says how many attempts it took and the longest pause.
 
 **A guard for kombu 5.7's Redis transport after a lost connection.** When the broker
 connection drops, Celery 5.7 closes it, and kombu lets go of its connection parameters.
@@ -24,6 +26,9 @@ keep a restored job from running twice.
 from __future__ import annotations
 
 import functools
+import logging
+import re
+import time
 from typing import Any
 
 import redis
@@ -31,7 +36,13 @@ from celery.app.amqp import AMQP as CeleryAMQP
 from kombu.connection import Connection
 from kombu.transport import redis as kombu_redis
 
-__all__ = ["AMQP", "RECONNECT_INTERVAL_MAX", "QuickReconnect", "guard_lost_connection"]
+__all__ = [
+    "AMQP",
+    "RECONNECT_INTERVAL_MAX",
+    "OutageLog",
+    "QuickReconnect",
+    "guard_lost_connection",
+]
 
 RECONNECT_INTERVAL_MAX = 1.0
 """The longest pause, in seconds, between attempts to reach a lost broker."""
@@ -67,6 +78,48 @@ class AMQP(CeleryAMQP):  # type: ignore[misc]
     """Celery's AMQP helper with :class:`QuickReconnect` connections."""
 
     Connection = QuickReconnect
+
+
+_PAUSE = re.compile(r"Trying again in ([0-9.]+) seconds?")
+_CONSUMER_LOGGERS = ("celery.worker.consumer.consumer", "celery.worker.consumer.connection")
+
+
+class OutageLog(logging.Filter):
+    """One line when the broker goes away, one when it answers again: not one per attempt."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.attempts = 0
+        self.longest = 0.0
+        self.since = 0.0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Drop the repeated attempts of an outage; summarize them on reconnection."""
+        message = record.getMessage()
+        if message.startswith("consumer: Cannot connect to"):
+            found = _PAUSE.search(message)
+            self.longest = max(self.longest, float(found.group(1)) if found else 0.0)
+            self.attempts += 1
+            if self.attempts == 1:
+                self.since = time.monotonic()
+                return True
+            return False
+        if message.startswith("Connected to") and self.attempts:
+            took = time.monotonic() - self.since
+            record.msg = (
+                f"{message}: the broker answers again after {took:.1f}s and "
+                f"{self.attempts} attempts (longest pause {self.longest:.2f}s)"
+            )
+            record.args = ()
+            self.attempts, self.longest = 0, 0.0
+        return True
+
+    def install(self) -> None:
+        """Attach to Celery's consumer loggers (idempotent)."""
+        for name in _CONSUMER_LOGGERS:
+            logger = logging.getLogger(name)
+            if not any(isinstance(f, OutageLog) for f in logger.filters):
+                logger.addFilter(self)
 
 
 def guard_lost_connection() -> None:

@@ -31,14 +31,43 @@ def _period(runtime: Runtime) -> float:
     return runtime.settings.run_lease.total_seconds() / 3
 
 
+class _RenewalFailures:
+    """One log line when renewals start failing (Redis is away), one when they work again.
+
+    Every job and every reservation renews on its own thread; without this, an outage
+    would log a line per lease per renewal period.
+    """
+
+    def __init__(self) -> None:
+        self._failing = False
+        self._lock = threading.Lock()
+
+    def failed(self, exc: Exception) -> None:
+        with self._lock:
+            if not self._failing:
+                self._failing = True
+                log.warning("could not renew run leases: %s; retrying", exc)
+
+    def succeeded(self) -> None:
+        with self._lock:
+            if self._failing:
+                self._failing = False
+                log.warning("run leases renewed again")
+
+
+_failures = _RenewalFailures()
+
+
 def _renew_once(runtime: Runtime, members: list[str], owner: str) -> list[bool] | None:
     """Renew ``owner``'s leases; whether each was still held, or ``None`` if Redis failed."""
     try:
-        return runtime.runs.renew(members, owner, runtime.clock(), runtime.settings.run_lease)
+        kept = runtime.runs.renew(members, owner, runtime.clock(), runtime.settings.run_lease)
     except Exception as exc:
         # A Redis blip: the next renewal may succeed before the lease lapses.
-        log.warning("could not renew run leases: %s", exc)
+        _failures.failed(exc)
         return None
+    _failures.succeeded()
+    return kept
 
 
 class RunLeaseHolder:

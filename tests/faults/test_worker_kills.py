@@ -56,11 +56,17 @@ def test_worker_kills_lose_duplicate_leak_and_strand_nothing(
                     client.submit(template("http_job_capped"), seconds(1.0), project=project)
                 )
         aborted = executions[::8]  # remote jobs only: Delete runs during the kills too
+        ids = [ex.id for ex in executions]
+
+        def started() -> int:
+            records = client.runtime.store.get_many(ids)
+            return sum(1 for r in records if r.phase is Phase.RUNNING or r.phase.is_terminal())
+
         for kill in range(KILLS):
-            # Kill when the campaign has moved on: a few more Creates since the last kill.
+            # Kill when the campaign has moved on: more executions started since the last kill.
             target = (kill + 1) * EXECUTIONS // (KILLS + 1)
-            wait_for(lambda t=target // 2: len(ledger.create_requests) >= t, timeout=120,
-                     what=f"{target // 2} Creates")  # fmt: skip
+            wait_for(lambda t=target: started() >= t, timeout=180, interval=0.2,
+                     what=f"{target} executions to start")  # fmt: skip
             if kill == KILLS // 2:
                 for ex in aborted:
                     ex.abort("campaign abort")
