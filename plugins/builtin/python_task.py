@@ -126,6 +126,7 @@ class PythonTaskPlugin(SyncPlugin):
                 secrets=ctx.secret_manager,
                 execution_id=execution_id,
                 attempt=tid.id.retry_attempt,
+                cancelled=ctx.cancelled,
             )
             if outputs is not None:
                 ctx.output_writer.put(InMemoryOutputReader(outputs))

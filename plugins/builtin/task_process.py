@@ -17,14 +17,17 @@ dies, and its folder is removed afterwards.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import pwd
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,7 +42,16 @@ from plugins.errors import ConfigError, SecretNotFoundError
 from plugins.io import DataStore
 from plugins.tasks.resolver import TASK_PATHS_VARIABLE
 
-__all__ = ["BASE_VARIABLES", "TaskProcess", "TaskUser", "task_user"]
+__all__ = [
+    "BASE_VARIABLES",
+    "CANCELLED_MESSAGE",
+    "TaskProcess",
+    "TaskUser",
+    "exit_description",
+    "run_process",
+    "tail_of",
+    "task_user",
+]
 
 log = logging.getLogger("flyte_celery.task")
 
@@ -49,6 +61,7 @@ BASE_VARIABLES = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "LC_ALL
 USER_VARIABLE = "FLYTE_CELERY_TASK_USER"
 
 _LOG_TAIL = 64 * 1024
+_POLL_SECONDS = 0.2
 
 
 @dataclass(frozen=True)
@@ -116,7 +129,8 @@ def _import_path() -> str:
     return os.pathsep.join(keep)
 
 
-def _exit_description(code: int) -> str:
+def exit_description(code: int) -> str:
+    """``exited with code N`` or ``was killed by signal N``."""
     if code < 0:
         return f"was killed by signal {-code}"
     return f"exited with code {code}"
@@ -177,6 +191,7 @@ class TaskProcess:
         secrets: SecretManager,
         execution_id: str,
         attempt: int,
+        cancelled: threading.Event | None = None,
     ) -> tuple[PhaseInfo, literals_pb2.LiteralMap | None]:
         """Run the template's task in its own process.
 
@@ -202,7 +217,7 @@ class TaskProcess:
             (folder / "inputs.pb").write_bytes(staging.inputs(inputs).SerializeToString())
             context = {"execution_id": execution_id, "attempt": attempt}
             (folder / "context.json").write_text(json.dumps(context))
-            outcome = self._spawn(folder, env, execution_id)
+            outcome = self._spawn(folder, env, execution_id, cancelled)
             if outcome.status is not Status.SUCCEEDED:
                 return outcome.to_phase_info(), None
             outputs = literals_pb2.LiteralMap.FromString((folder / "outputs.pb").read_bytes())
@@ -210,41 +225,78 @@ class TaskProcess:
         finally:
             shutil.rmtree(folder, ignore_errors=True)
 
-    def _spawn(self, folder: Path, env: Mapping[str, str], execution_id: str) -> Outcome:
+    def _spawn(
+        self,
+        folder: Path,
+        env: Mapping[str, str],
+        execution_id: str,
+        cancelled: threading.Event | None,
+    ) -> Outcome:
         output = folder / "output.log"
         args = [sys.executable, "-m", "plugins.builtin.task_child", str(folder), str(os.getpid())]
-        user = self._user
-        with output.open("wb") as sink:
-            process = subprocess.Popen(
-                args,
-                env=dict(env),
-                stdin=subprocess.DEVNULL,
-                stdout=sink,
-                stderr=sink,
-                user=None if user is None else user.uid,
-                group=None if user is None else user.gid,
-                extra_groups=None if user is None else [],
-            )
-            try:
-                code = process.wait()
-            finally:
-                # A Celery soft time limit (or any error) raised while waiting: stop the task.
-                if process.poll() is None:
-                    process.kill()
-                    process.wait()
-        tail = _tail(output)
+        code = run_process(args, env=env, log_path=output, user=self._user, cancelled=cancelled)
+        tail = tail_of(output)
         if tail:
             log.info("task %s output:\n%s", execution_id, tail)
+        if code is None:
+            return Outcome(Status.FAILED, "Cancelled", CANCELLED_MESSAGE, permanent=True)
         try:
             return Outcome.from_json(json.loads((folder / "outcome.json").read_text()))
         except (OSError, ValueError):
-            message = f"the task's process {_exit_description(code)} before it reported a result"
+            message = f"the task's process {exit_description(code)} before it reported a result"
             if tail:
                 message += f"; its last output:\n{tail}"
             return Outcome(Status.FAILED, code="USER:TaskProcessDied", message=message)
 
 
-def _tail(path: Path) -> str:
+CANCELLED_MESSAGE = "the attempt was aborted or timed out; its task process was stopped"
+
+
+def run_process(
+    args: list[str],
+    *,
+    env: Mapping[str, str],
+    log_path: Path,
+    user: TaskUser | None = None,
+    cancelled: threading.Event | None = None,
+    cwd: Path | None = None,
+) -> int | None:
+    """Run ``args`` in a process group of its own, its output to ``log_path``.
+
+    The whole group is killed when the call ends, however it ends: cancelled, cut off by
+    Celery's soft time limit (raised while waiting), or finished with helpers left running.
+
+    Returns:
+        The exit status, or ``None`` if ``cancelled`` was set first.
+    """
+    with log_path.open("wb") as sink:
+        process = subprocess.Popen(
+            args,
+            env=dict(env),
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=sink,
+            stderr=sink,
+            start_new_session=True,
+            user=None if user is None else user.uid,
+            group=None if user is None else user.gid,
+            extra_groups=None if user is None else [],
+        )
+        try:
+            while True:
+                try:
+                    return process.wait(timeout=_POLL_SECONDS)
+                except subprocess.TimeoutExpired:
+                    if cancelled is not None and cancelled.is_set():
+                        return None
+        finally:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def tail_of(path: Path) -> str:
+    """The last 64 KiB of a process's output, as text."""
     with path.open("rb") as fh:
         fh.seek(0, os.SEEK_END)
         size = fh.tell()

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
@@ -56,9 +57,17 @@ class TaskExecutionContextReader:
 
 @dataclass(frozen=True, kw_only=True)
 class TaskExecutionContext(TaskExecutionContextReader):
-    """A :class:`TaskExecutionContextReader` plus the blob store."""
+    """A :class:`TaskExecutionContextReader` plus the blob store.
+
+    Attributes:
+        data_store: The blob store, with the process's storage options.
+        cancelled: Set while a sync call runs when the attempt no longer wants its answer
+            (aborted, timed out). A long call should stop then; its late answer is dropped
+            either way.
+    """
 
     data_store: DataStore
+    cancelled: threading.Event = field(default_factory=threading.Event)
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any
 
 from plugins.core import PhaseInfo
@@ -32,6 +35,8 @@ from scheduler.steps.writeback import WriteBack
 __all__ = ["WebAPISteps"]
 
 log = logging.getLogger(__name__)
+
+_WATCH_PERIOD = 1.0  # seconds between looks at the record while a sync call runs
 
 
 class WebAPISteps:
@@ -127,17 +132,49 @@ class WebAPISteps:
         record, loaded = begun
         actx = self.runtime.contexts.attempt(record)
         self.runtime.limiter(loaded.id, LimiterKind.WRITE).acquire()
-        try:
-            info = call_sync(loaded.as_sync().do, actx.context)
-        except Exception as exc:
-            log.info("%s do failed: %s", execution_id, describe(exc))
-            info = failure_info(exc, FailureSite.PLUGIN_CALL)
+        context = replace(actx.context, cancelled=threading.Event())
+        with self._watching(execution_id, expected, context.cancelled):
+            try:
+                info = call_sync(loaded.as_sync().do, context)
+            except Exception as exc:
+                log.info("%s do failed: %s", execution_id, describe(exc))
+                info = failure_info(exc, FailureSite.PLUGIN_CALL)
         if not isinstance(info, PhaseInfo) or not info.phase.is_terminal():
             got = info.phase.name if isinstance(info, PhaseInfo) else type(info).__name__
             info = PhaseInfo.system_failure(
                 "BadPluginResult", f"sync plugin do() must return a terminal PhaseInfo, got {got}"
             )
         self.wb.complete(record, expected, info, actx)
+
+    @contextmanager
+    def _watching(
+        self, execution_id: str, claim: Claim, cancelled: threading.Event
+    ) -> Iterator[None]:
+        """Set ``cancelled`` as soon as the attempt stops waiting for this call.
+
+        An abort or a timeout ends a sync attempt at once (the scheduler does not wait for
+        the call); the call learns it here, within a second, and can stop its work (a task
+        process is killed), so the worker slot is free again.
+        """
+        done = threading.Event()
+
+        def watch() -> None:
+            while not done.wait(_WATCH_PERIOD):
+                try:
+                    record = self.runtime.store.get(execution_id)
+                except Exception:
+                    continue
+                if record is None or record.finished or record.claim != claim:
+                    cancelled.set()
+                    return
+
+        watcher = threading.Thread(target=watch, name="do-watch", daemon=True)
+        watcher.start()
+        try:
+            yield
+        finally:
+            done.set()
+            watcher.join()
 
     # -- get -----------------------------------------------------------------------------------
 

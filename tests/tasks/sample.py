@@ -200,3 +200,22 @@ def nap(seconds: float) -> float:
     """Takes a while, so a worker can be killed in the middle of it."""
     time.sleep(seconds)
     return seconds
+
+
+def _hold(marker: str) -> int:
+    with open(marker, "w", encoding="utf-8") as fh:
+        fh.write(str(os.getpid()))
+    time.sleep(600)
+    return 0
+
+
+@task
+def hold(marker: str) -> int:
+    """Writes its process id to ``marker``, then runs for ten minutes."""
+    return _hold(marker)
+
+
+@task(timeout=2)
+def hold_past_timeout(marker: str) -> int:
+    """Like hold, with a two-second timeout."""
+    return _hold(marker)

@@ -1,0 +1,59 @@
+"""An abort or a timeout stops a running task's process at once, and frees the worker slot."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from plugins.core import Phase
+from tests.helpers import RedisServer, wait_for
+from tests.integration.stack import Stack
+from tests.tasks import sample
+
+
+@pytest.fixture
+def one_slot(redis_server: RedisServer, tmp_path: Path) -> Iterator[Stack]:
+    """A worker with a single pool process: a task that kept running would block the next."""
+    stack = Stack(redis_server.url, tmp_path, "http://127.0.0.1:9")
+    try:
+        stack.start_worker("w1", concurrency=1)
+        stack.start_beat("beat")
+        yield stack
+    finally:
+        stack.stop()
+
+
+def _running(marker: Path) -> int:
+    wait_for(lambda: marker.exists() and marker.read_text(), timeout=120, what="the task to start")
+    return int(marker.read_text())
+
+
+def _gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+@pytest.mark.parametrize("how", ["abort", "timeout"])
+def test_the_task_process_is_killed_and_the_slot_freed(
+    one_slot: Stack, tmp_path: Path, how: str
+) -> None:
+    marker = tmp_path / f"{how}.pid"
+    with one_slot.client() as client:
+        task = sample.hold if how == "abort" else sample.hold_past_timeout
+        ex = client.submit(task, {"marker": str(marker)})
+        pid = _running(marker)
+        if how == "abort":
+            ex.abort("not needed any more")
+        assert ex.wait(120) in (Phase.ABORTED, Phase.PERMANENT_FAILURE)
+        wait_for(lambda: _gone(pid), timeout=60, what="the task's process to be killed")
+        # The single slot is free: the next task runs now, not in ten minutes.
+        assert client.submit(sample.add, {"a": 1, "b": 2}).result(timeout=120) == 3
+    expected = "ABORTED" if how == "abort" else "TimedOut"
+    error = ex.error()
+    assert ex.phase.name == expected or (error is not None and error.code == expected)
