@@ -20,7 +20,14 @@ import os
 import re
 from collections.abc import Mapping
 
-from plugins.builtin.task_process import USER_VARIABLE, TaskProcess, TaskUser, task_user
+from plugins.builtin.flytekit_task import FlytekitTaskRunner, is_flytekit_template
+from plugins.builtin.task_process import (
+    USER_VARIABLE,
+    RunRequest,
+    TaskProcess,
+    TaskUser,
+    task_user,
+)
 from plugins.builtin.task_run import Status, load_task_from_template, run_task, task_environment
 from plugins.core import PhaseInfo
 from plugins.errors import ConfigError
@@ -93,6 +100,7 @@ class PythonTaskPlugin(SyncPlugin):
         self.isolation = isolation
         paths = [p for p in os.environ.get(TASK_PATHS_VARIABLE, "").split(os.pathsep) if p]
         self._process = TaskProcess(passthrough or [], [os.path.abspath(p) for p in paths], user)
+        self._flytekit = FlytekitTaskRunner(self._process)
 
     @classmethod
     def from_environment(cls) -> PythonTaskPlugin:
@@ -112,28 +120,34 @@ class PythonTaskPlugin(SyncPlugin):
         template = ctx.task_reader.read()
         tid = ctx.task_execution_metadata.task_execution_id
         node = tid.id.node_execution_id.execution_id
-        execution_id = f"{node.project}/{node.domain}/{node.name}"
         # Outside any handler: an unreadable inputs.pb is a storage problem, not the user's
         # code, and the step reports it like any plugin error.
         inputs = ctx.input_reader.get()
         raw_prefix = ctx.output_writer.get_raw_output_prefix()
-        if self.isolation is TaskIsolation.PROCESS:
-            info, outputs = self._process.run(
+        if is_flytekit_template(template) or self.isolation is TaskIsolation.PROCESS:
+            request = RunRequest(
                 template=template,
                 inputs=inputs,
                 store=ctx.data_store,
                 raw_output_prefix=raw_prefix,
                 secrets=ctx.secret_manager,
-                execution_id=execution_id,
+                project=node.project,
+                domain=node.domain,
+                name=node.name,
                 attempt=tid.id.retry_attempt,
+                generated_name=tid.generated_name,
                 cancelled=ctx.cancelled,
             )
+            # flytekit's own template runs its entrypoint in a process, whatever the isolation.
+            flytekit = is_flytekit_template(template)
+            runner: FlytekitTaskRunner | TaskProcess = self._flytekit if flytekit else self._process
+            info, outputs = runner.run(request)
             if outputs is not None:
                 ctx.output_writer.put(InMemoryOutputReader(outputs))
             return info
         params = ExecutionParameters(
             transform=TransformContext(store=ctx.data_store, raw_output_prefix=raw_prefix),
-            execution_id=execution_id,
+            execution_id=f"{node.project}/{node.domain}/{node.name}",
             attempt=tid.id.retry_attempt,
             secrets=ctx.secret_manager,
             is_local=False,

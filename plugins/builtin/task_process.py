@@ -45,6 +45,7 @@ from plugins.tasks.resolver import TASK_PATHS_VARIABLE
 __all__ = [
     "BASE_VARIABLES",
     "CANCELLED_MESSAGE",
+    "RunRequest",
     "TaskProcess",
     "TaskUser",
     "exit_description",
@@ -62,6 +63,42 @@ USER_VARIABLE = "FLYTE_CELERY_TASK_USER"
 
 _LOG_TAIL = 64 * 1024
 _POLL_SECONDS = 0.2
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """One run of a task, as a worker's plugin call sees it.
+
+    Attributes:
+        template: The task template.
+        inputs: The input literals.
+        store: The worker's store (its credentials stay in the worker).
+        raw_output_prefix: Where the run's files belong in storage.
+        secrets: Where declared secrets are looked up.
+        project: The execution's project.
+        domain: The execution's domain.
+        name: The execution's name.
+        attempt: The attempt, from 0.
+        generated_name: The attempt's unique name.
+        cancelled: Set when the attempt stops waiting for the run (abort, timeout).
+    """
+
+    template: tasks_pb2.TaskTemplate
+    inputs: literals_pb2.LiteralMap
+    store: DataStore
+    raw_output_prefix: str
+    secrets: SecretManager
+    project: str
+    domain: str
+    name: str
+    attempt: int
+    generated_name: str
+    cancelled: threading.Event | None = None
+
+    @property
+    def execution_id(self) -> str:
+        """``project/domain/name``."""
+        return f"{self.project}/{self.domain}/{self.name}"
 
 
 @dataclass(frozen=True)
@@ -181,18 +218,7 @@ class TaskProcess:
             env[exported.variable_name(key)] = secrets.get(key)
         return env
 
-    def run(
-        self,
-        *,
-        template: tasks_pb2.TaskTemplate,
-        inputs: literals_pb2.LiteralMap,
-        store: DataStore,
-        raw_output_prefix: str,
-        secrets: SecretManager,
-        execution_id: str,
-        attempt: int,
-        cancelled: threading.Event | None = None,
-    ) -> tuple[PhaseInfo, literals_pb2.LiteralMap | None]:
+    def run(self, request: RunRequest) -> tuple[PhaseInfo, literals_pb2.LiteralMap | None]:
         """Run the template's task in its own process.
 
         Returns:
@@ -203,21 +229,22 @@ class TaskProcess:
         """
         folder = Path(tempfile.mkdtemp(prefix="flyte-celery-task-"))
         try:
-            staging = Staging(store, folder, raw_output_prefix)
+            staging = Staging(request.store, folder, request.raw_output_prefix)
             (folder / "tmp").mkdir()
             staging.local_raw.mkdir()
             if self._user is not None:
                 for owned in (folder, folder / "tmp", staging.local_raw):
                     os.chown(owned, self._user.uid, self._user.gid)
             try:
-                env = self.environment(template, secrets, folder / "tmp")
+                env = self.environment(request.template, request.secrets, folder / "tmp")
             except SecretNotFoundError as exc:
                 return PhaseInfo.failure(exc.code, exc.message), None
-            (folder / "task.pb").write_bytes(template.SerializeToString())
-            (folder / "inputs.pb").write_bytes(staging.inputs(inputs).SerializeToString())
-            context = {"execution_id": execution_id, "attempt": attempt}
+            (folder / "task.pb").write_bytes(request.template.SerializeToString())
+            staged = staging.inputs(request.inputs)
+            (folder / "inputs.pb").write_bytes(staged.SerializeToString())
+            context = {"execution_id": request.execution_id, "attempt": request.attempt}
             (folder / "context.json").write_text(json.dumps(context))
-            outcome = self._spawn(folder, env, execution_id, cancelled)
+            outcome = self._spawn(folder, env, request.execution_id, request.cancelled)
             if outcome.status is not Status.SUCCEEDED:
                 return outcome.to_phase_info(), None
             outputs = literals_pb2.LiteralMap.FromString((folder / "outputs.pb").read_bytes())

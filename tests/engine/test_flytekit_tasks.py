@@ -1,0 +1,81 @@
+"""flytekit's own python-task templates run through pyflyte-execute, with flytekit's semantics."""
+
+from __future__ import annotations
+
+import pytest
+
+from plugins.builtin.flytekit_task import is_flytekit_template, render_args
+from plugins.core import ErrorKind, Phase
+from tests.engine.conftest import EngineHarness as Harness
+from tests.engine.conftest import finished
+from tests.flytekit import fktasks
+from tests.flytekit.serialize import literals, template
+from tests.tasks import sample
+
+
+def test_a_flytekit_task_runs_and_its_outputs_are_read(harness_factory) -> None:
+    h: Harness = harness_factory()
+    t = template(fktasks.double)
+    assert is_flytekit_template(t) and not is_flytekit_template(sample.add.to_task_template())
+    ex = h.client.submit(t, literals(x=21))
+    h.drain()
+    assert ex.refresh().phase is Phase.SUCCESS, ex.error()
+    assert ex.outputs().literals["o0"].scalar.primitive.integer == 42
+
+
+def test_a_plain_exception_is_final_a_recoverable_one_is_retried(harness_factory) -> None:
+    h: Harness = harness_factory()
+    broken = h.client.submit(template(fktasks.broken), literals(n=3))
+    flaky = h.client.submit(template(fktasks.flaky), literals(n=3))
+    h.until(finished(flaky))
+    h.until(finished(broken))
+    # NON_RECOVERABLE: final at once, although the task allows two retries.
+    assert broken.refresh().phase is Phase.PERMANENT_FAILURE
+    assert broken.attempt == 0
+    err = broken.error()
+    assert err is not None and err.kind is ErrorKind.USER and "bad input 3" in err.message
+    # RECOVERABLE: retried within the task's retries, then failed.
+    assert flaky.refresh().phase is Phase.PERMANENT_FAILURE
+    assert flaky.attempt == 2
+    assert "try again later (3)" in (flaky.error() or pytest.fail("no error")).message
+
+
+def test_the_result_cache_applies_to_flytekit_templates(harness_factory) -> None:
+    h: Harness = harness_factory()
+    t = template(fktasks.greet)
+    assert t.metadata.discoverable and t.metadata.discovery_version == "1"
+    first = h.client.submit(t, literals(name="ada"))
+    h.drain()
+    second = h.client.submit(t, literals(name="ada"))
+    h.drain()
+    first.refresh()
+    second.refresh()
+    assert first.cache_status == "POPULATED" and second.cache_status == "HIT"
+    assert second.outputs().literals["o0"].scalar.primitive.string_value == "hello ada"
+
+
+def test_our_own_tasks_keep_running_beside_them(harness_factory) -> None:
+    h: Harness = harness_factory()
+    ours = h.client.submit(sample.add, {"a": 1, "b": 2})
+    theirs = h.client.submit(template(fktasks.double), literals(x=2))
+    h.drain()
+    assert ours.result(timeout=1) == 3
+    assert theirs.refresh().phase is Phase.SUCCESS
+    assert theirs.outputs().literals["o0"].scalar.primitive.integer == 4
+
+
+def test_propellers_template_variables_are_rendered() -> None:
+    inputs = literals(n=7)
+    from flyteidl.core import literals_pb2
+
+    args = [
+        "--inputs",
+        "{{.input}}",
+        "{{ .OutputPrefix }}",
+        "{{.inputs.n}}",
+        "{{.unknown}}",
+        "{{.perretryuniquekey}}",
+    ]
+    values = {"input": "/in/inputs.pb", "outputPrefix": "/out", "PerRetryUniqueKey": "k-0"}
+    rendered = render_args(args, values, literals_pb2.LiteralMap(literals=inputs))
+    assert rendered == ["--inputs", "/in/inputs.pb", "/out", "7", "{{.unknown}}", "k-0"]

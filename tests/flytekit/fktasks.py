@@ -1,0 +1,42 @@
+"""flytekit tasks, written as a flytekit user writes them (workers import this module)."""
+
+from __future__ import annotations
+
+from flytekit import task
+from flytekit.exceptions.user import FlyteRecoverableException
+
+
+@task
+def double(x: int) -> int:
+    return 2 * x
+
+
+@task(cache=True, cache_version="1")
+def greet(name: str) -> str:
+    return f"hello {name}"
+
+
+@task(retries=2)
+def flaky(n: int) -> int:
+    if n >= 0:
+        raise FlyteRecoverableException(f"try again later ({n})")
+    return n
+
+
+@task(retries=2)
+def broken(n: int) -> int:
+    if n >= 0:
+        raise ValueError(f"bad input {n}")
+    return n
+
+
+@task
+def hold(marker: str) -> int:
+    """Writes its process id to ``marker``, then runs for ten minutes."""
+    import os
+    import time
+
+    with open(marker, "w", encoding="utf-8") as fh:
+        fh.write(str(os.getpid()))
+    time.sleep(600)
+    return 0
