@@ -20,6 +20,7 @@ from flyteidl.core import interface_pb2, literals_pb2, tasks_pb2, types_pb2
 from plugins.builtin import ECHO, PYTHON_TASK
 from plugins.core import PluginEntry as CorePluginEntry
 from plugins.core import PluginRegistry
+from plugins.flytekit.connectors import connector_entries
 from plugins.webapi import PluginConfig, PluginEntry
 from scheduler import Settings
 from scheduler.clock import ManualClock
@@ -93,6 +94,8 @@ def harness_factory(
         registry = PluginRegistry()
         registry.register(ECHO)
         registry.register(PYTHON_TASK)
+        for entry in connector_entries():  # flytekit's sensor and webhook, in process
+            registry.register(entry)
         registry.register(
             CorePluginEntry("counter", ["counter"], lambda: CountingCorePlugin(core_calls))
         )

@@ -40,3 +40,19 @@ def hold(marker: str) -> int:
         fh.write(str(os.getpid()))
     time.sleep(600)
     return 0
+
+
+def file_sensor() -> object:
+    """flytekit's FileSensor: succeeds once its ``path`` input exists."""
+    from flytekit.sensor.file_sensor import FileSensor
+
+    return FileSensor(name="wait_for_file")
+
+
+def webhook(url: str) -> object:
+    """flytekit's WebhookTask posting ``{"x": <x>}`` to ``url``."""
+    from flytekit.extras.webhook import WebhookTask
+
+    return WebhookTask(
+        name="notify", url=url, method="POST", data={"x": "{inputs.x}"}, dynamic_inputs={"x": int}
+    )
