@@ -14,7 +14,9 @@ worker's Python), in a fresh folder per attempt, the way a pod would:
   is final (flytekit's semantics, kept for flytekit's tasks);
 - a process that ends without either is a SYSTEM error with its exit status and the
   tail of its output;
-- an abort or a timeout kills the process group at once.
+- an abort or a timeout kills the process group at once;
+- a fast-registered task's code tarball is downloaded by the worker too, and
+  ``pyflyte-fast-execute`` unpacks it into the attempt's folder.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from flyteidl.core import errors_pb2, literals_pb2, tasks_pb2
+from fsspec.utils import get_protocol
 
 from plugins.builtin.staging import Staging
 from plugins.builtin.task_process import (
@@ -39,6 +42,8 @@ from plugins.builtin.task_process import (
     tail_of,
 )
 from plugins.core import ErrorKind, ExecutionError, Phase, PhaseInfo
+from plugins.errors import StorageError
+from plugins.io import DataStore
 
 __all__ = [
     "ENTRYPOINTS",
@@ -94,6 +99,32 @@ def render_args(
     return [_VARIABLE.sub(replace, arg) for arg in args]
 
 
+def _local_distribution(args: list[str], store: DataStore, folder: Path) -> list[str]:
+    """Download a fast-registered task's code tarball; the process gets its local path.
+
+    ``pyflyte-fast-execute --additional-distribution <uri>`` would fetch it itself, with
+    storage credentials the task's process does not have.
+
+    Raises:
+        StorageError: The download failed (a system problem, retried).
+    """
+    flag = "--additional-distribution"
+    if flag not in args or args.index(flag) + 1 >= len(args):
+        return args
+    at = args.index(flag) + 1
+    uri = args[at]
+    if get_protocol(uri) in ("file", "local"):
+        return args
+    folder.mkdir(exist_ok=True)
+    target = folder / uri.rstrip("/").rsplit("/", 1)[-1]
+    fs, remote = store.filesystem(uri)
+    try:
+        fs.get(remote, str(target))
+    except (OSError, ValueError) as exc:
+        raise StorageError(f"could not download the task's code {uri}: {exc}") from exc
+    return [*args[:at], str(target), *args[at + 1 :]]
+
+
 def _entrypoint_path() -> str:
     # The entrypoint is installed beside the worker's Python, in the same environment.
     return os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")])
@@ -147,6 +178,7 @@ class FlytekitTaskRunner:
             "TaskTemplatePath": str(folder / "task.pb"),
         }
         args = render_args(list(template.container.args), values, inputs)
+        args = _local_distribution(args, request.store, folder / "dist")
         env = self._process.environment(template, request.secrets, tmp)
         env.update({e.key: e.value for e in template.container.env})
         env.update(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from plugins.builtin.flytekit_task import is_flytekit_template, render_args
@@ -79,3 +81,44 @@ def test_propellers_template_variables_are_rendered() -> None:
     values = {"input": "/in/inputs.pb", "outputPrefix": "/out", "PerRetryUniqueKey": "k-0"}
     rendered = render_args(args, values, literals_pb2.LiteralMap(literals=inputs))
     assert rendered == ["--inputs", "/in/inputs.pb", "/out", "7", "{{.unknown}}", "k-0"]
+
+
+FAST_MODULE = """
+from flytekit import task
+
+
+@task
+def shout(word: str) -> str:
+    return word.upper() + "!"
+"""
+
+
+def test_a_fast_registered_task_gets_its_code_from_storage(
+    harness_factory, tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib
+    import sys
+
+    from flytekit.configuration import FastSerializationSettings
+    from flytekit.tools.fast_registration import fast_package
+
+    # The code lives only in a tarball in (memory) storage: no worker could import it.
+    source = tmp_path / "project"
+    source.mkdir()
+    (source / "fastmod_q.py").write_text(FAST_MODULE)
+    archive = fast_package(source, tmp_path)
+    h: Harness = harness_factory(storage="memory://fast-test/storage")
+    location = "memory://fast-test/fast/code.tar.gz"
+    h.runtime.data_store.write_raw(location, Path(archive).read_bytes())
+    monkeypatch.syspath_prepend(str(source))
+    fastmod = importlib.import_module("fastmod_q")
+    fast = FastSerializationSettings(
+        enabled=True, destination_dir=".", distribution_location=location
+    )
+    t = template(fastmod.shout, fast=fast)
+    del sys.modules["fastmod_q"]
+    assert t.container.args[0] == "pyflyte-fast-execute"
+    ex = h.client.submit(t, literals(word="hey"))
+    h.drain()
+    assert ex.refresh().phase is Phase.SUCCESS, ex.error()
+    assert ex.outputs().literals["o0"].scalar.primitive.string_value == "HEY!"

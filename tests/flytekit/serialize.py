@@ -10,9 +10,14 @@ from flytekit.configuration import ImageConfig, SerializationSettings
 from flytekit.tools.translator import get_serializable
 
 
-def template(task: Any) -> tasks_pb2.TaskTemplate:
+def template(task: Any, fast: Any = None) -> tasks_pb2.TaskTemplate:
+    """The template flytekit serializes for ``task`` (fast-registered with ``fast``)."""
     settings = SerializationSettings(
-        image_config=ImageConfig.auto_default_image(), project="p", domain="d", version="v1"
+        image_config=ImageConfig.auto_default_image(),
+        project="p",
+        domain="d",
+        version="v1",
+        fast_serialization_settings=fast,
     )
     entity = get_serializable(OrderedDict(), settings, task)
     idl: tasks_pb2.TaskTemplate = entity.template.to_flyte_idl()
