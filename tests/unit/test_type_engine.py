@@ -206,12 +206,20 @@ def test_union_literal_carries_the_tagged_variant() -> None:
     union = literal.scalar.union
     assert union.value.scalar.WhichOneof("value") == "none_type"
     assert union.type == types_pb2.LiteralType(
-        simple=types_pb2.NONE, structure=types_pb2.TypeStructure(tag="None")
+        simple=types_pb2.NONE,
+        structure=types_pb2.TypeStructure(tag="none"),  # flytekit's tag
     )
     literal = TypeEngine.to_literal(CTX, [], list[int] | list[str])
     assert literal.scalar.union.type.structure.tag == "list[int]"
     literal = TypeEngine.to_literal(CTX, ["a"], list[int] | list[str])
     assert literal.scalar.union.type.structure.tag == "list[str]"
+
+
+def test_union_reads_the_old_none_tag() -> None:
+    # Literals stored before the tag became flytekit's "none" still read back.
+    literal = TypeEngine.to_literal(CTX, None, Optional[int])  # noqa: UP045
+    literal.scalar.union.type.structure.tag = "None"
+    assert TypeEngine.to_python_value(CTX, literal, Optional[int]) is None  # noqa: UP045
 
 
 def test_union_reads_a_plain_literal() -> None:
@@ -281,7 +289,7 @@ GOLDEN: list[tuple[Any, types_pb2.LiteralType]] = [
             union_type=types_pb2.UnionType(
                 variants=[
                     tagged(lt(simple=types_pb2.INTEGER), "int"),
-                    tagged(lt(simple=types_pb2.NONE), "None"),
+                    tagged(lt(simple=types_pb2.NONE), "none"),
                 ]
             )
         ),
@@ -293,7 +301,7 @@ GOLDEN: list[tuple[Any, types_pb2.LiteralType]] = [
                 variants=[
                     tagged(lt(simple=types_pb2.STRING), "str"),
                     tagged(lt(collection_type=lt(simple=types_pb2.INTEGER)), "list[int]"),
-                    tagged(lt(simple=types_pb2.NONE), "None"),
+                    tagged(lt(simple=types_pb2.NONE), "none"),
                 ]
             )
         ),
@@ -460,8 +468,8 @@ def test_wrong_values(python_type: Any, value: Any, error: type[Exception], mess
         (("a", str), int, "expected an integer literal"),
         ((1, int), list[int], "expected a collection literal"),
         (([1], list[int]), dict[str, int], "expected a map literal"),
-        ((1, int), dict, r"expected a generic \(Struct\) literal"),
-        ((1, int), Inner, r"expected a generic \(Struct\) literal"),
+        ((1, int), dict, r"expected a Struct or msgpack literal"),
+        ((1, int), Inner, r"expected a Struct or msgpack literal"),
         ((1, int), type(None), "expected a none literal"),
         (("a", str), int | None, "expected int | None, got a string_value literal"),
         ((1, int), File, "expected a blob literal"),

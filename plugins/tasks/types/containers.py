@@ -1,4 +1,4 @@
-"""Containers: ``list[T]``, ``dict[str, T]``, untyped ``dict`` (a Struct) and Enum."""
+"""Containers: ``list[T]``, ``dict[str, T]``, untyped ``dict`` (Struct or msgpack) and Enum."""
 
 from __future__ import annotations
 
@@ -9,6 +9,12 @@ from typing import Any
 
 from flyteidl.core import literals_pb2, types_pb2
 
+from plugins.tasks.types.binary import (
+    check_json_like,
+    msgpack_literal,
+    read_json_like,
+    wants_msgpack,
+)
 from plugins.tasks.types.engine import (
     CONVERSION_ERRORS,
     TransformContext,
@@ -20,7 +26,7 @@ from plugins.tasks.types.engine import (
     type_name,
     with_context,
 )
-from plugins.tasks.types.jsonstruct import dict_to_struct, struct_to_dict
+from plugins.tasks.types.jsonstruct import dict_to_struct
 
 __all__ = ["DictTransformer", "EnumTransformer", "ListTransformer"]
 
@@ -135,6 +141,9 @@ class DictTransformer(TypeTransformer[dict[str, Any]]):
             raise mismatch(python_type, value)
         value_type = self._value_type(python_type)
         if value_type is None:
+            if wants_msgpack(literal_type):  # a flytekit interface: what flytekit writes
+                check_json_like(value, "dict")
+                return msgpack_literal(dict(value))
             struct = dict_to_struct(value)
             return literals_pb2.Literal(scalar=literals_pb2.Scalar(generic=struct))
         result = literals_pb2.LiteralMap()
@@ -153,9 +162,10 @@ class DictTransformer(TypeTransformer[dict[str, Any]]):
         """A dict of the converted values."""
         value_type = self._value_type(python_type)
         if value_type is None:
-            if literal.scalar.WhichOneof("value") != "generic":
-                raise TypeError(f"expected a generic (Struct) literal, got {literal_kind(literal)}")
-            return struct_to_dict(literal.scalar.generic)
+            data = read_json_like(literal)  # a Struct, or flytekit's msgpack
+            if not isinstance(data, dict):
+                raise TypeError(f"expected a dict, got {type(data).__name__}")
+            return data
         if literal.WhichOneof("value") != "map":
             raise TypeError(f"expected a map literal, got {literal_kind(literal)}")
         result = {}

@@ -1,4 +1,4 @@
-"""Dataclasses and pydantic models: a JSON Struct described by its JSON schema.
+"""Dataclasses and pydantic models: a JSON Struct described by its JSON schema (or msgpack).
 
 Both go through pydantic's ``TypeAdapter``, which validates on the way in and
 produces JSON-compatible values on the way out, so nested dataclasses, enums,
@@ -16,15 +16,15 @@ import pydantic
 from flyteidl.core import literals_pb2, types_pb2
 from pydantic_core import PydanticSerializationError
 
+from plugins.tasks.types.binary import msgpack_literal, read_json_like, wants_msgpack
 from plugins.tasks.types.engine import (
     TransformContext,
     TypeTransformer,
     describe_value,
-    literal_kind,
     mismatch,
     type_name,
 )
-from plugins.tasks.types.jsonstruct import dict_to_struct, struct_to_dict
+from plugins.tasks.types.jsonstruct import dict_to_struct
 
 __all__ = ["StructuredTransformer"]
 
@@ -97,17 +97,18 @@ class StructuredTransformer(TypeTransformer[object]):
             data = adapter.dump_python(value, mode="json", warnings="error")
         except PydanticSerializationError as exc:
             raise ValueError(f"cannot serialize {describe_value(value)}: {exc}") from None
+        if wants_msgpack(literal_type):
+            return msgpack_literal(data)  # a flytekit task's interface: what flytekit writes
         struct = dict_to_struct(data)
         return literals_pb2.Literal(scalar=literals_pb2.Scalar(generic=struct))
 
     def to_python_value(
         self, ctx: TransformContext, literal: literals_pb2.Literal, python_type: Any
     ) -> Any:
-        """An instance validated from the Struct."""
-        if literal.scalar.WhichOneof("value") != "generic":
-            raise TypeError(f"expected a generic (Struct) literal, got {literal_kind(literal)}")
+        """An instance validated from the Struct (ours) or msgpack Binary (flytekit's)."""
+        data = read_json_like(literal)
         adapter, _ = _adapter(python_type)
         try:
-            return adapter.validate_python(struct_to_dict(literal.scalar.generic))
+            return adapter.validate_python(data)
         except pydantic.ValidationError as exc:
             raise ValueError(f"expected {type_name(python_type)}: {exc}") from None

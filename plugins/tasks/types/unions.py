@@ -57,7 +57,8 @@ class UnionTransformer(TypeTransformer[object]):
         for variant in typing.get_args(python_type):
             literal_type = types_pb2.LiteralType()
             literal_type.CopyFrom(TypeEngine.to_literal_type(variant))
-            tag = type_name(variant)
+            # flytekit's tag for the None variant is "none" (it rejects ours, "None").
+            tag = "none" if variant is type(None) else type_name(variant)
             if tag in tags:
                 raise TypeError(
                     f"unsupported type {python_type!r}: variants {tags[tag]!r} and "
