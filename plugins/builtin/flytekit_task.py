@@ -30,7 +30,6 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from flyteidl.core import errors_pb2, literals_pb2, tasks_pb2
-from fsspec.utils import get_protocol
 
 from plugins.builtin.staging import Staging
 from plugins.builtin.task_process import (
@@ -42,8 +41,6 @@ from plugins.builtin.task_process import (
     tail_of,
 )
 from plugins.core import ErrorKind, ExecutionError, Phase, PhaseInfo
-from plugins.errors import StorageError
-from plugins.io import DataStore
 
 __all__ = [
     "ENTRYPOINTS",
@@ -99,7 +96,7 @@ def render_args(
     return [_VARIABLE.sub(replace, arg) for arg in args]
 
 
-def _local_distribution(args: list[str], store: DataStore, folder: Path) -> list[str]:
+def _local_distribution(args: list[str], staging: Staging) -> list[str]:
     """Download a fast-registered task's code tarball; the process gets its local path.
 
     ``pyflyte-fast-execute --additional-distribution <uri>`` would fetch it itself, with
@@ -112,17 +109,10 @@ def _local_distribution(args: list[str], store: DataStore, folder: Path) -> list
     if flag not in args or args.index(flag) + 1 >= len(args):
         return args
     at = args.index(flag) + 1
-    uri = args[at]
-    if get_protocol(uri) in ("file", "local"):
-        return args
-    folder.mkdir(exist_ok=True)
-    target = folder / uri.rstrip("/").rsplit("/", 1)[-1]
-    fs, remote = store.filesystem(uri)
-    try:
-        fs.get(remote, str(target))
-    except (OSError, ValueError) as exc:
-        raise StorageError(f"could not download the task's code {uri}: {exc}") from exc
-    return [*args[:at], str(target), *args[at + 1 :]]
+    fetched = staging.download(args[at])
+    if fetched == args[at]:
+        return args  # already local: flytekit reads it itself
+    return [*args[:at], fetched.removeprefix("file://"), *args[at + 1 :]]
 
 
 def _entrypoint_path() -> str:
@@ -178,7 +168,7 @@ class FlytekitTaskRunner:
             "TaskTemplatePath": str(folder / "task.pb"),
         }
         args = render_args(list(template.container.args), values, inputs)
-        args = _local_distribution(args, request.store, folder / "dist")
+        args = _local_distribution(args, staging)
         env = self._process.environment(template, request.secrets, tmp)
         env.update({e.key: e.value for e in template.container.env})
         env.update(

@@ -90,7 +90,7 @@ class Staging:
         Raises:
             StorageError: A download failed.
         """
-        return map_uris(literals, self._download)
+        return map_uris(literals, self.download)
 
     def outputs(self, literals: literals_pb2.LiteralMap) -> literals_pb2.LiteralMap:
         """``literals`` with everything under the local raw folder uploaded to storage.
@@ -100,7 +100,12 @@ class Staging:
         """
         return map_uris(literals, self._upload)
 
-    def _download(self, uri: str, folder: bool) -> str:
+    def download(self, uri: str, folder: bool = False) -> str:
+        """A local ``file://`` copy of ``uri`` in the task's folder (``uri`` itself if local).
+
+        Raises:
+            StorageError: The download failed.
+        """
         if _is_local(uri):
             return uri
         target = self._inputs / str(len(self._originals)) / (uri.rstrip("/").rsplit("/", 1)[-1])
@@ -113,7 +118,7 @@ class Staging:
             else:
                 fs.get(remote, str(target))
         except (OSError, ValueError) as exc:
-            raise StorageError(f"could not download input {uri} for the task: {exc}") from exc
+            raise StorageError(f"could not download {uri} for the task: {exc}") from exc
         local = f"file://{target}"
         self._originals[local] = uri
         return local

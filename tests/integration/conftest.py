@@ -100,5 +100,20 @@ def fresh_stack(
         deployment.stop()
 
 
+@pytest.fixture
+def one_slot(redis_server: RedisServer, tmp_path: object) -> Iterator[Stack]:
+    """One worker with a single pool process, and beat: a task that kept running would
+    block the next, and repeated calls share the process (and its event loop)."""
+    from pathlib import Path
+
+    stack = Stack(redis_server.url, Path(str(tmp_path)), "http://127.0.0.1:9")
+    try:
+        stack.start_worker("w1", concurrency=1)
+        stack.start_beat("beat")
+        yield stack
+    finally:
+        stack.stop()
+
+
 BROKERS = ["redis", "rabbitmq"]
 """The brokers a module parametrizes ``broker`` over to run on each."""

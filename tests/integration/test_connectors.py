@@ -2,37 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from plugins.core import Phase
 from tests.engine.test_flytekit_connectors import hook
 from tests.flytekit import fktasks
 from tests.flytekit.hookserver import HookServer
 from tests.flytekit.serialize import literals, template
-from tests.helpers import RedisServer, wait_for
+from tests.helpers import wait_for
 from tests.integration.stack import Stack
 
 __all__ = ["hook"]  # the fixture
 
 
-@pytest.fixture
-def one_process(redis_server: RedisServer, tmp_path: Path) -> Iterator[Stack]:
-    """One worker with one pool process, so that repeated calls share its event loop."""
-    stack = Stack(redis_server.url, tmp_path, "http://127.0.0.1:9")
-    try:
-        stack.start_worker("w1", concurrency=1)
-        stack.start_beat("beat")
-        yield stack
-    finally:
-        stack.stop()
-
-
-def test_connectors_run_in_a_worker(one_process: Stack, tmp_path: Path, hook: HookServer) -> None:
+def test_connectors_run_in_a_worker(one_slot: Stack, tmp_path: Path, hook: HookServer) -> None:
     target = tmp_path / "arrived.flag"
-    with one_process.client() as client:
+    with one_slot.client() as client:
         sensor = client.submit(template(fktasks.file_sensor()), literals(path=str(target)))
         wait_for(lambda: sensor.refresh().phase is Phase.RUNNING, timeout=120, what="RUNNING")
         hooks = [

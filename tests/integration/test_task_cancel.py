@@ -6,7 +6,6 @@ Our own ``@task`` functions and flytekit's templates (``pyflyte-execute``) alike
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,21 +13,9 @@ import pytest
 from plugins.core import Phase
 from tests.flytekit import fktasks
 from tests.flytekit.serialize import literals, template
-from tests.helpers import RedisServer, wait_for
+from tests.helpers import wait_for
 from tests.integration.stack import Stack
 from tests.tasks import sample
-
-
-@pytest.fixture
-def one_slot(redis_server: RedisServer, tmp_path: Path) -> Iterator[Stack]:
-    """A worker with a single pool process: a task that kept running would block the next."""
-    stack = Stack(redis_server.url, tmp_path, "http://127.0.0.1:9")
-    try:
-        stack.start_worker("w1", concurrency=1)
-        stack.start_beat("beat")
-        yield stack
-    finally:
-        stack.stop()
 
 
 def _running(marker: Path) -> int:
