@@ -5,7 +5,8 @@ task type. The key covers the project, the domain, the task's name, its
 ``discovery_version``, a hash of its interface and a hash of the inputs'
 deterministic serialization without ``cache_ignore_input_vars`` (a literal that
 carries a ``hash``, such as an uploaded File, counts by that hash, so identical
-content is one key even though each upload has its own URI).
+content is one key even though each upload has its own URI; a msgpack value counts
+with its dict keys sorted, so equal dicts are one key whatever their order).
 
 Entries and reservations live in Redis: see :mod:`scheduler.backend.cache`.
 """
@@ -15,7 +16,9 @@ from __future__ import annotations
 import enum
 import hashlib
 from dataclasses import dataclass
+from typing import Any
 
+import msgpack
 from flyteidl.core import literals_pb2, tasks_pb2
 
 __all__ = ["CacheKey", "CacheStatus", "cache_key"]
@@ -54,7 +57,29 @@ def _hashable(literal: literals_pb2.Literal) -> literals_pb2.Literal:
                 literals={k: _hashable(v) for k, v in literal.map.literals.items()}
             )
         )
+    if which == "scalar" and literal.scalar.binary.tag == "msgpack":
+        return _canonical_msgpack(literal)
     return literal
+
+
+def _sorted(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _sorted(value[k]) for k in sorted(value, key=repr)}
+    if isinstance(value, list):
+        return [_sorted(v) for v in value]
+    return value
+
+
+def _canonical_msgpack(literal: literals_pb2.Literal) -> literals_pb2.Literal:
+    # An untyped dict's msgpack bytes follow its insertion order; equal dicts must be one
+    # key, so the hash sees the keys sorted. (The stored value is left as it was.)
+    try:
+        data = msgpack.unpackb(literal.scalar.binary.value, raw=False, strict_map_key=False)
+        packed = msgpack.packb(_sorted(data), use_bin_type=True)
+    except (ValueError, TypeError, OverflowError, msgpack.ExtraData, msgpack.FormatError):
+        return literal  # not decodable: it counts by its bytes
+    binary = literals_pb2.Binary(value=packed, tag="msgpack")
+    return literals_pb2.Literal(scalar=literals_pb2.Scalar(binary=binary))
 
 
 def _digest(*parts: bytes | str) -> str:

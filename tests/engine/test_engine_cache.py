@@ -9,6 +9,7 @@ from flyteidl.core import literals_pb2, tasks_pb2
 from plugins.core import Phase
 from plugins.idl import literal_map
 from plugins.io import OUTPUTS_SUFFIX, join_reference
+from plugins.tasks.types import TransformContext, TypeEngine
 from scheduler.model import cache_key
 from tests.engine.conftest import EngineHarness as Harness
 from tests.engine.conftest import ints, template
@@ -210,3 +211,20 @@ def test_cached_outputs_land_in_the_attempts_output_prefix(harness_factory) -> N
     path = join_reference(h.runtime.contexts.output_prefix(hit.refresh().record), OUTPUTS_SUFFIX)
     stored = h.runtime.data_store.read_protobuf(path, literals_pb2.LiteralMap)
     assert stored.literals["x"].scalar.primitive.integer == 11
+
+
+def test_equal_dicts_are_one_key_whatever_their_order() -> None:
+    # Untyped dicts travel as msgpack, whose bytes follow the insertion order.
+    t = cached("echo")
+    ctx = TransformContext.local()
+
+    def key(value: dict[str, object]) -> str:
+        literal = TypeEngine.to_literal(ctx, value, dict)
+        inputs = literals_pb2.LiteralMap(literals={"x": literal})
+        found = cache_key(t, inputs, "p", "d")
+        assert found is not None
+        return found.digest
+
+    assert key({"a": 1, "b": {"c": 2, "d": 3}}) == key({"b": {"d": 3, "c": 2}, "a": 1})
+    assert key({"a": 1}) != key({"a": 2})
+    assert key({"a": 1}) != key({"a": 1.0})  # msgpack keeps ints and floats apart

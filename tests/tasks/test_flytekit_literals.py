@@ -7,6 +7,7 @@ annotations as objects.
 from dataclasses import dataclass
 from typing import Any, Optional
 
+import pydantic
 from flytekit.core.context_manager import FlyteContextManager
 from flytekit.core.type_engine import TypeEngine as FlytekitEngine
 from flytekit.models.literals import Literal as FlytekitLiteral
@@ -18,7 +19,11 @@ from plugins.tasks.types import TransformContext, TypeEngine
 CTX = TransformContext.local()
 
 JSON = st.recursive(
-    st.none() | st.booleans() | st.integers(-(2**62), 2**62) | st.text(max_size=5),
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**62), 2**62)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=5),
     lambda inner: (
         st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
     ),
@@ -73,3 +78,49 @@ def test_optional_values_cross_both_ways(value: int | None) -> None:
     # flytekit's union tag for None is "none": it reads ours, we read its.
     assert _to_flytekit(value, Optional[int]) == value  # noqa: UP045
     assert _from_flytekit(value, Optional[int]) == value  # noqa: UP045
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.dictionaries(st.text(max_size=5), JSON, max_size=4))
+def test_untyped_dicts_to_flytekit_keep_their_ints(value: dict[str, Any]) -> None:
+    # We write msgpack as flytekit does, so flytekit reads our ints as ints.
+    back = _to_flytekit(value, dict)
+    assert back == value
+    assert _types(back) == _types(value)
+
+
+class Reading(pydantic.BaseModel):
+    sensor: str
+    values: list[int]
+    meta: dict[str, int]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.builds(
+        Reading,
+        sensor=st.text(max_size=5),
+        values=st.lists(st.integers(-(2**40), 2**40), max_size=3),
+        meta=st.dictionaries(st.text(max_size=3), st.integers(-(2**40), 2**40), max_size=2),
+    )
+)
+def test_pydantic_models_cross_both_ways(reading: Reading) -> None:
+    assert _from_flytekit(reading, Reading) == reading
+    assert _to_flytekit(reading, Reading) == reading
+
+
+def test_our_literal_types_say_msgpack_as_flytekits_do() -> None:
+    for python_type in (dict, Point, Reading):
+        ours = TypeEngine.to_literal_type(python_type)
+        theirs = FlytekitEngine.to_literal_type(python_type).to_flyte_idl()
+        assert ours.simple == theirs.simple
+        assert ours.annotation == theirs.annotation, python_type
+
+
+def _types(value: Any) -> Any:
+    """The structure of a value's types, so 1 and 1.0 differ."""
+    if isinstance(value, dict):
+        return {k: _types(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_types(v) for v in value]
+    return type(value)

@@ -3,9 +3,9 @@
 flytekit encodes dataclasses, pydantic models and untyped ``dict`` values as
 ``scalar.binary`` with the tag ``msgpack`` (not as a Struct), and marks such types in
 an interface with the annotation ``cache-key-metadata.serialization-format: msgpack``.
-Our transformers read both forms, and write msgpack where the type carries that
-annotation (a flytekit task's interface), a Struct otherwise. msgpack keeps ints as
-ints, which a Struct (doubles only) cannot.
+Our transformers type them the same way, so they write msgpack too, and read both
+forms (a Struct is what they wrote before, and what a type without the annotation
+still gets). msgpack keeps ints as ints, which a Struct (doubles only) cannot.
 """
 
 from __future__ import annotations
@@ -27,6 +27,9 @@ __all__ = [
     "read_json_like",
     "wants_msgpack",
 ]
+
+MIN_INT, MAX_INT = -(2**63), 2**64 - 1
+"""The ints msgpack holds."""
 
 MSGPACK_TAG = "msgpack"
 """The tag of flytekit's msgpack ``Binary`` literals."""
@@ -55,8 +58,16 @@ def check_json_like(value: Any, path: str = "value") -> None:
 
     Raises:
         TypeError: Names the first offending path and type.
+        ValueError: An int msgpack cannot hold (beyond 64 bits), with its path.
     """
-    if value is None or isinstance(value, bool | int | float | str):
+    if isinstance(value, int) and not isinstance(value, bool):
+        if not MIN_INT <= value <= MAX_INT:
+            raise ValueError(
+                f"{path}: int {value} does not fit in 64 bits, as msgpack stores ints; "
+                "pass it as a str"
+            )
+        return
+    if value is None or isinstance(value, bool | float | str):
         return
     if isinstance(value, Mapping):
         for key, item in value.items():

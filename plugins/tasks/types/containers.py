@@ -11,6 +11,7 @@ from flyteidl.core import literals_pb2, types_pb2
 
 from plugins.tasks.types.binary import (
     check_json_like,
+    msgpack_annotation,
     msgpack_literal,
     read_json_like,
     wants_msgpack,
@@ -123,10 +124,14 @@ class DictTransformer(TypeTransformer[dict[str, Any]]):
         return value
 
     def get_literal_type(self, python_type: Any) -> types_pb2.LiteralType:
-        """``LiteralType(map_value_type=<T>)``, or simple STRUCT when untyped."""
+        """``LiteralType(map_value_type=<T>)``, or simple STRUCT (msgpack values) when untyped.
+
+        An untyped dict is typed as flytekit 1.16 types it: STRUCT with the annotation
+        that says its values are msgpack, so flytekit reads ours (ints stay ints).
+        """
         value_type = self._value_type(python_type)
         if value_type is None:
-            return types_pb2.LiteralType(simple=types_pb2.STRUCT)
+            return types_pb2.LiteralType(simple=types_pb2.STRUCT, annotation=msgpack_annotation())
         return types_pb2.LiteralType(map_value_type=TypeEngine.to_literal_type(value_type))
 
     def to_literal(
@@ -136,12 +141,15 @@ class DictTransformer(TypeTransformer[dict[str, Any]]):
         python_type: Any,
         literal_type: types_pb2.LiteralType,
     ) -> literals_pb2.Literal:
-        """A ``LiteralMap``, or a ``generic`` Struct scalar for JSON dicts."""
+        """A ``LiteralMap``; for an untyped dict, msgpack ``Binary``.
+
+        A Struct for a type without flytekit's msgpack annotation (older templates).
+        """
         if not isinstance(value, Mapping):
             raise mismatch(python_type, value)
         value_type = self._value_type(python_type)
         if value_type is None:
-            if wants_msgpack(literal_type):  # a flytekit interface: what flytekit writes
+            if wants_msgpack(literal_type):  # what flytekit 1.16 writes, and so do we
                 check_json_like(value, "dict")
                 return msgpack_literal(dict(value))
             struct = dict_to_struct(value)

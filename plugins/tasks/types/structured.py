@@ -16,7 +16,13 @@ import pydantic
 from flyteidl.core import literals_pb2, types_pb2
 from pydantic_core import PydanticSerializationError
 
-from plugins.tasks.types.binary import msgpack_literal, read_json_like, wants_msgpack
+from plugins.tasks.types.binary import (
+    check_json_like,
+    msgpack_annotation,
+    msgpack_literal,
+    read_json_like,
+    wants_msgpack,
+)
 from plugins.tasks.types.engine import (
     TransformContext,
     TypeTransformer,
@@ -59,7 +65,7 @@ class StructuredTransformer(TypeTransformer[object]):
         )
 
     def get_literal_type(self, python_type: Any) -> types_pb2.LiteralType:
-        """``LiteralType(simple=STRUCT, metadata=<JSON schema>)``.
+        """``LiteralType(simple=STRUCT, metadata=<JSON schema>)``, annotated as msgpack.
 
         Raises:
             TypeError: pydantic cannot handle the class (a field of an unsupported type).
@@ -69,7 +75,10 @@ class StructuredTransformer(TypeTransformer[object]):
             metadata = dict_to_struct(schema)
         except (TypeError, ValueError) as exc:
             raise TypeError(f"unsupported type {python_type!r}: its JSON schema: {exc}") from exc
-        return types_pb2.LiteralType(simple=types_pb2.STRUCT, metadata=metadata)
+        # Typed as flytekit 1.16 types them: values are msgpack (the annotation says so).
+        return types_pb2.LiteralType(
+            simple=types_pb2.STRUCT, metadata=metadata, annotation=msgpack_annotation()
+        )
 
     def to_literal(
         self,
@@ -78,7 +87,7 @@ class StructuredTransformer(TypeTransformer[object]):
         python_type: Any,
         literal_type: types_pb2.LiteralType,
     ) -> literals_pb2.Literal:
-        """The value's JSON form as a ``generic`` Struct.
+        """The value's JSON form as msgpack ``Binary`` (a Struct for a type without the annotation).
 
         A mapping is accepted too and validated, since inputs that arrive as JSON
         are dicts rather than instances.
@@ -98,7 +107,8 @@ class StructuredTransformer(TypeTransformer[object]):
         except PydanticSerializationError as exc:
             raise ValueError(f"cannot serialize {describe_value(value)}: {exc}") from None
         if wants_msgpack(literal_type):
-            return msgpack_literal(data)  # a flytekit task's interface: what flytekit writes
+            check_json_like(data, type_name(python_type))  # names a field msgpack cannot hold
+            return msgpack_literal(data)  # what flytekit 1.16 writes, and so do we
         struct = dict_to_struct(data)
         return literals_pb2.Literal(scalar=literals_pb2.Scalar(generic=struct))
 
