@@ -15,7 +15,8 @@ The tree::
     ├── PluginError
     │   ├── PluginNotFoundError (LookupError)     an unknown task type
     │   ├── DuplicatePluginError                  two plugins with one id
-    │   └── PluginLoadError                       a loader or entry point failed
+    │   ├── PluginLoadError                       a loader or entry point failed
+    │   └── RemoteCallError                       a plugin's remote service failed
     ├── PluginStateError                          corrupted persisted plugin state
     ├── SecretNotFoundError (LookupError)         a secret that is not configured
     ├── TaskError                                 the Python task API
@@ -61,6 +62,7 @@ __all__ = [
     "PluginLoadError",
     "PluginNotFoundError",
     "PluginStateError",
+    "RemoteCallError",
     "RemoteFileExceedsMaxSizeError",
     "RemoteFileNotFoundError",
     "SecretNotFoundError",
@@ -135,6 +137,29 @@ class PluginLoadError(PluginError):
     """A plugin's loader, entry point or ``module:attr`` spec could not be loaded."""
 
     code = "PluginLoadFailed"
+
+
+class RemoteCallError(PluginError):
+    """A plugin's call to a remote service failed, and the plugin says how to treat it.
+
+    A plugin call that raises anything else is a retryable user failure (Flyte's
+    ``TaskFailedWithError``); this one names its own kind. A remote service that is
+    unavailable or missed its deadline is a SYSTEM error, retried on the system budget;
+    one that refused the request for good (an unknown task type) is permanent.
+
+    Attributes:
+        system: The platform, not the task, is at fault.
+        retryable: Another attempt may succeed.
+    """
+
+    code = "RemoteCallFailed"
+
+    def __init__(
+        self, message: str, *, code: str | None = None, system: bool = True, retryable: bool = True
+    ) -> None:
+        super().__init__(message, code=code)
+        self.system = system
+        self.retryable = retryable
 
 
 class PluginStateError(FlyteCeleryError):

@@ -21,6 +21,7 @@ from plugins.errors import ConfigError
 from scheduler.runtime import Runtime
 from scheduler.settings import Settings
 from worker.broker import OutageLog, guard_lost_connection
+from worker.served import install as publish_served_types
 
 __all__ = ["app", "make_app"]
 
@@ -83,4 +84,5 @@ def _protect() -> None:
 _protect()
 guard_lost_connection()
 OutageLog().install()
+publish_served_types()
 app = make_app(Settings.load())

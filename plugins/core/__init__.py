@@ -29,6 +29,7 @@ from plugins.core.plugin import (
     PluginEntry,
     PluginProperties,
     PluginSetupContext,
+    TaskTypeRouter,
 )
 from plugins.core.registry import ENTRY_POINT_GROUP, PluginRegistry
 from plugins.core.resources import (
@@ -101,6 +102,7 @@ __all__ = [
     "TaskInfo",
     "TaskOverrides",
     "TaskReader",
+    "TaskTypeRouter",
     "Transition",
     "TransitionType",
     "do_transition",

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import enum
 import inspect
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from typing import Any, Protocol, runtime_checkable
 
 from plugins.core.context import TaskExecutionContext
@@ -28,6 +29,7 @@ __all__ = [
     "PluginEntry",
     "PluginProperties",
     "PluginSetupContext",
+    "TaskTypeRouter",
     "call_loader",
 ]
 
@@ -78,11 +80,23 @@ class PluginSetupContext:
             enforces no quotas (e.g. a submitting client).
         secret_manager: Secrets the loader may read, e.g. API credentials.
         plugin_id: The id of the plugin being loaded; set by the registry.
+        plugin_configs: Every plugin's section of the ``FLYTE_CELERY_PLUGIN_CONFIG``
+            file, by plugin id; a loader reads its own through :attr:`config`.
     """
 
     resource_registrar: ResourceRegistrar | None = None
     secret_manager: SecretManager = field(default_factory=EnvSecretManager)
     plugin_id: str = ""
+    plugin_configs: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    @property
+    def config(self) -> Mapping[str, Any]:
+        """This plugin's section of the plugin configuration file (empty if none).
+
+        A plugin with settings of its own (``connector-service``: its connectors and
+        routing) reads them here; its ``webApi`` key holds its PluginConfig overrides.
+        """
+        return self.plugin_configs.get(self.plugin_id) or {}
 
     def for_plugin(self, plugin_id: str) -> PluginSetupContext:
         """The context for one plugin: its quotas are registered as ``<plugin_id>:<namespace>``."""
@@ -90,6 +104,25 @@ class PluginSetupContext:
         if registrar is not None:
             registrar = _ScopedRegistrar(registrar, plugin_id)
         return replace(self, resource_registrar=registrar, plugin_id=plugin_id)
+
+
+@runtime_checkable
+class TaskTypeRouter(Protocol):
+    """A plugin whose task types are known only at run time (``connector-service``).
+
+    Its entry registers no task types; the scheduler asks the loaded plugin which
+    types it claims when it routes an execution. A claim beats a plugin that merely
+    registers the type, but not one that lists it in ``default_for_task_types``
+    (Propeller's rule for its connector plugin).
+    """
+
+    def claimed_task_types(self, wait: timedelta = ...) -> frozenset[str] | None:
+        """The task types claimed now, or ``None`` while they are not known yet.
+
+        Args:
+            wait: How long to wait for a first discovery.
+        """
+        ...
 
 
 @runtime_checkable

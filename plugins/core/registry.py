@@ -237,15 +237,31 @@ class PluginRegistry:
     def _default_slot(self) -> _Slot | None:
         return next((s for s in self._slots.values() if s.entry.is_default), None)
 
+    def _preferred(self, task_type: str) -> _Slot | None:
+        with self._lock:
+            preferred = [
+                s for s in self._slots.values() if task_type in s.entry.default_for_task_types
+            ]
+        if len(preferred) > 1:
+            ids = ", ".join(s.entry.id for s in preferred)
+            raise PluginError(f"task type {task_type!r} has several default plugins: {ids}")
+        return preferred[0] if preferred else None
+
+    def preferred_for(self, task_type: str) -> RegistrableEntry | None:
+        """The entry that lists ``task_type`` in its ``default_for_task_types``, if any.
+
+        Raises:
+            PluginError: Several do.
+        """
+        slot = self._preferred(task_type)
+        return None if slot is None else slot.entry
+
     def _slot_for(self, task_type: str) -> _Slot:
+        preferred = self._preferred(task_type)
+        if preferred is not None:
+            return preferred
         with self._lock:
             candidates = [s for s in self._slots.values() if task_type in s.entry.task_types]
-            preferred = [s for s in candidates if task_type in s.entry.default_for_task_types]
-            if len(preferred) > 1:
-                ids = ", ".join(s.entry.id for s in preferred)
-                raise PluginError(f"task type {task_type!r} has several default plugins: {ids}")
-            if preferred:
-                return preferred[0]
             if len(candidates) == 1:
                 return candidates[0]
             if candidates:

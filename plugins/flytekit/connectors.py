@@ -29,6 +29,7 @@ from flyteidl.core import literals_pb2, tasks_pb2
 
 from plugins.core import PhaseInfo
 from plugins.flytekit.loop import run_on_loop
+from plugins.flytekit.requests import rendered_template, task_execution_metadata
 from plugins.flytekit.status import resource_phase_info
 from plugins.io import InMemoryOutputReader
 from plugins.webapi import (
@@ -91,7 +92,7 @@ def _models(ctx: TaskExecutionContextReader) -> tuple[tasks_pb2.TaskTemplate, di
     from flytekit.models.literals import LiteralMap  # noqa: PLC0415 - optional
     from flytekit.models.task import TaskTemplate  # noqa: PLC0415 - optional
 
-    template = ctx.task_reader.read()
+    template = rendered_template(ctx)
     inputs = ctx.input_reader.get()
     return template, {
         "task_template": TaskTemplate.from_flyte_idl(template),
@@ -103,13 +104,7 @@ def _models(ctx: TaskExecutionContextReader) -> tuple[tasks_pb2.TaskTemplate, di
 def _metadata(ctx: TaskExecutionContextReader) -> Any:
     from flytekit.models.task import TaskExecutionMetadata  # noqa: PLC0415 - optional
 
-    meta = ctx.task_execution_metadata
-    tid = meta.task_execution_id
-    node = tid.id.node_execution_id.execution_id
-    proto = agent_pb2.TaskExecutionMetadata(
-        task_execution_id=tid.id, namespace=f"{node.project}-{node.domain}"
-    )
-    return TaskExecutionMetadata.from_flyte_idl(proto)
+    return TaskExecutionMetadata.from_flyte_idl(task_execution_metadata(ctx))
 
 
 async def _resource_proto(resource: Any) -> agent_pb2.Resource:

@@ -4,8 +4,10 @@ Shared by connectors in process and over gRPC. QUEUED, WAITING, INITIALIZING and
 RUNNING map to the same phase at version 0, with the connector's log links and custom
 info in the TaskInfo; SUCCEEDED succeeds; FAILED is a permanent failure with the
 message ``failed to run the job: <message>``; RETRYABLE_FAILED a retryable one;
-ABORTED a failure. The deprecated ``state`` field is read only when ``phase`` is
-UNDEFINED (it says RETRYABLE_FAILURE, its enum zero, even on success).
+ABORTED a failure. A connector's ``agent_error`` gives the code, makes the failure
+retryable when RECOVERABLE, and a SYSTEM one when its origin is the system. The
+deprecated ``state`` field is read only when ``phase`` is UNDEFINED (it says
+RETRYABLE_FAILURE, its enum zero, even on success).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from plugins.core import PhaseInfo, TaskInfo
 __all__ = ["FAILED_CODE", "resource_phase_info"]
 
 FAILED_CODE = "TaskFailedWithError"
-"""The error code of a failed connector job (the connector gives none of its own)."""
+"""The error code of a failed connector job whose connector gave none (``agent_error``)."""
 
 _Phase = execution_pb2.TaskExecution
 _STATES = {
@@ -38,14 +40,26 @@ def _info(resource: agent_pb2.Resource) -> TaskInfo:
     return TaskInfo(logs=list(resource.log_links), custom_info=custom)
 
 
-def _failure(phase: int, message: str, info: TaskInfo) -> PhaseInfo | None:
-    if phase == _Phase.RETRYABLE_FAILED:
-        return PhaseInfo.retryable_failure(FAILED_CODE, f"failed to run the job: {message}", info)
-    if phase == _Phase.ABORTED:
-        return PhaseInfo.failure("Aborted", f"the job was aborted: {message}", info)
-    if phase == _Phase.FAILED:
-        return PhaseInfo.failure(FAILED_CODE, f"failed to run the job: {message}", info)
-    return None
+def _failure(phase: int, resource: agent_pb2.Resource, info: TaskInfo) -> PhaseInfo | None:
+    if phase not in (_Phase.RETRYABLE_FAILED, _Phase.ABORTED, _Phase.FAILED):
+        return None
+    message = resource.message
+    verb = "the job was aborted" if phase == _Phase.ABORTED else "failed to run the job"
+    reason = f"{verb}: {message}" if message else verb
+    retryable = phase == _Phase.RETRYABLE_FAILED
+    system = False
+    code = FAILED_CODE
+    if resource.HasField("agent_error"):
+        # The connector's own error: its code, whether it is recoverable, and whose fault.
+        error = resource.agent_error
+        code = error.code or FAILED_CODE
+        retryable = retryable or error.kind == agent_pb2.AgentError.RECOVERABLE
+        system = error.origin == execution_pb2.ExecutionError.SYSTEM
+    if system:
+        make = PhaseInfo.system_retryable_failure if retryable else PhaseInfo.system_failure
+    else:
+        make = PhaseInfo.retryable_failure if retryable else PhaseInfo.failure
+    return make(code, reason, info)
 
 
 def resource_phase_info(resource: agent_pb2.Resource) -> PhaseInfo:
@@ -63,7 +77,7 @@ def resource_phase_info(resource: agent_pb2.Resource) -> PhaseInfo:
         return PhaseInfo.running(0, info)
     if phase == _Phase.SUCCEEDED:
         return PhaseInfo.success(info)
-    failed = _failure(phase, message, info)
+    failed = _failure(phase, resource, info)
     if failed is not None:
         return failed
     return PhaseInfo.system_failure(

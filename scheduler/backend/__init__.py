@@ -8,6 +8,7 @@
 - :class:`TokenLedger`: which execution holds each quota token;
 - :class:`RunLeases`: heartbeated leases of steps in progress;
 - :class:`WakeChannel`: wake-ups for the scheduler;
+- :class:`ServedTypes`: the task types live processes serve;
 - :class:`ResultCache`: result-cache entries and ``cache_serialize`` reservations;
 - :class:`Keys`: every key name;
 - :func:`acl_rules`: the Redis ACL rules of each :class:`AclRole`.
@@ -25,6 +26,7 @@ from scheduler.backend.lease import LeaderLease
 from scheduler.backend.limiter import RedisRateLimiter
 from scheduler.backend.quota import DEFAULT_LEASE, QuotaMetrics, RedisResourceManager
 from scheduler.backend.runs import RunLeases
+from scheduler.backend.served import ServedTypes
 from scheduler.backend.store import DEFAULT_EVENT_LOG_CAP, DEFAULT_RETENTION, ExecutionStore
 from scheduler.backend.tokens import TokenLedger
 from scheduler.backend.wake import WakeChannel
@@ -43,6 +45,7 @@ __all__ = [
     "Reservation",
     "ResultCache",
     "RunLeases",
+    "ServedTypes",
     "TokenLedger",
     "WakeChannel",
     "acl_rules",

@@ -6,7 +6,8 @@ execution. A deployment restricts clients with one Redis user per role:
 - ``service``: the scheduler (beat) and the workers; every key and channel of their
   database (the broker's queues too, when Redis is the broker);
 - ``submitter``: submits, lists, signals and aborts; the execution store (its keys
-  share the ``{prefix}`` hash tag) and the scheduler's wake-up list, with the
+  share the ``{prefix}`` hash tag), the scheduler's wake-up list and (to read) the
+  task types live processes serve, with the
   scripting commands the store's compare-and-set needs; no quota, limiter, lease or
   broker key;
 - ``viewer``: reads executions and their events, nothing else.
@@ -36,7 +37,8 @@ def acl_rules(role: AclRole, keys: Keys) -> list[str]:
     store = f"~{keys.tag}:*"
     if role is AclRole.SUBMITTER:
         commands = ["+@read", "+@write", "+@scripting", "+@connection", "-@dangerous"]
-        return [store, f"~{keys.wake}", *commands]
+        # The served-types hash, read only: how submit learns of types workers serve.
+        return [store, f"~{keys.wake}", f"%R~{keys.served}", *commands]
     readable = [f"~{keys.tag}:exec:*", f"~{keys.tag}:events:*", f"~{keys.index('all')}"]
     return [*readable, "+@read", "+@connection", "-@dangerous"]
 

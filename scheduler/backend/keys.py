@@ -16,6 +16,7 @@ namespace has a hash tag of its own::
     p:leader                     STRING  the scheduler lease
     p:tokens                     HASH    quota token -> execution id
     p:wake                       LIST    the scheduler's wake-up list
+    p:served                     HASH    task type -> plugin id|expiry ms, of live processes
     p:limit:<plugin>:<kind>      STRING  a rate limiter's bucket
     p:rm:{<ns>}:<part>           ...     a quota namespace (see :mod:`.quota`)
     p:rm:namespaces              SET     every quota namespace
@@ -106,6 +107,11 @@ class Keys:
     def tokens(self) -> str:
         """Which execution each quota token belongs to."""
         return f"{self.prefix}:tokens"
+
+    @property
+    def served(self) -> str:
+        """The task types live processes serve (see :mod:`.served`)."""
+        return f"{self.prefix}:served"
 
     @property
     def wake(self) -> str:

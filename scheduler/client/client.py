@@ -41,6 +41,7 @@ from plugins.tasks import (
     TransformContext,
 )
 from scheduler.client.execution import Execution
+from scheduler.client.template_inputs import template_inputs
 from scheduler.client.validation import check_inputs, check_template, normalize_inputs
 from scheduler.clock import Clock, utcnow
 from scheduler.model import (
@@ -168,8 +169,10 @@ class Client:
             task: A :class:`~plugins.tasks.Task` (e.g. a ``@task`` function), or a
                 flyteidl ``TaskTemplate``.
             inputs: For a ``PythonTask``, native Python values by input name (missing
-                ones take the function's defaults); otherwise a ``LiteralMap`` or a
-                dict of flyteidl ``Literal``.
+                ones take the function's defaults). For a template, a ``LiteralMap``
+                (flyteidl's or flytekit's model), or a dict of flyteidl ``Literal``,
+                flytekit ``Literal`` models or Python values, which are converted to the
+                types the template declares.
             project: The project.
             domain: The domain.
             name: The execution name; a random one when omitted.
@@ -181,7 +184,8 @@ class Client:
         Raises:
             InvalidSubmissionError: The template or inputs are malformed, or an input
                 does not fit its type; the message names what is wrong.
-            PluginNotFoundError: No plugin handles the task type.
+            PluginNotFoundError: No plugin here handles the task type and no running
+                worker or scheduler serves it.
             ExecutionExistsError: An execution with that name exists.
         """
         name = name or _new_name()
@@ -219,9 +223,12 @@ class Client:
         if python_task is not None and not isinstance(inputs, literals_pb2.LiteralMap):
             values = self._convert_inputs(python_task, inputs or {}, exec_id, prefix)
         else:
-            values = normalize_inputs(inputs, limit)
+            # Literals, flytekit's literal models, or Python values of the declared types.
+            uploads = TransformContext(self.runtime.data_store, join_reference(prefix, "uploads"))
+            values = normalize_inputs(template_inputs(task_template, inputs, uploads), limit)
         check_inputs(task_template, values)
-        entry = self.runtime.plugins.registry.entry_for(task_template.type)  # unknown: raises
+        # Unknown here and served by no live process: raises. The scheduler routes it.
+        self.runtime.check_served(task_template.type)
         key = cache_key(task_template, values, project, domain)
         store = self.runtime.data_store
         try:
@@ -241,7 +248,6 @@ class Client:
             domain=domain,
             name=name,
             task_type=task_template.type,
-            plugin_id=entry.id,
             template_uri=join_reference(prefix, TASK_TEMPLATE_SUFFIX),
             inputs_uri=prefix,
             output_prefix=join_reference(prefix, "data"),

@@ -12,7 +12,12 @@ lease. Each tick is O(what is due):
    allocate a token, then claim and publish the launch step; claim Delete for
    teardowns;
 6. claim due Gets and publish them in batches per plugin and namespace (:mod:`.gets`);
-7. drop long-finished executions from the listing indexes.
+7. drop long-finished executions from the listing indexes;
+8. every few seconds, publish the task types it routes (connectors discovered over
+   gRPC among them), so clients accept them.
+
+Before it first tries to lead, it waits (boundedly) for plugins that discover their
+task types at run time (``connector-service``), so the first launches route right.
 
 Every change is a compare-and-set; a job is published only after its claim is
 written (an outbox), so a lost message is found again by step 3.
@@ -36,6 +41,12 @@ __all__ = ["Engine"]
 
 log = logging.getLogger(__name__)
 
+SERVED_PERIOD = timedelta(seconds=10)
+"""How often the leader publishes the task types it routes; they expire after 6 periods."""
+
+ROUTER_WARM_UP = timedelta(seconds=15)
+"""The longest the scheduler waits, at start-up, for a router's first discovery."""
+
 
 class Engine:
     """The scheduler's logic, driven by :meth:`tick`.
@@ -55,6 +66,8 @@ class Engine:
         self.upkeep = Upkeep(self.outbox)
         self.launcher = Launcher(self.outbox, self.cache_gate)
         self._quotas_registered = False
+        self._warmed = False
+        self._served_at: datetime | None = None
         self._work: list[tuple[str, Callable[[datetime], None]]] = [
             ("tokens", self.upkeep.tokens),
             ("cache", self.cache_gate.heartbeat),
@@ -64,6 +77,7 @@ class Engine:
             ("pending", self.launcher.pending),
             ("gets", lambda now: dispatch_gets(self.outbox, now)),
             ("forget", self.upkeep.forget),
+            ("served", self._publish_served),
         ]
 
     def tick(self, now: datetime | None = None) -> timedelta:
@@ -74,6 +88,10 @@ class Engine:
         """
         now = now or self.runtime.clock()
         settings = self.runtime.settings
+        if not self._warmed:
+            # Not leading yet, so waiting costs nothing: a standby leads meanwhile.
+            self._warmed = True
+            self.runtime.plugins.routers(ROUTER_WARM_UP)
         if not self.lease.acquire():
             return min(timedelta(seconds=1), settings.leader_lease / 3)
         if not self._quotas_registered:
@@ -95,6 +113,12 @@ class Engine:
                 # One broken step must not stop the others or the scheduler.
                 log.exception("scheduler step %s failed", name)
         return self._next_wait(now)
+
+    def _publish_served(self, now: datetime) -> None:
+        if self._served_at is not None and now - self._served_at < SERVED_PERIOD:
+            return
+        self._served_at = now
+        self.runtime.publish_served(claims=True, ttl=SERVED_PERIOD * 6)
 
     def _next_wait(self, now: datetime) -> timedelta:
         settings = self.runtime.settings

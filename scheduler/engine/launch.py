@@ -108,7 +108,14 @@ class Launcher:
         try:
             if record.plugin_id:
                 return plugins.get(record.plugin_id)
-            return plugins.for_task_type(record.task_type)
+            routed = self.runtime.route(record.task_type)
+            if routed is None:
+                # A router's first discovery is still running: the record stays pending
+                # and is routed at a later tick.
+                log.info("%s: waiting for connector discovery to route it", record.id)
+            return routed
+        except UNAVAILABLE:
+            raise  # Redis is away (the served types live there): try again later
         except Exception as exc:
             self.outbox.fail(record, now, failure_info(exc, FailureSite.RESOLVE))
             return None

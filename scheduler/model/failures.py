@@ -13,7 +13,7 @@ import enum
 from dataclasses import dataclass
 
 from plugins.core import PhaseInfo
-from plugins.errors import PluginNotFoundError
+from plugins.errors import PluginNotFoundError, RemoteCallError
 
 __all__ = ["FailureSite", "describe", "failure_info"]
 
@@ -69,6 +69,10 @@ def failure_info(exc: BaseException, site: FailureSite) -> PhaseInfo:
     Everything else takes the site's code, kind and retryability, with
     ``Type: message``.
     """
+    if isinstance(exc, RemoteCallError):
+        # The plugin classified its remote failure itself (a connector unavailable...).
+        rule = _Rule(exc.code, system=exc.system, retryable=exc.retryable)
+        return _phase_info(rule, rule.code, exc.message)
     rule = _RULES[site]
     loading = site in (FailureSite.RESOLVE, FailureSite.PLUGIN_LOAD)
     if site is FailureSite.RESOLVE and isinstance(exc, PluginNotFoundError):
@@ -78,7 +82,10 @@ def failure_info(exc: BaseException, site: FailureSite) -> PhaseInfo:
         # A load error names itself (PluginLoadFailed, UnknownTaskType...): keep its code.
         own = getattr(exc, "code", None)
         code = own if isinstance(own, str) and own else code
-    message = describe(exc)
+    return _phase_info(rule, code, describe(exc))
+
+
+def _phase_info(rule: _Rule, code: str, message: str) -> PhaseInfo:
     if rule.system:
         if rule.retryable:
             return PhaseInfo.system_retryable_failure(code, message)

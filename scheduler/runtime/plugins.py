@@ -11,15 +11,23 @@ from __future__ import annotations
 import enum
 import logging
 import threading
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, cast
 
 import yaml
 
-from plugins.core import ENTRY_POINT_GROUP, PluginRegistry, ResourceNamespace
+from plugins.core import (
+    ENTRY_POINT_GROUP,
+    PluginRegistry,
+    PluginSetupContext,
+    ResourceNamespace,
+    TaskTypeRouter,
+)
 from plugins.core import Plugin as CorePlugin
-from plugins.errors import ConfigError, PluginLoadError
+from plugins.errors import ConfigError, PluginLoadError, PluginNotFoundError
 from plugins.webapi import DEFAULT_PLUGIN_CONFIG, AsyncPlugin, PluginConfig, SyncPlugin
 from scheduler.model import Step
 
@@ -155,6 +163,7 @@ class PluginSet:
         self._registry = registry
         self._loaded: dict[str, LoadedPlugin] = {}
         self._reported: set[str] = set()
+        self._routers: list[LoadedPlugin] | None = None
         self._lock = threading.RLock()
 
     @property
@@ -162,7 +171,8 @@ class PluginSet:
         """The plugin registry (entry points and ``FLYTE_CELERY_PLUGINS``)."""
         with self._lock:
             if self._registry is None:
-                registry = PluginRegistry()
+                # Each loader sees its own section of the file (setup.config).
+                registry = PluginRegistry(PluginSetupContext(plugin_configs=self._overrides))
                 registry.load_entry_points(ENTRY_POINT_GROUP)
                 registry.load_specs(self._specs)
                 self._registry = registry
@@ -190,7 +200,8 @@ class PluginSet:
             # round interval (caching.resyncInterval) and failure budget.
             has_config = hasattr(plugin, "get_config")
             base = plugin.get_config() if has_config else DEFAULT_PLUGIN_CONFIG
-            loaded = LoadedPlugin(plugin_id, plugin, self._effective(plugin_id, base), kind)
+            config = self._effective(plugin_id, base, getattr(plugin, "own_config_keys", ()))
+            loaded = LoadedPlugin(plugin_id, plugin, config, kind)
             self._loaded[plugin_id] = loaded
             return loaded
 
@@ -202,12 +213,125 @@ class PluginSet:
         """
         return self.get(self.registry.entry_for(task_type).id)
 
+    def route(
+        self, task_type: str, served: Callable[[str], str | None] | None = None
+    ) -> LoadedPlugin | None:
+        """The plugin that runs ``task_type``: the scheduler's routing, at launch.
+
+        In order: a plugin that lists the type in ``default_for_task_types``; a
+        :class:`~plugins.core.TaskTypeRouter` (``connector-service``) that claims it;
+        the plugin that registered it; the plugin a live process serves it with
+        (``served``, see :class:`~scheduler.backend.ServedTypes`); the default plugin.
+
+        Returns:
+            The plugin, or ``None`` while a router does not know its types yet (its
+            first discovery is still running): ask again later rather than route a
+            type it may claim elsewhere.
+
+        Raises:
+            PluginNotFoundError: Nothing serves it, or a live process serves it with a
+                plugin this process does not have.
+            PluginError: Several plugins handle it and none is preferred.
+            PluginLoadError: The chosen plugin fails to load.
+        """
+        preferred = self.registry.preferred_for(task_type)
+        if preferred is not None:
+            return self.get(preferred.id)
+        for router in self.routers():
+            claimed = cast(TaskTypeRouter, router.plugin).claimed_task_types()
+            if claimed is None:
+                return None
+            if task_type in claimed:
+                return router
+        if task_type not in self.registry.task_types():
+            plugin_id = served(task_type) if served is not None else None
+            if plugin_id is not None:
+                return self._served_plugin(task_type, plugin_id)
+        return self.for_task_type(task_type)  # its plugin, the default one, or unknown
+
+    def _served_plugin(self, task_type: str, plugin_id: str) -> LoadedPlugin:
+        try:
+            return self.get(plugin_id)
+        except PluginNotFoundError:
+            raise PluginNotFoundError(
+                f"task type {task_type!r} is served by running workers with plugin "
+                f"{plugin_id!r}, which this process does not have (install it where the "
+                "scheduler runs too)"
+            ) from None
+
+    def routers(self, wait: timedelta = timedelta(0)) -> list[LoadedPlugin]:
+        """The loaded plugins whose task types are known only at run time.
+
+        Args:
+            wait: How long to wait for each one's first discovery (the scheduler waits
+                at start-up, before it leads, so the first launches route right).
+        """
+        with self._lock:
+            if self._routers is None:
+                self._routers = [p for p in self.loadable() if isinstance(p.plugin, TaskTypeRouter)]
+            routers = list(self._routers)
+        if wait > timedelta(0):
+            for router in routers:
+                try:
+                    cast(TaskTypeRouter, router.plugin).claimed_task_types(wait)
+                except Exception as exc:
+                    log.error("plugin %s: discovering its task types failed: %s", router.id, exc)
+        return routers
+
+    def routes(self, *, claims: bool) -> dict[str, str]:
+        """What this process serves: task type -> plugin id, for :class:`ServedTypes`.
+
+        Args:
+            claims: Route as the scheduler does, routers' claims included. Without, the
+                types the registry knows, by the entry that handles each (nothing is
+                loaded: workers publish from the process that forks their pool).
+        """
+        registry = self.registry
+        types = set(registry.task_types())
+        if claims:
+            for router in self.routers():
+                types |= cast(TaskTypeRouter, router.plugin).claimed_task_types() or set()
+        routes: dict[str, str] = {}
+        for task_type in sorted(types):
+            try:
+                chosen = self.route(task_type) if claims else registry.entry_for(task_type)
+            except Exception:
+                continue  # ambiguous or failing to load: it serves nothing
+            if chosen is not None:
+                routes[task_type] = chosen.id
+        return routes
+
+    def close(self) -> None:
+        """Call ``close()`` on every loaded plugin that has one (best effort)."""
+        with self._lock:
+            loaded = list(self._loaded.values())
+        for plugin in loaded:
+            close = getattr(plugin.plugin, "close", None)
+            if callable(close):
+                try:
+                    close()
+                except Exception as exc:
+                    log.warning("plugin %s did not close cleanly: %s", plugin.id, exc)
+
     def load_all(self) -> list[LoadedPlugin]:
         """Load every registered plugin now (workers and the scheduler do, at start-up)."""
         return [self.get(plugin_id) for plugin_id in self.ids]
 
-    def _effective(self, plugin_id: str, config: PluginConfig) -> PluginConfig:
-        override = self._overrides.get(plugin_id)
+    def _effective(
+        self, plugin_id: str, config: PluginConfig, own_keys: Iterable[str]
+    ) -> PluginConfig:
+        section = self._overrides.get(plugin_id)
+        if not section:
+            return config
+        if not isinstance(section, dict):
+            raise PluginLoadError(
+                f"plugin {plugin_id!r}: override in {self._overrides_file}: expected a mapping, "
+                f"got {type(section).__name__}"
+            )
+        # A plugin with settings of its own (connector-service) keeps its PluginConfig
+        # under ``webApi``, as Propeller's does; its own keys are not PluginConfig's.
+        own = set(own_keys)
+        override = section.get("webApi", {k: v for k, v in section.items() if k not in own})
         if not override:
             return config
         base = config.model_dump(mode="python")

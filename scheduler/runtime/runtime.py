@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import logging
 import threading
+from datetime import timedelta
 
 import redis
 
 from plugins.core import EnvSecretManager, PluginRegistry
+from plugins.errors import PluginNotFoundError
 from plugins.io import DataStore
 from scheduler.backend import (
     ExecutionStore,
@@ -27,13 +29,14 @@ from scheduler.backend import (
     RedisResourceManager,
     ResultCache,
     RunLeases,
+    ServedTypes,
     TokenLedger,
     WakeChannel,
 )
 from scheduler.clock import Clock, utcnow
 from scheduler.model import ExecutionRecord, LimiterKind
 from scheduler.runtime.contexts import Contexts
-from scheduler.runtime.plugins import PluginSet
+from scheduler.runtime.plugins import LoadedPlugin, PluginSet
 from scheduler.runtime.redaction import Redactor
 from scheduler.settings import RetryPolicy, Settings
 
@@ -108,12 +111,14 @@ class Runtime:
             ttl=settings.cache_ttl,
         )
         self.plugins = PluginSet(settings.plugins, settings.plugin_config, registry)
+        self.served = ServedTypes(self.redis, self.keys, self.clock)
         self.contexts = Contexts(self.data_store, settings.storage, EnvSecretManager())
         self._limiters: dict[tuple[str, LimiterKind], RedisRateLimiter] = {}
         self._lock = threading.Lock()
 
     def close(self) -> None:
-        """Close the Redis connection."""
+        """Stop the plugins' background work (connector discovery) and close Redis."""
+        self.plugins.close()
         self.redis.close()
 
     # -- quotas --------------------------------------------------------------------------------
@@ -152,6 +157,44 @@ class Runtime:
         """Release the quota token the record's attempt holds (idempotent; Flyte's finalize)."""
         if record.token_namespace is not None:
             self.tokens.release(record.token_namespace, record.token)
+
+    # -- routing -------------------------------------------------------------------------------
+
+    def route(self, task_type: str) -> LoadedPlugin | None:
+        """The plugin that runs ``task_type`` (see :meth:`PluginSet.route`); ``None``: not yet.
+
+        Raises:
+            PluginNotFoundError: Nothing serves it, here or in a live process.
+        """
+        return self.plugins.route(task_type, self.served.lookup)
+
+    def check_served(self, task_type: str) -> None:
+        """Accept a task type this process's registry knows, or that a live process serves.
+
+        A client cannot know every type: workers import connector modules it does
+        not, and the scheduler discovers connectors over gRPC. So a type unknown here
+        is looked up in what live processes publish (:class:`ServedTypes`).
+
+        Raises:
+            PluginNotFoundError: Nothing serves it; the message lists what is served.
+            PluginError: Several local plugins handle it and none is preferred.
+        """
+        try:
+            self.plugins.registry.entry_for(task_type)
+        except PluginNotFoundError as exc:
+            if self.served.lookup(task_type) is not None:
+                return
+            served = ", ".join(sorted(self.served.all())) or "none"
+            raise PluginNotFoundError(
+                f"{exc.message}, and no running worker or scheduler serves it "
+                f"(served by running processes: {served})"
+            ) from None
+
+    def publish_served(self, *, claims: bool, ttl: timedelta) -> dict[str, str]:
+        """Publish the task types this process serves for ``ttl``; returns them."""
+        routes = self.plugins.routes(claims=claims)
+        self.served.publish(routes, ttl)
+        return routes
 
     # -- queues and limiters -------------------------------------------------------------------
 

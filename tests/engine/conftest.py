@@ -9,18 +9,20 @@ real `celery worker` and `beat`.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
 import redis
+import yaml
 from flyteidl.core import interface_pb2, literals_pb2, tasks_pb2, types_pb2
 
 from plugins.builtin import ECHO, PYTHON_TASK
 from plugins.core import PluginEntry as CorePluginEntry
-from plugins.core import PluginRegistry
+from plugins.core import PluginRegistry, PluginSetupContext
 from plugins.flytekit.connectors import connector_entries
+from plugins.flytekit.service import connector_service_entries
 from plugins.webapi import PluginConfig, PluginEntry
 from scheduler import Settings
 from scheduler.clock import ManualClock
@@ -89,13 +91,28 @@ def harness_factory(
     redis_client: redis.Redis,
     tmp_path: Any,
     service: MemoryJobService,
-) -> Callable[..., EngineHarness]:
-    def make(quota: int | None = None, resync: float = 30, **settings: Any) -> EngineHarness:
-        registry = PluginRegistry()
+) -> Iterator[Callable[..., EngineHarness]]:
+    made: list[Runtime] = []
+
+    def make(
+        quota: int | None = None,
+        resync: float = 30,
+        plugin_configs: dict[str, Any] | None = None,
+        **settings: Any,
+    ) -> EngineHarness:
+        # plugin_configs: sections of FLYTE_CELERY_PLUGIN_CONFIG (connector-service's...).
+        plugin_configs = plugin_configs or {}
+        registry = PluginRegistry(PluginSetupContext(plugin_configs=plugin_configs))
         registry.register(ECHO)
         registry.register(PYTHON_TASK)
         for entry in connector_entries():  # flytekit's sensor and webhook, in process
             registry.register(entry)
+        for entry in connector_service_entries():  # connectors over gRPC
+            registry.register(entry)
+        if plugin_configs:
+            config_file = tmp_path / "plugins.yaml"
+            config_file.write_text(yaml.safe_dump(plugin_configs))
+            settings["plugin_config"] = config_file
         registry.register(
             CorePluginEntry("counter", ["counter"], lambda: CountingCorePlugin(core_calls))
         )
@@ -117,6 +134,9 @@ def harness_factory(
             **settings,
         )
         runtime = Runtime(config, redis_client, registry=registry, clock=ManualClock())
+        made.append(runtime)
         return EngineHarness(runtime, service)
 
-    return make
+    yield make
+    for runtime in made:
+        runtime.plugins.close()  # stops connector discovery threads

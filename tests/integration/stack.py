@@ -47,10 +47,11 @@ class Stack:
     prefix: str = field(default_factory=lambda: f"it{uuid.uuid4().hex[:8]}")
     plugins: str = "tests.integration.plugins:ENTRIES,tests.integration.plugins:MORE"
     overrides: dict[str, Any] = field(default_factory=dict)
+    plugin_sections: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.config_file = self.directory / "plugins.yaml"
-        self.config_file.write_text(yaml.safe_dump(PLUGIN_CONFIG))
+        self.config_file.write_text(yaml.safe_dump({**PLUGIN_CONFIG, **self.plugin_sections}))
         self.settings = Settings(
             redis_url=self.redis_url,
             storage=f"file://{self.directory / 'storage'}",
@@ -95,11 +96,14 @@ class Stack:
         self.processes[name] = process
         return process
 
-    def start_worker(self, name: str, concurrency: int = 2) -> subprocess.Popen[bytes]:
+    def start_worker(
+        self, name: str, concurrency: int = 2, env: dict[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
         process = self._spawn(
             name,
             ["worker", "-l", "INFO", "-c", str(concurrency), "-n", f"{name}-{self.prefix}@%h",
              "--without-mingle", "--without-gossip"],
+            env={**self.env, **(env or {})},
         )  # fmt: skip
         self.wait_log(name, "ready.")
         return process

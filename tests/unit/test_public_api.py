@@ -32,7 +32,8 @@ CORE = frozenset({
     "ResourceConstraint", "ResourceConstraintsSpec", "ResourceManager", "ResourceNamespace",
     "ResourceRegistrar", "SecretManager", "SignalAsync", "TaskExecutionContext",
     "TaskExecutionID", "TaskExecutionMetadata", "TaskInfo", "TaskOverrides", "TaskReader",
-    "Transition", "TransitionType", "do_transition", "do_transition_type", "secret_key",
+    "TaskTypeRouter", "Transition", "TransitionType", "do_transition", "do_transition_type",
+    "secret_key",
 })  # fmt: skip
 
 IO = frozenset({
@@ -67,7 +68,7 @@ ERRORS = frozenset({
     "FlyteCeleryError",
     "InputConversionError", "InputReadError", "InvalidPhaseError", "InvalidSubmissionError",
     "MalformedProtobufError", "OutputConversionError", "PluginConfigError", "PluginError",
-    "PluginLoadError", "PluginNotFoundError", "PluginStateError",
+    "PluginLoadError", "PluginNotFoundError", "PluginStateError", "RemoteCallError",
     "RemoteFileExceedsMaxSizeError", "RemoteFileNotFoundError", "SecretNotFoundError",
     "StorageError", "TaskError", "TaskLoadError",
 })  # fmt: skip
@@ -116,8 +117,8 @@ SCHEDULER_PINS: dict[str, frozenset[str]] = {
     "scheduler.backend": frozenset({
         "DEFAULT_EVENT_LOG_CAP", "DEFAULT_LEASE", "DEFAULT_RETENTION", "ExecutionStore", "Keys",
         "LeaderLease", "QuotaMetrics", "RedisRateLimiter", "RedisResourceManager",
-        "Reservation", "ResultCache", "RunLeases", "TokenLedger", "WakeChannel", "AclRole",
-        "acl_rules", "setuser_command",
+        "Reservation", "ResultCache", "RunLeases", "ServedTypes", "TokenLedger", "WakeChannel",
+        "AclRole", "acl_rules", "setuser_command",
     }),
     "scheduler.model": frozenset({
         "CacheKey", "CacheStatus", "Claim", "Event", "ExecutionRecord", "FailureSite",
