@@ -35,7 +35,7 @@ from plugins.core import Phase
 from plugins.errors import FlyteCeleryError, InvalidSubmissionError
 from plugins.webapi import parse_duration
 from scheduler.backend import AclRole, Keys, setuser_command
-from scheduler.cli.demo import DEMO_PLUGIN_SPEC, SERVICE_ENV, JobServer, workload
+from scheduler.cli.demo import DEMO_PLUGIN_SPEC, SERVICE_ENV, JobServer, flytekit_rows, workload
 from scheduler.cli.standalone import Standalone
 from scheduler.client import Client, Execution
 from scheduler.settings import Settings
@@ -191,10 +191,19 @@ def _demo(args: argparse.Namespace) -> int:
         print(table(["process", "where"], sorted(stack.locations.items())), flush=True)
         assert stack.settings is not None
         client = Client(settings=stack.settings)
+        flag = Path(args.data_dir) / "demo-sensor.flag"
+        flag.unlink(missing_ok=True)
         executions = []
-        for template, inputs, label in workload():
+        for template, inputs, label in [*flytekit_rows(flag), *workload()]:
             executions.append((client.submit(template, inputs, project="demo"), label))
         print(f"\nsubmitted {len(executions)} executions; waiting for them", flush=True)
+        sensors = [ex for ex, label in executions if label == "flytekit sensor"]
+        while sensors and time.monotonic() - started < 120:
+            phase = sensors[0].refresh().phase
+            if phase is Phase.RUNNING or phase.is_terminal():
+                break
+            time.sleep(0.1)
+        flag.write_text("the sensor's file")  # what the sensor waits for
         victim = executions[-1][0]
         while victim.refresh().phase is not Phase.RUNNING and time.monotonic() - started < 120:
             time.sleep(0.1)

@@ -6,7 +6,9 @@ It runs the standalone stack plus a real local HTTP job service, and submits:
 - ``core-sleep`` executions (an async plugin that sleeps in the backend);
 - two identical ``@task`` executions with ``cache_serialize``: one runs, one hits the cache;
 - ``demo-job`` executions: an async plugin with a quota of 2 that creates, polls
-  and deletes jobs on the HTTP service (one of them is aborted).
+  and deletes jobs on the HTTP service (one of them is aborted);
+- with the flytekit extra, a flytekit ``@task`` and a flytekit ``FileSensor`` (the demo
+  writes the sensor's file once it runs).
 
 Then it prints a table of the executions and their phases.
 """
@@ -22,6 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any, NamedTuple
 
 from flyteidl.core import interface_pb2, literals_pb2, tasks_pb2, types_pb2
@@ -39,7 +42,14 @@ from plugins.webapi import (
     TaskExecutionContextReader,
 )
 
-__all__ = ["DEMO_JOB", "DEMO_PLUGIN_SPEC", "DemoJobPlugin", "JobServer", "workload"]
+__all__ = [
+    "DEMO_JOB",
+    "DEMO_PLUGIN_SPEC",
+    "DemoJobPlugin",
+    "JobServer",
+    "flytekit_rows",
+    "workload",
+]
 
 SERVICE_ENV = "FLYTE_CELERY_DEMO_JOB_SERVICE"
 DEMO_PLUGIN_SPEC = f"{__name__}:DEMO_JOB"
@@ -210,6 +220,18 @@ class Summary(NamedTuple):
 def summarize(values: list[float]) -> Summary:
     """A Python task run by the workers; two identical runs share one result."""
     return Summary(size=len(values), mean=sum(values) / len(values))
+
+
+def flytekit_rows(flag: Path) -> list[tuple[tasks_pb2.TaskTemplate | Task, Mapping[str, Any], str]]:
+    """The flytekit task and sensor rows, or none without the flytekit extra.
+
+    The sensor waits for ``flag``; the demo writes it once the sensor runs.
+    """
+    try:
+        from scheduler.cli.flytekit_demo import rows  # noqa: PLC0415 - optional extra
+    except ImportError:
+        return []
+    return list(rows(flag))
 
 
 def workload() -> list[tuple[tasks_pb2.TaskTemplate | Task, Mapping[str, Any], str]]:

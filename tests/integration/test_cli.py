@@ -121,10 +121,14 @@ def test_the_demo_runs_the_whole_stack_and_prints_results(tmp_path: Path) -> Non
         env=env, capture_output=True, text=True, cwd=ROOT, timeout=600, check=False,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "12 SUCCESS, 1 ABORTED, 0 other" in result.stdout
+    # The flytekit extra is installed: its task and sensor rows are in the table too.
+    assert "15 executions: 14 SUCCESS, 1 ABORTED, 0 other" in result.stdout
     assert "at most 2 demo jobs ran at once (quota 2)" in result.stdout
-    for kind in ("echo", "core-sleep", "demo_job", "python-task"):
+    for kind in ("echo", "core-sleep", "demo_job", "python-task", "sensor"):
         assert kind in result.stdout
+    rows = {line.split("  ")[0]: line for line in result.stdout.splitlines()}
+    assert "SUCCESS" in rows["flytekit task"] and "o0=42" in rows["flytekit task"]
+    assert "SUCCESS" in rows["flytekit sensor"]
     # The two identical python tasks ran once: one populated the cache, the other hit it.
     assert "mean=3.0, size=3 (cache POPULATED)" in result.stdout
     assert "mean=3.0, size=3 (cache HIT)" in result.stdout
