@@ -37,7 +37,7 @@ from plugins.errors import (
     PluginNotFoundError,
     StorageError,
 )
-from scheduler.client import Client, Execution
+from scheduler.client import Client, Execution, Submission
 from scheduler.clock import Clock, ManualClock
 from scheduler.model import CacheStatus
 from scheduler.settings import Settings
@@ -61,6 +61,7 @@ __all__ = [
     "PluginNotFoundError",
     "Settings",
     "StorageError",
+    "Submission",
 ]
 
 # Names this package exported before the layout change, and where they live now. They

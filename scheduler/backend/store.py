@@ -23,6 +23,7 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from redis import Redis
 
@@ -114,12 +115,47 @@ class ExecutionStore:
             raise ValueError(f"cannot transition {current.id!r} into {new.id!r}")
         return self._write(current, replace(new, version=current.version), events)
 
+    def create_many(
+        self, records: Sequence[ExecutionRecord], batch: int = 1000
+    ) -> list[ExecutionRecord | None]:
+        """Store many new executions with pipelined script calls (``batch`` per round trip).
+
+        Returns:
+            Each stored record, in order; ``None`` where the id was taken.
+        """
+        results: list[ExecutionRecord | None] = []
+        for start in range(0, len(records), batch):
+            chunk = [
+                r if r.version == 0 else replace(r, version=0)
+                for r in records[start : start + batch]
+            ]
+            pipe = self._redis.pipeline(transaction=False)
+            prepared = [self._call(None, record) for record in chunk]
+            for keys, args, _ in prepared:
+                self._transition(keys=keys, args=args, client=pipe)
+            for (_, _, new), version in zip(prepared, pipe.execute(), strict=True):
+                results.append(None if int(version) < 0 else replace(new, version=int(version)))
+        return results
+
     def _write(
         self,
         current: ExecutionRecord | None,
         new: ExecutionRecord,
         extra_events: Sequence[Event] = (),
     ) -> ExecutionRecord | None:
+        keys, args, new = self._call(current, new, extra_events)
+        version = self._transition(keys=keys, args=args)
+        if int(version) < 0:
+            return None
+        return replace(new, version=int(version))
+
+    def _call(
+        self,
+        current: ExecutionRecord | None,
+        new: ExecutionRecord,
+        extra_events: Sequence[Event] = (),
+    ) -> tuple[list[str], list[Any], ExecutionRecord]:
+        """The transition script's keys and arguments, and the record as stored."""
         if self._redact is not None:
             # Secrets quoted by an error never reach Redis (or anyone who reads it).
             new = redact_record(new, self._redact)
@@ -131,38 +167,34 @@ class ExecutionStore:
             logged.append(new.to_event(new.cache_status if cache_changed else None).to_json())
         open_ = not new.finished
         waiting = new.waiting_namespace if open_ else None
-        version = self._transition(
-            keys=[
-                self._keys.record(new.id),
-                self._keys.events(new.id),
-                self._keys.index("all"),
-                self._keys.index("pending"),
-                self._keys.index("due"),
-                self._keys.index("timeouts"),
-                self._keys.index("claims"),
-                self._keys.index("finished"),
-                self._keys.waiting(None if current is None else current.waiting_namespace),
-                self._keys.waiting(waiting),
-            ],
-            args=[
-                new.id,
-                new.version,
-                json.dumps(new.to_dict(), separators=(",", ":")),
-                json.dumps(logged, separators=(",", ":")),
-                self._cap,
-                _ms(new.created_at),
-                _ms(new.not_before or new.updated_at) if open_ and new.pending else "",
-                _ms(new.next_get_at) if open_ else "",
-                _ms(new.deadline) if open_ else "",
-                _ms(new.claimed_at) if open_ and new.claim else "",
-                "" if open_ else _ms(new.updated_at),
-                _ms(new.updated_at) if waiting is not None else "",
-                self._retention_s,
-            ],
-        )
-        if int(version) < 0:
-            return None
-        return replace(new, version=int(version))
+        keys = [
+            self._keys.record(new.id),
+            self._keys.events(new.id),
+            self._keys.index("all"),
+            self._keys.index("pending"),
+            self._keys.index("due"),
+            self._keys.index("timeouts"),
+            self._keys.index("claims"),
+            self._keys.index("finished"),
+            self._keys.waiting(None if current is None else current.waiting_namespace),
+            self._keys.waiting(waiting),
+        ]
+        args: list[Any] = [
+            new.id,
+            new.version,
+            json.dumps(new.to_dict(), separators=(",", ":")),
+            json.dumps(logged, separators=(",", ":")),
+            self._cap,
+            _ms(new.created_at),
+            _ms(new.not_before or new.updated_at) if open_ and new.pending else "",
+            _ms(new.next_get_at) if open_ else "",
+            _ms(new.deadline) if open_ else "",
+            _ms(new.claimed_at) if open_ and new.claim else "",
+            "" if open_ else _ms(new.updated_at),
+            _ms(new.updated_at) if waiting is not None else "",
+            self._retention_s,
+        ]
+        return keys, args, new
 
     # -- reads ---------------------------------------------------------------------------------
 

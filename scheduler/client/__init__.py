@@ -1,7 +1,8 @@
 """Submission and the Execution handle: the Python API of a deployment.
 
 :class:`Client` submits tasks (flyteidl templates or :class:`~plugins.tasks.Task`
-objects) and reads executions back; :class:`Execution` is the handle on one.
+objects) and reads executions back; :class:`Execution` is the handle on one;
+:class:`Submission` is one execution of a batch for :meth:`Client.submit_many`.
 """
 
 from __future__ import annotations
@@ -9,8 +10,9 @@ from __future__ import annotations
 from plugins.deprecation import moved_names as _moved_names
 from scheduler.client.client import Client
 from scheduler.client.execution import Execution
+from scheduler.client.submission import Submission
 
-__all__ = ["Client", "Execution"]
+__all__ = ["Client", "Execution", "Submission"]
 
 # Errors this module exported before they moved to plugins.errors (and the scheduler
 # package); they still resolve here, with a DeprecationWarning, until the next minor release.

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import builtins
 import functools
-import secrets
-import string
-from collections.abc import Callable, Mapping
-from datetime import timedelta
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ParamSpec, TypeVar
 
 import redis
@@ -24,41 +23,29 @@ from plugins.errors import (
     AccessDeniedError,
     BackendUnavailableError,
     ContentionError,
+    ExecutionExistsError,
     ExecutionNotFoundError,
     FlyteCeleryError,
-    InputConversionError,
     InvalidSubmissionError,
-    StorageError,
-    TaskLoadError,
 )
-from plugins.io import INPUTS_SUFFIX, TASK_TEMPLATE_SUFFIX, join_reference
 from plugins.io.readers import NO_OUTPUTS_PRODUCED
 from plugins.tasks import (
-    ExecutionParameters,
-    PythonTask,
-    SerializationSettings,
     Task,
-    TransformContext,
 )
 from scheduler.client.execution import Execution
-from scheduler.client.template_inputs import template_inputs
-from scheduler.client.validation import check_inputs, check_template, normalize_inputs
+from scheduler.client.submission import Prepared, Submission, Submitter
 from scheduler.clock import Clock, utcnow
 from scheduler.model import (
     Event,
     ExecutionRecord,
     TeardownKind,
-    cache_key,
-    describe,
-    execution_id,
     machine,
 )
-from scheduler.runtime import Runtime, execution_prefix
+from scheduler.runtime import Runtime
 from scheduler.settings import Settings
 
 __all__ = ["Client"]
 
-_NAME_CHARS = string.ascii_lowercase + string.digits
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -87,12 +74,11 @@ def _reaching_redis(method: Callable[P, R]) -> Callable[P, R]:
 
 _CAS_ATTEMPTS = 50
 
+_FILE_WRITERS = 16
+"""Concurrent storage writes of ``submit_many`` (object stores answer slowly, not busily)."""
 
-def _new_name() -> str:
-    # Like Flyte: 20 characters, starting with a letter.
-    return secrets.choice(string.ascii_lowercase) + "".join(
-        secrets.choice(_NAME_CHARS) for _ in range(19)
-    )
+_LOCAL_STORAGE = ("file://", "memory://", "/")
+"""Storage written from this process's CPU: ``submit_many`` writes it without threads."""
 
 
 class Client:
@@ -188,107 +174,115 @@ class Client:
                 worker or scheduler serves it.
             ExecutionExistsError: An execution with that name exists.
         """
-        name = name or _new_name()
-        try:
-            exec_id = execution_id(project, domain, name)
-        except ValueError as exc:
-            raise InvalidSubmissionError(str(exc)) from None
-        prefix = execution_prefix(self.settings.storage, project, domain, name)
-        python_task: PythonTask[Any] | None = None
-        if isinstance(task, Task):
-            task.warn_if_deprecated()
-            if isinstance(task, PythonTask):
-                python_task = task  # also converts the result back to Python values
-            try:
-                task_template = task.to_task_template(
-                    SerializationSettings(project=project, domain=domain)
-                )
-            except TaskLoadError as exc:
-                raise InvalidSubmissionError(exc.message) from None
-            except FlyteCeleryError:
-                raise
-            except Exception as exc:  # a Task subclass's own hook raised
-                raise InvalidSubmissionError(
-                    f"cannot build the template of task {task.name!r}: {describe(exc)}"
-                ) from None
-        elif isinstance(task, tasks_pb2.TaskTemplate):
-            task_template = task
-        else:
-            raise InvalidSubmissionError(
-                "submit() takes a Task (e.g. a @task function) or a flyteidl core.TaskTemplate, "
-                f"got {type(task).__name__}"
-            )
-        limit = self.settings.max_download_bytes
-        check_template(task_template, limit)
-        if python_task is not None and not isinstance(inputs, literals_pb2.LiteralMap):
-            values = self._convert_inputs(python_task, inputs or {}, exec_id, prefix)
-        else:
-            # Literals, flytekit's literal models, or Python values of the declared types.
-            uploads = TransformContext(self.runtime.data_store, join_reference(prefix, "uploads"))
-            values = normalize_inputs(template_inputs(task_template, inputs, uploads), limit)
-        check_inputs(task_template, values)
-        # Unknown here and served by no live process: raises. The scheduler routes it.
-        self.runtime.check_served(task_template.type)
-        key = cache_key(task_template, values, project, domain)
-        store = self.runtime.data_store
-        try:
-            store.write_protobuf(join_reference(prefix, TASK_TEMPLATE_SUFFIX), task_template)
-            store.write_protobuf(join_reference(prefix, INPUTS_SUFFIX), values)
-        except StorageError as exc:
-            # Keep the storage error's code (NotFound, RemoteFileExceedsMaxSize...) for callers.
-            raise StorageError(
-                f"cannot write the execution's files under {prefix}: {exc}", code=exc.code
-            ) from exc
-        metadata = task_template.metadata
-        timeout = metadata.timeout.ToTimedelta() if metadata.HasField("timeout") else None
-        now = self.runtime.clock()
-        record = ExecutionRecord(
-            id=exec_id,
+        submitter = Submitter(self.runtime)
+        prepared = submitter.prepare(
+            task,
+            inputs,
             project=project,
             domain=domain,
             name=name,
-            task_type=task_template.type,
-            template_uri=join_reference(prefix, TASK_TEMPLATE_SUFFIX),
-            inputs_uri=prefix,
-            output_prefix=join_reference(prefix, "data"),
-            created_at=now,
-            updated_at=now,
-            phase=Phase.QUEUED,
-            reason="submitted",
-            retries=metadata.retries.retries,
-            timeout=timeout if timeout and timeout > timedelta(0) else None,
-            pending=True,
-            cache_key=None if key is None else key.digest,
-            cache_serialize=key is not None and metadata.cache_serializable,
-            cache_overwrite=key is not None and overwrite_cache,
+            overwrite_cache=overwrite_cache,
         )
-        created = self.runtime.store.create(record)
+        submitter.write_files(prepared)
+        created = self.runtime.store.create(prepared.record)
         self.runtime.wake.notify()
-        return Execution(self, created, python_task)
+        return Execution(self, created, prepared.python_task)
 
-    def _convert_inputs(
-        self, task: PythonTask[Any], inputs: Mapping[str, Any], exec_id: str, prefix: str
-    ) -> literals_pb2.LiteralMap:
-        if not isinstance(inputs, Mapping):
-            raise InvalidSubmissionError(
-                f"inputs of task {task.name!r} must be a dict of input name to Python value, "
-                f"got {type(inputs).__name__}"
+    @_reaching_redis
+    def submit_many(
+        self,
+        submissions: Iterable[Submission],
+        *,
+        project: str = "default",
+        domain: str = "development",
+        overwrite_cache: bool = False,
+    ) -> list[Execution]:
+        """Start many executions at once: what :meth:`submit` does, batched.
+
+        Every submission is checked before anything is stored, so one bad submission
+        stores none. Each distinct template is written once, under
+        ``<storage>/templates/<sha256>.pb``; the inputs are written concurrently and the
+        records created with pipelined Redis calls; the scheduler is woken once.
+
+        Args:
+            submissions: What to run; each a :class:`Submission` (task, inputs, name).
+            project: The project of all of them.
+            domain: The domain of all of them.
+            overwrite_cache: Run even if the result cache has an entry, and replace it.
+
+        Returns:
+            The new executions, in the order of ``submissions``.
+
+        Raises:
+            InvalidSubmissionError: A submission is malformed (the message starts with
+                its index); nothing was stored.
+            PluginNotFoundError: A task type nothing serves; nothing was stored.
+            ExecutionExistsError: Names already taken (all listed); every other
+                submission was stored.
+        """
+        submitter = Submitter(self.runtime)
+        templates: dict[int, tuple[tasks_pb2.TaskTemplate, str, bytes]] = {}
+        served: set[str] = set()
+        prepared: list[Prepared] = []
+        for index, item in enumerate(submissions):
+            if not isinstance(item, Submission):
+                raise InvalidSubmissionError(
+                    f"submission #{index}: expected a Submission, got {type(item).__name__}"
+                )
+            try:
+                # One template per task object: building it is the costly part.
+                known = templates.get(id(item.task))
+                if known is None:
+                    built = submitter.template_of(item.task, project, domain)
+                    known = (built, *submitter.shared_template_uri(built))
+                    templates[id(item.task)] = known
+                template, template_uri, _ = known
+                prepared.append(
+                    submitter.prepare(
+                        item.task,
+                        item.inputs,
+                        project=project,
+                        domain=domain,
+                        name=item.name,
+                        overwrite_cache=overwrite_cache,
+                        template=template,
+                        check_type=template.type not in served,
+                        template_uri=template_uri,
+                    )
+                )
+                served.add(template.type)
+            except FlyteCeleryError as exc:
+                raise type(exc)(f"submission #{index}: {exc.message}", code=exc.code) from None
+        counts = Counter(p.record.id for p in prepared)
+        twice = sorted(n for n, c in counts.items() if c > 1)
+        if twice:
+            raise InvalidSubmissionError(f"execution names given twice: {', '.join(twice)}")
+        # Each distinct template is written once, named by its content; then the inputs.
+        for uri, data in {uri: data for _, uri, data in templates.values()}.items():
+            submitter.write_raw(uri, data)
+
+        def inputs_of(p: Prepared) -> None:
+            submitter.write_files(p, template=False)
+
+        if self.settings.storage.startswith(_LOCAL_STORAGE):
+            for p in prepared:  # local writes are CPU-bound: threads only add contention
+                inputs_of(p)
+        else:
+            with ThreadPoolExecutor(max_workers=_FILE_WRITERS) as pool:
+                list(pool.map(inputs_of, prepared))
+        created = self.runtime.store.create_many([p.record for p in prepared])
+        self.runtime.wake.notify()
+        taken = [p.record.id for p, c in zip(prepared, created, strict=True) if c is None]
+        if taken:
+            raise ExecutionExistsError(
+                f"{len(taken)} execution(s) already exist and were not submitted again: "
+                + ", ".join(taken)
             )
-        params = ExecutionParameters(
-            transform=TransformContext(self.runtime.data_store, join_reference(prefix, "uploads")),
-            execution_id=exec_id,
-            task_name=task.name,
-            is_local=False,
-        )
-        try:
-            values = task.inputs_to_literal_map(params, task.bind_inputs(**inputs))
-        except InputConversionError as exc:
-            raise InvalidSubmissionError(exc.message) from None
-        except StorageError:
-            raise  # an upload failed: the storage error says where
-        except (TypeError, ValueError) as exc:  # e.g. a name that is no keyword, an odd value
-            raise InvalidSubmissionError(f"inputs of task {task.name!r}: {describe(exc)}") from None
-        return normalize_inputs(values, self.settings.max_download_bytes)
+        return [
+            Execution(self, c, p.python_task)
+            for p, c in zip(prepared, created, strict=True)
+            if c is not None
+        ]
 
     # -- read ----------------------------------------------------------------------------------
 

@@ -1,0 +1,59 @@
+"""Client.submit_many: many executions checked first, then written in batches."""
+
+from __future__ import annotations
+
+import pytest
+
+from plugins.core import Phase
+from plugins.errors import ExecutionExistsError, InvalidSubmissionError, PluginNotFoundError
+from scheduler import Submission
+from tests.engine.conftest import EngineHarness as Harness
+from tests.engine.conftest import ints, template
+from tests.tasks import sample
+
+
+def test_many_executions_of_templates_and_tasks_run(harness_factory) -> None:
+    h: Harness = harness_factory()
+    echo = template("echo")
+    batch = [Submission(echo, ints(x=n)) for n in range(300)]
+    batch += [Submission(sample.add, {"a": n}) for n in range(20)]
+    executions = h.client.submit_many(batch, project="bulk")
+    assert len(executions) == 320 and len({ex.id for ex in executions}) == 320
+    h.drain(rounds=400)
+    assert {ex.refresh().phase for ex in executions} == {Phase.SUCCESS}
+    assert [ex.outputs().literals["x"].scalar.primitive.integer for ex in executions[:3]] == [
+        0,
+        1,
+        2,
+    ]
+    assert [ex.result(timeout=1) for ex in executions[300:303]] == [2, 3, 4]  # b defaults to 2
+    assert len(h.client.list(limit=1000)) == 320
+    # One template file per distinct template, named by its content, not one per execution.
+    uris = {ex.record.template_uri for ex in executions}
+    assert len(uris) == 2 and all("/templates/" in uri for uri in uris)
+
+
+def test_one_bad_submission_stores_none(harness_factory) -> None:
+    h: Harness = harness_factory()
+    echo = template("echo")
+    batch = [Submission(echo, ints(x=1)), Submission(echo, {"x": "not a number"})]
+    with pytest.raises(InvalidSubmissionError, match=r"^submission #1: .*'x'"):
+        h.client.submit_many(batch)
+    unknown = [Submission(echo, ints(x=1)), Submission(template("nope"), ints(x=1))]
+    with pytest.raises(PluginNotFoundError, match=r"^submission #1: unknown task type 'nope'"):
+        h.client.submit_many(unknown)
+    with pytest.raises(InvalidSubmissionError, match="expected a Submission, got tuple"):
+        h.client.submit_many([(echo, ints(x=1))])  # type: ignore[list-item]
+    with pytest.raises(InvalidSubmissionError, match="names given twice: default/development/a"):
+        h.client.submit_many([Submission(echo, ints(x=1), "a"), Submission(echo, ints(x=2), "a")])
+    assert h.client.list() == []
+
+
+def test_taken_names_are_listed_and_the_rest_submitted(harness_factory) -> None:
+    h: Harness = harness_factory()
+    echo = template("echo")
+    h.client.submit(echo, ints(x=0), name="taken")
+    batch = [Submission(echo, ints(x=n), name) for n, name in enumerate(["fresh", "taken"])]
+    with pytest.raises(ExecutionExistsError, match=r"1 execution.*default/development/taken"):
+        h.client.submit_many(batch)
+    assert sorted(ex.record.name for ex in h.client.list()) == ["fresh", "taken"]
