@@ -213,10 +213,9 @@ class WebAPISteps:
     def get(self, items: list[tuple[str, int]]) -> None:
         """Get a batch of executions of one plugin: the calls run concurrently on one loop."""
         by_plugin: dict[str, list[ExecutionRecord]] = {}
-        for execution_id, attempt in items:
-            record = self.wb.claimed(execution_id, Claim(Step.GET, attempt))
-            if record is not None:
-                by_plugin.setdefault(record.plugin_id, []).append(record)
+        claims = [(execution_id, Claim(Step.GET, attempt)) for execution_id, attempt in items]
+        for record in self.wb.claimed_many(claims):  # one round trip for the batch
+            by_plugin.setdefault(record.plugin_id, []).append(record)
         for records in by_plugin.values():
             # Each record is checked against the claim it carries (that is what was published).
             loaded = self.wb.plugin(records[0])

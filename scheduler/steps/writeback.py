@@ -107,6 +107,21 @@ class WriteBack:
             return None
         return record
 
+    def claimed_many(self, items: Sequence[tuple[str, Claim]]) -> list[ExecutionRecord]:
+        """The records that still carry their claim and are not finished, in order.
+
+        A batch of Gets reads its records in one round trip.
+        """
+        found = {r.id: r for r in self.runtime.store.get_many([i for i, _ in items])}
+        records = []
+        for execution_id, claim in items:
+            record = found.get(execution_id)
+            if record is None or record.finished or record.claim != claim:
+                log.info("%s %s: claim gone, nothing to do", execution_id, claim)
+                continue
+            records.append(record)
+        return records
+
     def finish(
         self,
         execution_id: str,
