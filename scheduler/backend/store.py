@@ -123,17 +123,35 @@ class ExecutionStore:
         Returns:
             Each stored record, in order; ``None`` where the id was taken.
         """
+        pairs = [(None, r if r.version == 0 else replace(r, version=0)) for r in records]
+        return self._pipelined(pairs, batch)
+
+    def transition_many(
+        self, pairs: Sequence[tuple[ExecutionRecord, ExecutionRecord]], batch: int = 1000
+    ) -> list[ExecutionRecord | None]:
+        """:meth:`transition` for many records, pipelined: each is its own compare-and-set.
+
+        Returns:
+            Each new record with its new version, in order; ``None`` where the stored
+            version was no longer the current one.
+        """
+        prepared: list[tuple[ExecutionRecord | None, ExecutionRecord]] = []
+        for current, new in pairs:
+            if new.id != current.id:
+                raise ValueError(f"cannot transition {current.id!r} into {new.id!r}")
+            prepared.append((current, replace(new, version=current.version)))
+        return self._pipelined(prepared, batch)
+
+    def _pipelined(
+        self, pairs: Sequence[tuple[ExecutionRecord | None, ExecutionRecord]], batch: int
+    ) -> list[ExecutionRecord | None]:
         results: list[ExecutionRecord | None] = []
-        for start in range(0, len(records), batch):
-            chunk = [
-                r if r.version == 0 else replace(r, version=0)
-                for r in records[start : start + batch]
-            ]
+        for start in range(0, len(pairs), batch):
+            calls = [self._call(current, new) for current, new in pairs[start : start + batch]]
             pipe = self._redis.pipeline(transaction=False)
-            prepared = [self._call(None, record) for record in chunk]
-            for keys, args, _ in prepared:
+            for keys, args, _ in calls:
                 self._transition(keys=keys, args=args, client=pipe)
-            for (_, _, new), version in zip(prepared, pipe.execute(), strict=True):
+            for (_, _, new), version in zip(calls, pipe.execute(), strict=True):
                 results.append(None if int(version) < 0 else replace(new, version=int(version)))
         return results
 

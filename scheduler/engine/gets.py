@@ -24,20 +24,25 @@ def _is_core(outbox: Outbox, record: ExecutionRecord) -> bool:
 
 
 def dispatch_gets(outbox: Outbox, now: datetime) -> None:
-    """Claim every Get due at ``now`` (up to the batch) and publish them."""
-    groups: dict[str, list[ExecutionRecord]] = {}
+    """Claim every Get due at ``now`` (up to the batch) and publish them.
+
+    The claims are written in one round trip (each its own compare-and-set).
+    """
+    pairs: list[tuple[ExecutionRecord, ExecutionRecord]] = []
+    steps: list[Step | None] = []  # the step claimed; None: the record just leaves the index
     for record in outbox.records(outbox.runtime.store.due(now, outbox.batch)):
         if record.claim is not None or record.webapi.phase is not WebAPIPhase.RESOURCES_CREATED:
-            outbox.write(record, replace(record, next_get_at=None))
+            pairs.append((record, replace(record, next_get_at=None)))
+            steps.append(None)
             continue
-        core = _is_core(outbox, record)
-        step = Step.HANDLE if core else Step.GET
-        written = outbox.write(
-            record, replace(machine.claimed(record, now, step), next_get_at=None)
-        )
-        if written is None:
+        claimed = Step.HANDLE if _is_core(outbox, record) else Step.GET
+        pairs.append((record, replace(machine.claimed(record, now, claimed), next_get_at=None)))
+        steps.append(claimed)
+    groups: dict[str, list[ExecutionRecord]] = {}
+    for step, written in zip(steps, outbox.write_many(pairs), strict=True):
+        if written is None or step is None:
             continue
-        if core:
+        if step is Step.HANDLE:
             outbox.publish_claimed(written)
         else:
             groups.setdefault(outbox.runtime.queue_for(written), []).append(written)

@@ -70,6 +70,12 @@ class Outbox:
         """A compare-and-set from ``current`` to ``new``; ``None`` if someone else wrote."""
         return self.runtime.store.transition(current, new)
 
+    def write_many(
+        self, pairs: Sequence[tuple[ExecutionRecord, ExecutionRecord]]
+    ) -> list[ExecutionRecord | None]:
+        """:meth:`write` for many records in one round trip; ``None`` where someone wrote."""
+        return self.runtime.store.transition_many(pairs)
+
     def fail(self, record: ExecutionRecord, now: datetime, info: PhaseInfo) -> None:
         """End the attempt with ``info``: release its token, then retry or finish."""
         self.runtime.release_token(record)

@@ -292,3 +292,26 @@ records = st.builds(
 @given(records)
 def test_records_round_trip_through_json(rec: ExecutionRecord) -> None:
     assert ExecutionRecord.from_dict(rec.to_dict(), rec.version) == rec
+
+
+def test_many_creates_and_transitions_are_pipelined_but_each_compare_and_set(
+    store: ExecutionStore,
+) -> None:
+    created = store.create_many([record(f"m{i}") for i in range(5)] + [record("m0")])
+    assert [c is not None for c in created] == [True] * 5 + [False]  # m0 was taken
+    first = [c for c in created if c is not None]
+    assert {c.version for c in first} == {1}
+    assert store.get("p/d/m3") == first[3]
+    # m1 changes under us: its transition from the stale record loses, the others win.
+    store.transition(first[1], replace(first[1], reason="someone else"))
+    moved = store.transition_many([(c, replace(c, reason="batched")) for c in first], batch=2)
+    assert [m is not None for m in moved] == [True, False, True, True, True]
+    assert [getattr(store.get(c.id), "reason", None) for c in first] == [
+        "batched",
+        "someone else",
+        "batched",
+        "batched",
+        "batched",
+    ]
+    with pytest.raises(ValueError, match="cannot transition"):
+        store.transition_many([(first[0], first[2])])
