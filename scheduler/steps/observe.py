@@ -1,21 +1,22 @@
 """Applying what a Get (or a core plugin's round) observed: a phase, or an error.
 
 A non-terminal phase is recorded and the next Get planned after the resync
-interval (at once after a signal). A terminal phase completes the attempt. An
-error counts against the plugin's ``maxSystemFailures``; past it the attempt
-fails with the last error.
+interval (at once after a signal); a batch of them is written in one round trip.
+A terminal phase completes the attempt. An error counts against the plugin's
+``maxSystemFailures``; past it the attempt fails with the last error.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from plugins.core import PhaseInfo
 from scheduler.model import Event, ExecutionRecord, machine
 from scheduler.runtime import AttemptContext, LoadedPlugin
 from scheduler.steps.writeback import WriteBack
 
-__all__ = ["Observation", "apply_observation"]
+__all__ = ["Observation", "apply_observation", "apply_observations"]
 
 
 @dataclass(frozen=True)
@@ -69,3 +70,40 @@ def apply_observation(
         return outcome, []
 
     wb.update(record.id, expected, failed, record)
+
+
+def apply_observations(
+    wb: WriteBack,
+    loaded: LoadedPlugin,
+    observed: list[tuple[ExecutionRecord, Observation, AttemptContext]],
+) -> None:
+    """Write a batch of Get observations back.
+
+    Non-terminal phases (the common case: still RUNNING) are written together, in one
+    round trip of compare-and-sets from the records as they were read; one that lost to
+    another writer, a terminal phase and an error go through :func:`apply_observation`.
+    """
+    now = wb.runtime.clock()
+    resync = loaded.config.caching.resync_interval
+    batch: list[tuple[ExecutionRecord, ExecutionRecord]] = []
+    rest: list[tuple[ExecutionRecord, Observation, AttemptContext]] = []
+    for record, observation, actx in observed:
+        info = observation.info
+        if record.claim is not None and info is not None and not info.phase.is_terminal():
+            batch.append((record, machine.observed(record, now, info, resync)))
+        else:
+            rest.append((record, observation, actx))
+    written = wb.runtime.store.transition_many(batch) if batch else []
+    lost = {current.id for (current, _), done in zip(batch, written, strict=True) if done is None}
+    for record, observation, actx in observed:
+        if record.id in lost:
+            apply_observation(wb, loaded, record, observation, actx)  # re-reads, checks claim
+    for record, observation, actx in rest:
+        apply_observation(wb, loaded, record, observation, actx)
+    if any(_wants_scheduler(w, now) for w in written if w is not None):
+        wb.runtime.wake.notify()
+
+
+def _wants_scheduler(record: ExecutionRecord, now: datetime) -> bool:
+    due_now = record.next_get_at is not None and record.next_get_at <= now
+    return record.pending or record.finished or due_now

@@ -29,7 +29,7 @@ from scheduler.model import (
     machine,
 )
 from scheduler.runtime import AttemptContext, LoadedPlugin
-from scheduler.steps.observe import Observation, apply_observation
+from scheduler.steps.observe import Observation, apply_observations
 from scheduler.steps.writeback import WriteBack
 
 __all__ = ["WebAPISteps"]
@@ -226,8 +226,8 @@ class WebAPISteps:
             results: list[tuple[Observation, AttemptContext]] = call_sync(
                 self._observe_all, loaded, records
             )
-            for record, (observation, actx) in zip(records, results, strict=True):
-                apply_observation(self.wb, loaded, record, observation, actx)
+            observed = [(r, o, a) for r, (o, a) in zip(records, results, strict=True)]
+            apply_observations(self.wb, loaded, observed)
 
     async def _observe_all(
         self, loaded: LoadedPlugin, records: list[ExecutionRecord]

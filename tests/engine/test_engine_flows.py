@@ -10,6 +10,9 @@ import pytest
 from plugins.core import ErrorKind, Phase, PhaseInfo
 from plugins.errors import InvalidSubmissionError, PluginNotFoundError
 from scheduler.model import Claim, Step, WebAPIPhase
+from scheduler.runtime import AttemptContext
+from scheduler.steps.observe import Observation, apply_observations
+from scheduler.steps.writeback import WriteBack
 from tests.engine.conftest import EngineHarness as Harness
 from tests.engine.conftest import finished, ints, template
 
@@ -356,3 +359,25 @@ def test_a_delete_that_keeps_failing_ends_aborted_with_the_failure_recorded(
     last = ex.events()[-1]
     assert last.phase is Phase.ABORTED and "cleanup failed" in last.reason
     assert "no longer needed" in last.reason
+
+
+def test_a_batched_observation_that_loses_its_write_is_applied_to_the_latest_record(
+    harness_factory,
+) -> None:
+    # A batch of RUNNING observations is written from the records as the Get read them;
+    # one changed meanwhile (here: signalled) loses that write and is applied again.
+    h: Harness = harness_factory()
+    ex = h.client.submit(template("remote"), ints(x=1))
+    h.drain()
+    h.advance(timedelta(seconds=31))
+    h.tick()  # a Get is claimed
+    claimed = ex.refresh().record
+    assert claimed.claim is not None and claimed.claim.step is Step.GET
+    ex.signal()  # someone writes the record while the Get is in flight
+    loaded = h.runtime.plugins.get("remote")
+    actx: AttemptContext = h.runtime.contexts.attempt(claimed)
+    seen = Observation(info=PhaseInfo.running(7))
+    apply_observations(WriteBack(h.runtime), loaded, [(claimed, seen, actx)])
+    after = ex.refresh().record
+    assert after.claim is None and after.phase_version == 7  # the observation landed
+    assert after.version > claimed.version + 1  # after the signal's write, not instead of it
