@@ -1,0 +1,124 @@
+"""Scale: N executions held RUNNING through one beat and one worker, at a fixed resync.
+
+N (FLYTE_CELERY_BENCH_N, default 100,000; CI's smoke mode runs 100) executions of a
+plugin whose jobs stay RUNNING until released are submitted with ``submit_many``. Then,
+for a few resync periods, the benchmark counts the Gets the plugin answers and compares
+them with the need (N / resync): the ratio must reach 1.0 for the system to hold N in
+flight. It also prints the Redis bytes per execution in flight (``INFO memory``), the
+beat's and the worker's RSS, the time to create all, and the time to drain all after
+release. FLYTE_CELERY_BENCH_RESYNC sets the resync (default 30 s; 5 s in smoke mode).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+import redis
+from flyteidl.core import tasks_pb2
+from google.protobuf import struct_pb2
+
+from plugins.core import Phase
+from scheduler import Settings, Submission
+from tests.benchmarks.holding import GETS_KEY, RELEASE_KEY
+from tests.helpers import RedisServer, wait_for
+from tests.integration.stack import Stack
+from tests.remote_job import CREATED_KEY
+
+N = int(os.environ.get("FLYTE_CELERY_BENCH_N", "100000"))
+RESYNC = float(os.environ.get("FLYTE_CELERY_BENCH_RESYNC", "30" if N >= 1000 else "5"))
+WINDOW_PERIODS = 3
+
+
+def held() -> tasks_pb2.TaskTemplate:
+    t = tasks_pb2.TaskTemplate(type="hold")
+    t.custom.CopyFrom(struct_pb2.Struct(fields={"seconds": struct_pb2.Value(number_value=1e9)}))
+    return t
+
+
+def rss_mb(pid: int) -> float:
+    """The resident memory of ``pid`` and its children (a prefork worker's pool)."""
+    total = 0
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            stat = (proc / "stat").read_text().split()
+            status = (proc / "status").read_text()
+        except OSError:
+            continue
+        if int(proc.name) == pid or int(stat[3]) == pid:
+            line = next(x for x in status.splitlines() if x.startswith("VmRSS:"))
+            total += int(line.split()[1])
+    return total / 1024
+
+
+def test_executions_held_in_flight(
+    redis_server: RedisServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = redis.Redis.from_url(redis_server.url)
+    client.flushall()
+    monkeypatch.setenv("FLYTE_CELERY_BENCH_HOLD_RESYNC", f"{RESYNC:g}s")  # the plugin's resync
+    # Production timings: the stack's defaults are the fault tests' (a 5 s visibility
+    # timeout would re-publish every Create still queued behind thousands of others).
+    defaults = Settings()
+    timings = {
+        name: getattr(defaults, name)
+        for name in ("visibility_timeout", "run_lease", "leader_lease", "token_lease")
+    }
+    stack = Stack(
+        redis_server.url,
+        tmp_path,
+        "http://unused",
+        plugins="tests.benchmarks.holding:ENTRIES",
+        overrides=timings,
+    )
+    try:
+        stack.start_worker("w1")
+        stack.start_beat("beat")
+        api = stack.client()
+        base = client.info("memory")["used_memory"]
+
+        start = time.perf_counter()
+        executions = api.submit_many([Submission(held()) for _ in range(N)])
+        submitted = time.perf_counter() - start
+        wait_for(lambda: client.hlen(CREATED_KEY) >= N, timeout=3600, interval=0.5)
+        created = time.perf_counter() - start
+
+        # Steady state: count the Gets over a few resync periods.
+        time.sleep(RESYNC)  # one period for the first Gets to spread out
+        gets0, t0 = int(client.get(GETS_KEY) or 0), time.perf_counter()
+        time.sleep(RESYNC * WINDOW_PERIODS)
+        gets1, t1 = int(client.get(GETS_KEY) or 0), time.perf_counter()
+        achieved = (gets1 - gets0) / (t1 - t0)
+        needed = N / RESYNC
+        per_execution = (client.info("memory")["used_memory"] - base) / N
+        beat = rss_mb(stack.processes["beat"].pid)
+        worker = rss_mb(stack.processes["w1"].pid)
+
+        client.set(RELEASE_KEY, 1)
+        start = time.perf_counter()
+        wait_for(
+            lambda: all(ex.refresh().phase is Phase.SUCCESS for ex in executions[-50:]),
+            timeout=3600,
+            interval=1,
+        )
+        wait_for(
+            lambda: len(api.list(phase=Phase.SUCCESS, limit=N + 1)) >= N, timeout=3600, interval=2
+        )
+        drained = time.perf_counter() - start
+    finally:
+        stack.stop()
+        client.close()
+
+    print(f"\n{N} executions held RUNNING, resync {RESYNC:g}s, one beat + one worker (-c 2):")
+    print(f"  submit_many        {N / submitted:10.0f}/s")
+    print(f"  all created after  {created:10.1f} s")
+    print(
+        f"  Gets/s achieved    {achieved:10.1f}  needed {needed:.1f}  ratio {achieved / needed:.2f}"
+    )
+    print(f"  Redis per exec     {per_execution:10.0f} bytes")
+    print(f"  RSS                beat {beat:.0f} MB, worker {worker:.0f} MB")
+    print(f"  drained after      {drained:10.1f} s (release to the last SUCCESS)")
