@@ -24,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 from redis import Redis
 
 from scheduler.backend.keys import Keys
-from scheduler.backend.scripts import decode, load_script
+from scheduler.backend.scripts import decode, load_script, to_ms
 from scheduler.model import Claim
 
 __all__ = ["RunLeases", "parse_member", "run_member"]
@@ -39,10 +39,6 @@ def parse_member(member: str) -> tuple[str, Claim]:
     """The execution id and claim of a lease member."""
     execution_id, _, claim = member.rpartition("|")
     return execution_id, Claim.parse(claim)
-
-
-def _ms(value: datetime) -> int:
-    return int(value.timestamp() * 1000)
 
 
 class RunLeases:
@@ -71,10 +67,10 @@ class RunLeases:
     ) -> list[bool]:
         if not members:
             return []
-        expiry = _ms(now + lease)
+        expiry = to_ms(now + lease)
         pipe = self._redis.pipeline(transaction=False)
         for member in members:
-            args: list[str | int] = [mode, member, owner, _ms(now), expiry, reserved_by]
+            args: list[str | int] = [mode, member, owner, to_ms(now), expiry, reserved_by]
             self._run(keys=self._keys, args=args, client=pipe)
         return [bool(int(r)) for r in pipe.execute()]
 
@@ -119,5 +115,5 @@ class RunLeases:
 
     def reap(self, now: datetime, limit: int) -> list[tuple[str, Claim]]:
         """Drop leases that expired by ``now``; the (execution id, claim) of each."""
-        members = self._reap(keys=self._keys, args=[_ms(now), limit])
+        members = self._reap(keys=self._keys, args=[to_ms(now), limit])
         return [parse_member(decode(m)) for m in members]

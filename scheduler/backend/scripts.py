@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from functools import cache
 from importlib.resources import files
 from typing import Any
@@ -9,12 +10,17 @@ from typing import Any
 from redis import Redis
 from redis.commands.core import Script
 
-__all__ = ["decode", "load_script"]
+__all__ = ["decode", "load_script", "to_ms"]
 
 
 @cache
 def _source(name: str) -> str:
     return (files("scheduler.backend") / "lua" / f"{name}.lua").read_text()
+
+
+def to_ms(when: datetime) -> int:
+    """``when`` as milliseconds since the epoch, as the scripts store times."""
+    return int(when.timestamp() * 1000)
 
 
 def load_script(client: Redis, name: str) -> Script:

@@ -14,19 +14,16 @@ field is read as absent (and removed by the next publisher).
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from redis import Redis
 
 from scheduler.backend.keys import Keys
-from scheduler.backend.scripts import load_script
+from scheduler.backend.scripts import decode, load_script, to_ms
 from scheduler.clock import Clock
 
 __all__ = ["ServedTypes"]
-
-log = logging.getLogger(__name__)
 
 
 class ServedTypes:
@@ -66,27 +63,18 @@ class ServedTypes:
         """Every task type live processes serve, with its plugin id."""
         now = to_ms(self._clock())
         return {
-            _text(field): _plugin(value)
+            decode(field): _plugin(value)
             for field, value in self._redis.hgetall(self._key).items()
             if _expiry(value) >= now
         }
 
 
-def to_ms(when: datetime) -> int:
-    """Milliseconds since the epoch."""
-    return int(when.timestamp() * 1000)
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
-
-
 def _plugin(value: bytes | str) -> str:
-    return _text(value).rpartition("|")[0]
+    return decode(value).rpartition("|")[0]
 
 
 def _expiry(value: bytes | str) -> int:
     try:
-        return int(_text(value).rpartition("|")[2])
+        return int(decode(value).rpartition("|")[2])
     except ValueError:
         return 0  # not ours: treat as expired, the next publisher removes it

@@ -47,6 +47,11 @@ def _ms(value: datetime | None) -> str:
     return "" if value is None else str(int(value.timestamp() * 1000))
 
 
+def _stored(new: ExecutionRecord, version: Any) -> ExecutionRecord | None:
+    """The record as written, with the version the script returned; None on a conflict."""
+    return None if int(version) < 0 else replace(new, version=int(version))
+
+
 class ExecutionStore:
     """Execution records in Redis.
 
@@ -152,7 +157,7 @@ class ExecutionStore:
             for keys, args, _ in calls:
                 self._transition(keys=keys, args=args, client=pipe)
             for (_, _, new), version in zip(calls, pipe.execute(), strict=True):
-                results.append(None if int(version) < 0 else replace(new, version=int(version)))
+                results.append(_stored(new, version))
         return results
 
     def _write(
@@ -162,10 +167,7 @@ class ExecutionStore:
         extra_events: Sequence[Event] = (),
     ) -> ExecutionRecord | None:
         keys, args, new = self._call(current, new, extra_events)
-        version = self._transition(keys=keys, args=args)
-        if int(version) < 0:
-            return None
-        return replace(new, version=int(version))
+        return _stored(new, self._transition(keys=keys, args=args))
 
     def _call(
         self,

@@ -9,7 +9,6 @@ A terminal phase completes the attempt. An error counts against the plugin's
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 
 from plugins.core import PhaseInfo
 from scheduler.model import Event, ExecutionRecord, machine
@@ -100,10 +99,4 @@ def apply_observations(
             apply_observation(wb, loaded, record, observation, actx)  # re-reads, checks claim
     for record, observation, actx in rest:
         apply_observation(wb, loaded, record, observation, actx)
-    if any(_wants_scheduler(w, now) for w in written if w is not None):
-        wb.runtime.wake.notify()
-
-
-def _wants_scheduler(record: ExecutionRecord, now: datetime) -> bool:
-    due_now = record.next_get_at is not None and record.next_get_at <= now
-    return record.pending or record.finished or due_now
+    wb.wake_if_needed([w for w in written if w is not None])

@@ -91,13 +91,21 @@ class WriteBack:
             new, events = change
             written = store.transition(current, new, events)
             if written is not None:
-                # Wake the scheduler for work it should do now: no polling delay.
-                now = self.runtime.clock()
-                due_now = written.next_get_at is not None and written.next_get_at <= now
-                if written.pending or written.finished or due_now:
-                    self.runtime.wake.notify()
+                self.wake_if_needed([written])
                 return written
         raise ContentionError(f"execution {execution_id}: too much contention to write a result")
+
+    def wake_if_needed(self, written: Sequence[ExecutionRecord]) -> None:
+        """Wake the scheduler for work it should do now, with no polling delay.
+
+        That is a record written pending, finished, or with a Get due already.
+        """
+        now = self.runtime.clock()
+        for record in written:
+            due_now = record.next_get_at is not None and record.next_get_at <= now
+            if record.pending or record.finished or due_now:
+                self.runtime.wake.notify()
+                return
 
     def claimed(self, execution_id: str, claim: Claim) -> ExecutionRecord | None:
         """The record, if it still carries ``claim`` and is not finished."""

@@ -40,11 +40,6 @@ _PERMANENT = {
 _SYSTEM = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED}
 
 
-def _stub(kind: Any, channel: grpc.Channel) -> Any:
-    # flyteidl's generated stubs are untyped; their calls are checked by the messages.
-    return kind(channel)
-
-
 def _target(endpoint: str) -> str:
     # Propeller's endpoints read "dns:///host:port"; grpc takes that as it is, and
     # "host:port" too.
@@ -100,7 +95,9 @@ class ConnectorCalls:
 
     def _stub(self, kind: Any, deployment: Deployment, method: Method) -> Any:
         try:
-            return _stub(kind, self._channel(deployment))
+            # flyteidl's generated stubs are untyped (Any): the messages are checked.
+            stub: Any = kind(self._channel(deployment))
+            return stub
         except Exception as exc:  # bad credentials, a target grpc cannot parse...
             raise RemoteCallError(
                 f"{method.value} to connector {deployment.name!r} at {deployment.endpoint}: "

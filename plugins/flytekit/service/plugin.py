@@ -18,7 +18,7 @@ is a system error.
 from __future__ import annotations
 
 import base64
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from flyteidl.admin import agent_pb2
@@ -183,7 +183,7 @@ class ConnectorServicePlugin(AsyncPlugin[ServiceHandle, agent_pb2.Resource]):
         )
         response = self._calls.create(route.deployment, request)
         meta = base64.b64encode(response.resource_meta).decode()
-        return ServiceHandle(**{**handle.__dict__, "resource_meta": meta}), None
+        return replace(handle, resource_meta=meta), None
 
     def _category(self, handle: ServiceHandle) -> agent_pb2.TaskCategory:
         return agent_pb2.TaskCategory(name=handle.task_type, version=handle.task_type_version)
