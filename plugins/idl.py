@@ -39,6 +39,8 @@ M = TypeVar("M", bound=Message)
 
 def utc(value: datetime) -> datetime:
     """Return ``value`` as an aware UTC datetime; naive values are taken to be UTC."""
+    if value.tzinfo is UTC:
+        return value  # the common case, and on every record copy: no new object
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
     return value.astimezone(UTC)
@@ -61,9 +63,11 @@ def datetime_to_json(value: datetime | None) -> str | None:
     return None if value is None else utc(value).isoformat()
 
 
-def datetime_from_json(value: str | None) -> datetime | None:
-    """Parse :func:`datetime_to_json` output."""
-    return None if value is None else utc(datetime.fromisoformat(value))
+def datetime_from_json(value: str | datetime | None) -> datetime | None:
+    """Parse :func:`datetime_to_json` output (a datetime passes through, in UTC)."""
+    if value is None:
+        return None
+    return utc(value if isinstance(value, datetime) else datetime.fromisoformat(value))
 
 
 def message_to_json(message: Message) -> JSONValue:

@@ -14,14 +14,16 @@ back and must re-read. In the same atomic step the store:
   ``pending`` is ordered by when the work may start (``not_before``, else the last
   update), so a system-retry backoff needs no index of its own.
 
-Key names are in :mod:`scheduler.backend.keys`.
+A write that only claims a step or plans the next Get (the common case, once per
+poll) touches the record's hot fields alone, many records in one script call; the
+record's compact layout is in :mod:`scheduler.backend.records`, key names are in
+:mod:`scheduler.backend.keys`.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -30,14 +32,26 @@ from redis import Redis
 from plugins.core import Phase
 from plugins.errors import ConfigError, ExecutionExistsError
 from scheduler.backend.keys import Keys
+from scheduler.backend.records import (
+    decode_event,
+    decode_record,
+    encode_doc,
+    encode_event,
+    encode_hot,
+    hot_only,
+)
 from scheduler.backend.scripts import decode, load_script
 from scheduler.model import Event, ExecutionRecord
+from scheduler.model.evolve import evolve
 from scheduler.model.redact import redact_event, redact_record
 
 __all__ = ["DEFAULT_EVENT_LOG_CAP", "DEFAULT_RETENTION", "ExecutionStore"]
 
 DEFAULT_RETENTION = timedelta(days=7)
 """How long a finished execution's record and events are kept."""
+
+_FIELDS = ("v", "doc", "h")
+_JSON = json.JSONEncoder(separators=(",", ":"))
 
 DEFAULT_EVENT_LOG_CAP = 1000
 """The most events kept per execution; the oldest are dropped first."""
@@ -49,7 +63,12 @@ def _ms(value: datetime | None) -> str:
 
 def _stored(new: ExecutionRecord, version: Any) -> ExecutionRecord | None:
     """The record as written, with the version the script returned; None on a conflict."""
-    return None if int(version) < 0 else replace(new, version=int(version))
+    return None if int(version) < 0 else evolve(new, version=int(version))
+
+
+def _light(current: ExecutionRecord | None, new: ExecutionRecord, events: Sequence[Event]) -> bool:
+    """Whether the write only moves hot fields (a claim, the next Get): no doc, no event."""
+    return current is not None and not events and not new.finished and hot_only(current, new)
 
 
 class ExecutionStore:
@@ -84,6 +103,7 @@ class ExecutionStore:
         self._redact = redact
         self._transition = load_script(redis_client, "transition")
         self._forget = load_script(redis_client, "forget")
+        self._touch = load_script(redis_client, "touch")
 
     # -- writes --------------------------------------------------------------------------------
 
@@ -93,7 +113,7 @@ class ExecutionStore:
         Raises:
             ExecutionExistsError: The id is taken.
         """
-        stored = self._write(None, replace(record, version=0))
+        stored = self._write(None, evolve(record, version=0))
         if stored is None:
             raise ExecutionExistsError(f"execution {record.id!r} already exists")
         return stored
@@ -118,7 +138,7 @@ class ExecutionStore:
         """
         if new.id != current.id:
             raise ValueError(f"cannot transition {current.id!r} into {new.id!r}")
-        return self._write(current, replace(new, version=current.version), events)
+        return self._write(current, evolve(new, version=current.version), events)
 
     def create_many(
         self, records: Sequence[ExecutionRecord], batch: int = 1000
@@ -128,7 +148,7 @@ class ExecutionStore:
         Returns:
             Each stored record, in order; ``None`` where the id was taken.
         """
-        pairs = [(None, r if r.version == 0 else replace(r, version=0)) for r in records]
+        pairs = [(None, r if r.version == 0 else evolve(r, version=0)) for r in records]
         return self._pipelined(pairs, batch)
 
     def transition_many(
@@ -144,21 +164,58 @@ class ExecutionStore:
         for current, new in pairs:
             if new.id != current.id:
                 raise ValueError(f"cannot transition {current.id!r} into {new.id!r}")
-            prepared.append((current, replace(new, version=current.version)))
+            prepared.append((current, evolve(new, version=current.version)))
         return self._pipelined(prepared, batch)
 
     def _pipelined(
         self, pairs: Sequence[tuple[ExecutionRecord | None, ExecutionRecord]], batch: int
     ) -> list[ExecutionRecord | None]:
+        """Write each chunk of ``batch`` in one round trip.
+
+        The writes of hot fields alone go in one script call, the others in one
+        transition call each.
+        """
         results: list[ExecutionRecord | None] = []
         for start in range(0, len(pairs), batch):
-            calls = [self._call(current, new) for current, new in pairs[start : start + batch]]
+            chunk = pairs[start : start + batch]
+            lights = [_light(current, new, ()) for current, new in chunk]
             pipe = self._redis.pipeline(transaction=False)
-            for keys, args, _ in calls:
-                self._transition(keys=keys, args=args, client=pipe)
-            for (_, _, new), version in zip(calls, pipe.execute(), strict=True):
-                results.append(_stored(new, version))
+            full = []
+            for (current, new), light in zip(chunk, lights, strict=True):
+                if not light:
+                    keys, args, stored = self._call(current, new)
+                    self._transition(keys=keys, args=args, client=pipe)
+                    full.append(stored)
+            touching = [pair for pair, light in zip(chunk, lights, strict=True) if light]
+            if touching:
+                self._touch_call(touching, pipe)
+            replies = pipe.execute()
+            touched = iter(replies[-1] if touching else [])
+            written = iter(zip(full, replies, strict=False))
+            for (_, new), light in zip(chunk, lights, strict=True):
+                if light:
+                    results.append(_stored(new, next(touched)))
+                else:
+                    stored, version = next(written)
+                    results.append(_stored(stored, version))
         return results
+
+    def _touch_call(
+        self, pairs: Sequence[tuple[ExecutionRecord | None, ExecutionRecord]], client: Any
+    ) -> Any:
+        keys = [self._keys.index("due"), self._keys.index("claims")]
+        args: list[Any] = []
+        for current, new in pairs:
+            assert current is not None
+            keys.append(self._keys.record(new.id))
+            args += [
+                new.id,
+                current.version,
+                encode_hot(new),
+                _ms(new.next_get_at),
+                _ms(new.claimed_at) if new.claim else "",
+            ]
+        return self._touch(keys=keys, args=args, client=client)
 
     def _write(
         self,
@@ -166,6 +223,8 @@ class ExecutionStore:
         new: ExecutionRecord,
         extra_events: Sequence[Event] = (),
     ) -> ExecutionRecord | None:
+        if _light(current, new, extra_events):
+            return _stored(new, self._touch_call([(current, new)], self._redis)[0])
         keys, args, new = self._call(current, new, extra_events)
         return _stored(new, self._transition(keys=keys, args=args))
 
@@ -180,11 +239,11 @@ class ExecutionStore:
             # Secrets quoted by an error never reach Redis (or anyone who reads it).
             new = redact_record(new, self._redact)
             extra_events = [redact_event(e, self._redact) for e in extra_events]
-        logged = [e.to_json() for e in extra_events]
+        logged = [encode_event(e) for e in extra_events]
         # A change of the cache status is an event too, and the event says what it became.
         cache_changed = new.cache_status != (None if current is None else current.cache_status)
         if current is None or current.event_key() != new.event_key() or cache_changed:
-            logged.append(new.to_event(new.cache_status if cache_changed else None).to_json())
+            logged.append(encode_event(new.to_event(new.cache_status if cache_changed else None)))
         open_ = not new.finished
         waiting = new.waiting_namespace if open_ else None
         keys = [
@@ -202,8 +261,8 @@ class ExecutionStore:
         args: list[Any] = [
             new.id,
             new.version,
-            json.dumps(new.to_dict(), separators=(",", ":")),
-            json.dumps(logged, separators=(",", ":")),
+            encode_doc(new),
+            _JSON.encode(logged),
             self._cap,
             _ms(new.created_at),
             _ms(new.not_before or new.updated_at) if open_ and new.pending else "",
@@ -220,27 +279,25 @@ class ExecutionStore:
 
     def get(self, execution_id: str) -> ExecutionRecord | None:
         """The record, or ``None`` if it does not exist (or expired)."""
-        raw = self._redis.hmget(self._keys.record(execution_id), ["v", "doc"])
-        if raw[0] is None or raw[1] is None:
+        v, doc, hot = self._redis.hmget(self._keys.record(execution_id), _FIELDS)
+        if v is None or doc is None:
             return None
-        return ExecutionRecord.from_dict(json.loads(decode(raw[1])), version=int(decode(raw[0])))
+        return decode_record(v, doc, hot)
 
     def get_many(self, execution_ids: list[str]) -> list[ExecutionRecord]:
         """The records that exist among ``execution_ids``, in order, in one round trip."""
         pipe = self._redis.pipeline(transaction=False)
         for execution_id in execution_ids:
-            pipe.hmget(self._keys.record(execution_id), ["v", "doc"])
+            pipe.hmget(self._keys.record(execution_id), _FIELDS)
         records = []
-        for v, doc in pipe.execute():
+        for v, doc, hot in pipe.execute():
             if v is not None and doc is not None:
-                records.append(ExecutionRecord.from_dict(json.loads(decode(doc)), int(decode(v))))
+                records.append(decode_record(v, doc, hot))
         return records
 
     def events(self, execution_id: str) -> list[Event]:
         """The execution's events, oldest first."""
-        return [
-            Event.from_json(e) for e in self._redis.lrange(self._keys.events(execution_id), 0, -1)
-        ]
+        return [decode_event(e) for e in self._redis.lrange(self._keys.events(execution_id), 0, -1)]
 
     # -- indexes: O(what is due) ---------------------------------------------------------------
 

@@ -6,11 +6,11 @@ longer waiting for a Get (claimed, or torn down) just leaves the index.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime
 
 from scheduler.engine.outbox import Outbox
 from scheduler.model import ExecutionRecord, Step, WebAPIPhase, machine
+from scheduler.model.evolve import evolve
 from scheduler.runtime import PluginKind
 
 __all__ = ["dispatch_gets"]
@@ -32,11 +32,11 @@ def dispatch_gets(outbox: Outbox, now: datetime) -> None:
     steps: list[Step | None] = []  # the step claimed; None: the record just leaves the index
     for record in outbox.records(outbox.runtime.store.due(now, outbox.batch)):
         if record.claim is not None or record.webapi.phase is not WebAPIPhase.RESOURCES_CREATED:
-            pairs.append((record, replace(record, next_get_at=None)))
+            pairs.append((record, evolve(record, next_get_at=None)))
             steps.append(None)
             continue
         claimed = Step.HANDLE if _is_core(outbox, record) else Step.GET
-        pairs.append((record, replace(machine.claimed(record, now, claimed), next_get_at=None)))
+        pairs.append((record, evolve(machine.claimed(record, now, claimed), next_get_at=None)))
         steps.append(claimed)
     groups: dict[str, list[ExecutionRecord]] = {}
     for step, written in zip(steps, outbox.write_many(pairs), strict=True):

@@ -13,11 +13,11 @@ a job is published; a job acts only if the record still carries its claim.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime, timedelta
 
 from plugins.core import ErrorKind, ExecutionError, Phase, PhaseInfo, TaskInfo
 from plugins.idl import JSONValue
+from scheduler.model.evolve import evolve
 from scheduler.model.record import Event, ExecutionRecord, WebAPIPhase, WebAPIState
 from scheduler.model.steps import Claim, Step, TeardownKind
 from scheduler.settings import RetryPolicy
@@ -55,11 +55,11 @@ LAUNCHED_VERSION = 2  # Flyte's "Queued v2, launched": differs from every earlie
 
 def claimed(record: ExecutionRecord, now: datetime, step: Step) -> ExecutionRecord:
     """Claim ``step`` of the record's current attempt (the outbox: write, then publish)."""
-    return replace(record, claim=Claim(step, record.attempt), claimed_at=now)
+    return evolve(record, claim=Claim(step, record.attempt), claimed_at=now)
 
 
 def _with_phase(record: ExecutionRecord, info: PhaseInfo, now: datetime) -> ExecutionRecord:
-    return replace(
+    return evolve(
         record,
         phase=info.phase,
         phase_version=info.version,
@@ -67,6 +67,21 @@ def _with_phase(record: ExecutionRecord, info: PhaseInfo, now: datetime) -> Exec
         phase_info=info.to_dict(),
         updated_at=now,
     )
+
+
+def _timeless(phase_info: JSONValue) -> JSONValue:
+    """A stored PhaseInfo without the times a plugin stamps on every Status call."""
+    if not isinstance(phase_info, dict) or not isinstance(phase_info.get("info"), dict):
+        return phase_info
+    info = {k: v for k, v in phase_info["info"].items() if k not in ("occurred_at", "reported_at")}
+    return {**phase_info, "info": info}
+
+
+def _same_phase_info(record: ExecutionRecord, info: PhaseInfo) -> bool:
+    """Whether ``info`` says what the record already holds (phase, version, details)."""
+    if record.phase is not info.phase or record.phase_version != info.version:
+        return False
+    return bool(_timeless(info.to_dict()) == _timeless(record.phase_info))
 
 
 def to_webapi_phase(phase: Phase) -> WebAPIPhase:
@@ -96,9 +111,9 @@ def allocated(
     """A token was granted (or none was needed): claim the launch step (``create`` or ``do``)."""
     reason = "Allocation token required" if namespace else "No allocation token required"
     info = PhaseInfo.queued(now, 0, reason)
-    return replace(
+    return evolve(
         claimed(_with_phase(record, info, now), now, step),
-        webapi=replace(
+        webapi=evolve(
             record.webapi,
             phase=WebAPIPhase.ALLOCATION_TOKEN_ACQUIRED,
             allocation_start=record.webapi.allocation_start or now,
@@ -113,9 +128,9 @@ def allocated(
 def denied(record: ExecutionRecord, now: datetime, namespace: str) -> ExecutionRecord:
     """No token: wait in ``namespace`` until one frees (WAITING_FOR_RESOURCES v0)."""
     info = PhaseInfo.waiting_for_resources(now, 0, QUOTA_WAIT_REASON)
-    return replace(
+    return evolve(
         _with_phase(record, info, now),
-        webapi=replace(
+        webapi=evolve(
             record.webapi,
             phase=WebAPIPhase.NOT_STARTED,
             allocation_start=record.webapi.allocation_start or now,
@@ -128,9 +143,9 @@ def denied(record: ExecutionRecord, now: datetime, namespace: str) -> ExecutionR
 def created(record: ExecutionRecord, now: datetime, resource_meta: str) -> ExecutionRecord:
     """Create returned a handle: QUEUED v2 "launched", and the first Get is due at once."""
     info = PhaseInfo.queued(now, LAUNCHED_VERSION, "launched")
-    return replace(
+    return evolve(
         _with_phase(record, info, now),
-        webapi=replace(
+        webapi=evolve(
             record.webapi,
             phase=WebAPIPhase.RESOURCES_CREATED,
             phase_version=LAUNCHED_VERSION,
@@ -152,9 +167,13 @@ def observed(
     """
     webapi_phase = to_webapi_phase(info.phase)
     next_get = now if record.signal_pending else now + resync
-    return replace(
-        _with_phase(record, info, now),
-        webapi=replace(record.webapi, phase=webapi_phase, phase_version=info.version),
+    seen = evolve(record.webapi, phase=webapi_phase, phase_version=info.version)
+    # Still RUNNING as before (the common poll): keep the phase and when it last changed,
+    # so that only the claim and the next Get change and the store writes just those.
+    same = seen == record.webapi and _same_phase_info(record, info)
+    return evolve(
+        record if same else _with_phase(record, info, now),
+        webapi=seen,
         claim=None,
         claimed_at=None,
         signal_pending=False,
@@ -171,9 +190,9 @@ def handled(
     state: tuple[int, JSONValue],
 ) -> ExecutionRecord:
     """A core plugin's round returned a non-terminal PhaseInfo: keep its state, plan the next."""
-    return replace(
+    return evolve(
         _with_phase(record, info, now),
-        webapi=replace(
+        webapi=evolve(
             record.webapi, phase=WebAPIPhase.RESOURCES_CREATED, phase_version=info.version
         ),
         plugin_state_version=state[0],
@@ -204,9 +223,9 @@ def get_failed(
     failures = record.webapi.sync_failure_count + 1
     if failures > max_system_failures:
         return PhaseInfo.failure(AUTO_REFRESH_CACHE_FAILED, message)
-    return replace(
+    return evolve(
         record,
-        webapi=replace(record.webapi, sync_failure_count=failures, error_message=message),
+        webapi=evolve(record.webapi, sync_failure_count=failures, error_message=message),
         claim=None,
         claimed_at=None,
         next_get_at=None if record.teardown else now + resync,
@@ -224,8 +243,8 @@ def signal(record: ExecutionRecord, now: datetime) -> ExecutionRecord:
     ):
         return record
     if record.claim is not None and record.claim.step in (Step.GET, Step.HANDLE):
-        return replace(record, signal_pending=True)
-    return replace(record, next_get_at=now, updated_at=now)
+        return evolve(record, signal_pending=True)
+    return evolve(record, next_get_at=now, updated_at=now)
 
 
 def request_teardown(
@@ -234,12 +253,12 @@ def request_teardown(
     """Ask the scheduler to tear the attempt down (an abort wins over a timeout)."""
     if record.finished or record.teardown is TeardownKind.ABORT:
         return record
-    return replace(
+    return evolve(
         record,
         teardown=kind,
         teardown_reason=reason,
         # Delete retries count from zero, not on top of this attempt's failed Gets.
-        webapi=replace(record.webapi, sync_failure_count=0),
+        webapi=evolve(record.webapi, sync_failure_count=0),
         deadline=None,
         next_get_at=None,
         waiting_namespace=None,
@@ -253,13 +272,13 @@ def delete_retry(
     record: ExecutionRecord, now: datetime, delay: timedelta, failures: int, message: str
 ) -> ExecutionRecord:
     """A Delete failed: release its claim and try again after ``delay``."""
-    return replace(
+    return evolve(
         record,
         claim=None,
         claimed_at=None,
         pending=True,
         not_before=now + delay,
-        webapi=replace(record.webapi, sync_failure_count=failures, error_message=message),
+        webapi=evolve(record.webapi, sync_failure_count=failures, error_message=message),
         updated_at=now,
     )
 
@@ -275,7 +294,7 @@ def cleanup_failed(info: PhaseInfo, message: str) -> PhaseInfo:
         return PhaseInfo(Phase.ABORTED, 0, f"{info.reason}; {message}", info.info, err)
     if info.err is None:
         return info
-    err = replace(info.err, message=f"{info.err.message}; {message}")
+    err = evolve(info.err, message=f"{info.err.message}; {message}")
     return PhaseInfo(info.phase, info.version, info.reason, info.info, err)
 
 
@@ -312,7 +331,7 @@ def finish_attempt(
         reason = record.teardown_reason or ABORTED_REASON
         info = PhaseInfo(Phase.ABORTED, 0, reason, info.info, info.err)
     ended = _with_phase(record, info, now)
-    base = replace(
+    base = evolve(
         ended,
         claim=None,
         claimed_at=None,
@@ -325,29 +344,29 @@ def finish_attempt(
         signal_pending=False,
         teardown=None,
         teardown_reason="",
-        webapi=replace(ended.webapi, phase=_final_webapi_phase(info)),
+        webapi=evolve(ended.webapi, phase=_final_webapi_phase(info)),
     )
     if info.phase is Phase.SUCCESS:
-        return replace(base, finished=True), []
+        return evolve(base, finished=True), []
     if info.phase is Phase.ABORTED:
-        return replace(base, finished=True, last_error=info.err or record.last_error), []
+        return evolve(base, finished=True, last_error=info.err or record.last_error), []
     err = info.err or ExecutionError(code="Unknown", message="Unknown error message")
-    user = replace(base, last_error=err)
+    user = evolve(base, last_error=err)
     if err.kind is ErrorKind.SYSTEM:
         failures = record.system_failures + 1
         retry = info.phase is Phase.RETRYABLE_FAILURE and failures <= policy.max_system_retries
-        counted = replace(user, system_failures=failures)
+        counted = evolve(user, system_failures=failures)
         delay = policy.system_delay(failures)
     else:
         failures = record.user_failures + 1
         retry = info.phase is Phase.RETRYABLE_FAILURE and failures <= record.retries
-        counted = replace(user, user_failures=failures)
+        counted = evolve(user, user_failures=failures)
         delay = policy.user_delay(failures)
     if not retry:
         final = PhaseInfo.failed(Phase.PERMANENT_FAILURE, err, info.info)
         events = [] if info.phase is Phase.PERMANENT_FAILURE else [ended.to_event()]
-        return replace(_with_phase(counted, final, now), finished=True), events
-    next_attempt = replace(
+        return evolve(_with_phase(counted, final, now), finished=True), events
+    next_attempt = evolve(
         counted,
         attempt=record.attempt + 1,
         phase=Phase.QUEUED,

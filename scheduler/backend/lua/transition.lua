@@ -1,5 +1,5 @@
 -- Compare-and-set one execution record, and move it between the indexes, atomically.
--- KEYS[1] record    HASH  v (CAS version), doc (JSON)
+-- KEYS[1] record    HASH  v (CAS version), doc (JSON), h (hot fields, dropped here)
 -- KEYS[2] events    LIST  event JSON, capped
 -- KEYS[3] all       ZSET  id -> created (ms)
 -- KEYS[4] pending   ZSET  id -> may start at (ms)
@@ -19,6 +19,7 @@ local current = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
 if current ~= tonumber(ARGV[2]) then return -1 end
 local version = current + 1
 redis.call('HSET', KEYS[1], 'v', version, 'doc', ARGV[3])
+redis.call('HDEL', KEYS[1], 'h')
 local events = cjson.decode(ARGV[4])
 if #events > 0 then
   redis.call('RPUSH', KEYS[2], unpack(events))
