@@ -64,8 +64,21 @@ class RedisRateLimiter:
         return cls(redis_client, key, qps=config.qps, burst=config.burst)
 
     def _attempt(self) -> tuple[bool, float]:
-        allowed, wait_us = self._script(keys=[self.key], args=[self._interval_us, self.burst])
-        return bool(int(allowed)), int(wait_us) / 1_000_000
+        granted, wait = self.take(1)
+        return granted == 1, wait.total_seconds()
+
+    def take(self, calls: int) -> tuple[int, timedelta]:
+        """Take up to ``calls`` calls' worth of the bucket now, in one round trip; never waits.
+
+        A batch of Gets asks for all its calls at once and starts those granted.
+
+        Returns:
+            How many were granted (0 to ``calls``), and how long until one more would be.
+        """
+        granted, wait_us = self._script(
+            keys=[self.key], args=[self._interval_us, self.burst, max(1, calls)]
+        )
+        return int(granted), timedelta(microseconds=int(wait_us))
 
     def try_acquire(self) -> bool:
         """Take one call's worth of the bucket if it is available now; never waits."""

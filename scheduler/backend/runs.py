@@ -67,12 +67,9 @@ class RunLeases:
     ) -> list[bool]:
         if not members:
             return []
-        expiry = to_ms(now + lease)
-        pipe = self._redis.pipeline(transaction=False)
-        for member in members:
-            args: list[str | int] = [mode, member, owner, to_ms(now), expiry, reserved_by]
-            self._run(keys=self._keys, args=args, client=pipe)
-        return [bool(int(r)) for r in pipe.execute()]
+        args: list[str | int] = [mode, owner, to_ms(now), to_ms(now + lease), reserved_by]
+        held = self._run(keys=self._keys, args=[*args, *members])  # one call per job
+        return [bool(int(r)) for r in held]
 
     def take(
         self, members: Sequence[str], owner: str, now: datetime, lease: timedelta

@@ -198,17 +198,48 @@ class WebAPISteps:
             return Observation(error=describe(exc))
         return Observation(info=info)
 
-    async def _observe(
+    async def _get(
         self, loaded: LoadedPlugin, record: ExecutionRecord
-    ) -> tuple[Observation, AttemptContext]:
-        actx = self.runtime.contexts.attempt(record)
+    ) -> tuple[Any, Any, Exception | None]:
+        """Get one resource: (meta, resource, None), or the error that prevented it."""
         try:
             meta = loaded.config.decode_resource_meta(record.webapi.resource_meta or "null")
-            await asyncio.to_thread(self.runtime.limiter(loaded.id, LimiterKind.READ).acquire)
-            resource = await call_async(loaded.as_async().get, GetContext(meta))
+            return meta, await call_async(loaded.as_async().get, GetContext(meta)), None
         except Exception as exc:
-            return Observation(error=describe(exc)), actx
-        return await asyncio.to_thread(self._status, loaded, actx, meta, resource), actx
+            return None, None, exc
+
+    async def _get_all(
+        self, loaded: LoadedPlugin, records: list[ExecutionRecord]
+    ) -> list[tuple[Any, Any, Exception | None]]:
+        """Every Get of a batch, concurrently, started as the read limiter grants them.
+
+        The limiter is asked for the whole rest of the batch at once (one round trip),
+        not once per Get.
+        """
+        limiter = self.runtime.limiter(loaded.id, LimiterKind.READ)
+        started: list[asyncio.Future[tuple[Any, Any, Exception | None]]] = []
+        while len(started) < len(records):
+            granted, wait = limiter.take(len(records) - len(started))
+            for record in records[len(started) : len(started) + granted]:
+                started.append(asyncio.ensure_future(self._get(loaded, record)))
+            if len(started) < len(records):
+                await asyncio.sleep(max(wait.total_seconds(), 0.001))
+        return list(await asyncio.gather(*started))
+
+    def _observe_all(
+        self, loaded: LoadedPlugin, records: list[ExecutionRecord]
+    ) -> list[tuple[ExecutionRecord, Observation, AttemptContext]]:
+        """Get a batch, then run Status on each answer (in this thread, one after another)."""
+        got: list[tuple[Any, Any, Exception | None]] = call_sync(self._get_all, loaded, records)
+        observed = []
+        for record, (meta, resource, error) in zip(records, got, strict=True):
+            actx = self.runtime.contexts.attempt(record)
+            if error is not None:
+                observation = Observation(error=describe(error))
+            else:
+                observation = self._status(loaded, actx, meta, resource)
+            observed.append((record, observation, actx))
+        return observed
 
     def get(self, items: list[tuple[str, int]]) -> None:
         """Get a batch of executions of one plugin: the calls run concurrently on one loop."""
@@ -223,13 +254,4 @@ class WebAPISteps:
                 for record in records[1:]:
                     self.wb.plugin(record)
                 continue
-            results: list[tuple[Observation, AttemptContext]] = call_sync(
-                self._observe_all, loaded, records
-            )
-            observed = [(r, o, a) for r, (o, a) in zip(records, results, strict=True)]
-            apply_observations(self.wb, loaded, observed)
-
-    async def _observe_all(
-        self, loaded: LoadedPlugin, records: list[ExecutionRecord]
-    ) -> list[tuple[Observation, AttemptContext]]:
-        return await asyncio.gather(*(self._observe(loaded, r) for r in records))
+            apply_observations(self.wb, loaded, self._observe_all(loaded, records))

@@ -11,7 +11,7 @@ import redis
 from hypothesis import given
 
 from plugins.core import Phase, PhaseInfo, TaskInfo
-from scheduler.backend import ExecutionStore
+from scheduler.backend import ExecutionStore, RedisRateLimiter
 from scheduler.backend.records import (
     decode_event,
     decode_record,
@@ -120,3 +120,11 @@ def test_a_batch_mixes_hot_and_full_writes_in_order(store: ExecutionStore) -> No
     assert [w is not None for w in written] == [True, True, True, False]
     assert [store.get(c.id) for c in first[:3]] == written[:3]
 
+
+def test_the_read_limiter_grants_a_batch_up_to_its_burst(redis_client: redis.Redis) -> None:
+    limiter = RedisRateLimiter(redis_client, "t:limit", qps=0.5, burst=5)
+    granted, wait = limiter.take(8)
+    assert granted == 5 and timedelta(0) < wait <= timedelta(seconds=2)
+    granted, wait = limiter.take(3)
+    assert granted == 0 and timedelta(seconds=1) < wait <= timedelta(seconds=2)
+    assert not limiter.try_acquire()
