@@ -5,7 +5,8 @@ The execution store's and the result cache's keys share the hash tag
 ``{<prefix>}``, so their Lua scripts touch one Redis Cluster slot; each quota
 namespace has a hash tag of its own::
 
-    {p}:exec:<id>                HASH    the record: v (CAS version), doc (JSON)
+    {p}:exec:<id>                STRING  the record: CAS version, hot fields, document
+                                         (see :mod:`.records`)
     {p}:events:<id>              LIST    the event log, capped
     {p}:all, {p}:finished        ZSET    listing indexes
     {p}:pending, {p}:due, {p}:timeouts, {p}:claims, {p}:waiting:<ns>

@@ -28,6 +28,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from redis import Redis
+from redis.exceptions import ResponseError
 
 from plugins.core import Phase
 from plugins.errors import ConfigError, ExecutionExistsError
@@ -50,7 +51,6 @@ __all__ = ["DEFAULT_EVENT_LOG_CAP", "DEFAULT_RETENTION", "ExecutionStore"]
 DEFAULT_RETENTION = timedelta(days=7)
 """How long a finished execution's record and events are kept."""
 
-_FIELDS = ("v", "doc", "h")
 _JSON = json.JSONEncoder(separators=(",", ":"))
 
 DEFAULT_EVENT_LOG_CAP = 1000
@@ -64,6 +64,11 @@ def _ms(value: datetime | None) -> str:
 def _stored(new: ExecutionRecord, version: Any) -> ExecutionRecord | None:
     """The record as written, with the version the script returned; None on a conflict."""
     return None if int(version) < 0 else evolve(new, version=int(version))
+
+
+def _older(reply: Any) -> bool:
+    """Whether a GET of a record met an earlier release's layout (a hash: WRONGTYPE)."""
+    return isinstance(reply, ResponseError) and "WRONGTYPE" in str(reply)
 
 
 def _light(current: ExecutionRecord | None, new: ExecutionRecord, events: Sequence[Event]) -> bool:
@@ -92,6 +97,9 @@ class ExecutionStore:
         event_log_cap: int = DEFAULT_EVENT_LOG_CAP,
         redact: Callable[[str], str] | None = None,
     ) -> None:
+        if redis_client.connection_pool.connection_kwargs.get("decode_responses"):
+            # Records are stored deflated: their bytes are not text.
+            raise ConfigError("the execution store needs a Redis client without decode_responses")
         if retention < timedelta(seconds=1):
             raise ConfigError(f"retention must be at least 1s, got {retention}")
         if event_log_cap < 1:
@@ -279,20 +287,34 @@ class ExecutionStore:
 
     def get(self, execution_id: str) -> ExecutionRecord | None:
         """The record, or ``None`` if it does not exist (or expired)."""
-        v, doc, hot = self._redis.hmget(self._keys.record(execution_id), _FIELDS)
-        if v is None or doc is None:
-            return None
-        return decode_record(v, doc, hot)
+        found = self.get_many([execution_id])
+        return found[0] if found else None
 
     def get_many(self, execution_ids: list[str]) -> list[ExecutionRecord]:
         """The records that exist among ``execution_ids``, in order, in one round trip."""
+        keys = [self._keys.record(execution_id) for execution_id in execution_ids]
         pipe = self._redis.pipeline(transaction=False)
-        for execution_id in execution_ids:
-            pipe.hmget(self._keys.record(execution_id), _FIELDS)
+        for key in keys:
+            pipe.get(key)
+        raw = pipe.execute(raise_on_error=False)
+        older = [key for key, value in zip(keys, raw, strict=True) if _older(value)]
+        if older:
+            # An earlier release's records are hashes: read those too, until rewritten.
+            pipe = self._redis.pipeline(transaction=False)
+            for key in older:
+                pipe.hmget(key, ["v", "doc"])
+            hashes = iter(pipe.execute())
         records = []
-        for v, doc, hot in pipe.execute():
-            if v is not None and doc is not None:
-                records.append(decode_record(v, doc, hot))
+        for value in raw:
+            if _older(value):
+                v, doc = next(hashes)
+                if v is not None and doc is not None:
+                    records.append(decode_record(v, doc))
+            elif isinstance(value, Exception):
+                raise value
+            elif value is not None:
+                v, hot, doc = value.split(b"\n", 2)
+                records.append(decode_record(v, doc, hot or None))
         return records
 
     def events(self, execution_id: str) -> list[Event]:

@@ -1,5 +1,6 @@
 -- Compare-and-set one execution record, and move it between the indexes, atomically.
--- KEYS[1] record    HASH  v (CAS version), doc (JSON), h (hot fields, dropped here)
+-- KEYS[1] record    STRING "<version>\n<hot fields>\n<doc>" (an earlier release's HASH
+--                   v, doc is read, and replaced); a full write leaves the hot part empty
 -- KEYS[2] events    LIST  event JSON, capped
 -- KEYS[3] all       ZSET  id -> created (ms)
 -- KEYS[4] pending   ZSET  id -> may start at (ms)
@@ -15,11 +16,16 @@
 -- ARGV[11] finished, ARGV[12] waiting: each a score, or '' to leave that index,
 -- ARGV[13] retention of finished records (s)
 -- Returns the new version, -1 on a version conflict.
-local current = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
+local kind = redis.call('TYPE', KEYS[1])['ok']
+local current = 0
+if kind == 'string' then
+  current = tonumber(string.match(redis.call('GETRANGE', KEYS[1], 0, 24), '^(%d+)\n'))
+elseif kind == 'hash' then
+  current = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
+end
 if current ~= tonumber(ARGV[2]) then return -1 end
 local version = current + 1
-redis.call('HSET', KEYS[1], 'v', version, 'doc', ARGV[3])
-redis.call('HDEL', KEYS[1], 'h')
+redis.call('SET', KEYS[1], version .. '\n\n' .. ARGV[3])
 local events = cjson.decode(ARGV[4])
 if #events > 0 then
   redis.call('RPUSH', KEYS[2], unpack(events))
