@@ -119,6 +119,8 @@ class Settings(BaseSettings):
             standby takes over within it.
         token_lease: How long a quota token lives without renewal.
         tick_interval: The longest the scheduler sleeps when nothing wakes it.
+        tick_stats_period: How often the scheduler logs its ticks' count and p50, p99
+            and longest duration.
         get_batch_size: The most executions one Get job carries.
         max_system_retries: Attempts that may fail with SYSTEM errors before the
             execution fails (Flyte's ``max-node-retries-system-failures``).
@@ -151,6 +153,7 @@ class Settings(BaseSettings):
     leader_lease: Duration = timedelta(seconds=10)
     token_lease: Duration = timedelta(minutes=5)
     tick_interval: Duration = timedelta(seconds=1)
+    tick_stats_period: Duration = timedelta(minutes=1)
     get_batch_size: int = Field(default=50, ge=1, le=10_000)
     max_system_retries: int = Field(default=3, ge=0)
     system_retry_backoff: Duration = timedelta(seconds=1)
@@ -168,6 +171,7 @@ class Settings(BaseSettings):
         "leader_lease",
         "token_lease",
         "tick_interval",
+        "tick_stats_period",
         "system_retry_backoff",
         "system_retry_backoff_max",
         "retry_backoff",

@@ -23,6 +23,7 @@ from celery import beat
 
 from scheduler.engine.engine import Engine
 from scheduler.engine.outbox import UNAVAILABLE
+from scheduler.engine.tickstats import TickStats
 from scheduler.runtime import Runtime
 from scheduler.settings import Settings
 
@@ -66,6 +67,7 @@ class EngineScheduler(beat.Scheduler):  # type: ignore[misc]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self._engine: Engine | None = None
+        self._stats: TickStats | None = None
         self._outage = _Outage()
         super().__init__(*args, **kwargs)
 
@@ -75,6 +77,7 @@ class EngineScheduler(beat.Scheduler):  # type: ignore[misc]
         if self._engine is None:
             runtime = Runtime(Settings.load())
             self._engine = Engine(runtime, self._publish)
+            self._stats = TickStats(runtime.clock, runtime.settings.tick_stats_period)
             log.info("flyte-celery scheduler %s ready", self._engine.lease.owner)
         return self._engine
 
@@ -94,7 +97,10 @@ class EngineScheduler(beat.Scheduler):  # type: ignore[misc]
         beat_wait = super().tick(*args, **kwargs)
         engine = self.engine
         try:
+            started = time.perf_counter()
             wait = engine.tick()
+            if self._stats is not None:
+                self._stats.record(timedelta(seconds=time.perf_counter() - started))
             if beat_wait:
                 wait = min(wait, timedelta(seconds=beat_wait))
             if wait > timedelta(0):
