@@ -21,13 +21,22 @@ namespace has a hash tag of its own::
     p:limit:<plugin>:<kind>      STRING  a rate limiter's bucket
     p:rm:{<ns>}:<part>           ...     a quota namespace (see :mod:`.quota`)
     p:rm:namespaces              SET     every quota namespace
+
+Ready for shards (see ``docs/scaling.md``): an execution belongs to shard
+:func:`shard_of` its id, and each shard has its own store (records, events, indexes,
+run leases: one hash tag, one Redis Cluster slot), its own scheduler lease, wake-up
+list and token owners. Shard 0's names are the ones above, so a deployment keeps its
+keys; shard ``n`` tags its store ``{p#n}`` and suffixes the others ``#n``. Quotas,
+rate limiters, served task types and the result cache are shared by every shard.
+One shard is all that runs today.
 """
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 
-__all__ = ["NO_WAITING", "Keys", "quota_key", "quota_namespaces_key"]
+__all__ = ["NO_WAITING", "Keys", "quota_key", "quota_namespaces_key", "shard_of"]
 
 NO_WAITING = "-"
 """The waiting-index name that stands for "not waiting" (its set stays empty)."""
@@ -43,20 +52,38 @@ def quota_namespaces_key(prefix: str) -> str:
     return f"{prefix}:namespaces"
 
 
+def shard_of(execution_id: str, shards: int) -> int:
+    """The shard an execution belongs to: CRC-32 of its id, modulo the shard count.
+
+    The count is fixed for a deployment's life: changing it moves executions.
+
+    Raises:
+        ValueError: ``shards`` is not positive.
+    """
+    if shards < 1:
+        raise ValueError(f"shards must be at least 1, got {shards}")
+    return zlib.crc32(execution_id.encode()) % shards
+
+
 @dataclass(frozen=True)
 class Keys:
-    """The key names of one deployment.
+    """The key names of one deployment, for one shard of its executions.
 
     Attributes:
         prefix: The deployment's key prefix.
+        shard: The shard whose store, scheduler lease and wake-up list these name.
     """
 
     prefix: str = "flyte-celery"
+    shard: int = 0
+
+    def _sharded(self, name: str) -> str:
+        return name if self.shard == 0 else f"{name}#{self.shard}"
 
     @property
     def tag(self) -> str:
-        """The hash tag shared by the store's and the cache's keys."""
-        return f"{{{self.prefix}}}"
+        """The hash tag of the shard's store (and of the result cache, on shard 0)."""
+        return f"{{{self._sharded(self.prefix)}}}"
 
     # -- the execution store -------------------------------------------------------------------
 
@@ -89,25 +116,25 @@ class Keys:
     # -- the result cache ----------------------------------------------------------------------
 
     def cache_entry(self, digest: str) -> str:
-        """A result-cache entry."""
-        return f"{self.tag}:cache:entry:{digest}"
+        """A result-cache entry (shared by every shard: shard 0's tag)."""
+        return f"{{{self.prefix}}}:cache:entry:{digest}"
 
     @property
     def cache_reservations(self) -> str:
-        """Every ``cache_serialize`` reservation."""
-        return f"{self.tag}:cache:reservations"
+        """Every ``cache_serialize`` reservation (shared by every shard)."""
+        return f"{{{self.prefix}}}:cache:reservations"
 
     # -- the scheduler and the workers ---------------------------------------------------------
 
     @property
     def leader(self) -> str:
         """The scheduler's leadership lease."""
-        return f"{self.prefix}:leader"
+        return self._sharded(f"{self.prefix}:leader")
 
     @property
     def tokens(self) -> str:
         """Which execution each quota token belongs to."""
-        return f"{self.prefix}:tokens"
+        return self._sharded(f"{self.prefix}:tokens")
 
     @property
     def served(self) -> str:
@@ -117,7 +144,7 @@ class Keys:
     @property
     def wake(self) -> str:
         """The list the scheduler blocks on between ticks."""
-        return f"{self.prefix}:wake"
+        return self._sharded(f"{self.prefix}:wake")
 
     def limiter(self, plugin_id: str, kind: str) -> str:
         """A plugin's read or write rate limiter."""
