@@ -122,6 +122,8 @@ class Settings(BaseSettings):
         tick_stats_period: How often the scheduler logs its ticks' count and p50, p99
             and longest duration.
         get_batch_size: The most executions one Get job carries.
+        create_batch_size: The most executions one Create job carries (their Creates run
+            concurrently).
         max_system_retries: Attempts that may fail with SYSTEM errors before the
             execution fails (Flyte's ``max-node-retries-system-failures``).
         system_retry_backoff: The delay before the first system retry; it doubles.
@@ -155,6 +157,7 @@ class Settings(BaseSettings):
     tick_interval: Duration = timedelta(seconds=1)
     tick_stats_period: Duration = timedelta(minutes=1)
     get_batch_size: int = Field(default=50, ge=1, le=10_000)
+    create_batch_size: int = Field(default=20, ge=1, le=1_000)
     max_system_retries: int = Field(default=3, ge=0)
     system_retry_backoff: Duration = timedelta(seconds=1)
     system_retry_backoff_max: Duration = timedelta(minutes=1)

@@ -1,4 +1,4 @@
-"""The jobs that run plugin calls: ``create``, ``get`` (batched), ``delete``, ``do``, ``handle``.
+"""The jobs that run plugin calls: ``create`` and ``get`` (batched), ``delete``, ``do``, ``handle``.
 
 Each job is a thin wrapper: :class:`scheduler.steps.Steps` checks the claim,
 calls the plugin under its rate limiter and writes the result back. The
@@ -68,9 +68,12 @@ def _reserve(request: Any = None, **kwargs: Any) -> None:
 
 
 @app.task(name=Step.CREATE.job_name, bind=True)  # type: ignore[untyped-decorator]
-def create(self: Any, execution_id: str, attempt: int) -> None:
-    """Create the remote resource of ``execution_id``'s attempt ``attempt``."""
-    steps().create(execution_id, attempt, owner=_owner(self.request))
+def create(self: Any, *args: Any) -> None:
+    """Create the remote resources of ``[[execution id, attempt], ...]`` of one plugin.
+
+    (Or of one attempt, ``execution id, attempt``, as reconciliation publishes it.)
+    """
+    steps().run(Step.CREATE, list(args), owner=_owner(self.request))
 
 
 @app.task(name=Step.GET.job_name, bind=True)  # type: ignore[untyped-decorator]

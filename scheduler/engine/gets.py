@@ -47,4 +47,4 @@ def dispatch_gets(outbox: Outbox, now: datetime) -> None:
         else:
             groups.setdefault(outbox.runtime.queue_for(written), []).append(written)
     for queue, records in groups.items():
-        outbox.publish_gets(queue, records)
+        outbox.publish_batch(Step.GET, queue, records)

@@ -51,10 +51,16 @@ class Launcher:
         self.outbox = outbox
         self.gate = gate
         self.runtime = outbox.runtime
+        self._creates: list[tuple[ExecutionRecord, ExecutionRecord]] = []
 
     def pending(self, now: datetime) -> None:
-        """Advance every execution pending at ``now`` (up to the batch)."""
+        """Advance every execution pending at ``now`` (up to the batch).
+
+        Their Create claims are written together (one round trip), then published in
+        batches per plugin and quota namespace.
+        """
         store = self.runtime.store
+        self._creates = []
         for record in self.outbox.records(store.pending(now, self.outbox.batch)):
             try:
                 self._advance(record, now)
@@ -66,6 +72,13 @@ class Launcher:
                 if current is not None and current.version == record.version:
                     # Nothing was written yet, so failing the attempt frees nothing in use.
                     self.outbox.fail(current, now, failure_info(exc, FailureSite.SCHEDULER))
+        launches, self._creates = self._creates, []
+        groups: dict[str, list[ExecutionRecord]] = {}
+        for written in self.outbox.write_many(launches) if launches else []:
+            if written is not None:
+                groups.setdefault(self.runtime.queue_for(written), []).append(written)
+        for queue, records in groups.items():
+            self.outbox.publish_batch(Step.CREATE, queue, records)
 
     def _advance(self, record: ExecutionRecord, now: datetime) -> None:
         write = self.outbox.write
@@ -167,7 +180,10 @@ class Launcher:
                 self.outbox.write(record, machine.denied(record, now, namespace))
                 return
         allocated = machine.allocated(record, now, namespace, loaded.launch_step)
-        self.outbox.claim_and_publish(record, allocated)
+        if loaded.launch_step is Step.CREATE:
+            self._creates.append((record, allocated))  # written and published with the batch
+        else:
+            self.outbox.claim_and_publish(record, allocated)
 
     def _teardown(self, record: ExecutionRecord, loaded: LoadedPlugin, now: datetime) -> None:
         if loaded.kind is PluginKind.SYNC:

@@ -88,43 +88,54 @@ class Outbox:
         if written is not None:
             self.publish_claimed(written)
 
-    def publish_claimed(self, record: ExecutionRecord) -> None:
-        """Publish the job of the step the record claims (a Get as a batch of one)."""
-        claim = record.claim
-        if claim is None:
-            return
-        if claim.step is Step.GET:
-            args: list[Any] = [[[record.id, claim.attempt]]]
-        else:
-            args = [record.id, claim.attempt]
+    def time_limit(self, record: ExecutionRecord, step: Step) -> timedelta:
+        """When a worker cuts off the call of ``step`` for ``record``."""
         limit = self.runtime.settings.call_timeout
-        if claim.step in (Step.CREATE, Step.DO) and record.deadline is not None:
+        if step in (Step.CREATE, Step.DO) and record.deadline is not None:
             # The scheduler ends the attempt at its deadline (TimedOut) and drops a late
             # answer; the limit, a little later, frees the worker slot. A Create cut off
             # so ends the attempt TimedOut too (see the Create step).
             left = record.deadline - self.runtime.clock()
             limit = min(limit, max(timedelta(0), left) + _AFTER_DEADLINE)
+        return limit
+
+    def publish_claimed(self, record: ExecutionRecord) -> None:
+        """Publish the job of the step the record claims (a Get or Create as a batch of one)."""
+        claim = record.claim
+        if claim is None:
+            return
+        if claim.step in (Step.GET, Step.CREATE):
+            self.publish_batch(claim.step, self.runtime.queue_for(record), [record])
+            return
+        self._send(claim.step, [record.id, claim.attempt], self.runtime.queue_for(record), [record])
+
+    def publish_batch(self, step: Step, queue: str, records: Sequence[ExecutionRecord]) -> None:
+        """Publish claimed Gets or Creates to ``queue`` in jobs of at most the batch size.
+
+        A batch's time limit is its tightest execution's.
+        """
+        settings = self.runtime.settings
+        size = settings.get_batch_size if step is Step.GET else settings.create_batch_size
+        for start in range(0, len(records), size):
+            chunk = records[start : start + size]
+            self._send(step, [[[r.id, r.attempt] for r in chunk]], queue, chunk)
+
+    def _send(
+        self, step: Step, args: list[Any], queue: str, records: Sequence[ExecutionRecord]
+    ) -> None:
+        limit = min(self.time_limit(r, step) for r in records)
         try:
-            self.publish(
-                claim.step.job_name, args, self.runtime.queue_for(record), time_limit=limit
-            )
+            self.publish(step.job_name, args, queue, time_limit=limit)
         except UNAVAILABLE:
-            # The claim is written: reconciliation publishes it again once the broker is
+            # The claims are written: reconciliation publishes them again once the broker is
             # back. The tick stops here; its caller waits for the broker.
             raise
         except Exception:
-            # The claim is written: reconciliation publishes it again after the visibility
-            # timeout. Failing the attempt here would free a token a launch may still use.
-            log.exception("%s: publishing %s failed; reconciliation will retry", record.id, claim)
-
-    def publish_gets(self, queue: str, records: Sequence[ExecutionRecord]) -> None:
-        """Publish claimed Gets to ``queue`` in jobs of at most ``get_batch_size``."""
-        size = self.runtime.settings.get_batch_size
-        for start in range(0, len(records), size):
-            chunk = records[start : start + size]
-            self.publish(
-                Step.GET.job_name,
-                [[[r.id, r.attempt] for r in chunk]],
-                queue,
-                time_limit=self.runtime.settings.call_timeout,
+            # The claims are written: reconciliation publishes them again after the
+            # visibility timeout. Failing the attempts here would free tokens a launch may
+            # still use.
+            log.exception(
+                "%s: publishing %s failed; reconciliation will retry",
+                ", ".join(r.id for r in records),
+                step.job_name,
             )

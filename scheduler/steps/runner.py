@@ -43,7 +43,7 @@ class Steps:
         Raises:
             ValueError: ``args`` do not fit ``step``.
         """
-        if step is Step.GET:
+        if step is Step.GET or (step is Step.CREATE and len(args) == 1):
             (items,) = args
             return [(str(i), Claim(step, int(a))) for i, a in items]
         execution_id, attempt = args
@@ -65,8 +65,12 @@ class Steps:
 
     def create(self, execution_id: str, attempt: int, *, owner: str | None = None) -> None:
         """Create the remote resource of an attempt (``owner``: who holds its run lease)."""
-        run = lambda: self._webapi.create(execution_id, attempt)  # noqa: E731
-        self._once(Step.CREATE, execution_id, attempt, run, owner)
+        self.create_many([(execution_id, attempt)], owner=owner)
+
+    def create_many(self, items: Sequence[tuple[str, int]], *, owner: str | None = None) -> None:
+        """Create the remote resources of a batch of ``(execution id, attempt)``."""
+        with self.leases.hold([(i, Claim(Step.CREATE, a)) for i, a in items], owner) as held:
+            self._webapi.create([(i, a) for i, a in items if i in held])
 
     def do(self, execution_id: str, attempt: int, *, owner: str | None = None) -> None:
         """Run a sync plugin's one call."""
@@ -88,21 +92,25 @@ class Steps:
         run = lambda: self._core.handle(execution_id, attempt)  # noqa: E731
         self._once(Step.HANDLE, execution_id, attempt, run, owner)
 
-    def run(self, step: Step, args: Sequence[Any]) -> None:
+    def run(self, step: Step, args: Sequence[Any], *, owner: str | None = None) -> None:
         """Run a job's step with the arguments it was published with.
+
+        A Get job and a Create job carry a batch, ``[[execution id, attempt], ...]``
+        (a Create job of one execution may carry ``execution id, attempt``, as
+        reconciliation publishes it); the others one execution.
 
         Raises:
             ValueError: ``args`` do not fit ``step``.
         """
-        if step is Step.GET:
-            (items,) = args
-            self.get([(str(i), int(a)) for i, a in items])
+        if step in (Step.GET, Step.CREATE):
+            batch = self.claims(step, args)
+            run = self.get if step is Step.GET else self.create_many
+            run([(i, claim.attempt) for i, claim in batch], owner=owner)
             return
         execution_id, attempt = args
         method = {
-            Step.CREATE: self.create,
             Step.DO: self.do,
             Step.DELETE: self.delete,
             Step.HANDLE: self.handle,
         }[step]
-        method(str(execution_id), int(attempt))
+        method(str(execution_id), int(attempt), owner=owner)

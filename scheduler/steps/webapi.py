@@ -1,8 +1,8 @@
-"""The worker steps of web-API plugins: Create (with the first Get), Do, and batched Gets.
+"""The worker steps of web-API plugins: batched Creates (with their first Gets), Do, Gets.
 
 Every plugin call runs under the plugin's global rate limiter (the write limiter
-for Create and Do, the read limiter for Get). A batch of Gets of one plugin runs
-concurrently on one event loop.
+for Create and Do, the read limiter for Get), asked once per batch. A batch of
+Creates, or of Gets, of one plugin runs concurrently on one event loop.
 """
 
 from __future__ import annotations
@@ -10,13 +10,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import replace
-from typing import Any
+from dataclasses import dataclass, replace
+from functools import partial
+from typing import Any, TypeVar
 
 from plugins.core import PhaseInfo
 from plugins.webapi import GetContext, StatusContext, call_async, call_sync
+from scheduler.backend import RedisRateLimiter
 from scheduler.model import (
     Claim,
     Event,
@@ -38,6 +40,41 @@ log = logging.getLogger(__name__)
 
 _WATCH_PERIOD = 1.0  # seconds between looks at the record while a sync call runs
 
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class _Created:
+    """What one Create came to: the handle and its first answer, or the error."""
+
+    meta: Any = None
+    meta_json: str = ""
+    resource: Any = None
+    get_error: Exception | None = None
+    error: Exception | None = None
+
+
+async def _nothing() -> None:
+    """A call that only takes its limiter's grant (the first Get's, taken before it)."""
+
+
+async def _paced(
+    limiter: RedisRateLimiter,
+    calls: Sequence[Callable[[], Coroutine[Any, Any, T]]],
+    started: list[asyncio.Task[T]],
+) -> None:
+    """Start ``calls`` as tasks (into ``started``) as the limiter grants them.
+
+    The limiter is asked for the whole rest of the batch at once (one round trip), not
+    once per call; this returns when every call has started.
+    """
+    while len(started) < len(calls):
+        granted, wait = limiter.take(len(calls) - len(started))
+        for call in calls[len(started) : len(started) + granted]:
+            started.append(asyncio.ensure_future(call()))
+        if len(started) < len(calls):
+            await asyncio.sleep(max(wait.total_seconds(), 0.001))
+
 
 class WebAPISteps:
     """Create, Do and Get for AsyncPlugins and SyncPlugins.
@@ -52,34 +89,76 @@ class WebAPISteps:
 
     # -- create and do -------------------------------------------------------------------------
 
-    def create(self, execution_id: str, attempt: int) -> None:
-        """Create the remote resource of an attempt (once its claim is checked)."""
-        expected = Claim(Step.CREATE, attempt)
-        begun = self.wb.begin(execution_id, expected)
-        if begun is None:
-            return
-        record, loaded = begun
-        actx = self.runtime.contexts.attempt(record)
-        self.runtime.limiter(loaded.id, LimiterKind.WRITE).acquire()
+    def create(self, items: Sequence[tuple[str, int]]) -> None:
+        """Create the remote resources of a batch of ``(execution id, attempt)``.
+
+        The records are read in one round trip and checked against their claims; the
+        Creates of one plugin (with their first Gets) run concurrently on one event loop,
+        started as the write limiter grants them; each result is then written back.
+        """
+        for loaded, records in self._claimed_by_plugin(Step.CREATE, items):
+            actxs = [self.runtime.contexts.attempt(record) for record in records]
+            started: list[asyncio.Task[_Created]] = []
+            try:
+                outcomes: list[_Created] = call_sync(self._create_all, loaded, actxs, started)
+            except Exception as exc:
+                # Celery's soft time limit, raised in the loop: the calls still going are
+                # cut off and fail; the ones that answered keep their answer.
+                outcomes = [_Created(error=exc)] * len(records)
+                for index, task in enumerate(started):
+                    if task.done() and not task.cancelled() and task.exception() is None:
+                        outcomes[index] = task.result()
+            for record, actx, outcome in zip(records, actxs, outcomes, strict=True):
+                self._created(record, loaded, actx, outcome)
+
+    async def _create_all(
+        self,
+        loaded: LoadedPlugin,
+        actxs: list[AttemptContext],
+        started: list[asyncio.Task[_Created]],
+    ) -> list[_Created]:
+        limiter = self.runtime.limiter(loaded.id, LimiterKind.WRITE)
+        await _paced(limiter, [partial(self._create_one, loaded, actx) for actx in actxs], started)
+        return list(await asyncio.gather(*started))
+
+    async def _create_one(self, loaded: LoadedPlugin, actx: AttemptContext) -> _Created:
         try:
             # as_async() inside the try: a plugin that changed kind between deploys fails the
             # attempt instead of escaping the job and leaving its claim to be re-published.
-            meta, resource = call_sync(loaded.as_async().create, actx.context)
+            meta, resource = await call_async(loaded.as_async().create, actx.context)
             meta_json = loaded.config.encode_resource_meta(meta)
         except Exception as exc:
+            return _Created(error=exc)
+        if resource is not None:
+            return _Created(meta, meta_json, resource)
+        # The first Get comes at once (Flyte's sync-on-create), in this same job: one
+        # message and one write fewer than a separate Get job.
+        try:
+            await _paced(self.runtime.limiter(loaded.id, LimiterKind.READ), [_nothing], [])
+            resource = await call_async(loaded.as_async().get, GetContext(meta))
+        except Exception as exc:
+            return _Created(meta, meta_json, get_error=exc)
+        return _Created(meta, meta_json, resource)
+
+    def _created(
+        self, record: ExecutionRecord, loaded: LoadedPlugin, actx: AttemptContext, outcome: _Created
+    ) -> None:
+        """Write back what one Create (and its first Get or Status) came to."""
+        execution_id = record.id
+        expected = Claim(Step.CREATE, record.attempt)
+        if outcome.error is not None:
             # Also Celery's soft time limit: a Create still hanging 10 s after the attempt's
             # deadline is cut off, and the attempt ends as its teardown says (TimedOut).
-            log.info("%s create failed: %s", execution_id, describe(exc))
-            failure = failure_info(exc, FailureSite.PLUGIN_CALL)
+            log.info("%s create failed: %s", execution_id, describe(outcome.error))
+            failure = failure_info(outcome.error, FailureSite.PLUGIN_CALL)
             self.wb.finish(execution_id, expected, self._unless_torn_down(failure))
             return
-        if resource is None:
-            # The first Get comes at once (Flyte's sync-on-create), in this same job: one
-            # message and one write fewer than a separate Get job.
-            observation = self._first_get(loaded, actx, meta)
+        meta_json = outcome.meta_json
+        if outcome.get_error is not None:
+            observation = Observation(error=describe(outcome.get_error))
         else:
-            # Create answered with the resource too: Status may finish the attempt now.
-            observation = self._status(loaded, actx, meta, resource)
+            # Status may finish the attempt now.
+            observation = self._status(loaded, actx, outcome.meta, outcome.resource)
         now = self.runtime.clock()
         launched = machine.created(record, now, meta_json).to_event()
         if observation.info is not None and observation.info.phase.is_terminal():
@@ -114,14 +193,6 @@ class WebAPISteps:
             return machine.teardown_phase_info(record, self.runtime.clock())
 
         return info
-
-    def _first_get(self, loaded: LoadedPlugin, actx: AttemptContext, meta: Any) -> Observation:
-        try:
-            self.runtime.limiter(loaded.id, LimiterKind.READ).acquire()
-            resource = call_sync(loaded.as_async().get, GetContext(meta))
-        except Exception as exc:
-            return Observation(error=describe(exc))
-        return self._status(loaded, actx, meta, resource)
 
     def do(self, execution_id: str, attempt: int) -> None:
         """Run a sync plugin's one call."""
@@ -217,13 +288,8 @@ class WebAPISteps:
         not once per Get.
         """
         limiter = self.runtime.limiter(loaded.id, LimiterKind.READ)
-        started: list[asyncio.Future[tuple[Any, Any, Exception | None]]] = []
-        while len(started) < len(records):
-            granted, wait = limiter.take(len(records) - len(started))
-            for record in records[len(started) : len(started) + granted]:
-                started.append(asyncio.ensure_future(self._get(loaded, record)))
-            if len(started) < len(records):
-                await asyncio.sleep(max(wait.total_seconds(), 0.001))
+        started: list[asyncio.Task[tuple[Any, Any, Exception | None]]] = []
+        await _paced(limiter, [partial(self._get, loaded, record) for record in records], started)
         return list(await asyncio.gather(*started))
 
     def _observe_all(
@@ -243,15 +309,26 @@ class WebAPISteps:
 
     def get(self, items: list[tuple[str, int]]) -> None:
         """Get a batch of executions of one plugin: the calls run concurrently on one loop."""
+        for loaded, records in self._claimed_by_plugin(Step.GET, items):
+            apply_observations(self.wb, loaded, self._observe_all(loaded, records))
+
+    def _claimed_by_plugin(
+        self, step: Step, items: Sequence[tuple[str, int]]
+    ) -> list[tuple[LoadedPlugin, list[ExecutionRecord]]]:
+        """A batch's records that still carry their claim, read in one round trip, by plugin.
+
+        A plugin that cannot load fails the attempts of its records instead.
+        """
         by_plugin: dict[str, list[ExecutionRecord]] = {}
-        claims = [(execution_id, Claim(Step.GET, attempt)) for execution_id, attempt in items]
-        for record in self.wb.claimed_many(claims):  # one round trip for the batch
+        claims = [(execution_id, Claim(step, attempt)) for execution_id, attempt in items]
+        for record in self.wb.claimed_many(claims):
             by_plugin.setdefault(record.plugin_id, []).append(record)
+        found = []
         for records in by_plugin.values():
-            # Each record is checked against the claim it carries (that is what was published).
             loaded = self.wb.plugin(records[0])
             if loaded is None:
                 for record in records[1:]:
                     self.wb.plugin(record)
                 continue
-            apply_observations(self.wb, loaded, self._observe_all(loaded, records))
+            found.append((loaded, records))
+        return found

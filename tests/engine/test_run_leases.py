@@ -45,7 +45,7 @@ def test_a_dead_workers_step_is_published_again_once_its_lease_lapses(harness_fa
     h.advance(timedelta(seconds=2))
     h.tick()  # the lease lapsed: seconds, not the 5 minute visibility timeout
     (again,) = h.jobs
-    assert again.step is Step.CREATE and again.args == [execution_id, 0]
+    assert again.step is Step.CREATE and again.args == [[[execution_id, 0]]]
     h.drain()
     assert h.client.get(execution_id).phase is Phase.RUNNING
     assert sum(h.service.creates.values()) == 1
@@ -93,12 +93,12 @@ def test_every_job_carries_a_time_limit(harness_factory) -> None:
     remote = h.client.submit(template("remote"), ints(x=1))
     h.tick()
     (create,) = h.jobs
-    assert create.args == [remote.id, 0]
+    assert create.args == [[[remote.id, 0]]]
     assert create.time_limit == h.runtime.settings.call_timeout
     h.jobs.clear()
     bounded = h.client.submit(template("remote", timeout=20), ints(x=1))
     h.tick()
-    (create,) = [j for j in h.jobs if j.args == [bounded.id, 0]]
+    (create,) = [j for j in h.jobs if j.args == [[[bounded.id, 0]]]]
     # A Create of an attempt with a deadline is cut off soon after it, like a Do call.
     assert create.time_limit == timedelta(seconds=30)
     h.jobs.clear()
@@ -139,7 +139,7 @@ def test_a_job_reserved_by_a_worker_that_died_comes_back_within_the_lease(
     h.advance(LEASE + timedelta(seconds=1))
     h.tick()
     (again,) = h.jobs
-    assert again.step is Step.CREATE and again.args == [execution_id, 0]
+    assert again.step is Step.CREATE and again.args == [[[execution_id, 0]]]
 
 
 def test_a_create_cut_off_after_the_deadline_ends_the_attempt_timed_out(harness_factory) -> None:
