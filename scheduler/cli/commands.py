@@ -4,6 +4,7 @@ Commands:
     standalone  Redis, the scheduler, a worker and Flower on this machine, until Ctrl-C.
     demo        The standalone stack plus a sample workload; prints a table of results.
     submit      Submit a task by type with typed inputs (or a TaskTemplate file).
+    submit-many Submit many executions from a JSON Lines file, in one batch.
     get         Show one execution.
     list        List executions, newest first.
     events      Show an execution's phase events.
@@ -23,19 +24,19 @@ import signal
 import sys
 import time
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
 import redis
-from flyteidl.core import literals_pb2, tasks_pb2
-from google.protobuf.message import DecodeError
+from flyteidl.core import literals_pb2
 
 from plugins.core import Phase
-from plugins.errors import FlyteCeleryError, InvalidSubmissionError
-from plugins.webapi import parse_duration
+from plugins.errors import FlyteCeleryError
 from scheduler.backend import AclRole, Keys, setuser_command
+from scheduler.cli.bulk import read_submissions
 from scheduler.cli.demo import DEMO_PLUGIN_SPEC, SERVICE_ENV, JobServer, flytekit_rows, workload
+from scheduler.cli.inputs import parse_input, read_template, template_of_type
 from scheduler.cli.standalone import Standalone
 from scheduler.client import Client, Execution
 from scheduler.settings import Settings
@@ -54,54 +55,6 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     ]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
-
-
-def parse_input(text: str) -> tuple[str, literals_pb2.Literal]:
-    """Parse ``name=value`` or ``name=type:value`` into a flyteidl Literal.
-
-    Types: ``int``, ``float``, ``bool``, ``str``, ``duration`` (``10s``, ``1m30s``),
-    ``datetime`` (ISO 8601). Without a type: int, then float, then ``true``/``false``,
-    else a string.
-
-    Raises:
-        ValueError: The text is malformed; the message says how.
-    """
-    name, sep, raw = text.partition("=")
-    if not sep or not name:
-        raise ValueError(f"input {text!r} must look like name=value or name=type:value")
-    kind, colon, value = raw.partition(":")
-    if not colon or kind not in ("int", "float", "bool", "str", "duration", "datetime"):
-        kind, value = "", raw
-    lit = literals_pb2.Literal()
-    prim = lit.scalar.primitive
-    try:
-        if kind == "int" or (not kind and value.lstrip("-").isdigit()):
-            prim.integer = int(value)
-        elif kind == "float" or (not kind and _is_float(value)):
-            prim.float_value = float(value)
-        elif kind == "bool" or (not kind and value.lower() in ("true", "false")):
-            if value.lower() not in ("true", "false"):
-                raise ValueError("expected true or false")
-            prim.boolean = value.lower() == "true"
-        elif kind == "duration":
-            prim.duration.FromTimedelta(parse_duration(value))
-        elif kind == "datetime":
-            prim.datetime.FromDatetime(datetime.fromisoformat(value).astimezone(UTC))
-        else:
-            prim.string_value = value
-    except (ValueError, TypeError) as exc:
-        raise ValueError(
-            f"input {name!r}: cannot read {value!r} as {kind or 'a value'}: {exc}"
-        ) from None
-    return name, lit
-
-
-def _is_float(value: str) -> bool:
-    try:
-        float(value)
-    except ValueError:
-        return False
-    return True
 
 
 def _literal_text(lit: literals_pb2.Literal) -> str:
@@ -224,30 +177,11 @@ def _demo(args: argparse.Namespace) -> int:
     return 0 if succeeded == len(phases) - 1 and aborted == 1 else 1
 
 
-def _read_template(path: Path) -> tasks_pb2.TaskTemplate:
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise InvalidSubmissionError(f"cannot read the template file {path}: {exc}") from None
-    template = tasks_pb2.TaskTemplate()
-    try:
-        template.ParseFromString(data)
-    except DecodeError as exc:
-        raise InvalidSubmissionError(
-            f"{path} is not a serialized flyteidl TaskTemplate: {exc}"
-        ) from None
-    return template
-
-
 def _submit(args: argparse.Namespace) -> int:
     if args.template:
-        template = _read_template(Path(args.template))
+        template = read_template(Path(args.template))
     elif args.type:
-        template = tasks_pb2.TaskTemplate(type=args.type)
-        if args.retries:
-            template.metadata.retries.retries = args.retries
-        if args.timeout_after:
-            template.metadata.timeout.FromTimedelta(parse_duration(args.timeout_after))
+        template = template_of_type(args.type, args.retries, args.timeout_after)
     else:
         raise FlyteCeleryError("submit needs --type or --template")
     inputs = dict(parse_input(text) for text in args.input)
@@ -258,6 +192,16 @@ def _submit(args: argparse.Namespace) -> int:
         if args.wait:
             ex.wait(args.wait)
         print(table(HEADERS, [_row(ex.refresh())]))
+    return 0
+
+
+def _submit_many(args: argparse.Namespace) -> int:
+    submissions = read_submissions(Path(args.file))
+    with Client.from_settings() as client:
+        executions = client.submit_many(submissions, project=args.project, domain=args.domain)
+    if args.ids:
+        print("\n".join(ex.id for ex in executions))
+    print(f"submitted {len(executions)} executions from {args.file}", file=sys.stderr)
     return 0
 
 
@@ -356,6 +300,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--retries", type=int, default=0, help="user retries (with --type)")
     p.add_argument("--timeout-after", help="attempt timeout, e.g. 10m (with --type)")
     p.add_argument("--wait", type=float, default=0, help="seconds to wait for it to finish")
+    p = commands.add_parser("submit-many", help="submit many executions from a JSON Lines file")
+    p.add_argument("file", help='one JSON object a line: {"type": ..., "inputs": {...}, ...}')
+    p.add_argument("--project", default="default")
+    p.add_argument("--domain", default="development")
+    p.add_argument("--ids", action="store_true", help="print the execution ids, one a line")
     for name, helptext in (
         ("get", "show an execution"),
         ("events", "show an execution's events"),
@@ -379,6 +328,7 @@ _COMMANDS = {
     "standalone": _standalone,
     "demo": _demo,
     "submit": _submit,
+    "submit-many": _submit_many,
     "get": _get,
     "list": _list,
     "events": _events,

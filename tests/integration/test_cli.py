@@ -11,8 +11,10 @@ from pathlib import Path
 
 import pytest
 import redis
+from flyteidl.core import tasks_pb2
 
 from scheduler.cli import main, parse_input, table
+from scheduler.client import Client
 from tests.helpers import wait_for
 from tests.integration.stack import ROOT, Stack
 
@@ -77,6 +79,44 @@ def test_commands(
     assert "no execution 'cli/development/nope'" in capsys.readouterr().err
     assert main(["submit", "--type", "spark"]) == 2
     assert "unknown task type 'spark'" in capsys.readouterr().err
+
+
+def test_submit_many_reads_a_json_lines_file(
+    stack: Stack,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    for key, value in stack.env.items():
+        if key.startswith("FLYTE_CELERY_"):
+            monkeypatch.setenv(key, value)
+    (tmp_path / "echo.pb").write_bytes(tasks_pb2.TaskTemplate(type="echo").SerializeToString())
+    lines = [
+        "# three runs: by type, by template file, with a name",
+        '{"type": "echo", "inputs": {"n": 1, "ok": true}}',
+        '{"template": "echo.pb", "inputs": {"s": "str:2"}}',
+        '{"type": "echo", "name": "bulk-3", "retries": 1, "inputs": {"d": "duration:1m"}}',
+    ]
+    (tmp_path / "runs.jsonl").write_text("\n".join(lines) + "\n")
+    path = str(tmp_path / "runs.jsonl")
+    assert main(["submit-many", path, "--project", "bulk", "--ids"]) == 0
+    captured = capsys.readouterr()
+    ids = captured.out.split()
+    assert len(ids) == 3 and ids[2] == "bulk/development/bulk-3"
+    assert f"submitted 3 executions from {path}" in captured.err
+    with Client.from_settings() as client:
+        executions = [client.get(i) for i in ids]
+        for ex in executions:
+            ex.wait(60)
+        outputs = [ex.outputs().literals for ex in executions]
+    assert outputs[0]["n"].scalar.primitive.integer == 1
+    assert outputs[0]["ok"].scalar.primitive.boolean is True
+    assert outputs[1]["s"].scalar.primitive.string_value == "2"
+    assert outputs[2]["d"].scalar.primitive.duration.ToTimedelta().total_seconds() == 60
+    assert executions[2].record.retries == 1
+    # Submitted again, the named one is taken: nothing of the file is stored twice.
+    assert main(["submit-many", path, "--project", "bulk"]) == 2
+    assert "bulk/development/bulk-3" in capsys.readouterr().err
 
 
 def test_standalone_starts_everything_and_stops_on_ctrl_c(tmp_path: Path) -> None:

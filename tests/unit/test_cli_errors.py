@@ -51,3 +51,37 @@ def test_a_client_without_redis_raises_the_projects_error(tmp_path: Path) -> Non
         assert isinstance(caught.value, ConnectionError)  # except ConnectionError still works
         with pytest.raises(BackendUnavailableError):
             client.list()
+
+
+@pytest.mark.parametrize(
+    ("lines", "message"),
+    [
+        (['{"type": "echo"}', "{not json"], "line 2: Expecting property name"),
+        (['{"type": "echo", "color": "red"}'], "line 1: unknown field(s) color"),
+        (['{"type": "echo", "template": "t.pb"}'], 'line 1: give exactly one of "type"'),
+        (['{"template": "missing.pb"}'], "line 1: cannot read the template file"),
+        (['{"type": "echo", "inputs": [1]}'], 'line 1: "inputs" must be an object'),
+        (['{"type": "echo", "inputs": {"x": [1]}}'], "line 1: input 'x' must be a number"),
+        (['{"type": "echo", "inputs": {"x": "int:one"}}'], "line 1: input 'x': cannot read"),
+        (['{"type": "echo", "retries": -1}'], 'line 1: "retries" must be a whole number'),
+        (['{"type": "echo", "timeout": "soon"}'], "line 1:"),
+        (['"echo"'], "line 1: expected a JSON object, got str"),
+        (["# only a comment", ""], "has no submissions"),
+    ],
+)
+def test_a_bad_submissions_file_is_one_line_naming_the_line(
+    lines: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "runs.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    assert main(["submit-many", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("flyte-celery submit-many: ") and message in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_a_missing_submissions_file_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["submit-many", str(tmp_path / "none.jsonl")]) == 2
+    assert "cannot read" in capsys.readouterr().err
