@@ -11,15 +11,16 @@ and the wire), so the stored form is smaller than :meth:`ExecutionRecord.to_dict
   again. Only full writes pay for it, and they are rare next to polls (below);
 - an event is a JSON array ``[attempt, phase, version, reason, time(, cache status)]``.
 
-A record is one STRING of three lines: the CAS version, then
-the *hot* fields (the claim, when it was made, the next Get) that the scheduler and
-the Get jobs change on every poll, as JSON, then the deflated document. A write that
-changes only the hot fields (:func:`hot_only`) replaces just that part, server-side,
-and sends no document; a full write leaves it empty. Reads lay the hot fields over
-the document. (One string rather than a hash: a hash with a value over 64 bytes
-leaves Redis's compact encoding and costs some 300 bytes more per execution.)
-Earlier releases' records (a hash ``v``, ``doc`` of plain JSON with ISO times, and
-dict events) still read, and are rewritten in this layout on their next write.
+A record is one STRING of four lines: the CAS version; the *route* (attempt, plugin,
+quota namespace and web-API phase, a JSON array) from which the scheduler claims a
+due Get server-side without reading the rest; the *hot* fields (the claim, when it
+was made, the next Get) that the scheduler and the Get jobs change on every poll, a
+JSON object; and the deflated document of everything else. A write that changes only
+the hot fields (:func:`hot_only`) replaces just that line, server-side, and sends no
+document. (One string rather than a hash: a hash with a value over 64 bytes leaves
+Redis's compact encoding and costs some 300 bytes more per execution.) Earlier
+releases' records (a hash ``v``, ``doc`` of plain JSON with ISO times, and dict
+events) still read; the store rewrites one in this layout when it reads it.
 """
 
 from __future__ import annotations
@@ -42,7 +43,9 @@ __all__ = [
     "encode_doc",
     "encode_event",
     "encode_hot",
+    "encode_route",
     "hot_only",
+    "split",
 ]
 
 HOT_FIELDS = ("claim", "claimed_at", "next_get_at")
@@ -92,11 +95,27 @@ def encode_hot(record: ExecutionRecord) -> str:
     )
 
 
+def encode_route(record: ExecutionRecord) -> str:
+    """What the claim script needs: ``[attempt, plugin id, quota namespace, web-API phase]``."""
+    return _JSON.encode(
+        [record.attempt, record.plugin_id, record.token_namespace, int(record.webapi.phase)]
+    )
+
+
+def split(value: bytes) -> tuple[bytes, bytes, bytes]:
+    """A stored record's version, hot fields and document (its route is derived data)."""
+    version, _, hot, doc = value.split(b"\n", 3)
+    return version, hot, doc
+
+
 def encode_doc(record: ExecutionRecord) -> bytes:
-    """The compact document of ``record`` (without its version): deflated JSON."""
+    """The compact document of ``record`` (without its version and hot fields): deflated JSON."""
     full = record.to_dict()
+    for name in HOT_FIELDS:
+        del full[name]
     for name in _TIMES:
-        full[name] = _us(getattr(record, name))
+        if name in full:
+            full[name] = _us(getattr(record, name))
     webapi: dict[str, JSONValue] = full["webapi"]
     webapi["allocation_start"] = _us(record.webapi.allocation_start)
     full["webapi"] = {k: v for k, v in webapi.items() if v != _WEBAPI_DEFAULTS[k]}

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from redis import Redis
@@ -32,6 +32,7 @@ from redis.exceptions import ResponseError
 
 from plugins.core import Phase
 from plugins.errors import ConfigError, ExecutionExistsError
+from scheduler.backend.indexes import StoreIndexes, ms_or_empty
 from scheduler.backend.keys import Keys
 from scheduler.backend.records import (
     decode_event,
@@ -39,7 +40,9 @@ from scheduler.backend.records import (
     encode_doc,
     encode_event,
     encode_hot,
+    encode_route,
     hot_only,
+    split,
 )
 from scheduler.backend.scripts import decode, load_script
 from scheduler.model import Event, ExecutionRecord
@@ -57,10 +60,6 @@ DEFAULT_EVENT_LOG_CAP = 1000
 """The most events kept per execution; the oldest are dropped first."""
 
 
-def _ms(value: datetime | None) -> str:
-    return "" if value is None else str(int(value.timestamp() * 1000))
-
-
 def _stored(new: ExecutionRecord, version: Any) -> ExecutionRecord | None:
     """The record as written, with the version the script returned; None on a conflict."""
     return None if int(version) < 0 else evolve(new, version=int(version))
@@ -76,7 +75,7 @@ def _light(current: ExecutionRecord | None, new: ExecutionRecord, events: Sequen
     return current is not None and not events and not new.finished and hot_only(current, new)
 
 
-class ExecutionStore:
+class ExecutionStore(StoreIndexes):
     """Execution records in Redis.
 
     Args:
@@ -104,14 +103,10 @@ class ExecutionStore:
             raise ConfigError(f"retention must be at least 1s, got {retention}")
         if event_log_cap < 1:
             raise ConfigError(f"event_log_cap must be >= 1, got {event_log_cap}")
-        self._redis = redis_client
-        self._keys = Keys(key_prefix)
-        self._retention_s = int(retention.total_seconds())
+        super().__init__(redis_client, Keys(key_prefix), int(retention.total_seconds()))
         self._cap = event_log_cap
         self._redact = redact
         self._transition = load_script(redis_client, "transition")
-        self._forget = load_script(redis_client, "forget")
-        self._touch = load_script(redis_client, "touch")
 
     # -- writes --------------------------------------------------------------------------------
 
@@ -212,7 +207,7 @@ class ExecutionStore:
         self, pairs: Sequence[tuple[ExecutionRecord | None, ExecutionRecord]], client: Any
     ) -> Any:
         keys = [self._keys.index("due"), self._keys.index("claims")]
-        args: list[Any] = []
+        args: list[Any] = ["touch"]
         for current, new in pairs:
             assert current is not None
             keys.append(self._keys.record(new.id))
@@ -220,8 +215,8 @@ class ExecutionStore:
                 new.id,
                 current.version,
                 encode_hot(new),
-                _ms(new.next_get_at),
-                _ms(new.claimed_at) if new.claim else "",
+                ms_or_empty(new.next_get_at),
+                ms_or_empty(new.claimed_at) if new.claim else "",
             ]
         return self._touch(keys=keys, args=args, client=client)
 
@@ -272,14 +267,16 @@ class ExecutionStore:
             encode_doc(new),
             _JSON.encode(logged),
             self._cap,
-            _ms(new.created_at),
-            _ms(new.not_before or new.updated_at) if open_ and new.pending else "",
-            _ms(new.next_get_at) if open_ else "",
-            _ms(new.deadline) if open_ else "",
-            _ms(new.claimed_at) if open_ and new.claim else "",
-            "" if open_ else _ms(new.updated_at),
-            _ms(new.updated_at) if waiting is not None else "",
+            ms_or_empty(new.created_at),
+            ms_or_empty(new.not_before or new.updated_at) if open_ and new.pending else "",
+            ms_or_empty(new.next_get_at) if open_ else "",
+            ms_or_empty(new.deadline) if open_ else "",
+            ms_or_empty(new.claimed_at) if open_ and new.claim else "",
+            "" if open_ else ms_or_empty(new.updated_at),
+            ms_or_empty(new.updated_at) if waiting is not None else "",
             self._retention_s,
+            encode_route(new),
+            encode_hot(new),
         ]
         return keys, args, new
 
@@ -309,51 +306,23 @@ class ExecutionStore:
             if _older(value):
                 v, doc = next(hashes)
                 if v is not None and doc is not None:
-                    records.append(decode_record(v, doc))
+                    records.append(self._rewrite(decode_record(v, doc)))
             elif isinstance(value, Exception):
                 raise value
             elif value is not None:
-                v, hot, doc = value.split(b"\n", 2)
-                records.append(decode_record(v, doc, hot or None))
+                version, hot, doc = split(value)
+                records.append(decode_record(version, doc, hot))
         return records
+
+    def _rewrite(self, older: ExecutionRecord) -> ExecutionRecord:
+        """An earlier release's record, rewritten in this layout (no event: nothing changed)."""
+        keys, args, _ = self._call(older, older)
+        version = int(self._transition(keys=keys, args=args))
+        return older if version < 0 else evolve(older, version=version)
 
     def events(self, execution_id: str) -> list[Event]:
         """The execution's events, oldest first."""
         return [decode_event(e) for e in self._redis.lrange(self._keys.events(execution_id), 0, -1)]
-
-    # -- indexes: O(what is due) ---------------------------------------------------------------
-
-    def _range(self, name: str, upto: str, limit: int) -> list[str]:
-        ids = self._redis.zrangebyscore(self._keys.index(name), "-inf", upto, start=0, num=limit)
-        return [decode(i) for i in ids]
-
-    def pending(self, now: datetime | None = None, limit: int = 100) -> list[str]:
-        """Executions with work to do at ``now`` (any time if ``None``), longest pending first."""
-        return self._range("pending", "+inf" if now is None else _ms(now), limit)
-
-    def due(self, now: datetime, limit: int = 100) -> list[str]:
-        """Executions whose next Get is due at ``now``, most overdue first."""
-        return self._range("due", _ms(now), limit)
-
-    def timed_out(self, now: datetime, limit: int = 100) -> list[str]:
-        """Executions whose attempt deadline passed at ``now``."""
-        return self._range("timeouts", _ms(now), limit)
-
-    def stale_claims(self, older_than: datetime, limit: int = 100) -> list[str]:
-        """Executions whose claimed step has made no progress since ``older_than``."""
-        return self._range("claims", _ms(older_than), limit)
-
-    def waiting(self, namespace: str, limit: int = 100) -> list[str]:
-        """Executions waiting for a token of ``namespace``, longest waiting first."""
-        ids = self._redis.zrange(self._keys.waiting(namespace), 0, limit - 1)
-        return [decode(i) for i in ids]
-
-    def next_due_at(self) -> datetime | None:
-        """When the earliest Get is due, so a loop can sleep until then."""
-        first = self._redis.zrange(self._keys.index("due"), 0, 0, withscores=True)
-        if not first:
-            return None
-        return datetime.fromtimestamp(float(first[0][1]) / 1000, tz=UTC)
 
     def list(self, *, phase: Phase | None = None, limit: int = 100) -> list[ExecutionRecord]:
         """The newest executions first, optionally only those in ``phase``.
@@ -376,23 +345,3 @@ class ExecutionStore:
                     found.append(record)
             start += page
         return found[:limit]
-
-    def forget(self, now: datetime, limit: int = 1000) -> int:
-        """Drop executions finished more than the retention ago from the listing indexes.
-
-        Their records and event logs expire by themselves; this bounds the indexes.
-
-        Returns:
-            How many were dropped.
-        """
-        cutoff = now - timedelta(seconds=self._retention_s)
-        return int(
-            self._forget(
-                keys=[self._keys.index("all"), self._keys.index("finished")],
-                args=[_ms(cutoff), limit],
-            )
-        )
-
-    def count(self) -> int:
-        """How many executions are listed (finished ones until forgotten)."""
-        return int(self._redis.zcard(self._keys.index("all")))

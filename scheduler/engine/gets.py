@@ -9,42 +9,26 @@ from __future__ import annotations
 from datetime import datetime
 
 from scheduler.engine.outbox import Outbox
-from scheduler.model import ExecutionRecord, Step, WebAPIPhase, machine
-from scheduler.model.evolve import evolve
+from scheduler.model import Step
 from scheduler.runtime import PluginKind
 
 __all__ = ["dispatch_gets"]
 
 
-def _is_core(outbox: Outbox, record: ExecutionRecord) -> bool:
-    try:
-        return outbox.runtime.plugins.get(record.plugin_id).kind is PluginKind.CORE
-    except Exception:
-        return False  # the Get job reports the load failure on the record
-
-
 def dispatch_gets(outbox: Outbox, now: datetime) -> None:
     """Claim every Get due at ``now`` (up to the batch) and publish them.
 
-    The claims are written in one round trip (each its own compare-and-set).
+    The store claims them server-side in one script call, from the records' routes;
+    nothing is read or decoded here. A core plugin's next round is a Handle job.
     """
-    pairs: list[tuple[ExecutionRecord, ExecutionRecord]] = []
-    steps: list[Step | None] = []  # the step claimed; None: the record just leaves the index
-    for record in outbox.records(outbox.runtime.store.due(now, outbox.batch)):
-        if record.claim is not None or record.webapi.phase is not WebAPIPhase.RESOURCES_CREATED:
-            pairs.append((record, evolve(record, next_get_at=None)))
-            steps.append(None)
-            continue
-        claimed = Step.HANDLE if _is_core(outbox, record) else Step.GET
-        pairs.append((record, evolve(machine.claimed(record, now, claimed), next_get_at=None)))
-        steps.append(claimed)
-    groups: dict[str, list[ExecutionRecord]] = {}
-    for step, written in zip(steps, outbox.write_many(pairs), strict=True):
-        if written is None or step is None:
-            continue
-        if step is Step.HANDLE:
-            outbox.publish_claimed(written)
+    runtime = outbox.runtime
+    core = [p.id for p in runtime.plugins.loadable() if p.kind is PluginKind.CORE]
+    groups: dict[str, list[tuple[str, int]]] = {}
+    for due in runtime.store.claim_due(now, outbox.batch, core):
+        queue = runtime.queue_of(due.plugin_id, due.namespace)
+        if due.claim.step is Step.HANDLE:
+            outbox.publish_one(Step.HANDLE, due.id, due.claim.attempt, queue)
         else:
-            groups.setdefault(outbox.runtime.queue_for(written), []).append(written)
-    for queue, records in groups.items():
-        outbox.publish_batch(Step.GET, queue, records)
+            groups.setdefault(queue, []).append((due.id, due.claim.attempt))
+    for queue, items in groups.items():
+        outbox.publish_gets(queue, items)

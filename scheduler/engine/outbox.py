@@ -107,7 +107,8 @@ class Outbox:
         if claim.step in (Step.GET, Step.CREATE):
             self.publish_batch(claim.step, self.runtime.queue_for(record), [record])
             return
-        self._send(claim.step, [record.id, claim.attempt], self.runtime.queue_for(record), [record])
+        limit = self.time_limit(record, claim.step)
+        self._send(claim.step, [record.id, claim.attempt], self.runtime.queue_for(record), limit)
 
     def publish_batch(self, step: Step, queue: str, records: Sequence[ExecutionRecord]) -> None:
         """Publish claimed Gets or Creates to ``queue`` in jobs of at most the batch size.
@@ -118,12 +119,22 @@ class Outbox:
         size = settings.get_batch_size if step is Step.GET else settings.create_batch_size
         for start in range(0, len(records), size):
             chunk = records[start : start + size]
-            self._send(step, [[[r.id, r.attempt] for r in chunk]], queue, chunk)
+            limit = min(self.time_limit(r, step) for r in chunk)
+            self._send(step, [[[r.id, r.attempt] for r in chunk]], queue, limit)
 
-    def _send(
-        self, step: Step, args: list[Any], queue: str, records: Sequence[ExecutionRecord]
-    ) -> None:
-        limit = min(self.time_limit(r, step) for r in records)
+    def publish_gets(self, queue: str, items: Sequence[tuple[str, int]]) -> None:
+        """Publish Gets claimed server-side, ``(execution id, attempt)``, in batches."""
+        size = self.runtime.settings.get_batch_size
+        limit = self.runtime.settings.call_timeout
+        for start in range(0, len(items), size):
+            chunk = [[i, a] for i, a in items[start : start + size]]
+            self._send(Step.GET, [chunk], queue, limit)
+
+    def publish_one(self, step: Step, execution_id: str, attempt: int, queue: str) -> None:
+        """Publish the job of a step claimed server-side for one execution."""
+        self._send(step, [execution_id, attempt], queue, self.runtime.settings.call_timeout)
+
+    def _send(self, step: Step, args: list[Any], queue: str, limit: timedelta) -> None:
         try:
             self.publish(step.job_name, args, queue, time_limit=limit)
         except UNAVAILABLE:
@@ -134,8 +145,4 @@ class Outbox:
             # The claims are written: reconciliation publishes them again after the
             # visibility timeout. Failing the attempts here would free tokens a launch may
             # still use.
-            log.exception(
-                "%s: publishing %s failed; reconciliation will retry",
-                ", ".join(r.id for r in records),
-                step.job_name,
-            )
+            log.exception("publishing %s %s failed; reconciliation will retry", step, args)

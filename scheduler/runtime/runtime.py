@@ -220,11 +220,15 @@ class Runtime:
 
     def queue_for(self, record: ExecutionRecord) -> str:
         """The queue of the record's jobs: its plugin's, by quota namespace."""
+        return self.queue_of(record.plugin_id, record.token_namespace)
+
+    def queue_of(self, plugin_id: str, token_namespace: str | None) -> str:
+        """The queue of jobs of ``plugin_id`` whose attempt holds a token of ``token_namespace``."""
         namespace = None
-        prefix = f"{record.plugin_id}:"
-        if record.token_namespace and record.token_namespace.startswith(prefix):
-            namespace = record.token_namespace[len(prefix) :]
-        return self.queue(record.plugin_id, namespace)
+        prefix = f"{plugin_id}:"
+        if token_namespace and token_namespace.startswith(prefix):
+            namespace = token_namespace[len(prefix) :]
+        return self.queue(plugin_id, namespace)
 
     def limiter(self, plugin_id: str, kind: LimiterKind) -> RedisRateLimiter:
         """The plugin's global read (Get) or write (Create, Delete, Do) limiter."""

@@ -33,7 +33,7 @@ from tests.remote_job import CREATED_KEY
 
 N = int(os.environ.get("FLYTE_CELERY_BENCH_N", "100000"))
 RESYNC = float(os.environ.get("FLYTE_CELERY_BENCH_RESYNC", "30" if N >= 1000 else "5"))
-WINDOW_PERIODS = 3
+WINDOW_PERIODS = int(os.environ.get("FLYTE_CELERY_BENCH_WINDOW", "3"))  # resync periods measured
 
 
 def held() -> tasks_pb2.TaskTemplate:

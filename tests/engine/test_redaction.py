@@ -28,7 +28,7 @@ def test_a_secret_in_a_user_exception_is_masked(
     assert err is not None and "could not log in with token" in err.message
     stored = h.runtime.redis.get(h.runtime.keys.record(ex.id))
     assert stored is not None
-    doc = zlib.decompress(stored.split(b"\n", 2)[2])
+    doc = zlib.decompress(stored.split(b"\n", 3)[3])
     assert TOKEN.encode() not in doc and b"could not log in" in doc  # there, but masked
     assert MASK in err.message
     assert all(TOKEN not in e.reason for e in ex.events())

@@ -39,10 +39,11 @@ RESYNC = timedelta(seconds=30)
 
 
 def parts(client: redis.Redis, key: str) -> list[bytes]:
-    """A stored record's version, hot part and document."""
+    """A stored record's version, hot part and document (its route left out)."""
     raw = client.get(key)
     assert raw is not None
-    return raw.split(b"\n", 2)
+    version, _, hot, doc = raw.split(b"\n", 3)
+    return [version, hot, doc]
 
 
 @pytest.fixture
@@ -51,10 +52,10 @@ def store(redis_client: redis.Redis) -> ExecutionStore:
 
 
 @given(records, records)
-def test_compact_documents_round_trip_with_or_without_hot_fields(
+def test_compact_documents_round_trip_with_their_hot_fields(
     rec: ExecutionRecord, other: ExecutionRecord
 ) -> None:
-    assert decode_record(7, encode_doc(rec)) == replace(rec, version=7)
+    assert decode_record(7, encode_doc(rec), encode_hot(rec)) == replace(rec, version=7)
     hot = {"claim": other.claim, "claimed_at": other.claimed_at, "next_get_at": other.next_get_at}
     assert decode_record(3, encode_doc(rec), encode_hot(other)) == replace(rec, version=3, **hot)
 
@@ -63,7 +64,9 @@ def test_documents_leave_defaults_and_the_id_out_and_older_documents_still_read(
     rec = record(phase=Phase.RUNNING, next_get_at=T0 + RESYNC)
     doc = json.loads(zlib.decompress(encode_doc(rec)))
     assert "id" not in doc and "last_error" not in doc and "teardown_reason" not in doc
-    assert doc["next_get_at"] == int((T0 + RESYNC).timestamp()) * 1_000_000
+    assert "next_get_at" not in doc  # a hot field: it has its own line
+    assert json.loads(encode_hot(rec))["next_get_at"] == int((T0 + RESYNC).timestamp()) * 10**6
+    assert doc["created_at"] == int(T0.timestamp()) * 10**6
     assert len(encode_doc(rec)) < len(json.dumps(rec.to_dict())) / 4
     older = json.dumps(rec.to_dict())  # what earlier releases stored: every field, ISO times
     assert decode_record(2, older) == replace(rec, version=2)
@@ -110,9 +113,9 @@ def test_a_claim_writes_only_the_hot_fields_and_a_full_write_folds_them_back(
     polled = store.transition(stored, same)
     assert polled is not None and store.get(first.id) == polled
     assert store.due(T0 + 2 * RESYNC) == [first.id] and store.stale_claims(T0 + RESYNC) == []
-    # A real change rewrites the document, and the hot fields fold back into it.
+    # A real change rewrites the document.
     changed = store.transition(polled, replace(polled, phase_version=1, reason="progress"))
-    assert changed is not None and parts(redis_client, key)[1] == b""
+    assert changed is not None and parts(redis_client, key)[2] != doc_before
     assert store.get(first.id) == changed
     assert [e.version for e in store.events(first.id)] == [0, 1]
 
@@ -147,19 +150,69 @@ def test_a_client_that_decodes_responses_is_refused(redis_server: RedisServer) -
         ExecutionStore(texts)
 
 
-def test_an_earlier_releases_hash_record_reads_and_is_rewritten_on_its_next_write(
+def test_an_earlier_releases_hash_record_is_rewritten_when_read(
     store: ExecutionStore, redis_client: redis.Redis
 ) -> None:
     rec = record("old", phase=Phase.RUNNING, pending=False, next_get_at=T0)
     key = store._keys.record(rec.id)
     redis_client.hset(key, mapping={"v": 4, "doc": json.dumps(rec.to_dict())})
-    old = store.get(rec.id)
-    assert old == replace(rec, version=4)
-    assert store.get_many([rec.id, "p/d/none"]) == [old]
-    claimed = store.transition(old, replace(old, claim=Claim(Step.GET, 0), claimed_at=T0))
-    assert claimed is not None and claimed.version == 5 and redis_client.type(key) == b"string"
-    assert store.get(rec.id) == claimed
+    redis_client.rpush(store._keys.events(rec.id), Event(0, Phase.RUNNING, 0, "", T0).to_json())
+    assert store.get_many([rec.id, "p/d/none"]) == [replace(rec, version=5)]
+    assert redis_client.type(key) == b"string" and store.get(rec.id) == replace(rec, version=5)
+    assert [e.phase for e in store.events(rec.id)] == [Phase.RUNNING]  # no event: no change
+    claimed = store.transition(
+        replace(rec, version=5), replace(rec, claim=Claim(Step.GET, 0), claimed_at=T0)
+    )
+    assert claimed is not None and claimed.version == 6 and store.get(rec.id) == claimed
     redis_client.delete(key)
     redis_client.hset(key, mapping={"v": 4, "doc": json.dumps(rec.to_dict())})
-    assert store.transition(old, replace(old, reason="full")) is not None
-    assert store.get(rec.id) == replace(rec, version=5, reason="full")
+    # A full write from the hash's version converts it; a hot-only write refuses it (the
+    # writer re-reads, which converts it).
+    late = replace(rec, version=4)
+    assert store.transition(late, replace(late, claim=Claim(Step.GET, 0), claimed_at=T0)) is None
+    assert store.transition(late, replace(rec, reason="late")) is not None
+    assert redis_client.type(key) == b"string" and store.get(rec.id) == replace(
+        rec, reason="late", version=5
+    )
+
+
+def test_due_gets_are_claimed_server_side_from_the_route_alone(
+    store: ExecutionStore, redis_client: redis.Redis
+) -> None:
+    created = WebAPIState(phase=WebAPIPhase.RESOURCES_CREATED)
+    waiting = record("w", pending=False, next_get_at=T0, webapi=created, plugin_id="remote")
+    core = record("c", pending=False, next_get_at=T0, webapi=created, plugin_id="counter")
+    quota = replace(waiting, id="p/d/q", name="q", token_namespace="remote:gpu", attempt=2)
+    claimed = replace(
+        waiting, id="p/d/x", name="x", claim=Claim(Step.GET, 0), claimed_at=T0 - RESYNC
+    )
+    later = replace(waiting, id="p/d/l", name="l", next_get_at=T0 + RESYNC)
+    stored = {r.id: r for r in store.create_many([waiting, core, quota, claimed, later]) if r}
+    gone = store.create(replace(waiting, id="p/d/g", name="g"))
+    redis_client.delete(store._keys.record(gone.id))
+    due = store.claim_due(T0, 100, ["counter"])
+    assert {(d.id, str(d.claim), d.plugin_id, d.namespace) for d in due} == {
+        ("p/d/w", "get:0", "remote", None),
+        ("p/d/c", "handle:0", "counter", None),
+        ("p/d/q", "get:2", "remote", "remote:gpu"),
+    }
+    for execution_id in ("p/d/w", "p/d/c", "p/d/q"):
+        now = store.get(execution_id)
+        assert now is not None and now.version == stored[execution_id].version + 1
+        assert now.claimed_at == T0 and now.next_get_at is None
+        assert replace(now, claim=None, claimed_at=None, next_get_at=T0, version=0) == replace(
+            stored[execution_id], version=0
+        )
+    # Already claimed: it just leaves the index (its claim and the rest untouched).
+    left = store.get("p/d/x")
+    assert left is not None and left.claim == Claim(Step.GET, 0) and left.next_get_at is None
+    assert store.due(T0 + 2 * RESYNC) == ["p/d/l"]  # not yet due, still indexed; gone dropped
+    assert set(store.stale_claims(T0)) == {"p/d/w", "p/d/c", "p/d/q", "p/d/x"}
+    # An earlier release's record is rewritten at once and claimed at the next call.
+    old = replace(waiting, id="p/d/o", name="o")
+    redis_client.hset(
+        store._keys.record(old.id), mapping={"v": 3, "doc": json.dumps(old.to_dict())}
+    )
+    redis_client.zadd(store._keys.index("due"), {old.id: int(T0.timestamp() * 1000)})
+    assert store.claim_due(T0, 100, []) == []
+    assert [(d.id, str(d.claim)) for d in store.claim_due(T0, 100, [])] == [("p/d/o", "get:0")]

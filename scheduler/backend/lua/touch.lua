@@ -1,12 +1,22 @@
--- Write only the hot fields (claim, claimed at, next Get) of many records, each its own
--- compare-and-set, and move them in the due and claims indexes: one call per batch.
--- KEYS[1] due       ZSET  id -> next Get (ms)
--- KEYS[2] claims    ZSET  id -> claimed at (ms)
--- KEYS[2 + i]       STRING record i: "<version>\n<hot fields JSON>\n<doc>" (an earlier
---                   release's HASH v, doc is rewritten in this layout)
--- ARGV, five per record i from 5 * (i - 1) + 1: id, expected version, hot JSON,
--- next Get score or '' (leave the index), claimed-at score or ''
--- Returns each record's new version, or -1 where it changed (or is gone).
+-- The hot fields of records (claim, claimed at, next Get), written without their
+-- documents; each record its own compare-and-set. Two modes, one call per batch:
+--
+-- "touch": write the hot fields the store computed (a claim, an unchanged poll).
+--   ARGV[2..], five per record i: id, expected version, hot JSON, next Get score or ''
+--   (leave the index), claimed-at score or ''. KEYS[2 + i] is record i.
+--   Returns each record's new version, or -1 where it changed, is gone, or is still in
+--   an earlier release's layout (the store rewrites such a record when it reads it).
+-- "claim": claim the Gets due by now, reading only the records' routes: a record that
+--   waits for a Get (web-API phase 2, no claim) is claimed for a Get, or a Handle if its
+--   plugin is a core plugin; any other just leaves the index.
+--   ARGV[2] now (ms), ARGV[3] now (us), ARGV[4] most to claim, ARGV[5] the records' key
+--   prefix, ARGV[6..] the core plugins' ids. The records are named by the due index,
+--   under the same hash tag as KEYS.
+--   Returns five values per claimed record: id, attempt, plugin id, quota namespace (''
+--   for none), step; and "id, '', '', '', read" for one in an earlier release's layout.
+--
+-- KEYS[1] due ZSET id -> next Get (ms), KEYS[2] claims ZSET id -> claimed at (ms).
+-- A record is "<version>\n<route>\n<hot fields>\n<doc>" (see records.py).
 local out = {}
 local function place(key, score, id)
   if score == '' then
@@ -15,32 +25,66 @@ local function place(key, score, id)
     redis.call('ZADD', key, score, id)
   end
 end
--- The version and the document of a record, in either layout; nil if there is none.
-local function read(key)
-  local kind = redis.call('TYPE', key)['ok']
-  if kind == 'string' then
-    local value = redis.call('GET', key)
-    local first = string.find(value, '\n', 1, true)
-    local second = string.find(value, '\n', first + 1, true)
-    return tonumber(string.sub(value, 1, first - 1)), string.sub(value, second + 1)
-  elseif kind == 'hash' then
-    local old = redis.call('HMGET', key, 'v', 'doc')
-    return tonumber(old[1]), old[2]
-  end
-  return nil, nil
+-- A record's four lines; nil unless it is a string in this layout.
+local function parts(value)
+  if type(value) ~= 'string' then return nil end
+  local a = string.find(value, '\n', 1, true)
+  local b = a and string.find(value, '\n', a + 1, true)
+  local c = b and string.find(value, '\n', b + 1, true)
+  if not c then return nil end
+  return tonumber(string.sub(value, 1, a - 1)), string.sub(value, a + 1, b - 1),
+    string.sub(value, b + 1, c - 1), string.sub(value, c + 1)
 end
-for i = 3, #KEYS do
-  local a = (i - 3) * 5
-  local id = ARGV[a + 1]
-  local current, doc = read(KEYS[i])
-  if current == nil or current ~= tonumber(ARGV[a + 2]) then
-    out[#out + 1] = -1
-  else
-    -- In flight, a record has no TTL; KEEPTTL all the same, so a write never adds one.
-    redis.call('SET', KEYS[i], (current + 1) .. '\n' .. ARGV[a + 3] .. '\n' .. doc, 'KEEPTTL')
-    place(KEYS[1], ARGV[a + 4], id)
-    place(KEYS[2], ARGV[a + 5], id)
-    out[#out + 1] = current + 1
+local function touch()
+  for i = 3, #KEYS do
+    local a = (i - 3) * 5 + 1
+    local id = ARGV[a + 1]
+    -- pcall: an earlier release's hash answers GET with an error, which parts() refuses.
+    local version, route, _, doc = parts(redis.pcall('GET', KEYS[i]))
+    if version == nil or version ~= tonumber(ARGV[a + 2]) then
+      out[#out + 1] = -1
+    else
+      -- In flight, a record has no TTL; KEEPTTL all the same, so a write never adds one.
+      local record = (version + 1) .. '\n' .. route .. '\n' .. ARGV[a + 3] .. '\n' .. doc
+      redis.call('SET', KEYS[i], record, 'KEEPTTL')
+      place(KEYS[1], ARGV[a + 4], id)
+      place(KEYS[2], ARGV[a + 5], id)
+      out[#out + 1] = version + 1
+    end
   end
 end
+
+local function claim()
+  local now_ms, now_us, prefix = ARGV[2], ARGV[3], ARGV[5]
+  local core = {}
+  for i = 6, #ARGV do core[ARGV[i]] = true end
+  local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now_ms, 'LIMIT', 0, tonumber(ARGV[4]))
+  for _, id in ipairs(ids) do
+    local raw = redis.pcall('GET', prefix .. id)
+    local version, route, hot, doc = parts(raw)
+    if version == nil and type(raw) == 'table' then
+      for _, v in ipairs({id, '', '', '', 'read'}) do out[#out + 1] = v end
+    elseif version == nil then
+      redis.call('ZREM', KEYS[1], id)  -- gone (expired, or forgotten)
+    else
+      local r = cjson.decode(route)  -- attempt, plugin id, namespace, web-API phase
+      local waiting = string.find(hot, '"claim":null', 1, true) and r[4] == 2
+      if waiting then
+        local step = core[r[2]] and 'handle' or 'get'
+        hot = '{"claim":"' .. step .. ':' .. r[1] .. '","claimed_at":' .. now_us
+          .. ',"next_get_at":null}'
+        redis.call('ZADD', KEYS[2], now_ms, id)
+        local namespace = r[3] == cjson.null and '' or r[3]
+        for _, v in ipairs({id, r[1], r[2], namespace, step}) do out[#out + 1] = v end
+      else
+        hot = string.gsub(hot, '"next_get_at":%-?%d+', '"next_get_at":null')
+      end
+      redis.call('ZREM', KEYS[1], id)
+      local record = (version + 1) .. '\n' .. route .. '\n' .. hot .. '\n' .. doc
+      redis.call('SET', prefix .. id, record, 'KEEPTTL')
+    end
+  end
+end
+
+if ARGV[1] == 'claim' then claim() else touch() end
 return out

@@ -1,6 +1,6 @@
 -- Compare-and-set one execution record, and move it between the indexes, atomically.
--- KEYS[1] record    STRING "<version>\n<hot fields>\n<doc>" (an earlier release's HASH
---                   v, doc is read, and replaced); a full write leaves the hot part empty
+-- KEYS[1] record    STRING "<version>\n<route>\n<hot fields>\n<doc>" (see records.py;
+--                   an earlier release's HASH v, doc is read, and replaced)
 -- KEYS[2] events    LIST  event JSON, capped
 -- KEYS[3] all       ZSET  id -> created (ms)
 -- KEYS[4] pending   ZSET  id -> may start at (ms)
@@ -14,7 +14,7 @@
 -- ARGV[4] a JSON array of event JSON strings to log, ARGV[5] event cap,
 -- ARGV[6] created, ARGV[7] pending, ARGV[8] due, ARGV[9] deadline, ARGV[10] claimed,
 -- ARGV[11] finished, ARGV[12] waiting: each a score, or '' to leave that index,
--- ARGV[13] retention of finished records (s)
+-- ARGV[13] retention of finished records (s), ARGV[14] route, ARGV[15] hot fields
 -- Returns the new version, -1 on a version conflict.
 local kind = redis.call('TYPE', KEYS[1])['ok']
 local current = 0
@@ -25,7 +25,7 @@ elseif kind == 'hash' then
 end
 if current ~= tonumber(ARGV[2]) then return -1 end
 local version = current + 1
-redis.call('SET', KEYS[1], version .. '\n\n' .. ARGV[3])
+redis.call('SET', KEYS[1], version .. '\n' .. ARGV[14] .. '\n' .. ARGV[15] .. '\n' .. ARGV[3])
 local events = cjson.decode(ARGV[4])
 if #events > 0 then
   redis.call('RPUSH', KEYS[2], unpack(events))

@@ -1,0 +1,150 @@
+"""The execution store's indexes: what is due, pending, timed out or stale, O(what is due).
+
+The store (:mod:`.store`) keeps each unfinished execution in the indexes its fields
+call for; these queries read them, and :meth:`StoreIndexes.claim_due` claims the due
+Gets server-side, in one script call per batch, from the records' routes alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from redis import Redis
+
+from scheduler.backend.keys import Keys
+from scheduler.backend.scripts import decode, load_script
+from scheduler.model import Claim, ExecutionRecord, Step
+
+__all__ = ["DueClaim", "StoreIndexes", "ms_or_empty"]
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def ms_or_empty(value: datetime | None) -> str:
+    """A time as the scripts' index scores take it (ms), or ``''``: leave the index."""
+    return "" if value is None else str(int(value.timestamp() * 1000))
+
+
+@dataclass(frozen=True)
+class DueClaim:
+    """A Get (or a core plugin's Handle) the scheduler claimed server-side.
+
+    Attributes:
+        id: The execution.
+        claim: The step claimed, for its current attempt.
+        plugin_id: Its plugin.
+        namespace: The quota namespace its attempt holds a token of, if any.
+    """
+
+    id: str
+    claim: Claim
+    plugin_id: str
+    namespace: str | None
+
+
+class StoreIndexes:
+    """The index queries of an :class:`~scheduler.backend.store.ExecutionStore`.
+
+    Args:
+        redis_client: The deployment's Redis.
+        keys: Its key names.
+        retention_s: How long finished executions are listed (seconds).
+    """
+
+    def __init__(self, redis_client: Redis, keys: Keys, retention_s: int) -> None:
+        self._redis = redis_client
+        self._keys = keys
+        self._retention_s = retention_s
+        self._forget = load_script(redis_client, "forget")
+        self._touch = load_script(redis_client, "touch")
+
+    def get_many(self, execution_ids: list[str]) -> list[ExecutionRecord]:
+        """The records that exist among ``execution_ids`` (the store reads them)."""
+        raise NotImplementedError
+
+    def _range(self, name: str, upto: str, limit: int) -> list[str]:
+        ids = self._redis.zrangebyscore(self._keys.index(name), "-inf", upto, start=0, num=limit)
+        return [decode(i) for i in ids]
+
+    def pending(self, now: datetime | None = None, limit: int = 100) -> list[str]:
+        """Executions with work to do at ``now`` (any time if ``None``), longest pending first."""
+        return self._range("pending", "+inf" if now is None else ms_or_empty(now), limit)
+
+    def due(self, now: datetime, limit: int = 100) -> list[str]:
+        """Executions whose next Get is due at ``now``, most overdue first."""
+        return self._range("due", ms_or_empty(now), limit)
+
+    def timed_out(self, now: datetime, limit: int = 100) -> list[str]:
+        """Executions whose attempt deadline passed at ``now``."""
+        return self._range("timeouts", ms_or_empty(now), limit)
+
+    def stale_claims(self, older_than: datetime, limit: int = 100) -> list[str]:
+        """Executions whose claimed step has made no progress since ``older_than``."""
+        return self._range("claims", ms_or_empty(older_than), limit)
+
+    def waiting(self, namespace: str, limit: int = 100) -> list[str]:
+        """Executions waiting for a token of ``namespace``, longest waiting first."""
+        ids = self._redis.zrange(self._keys.waiting(namespace), 0, limit - 1)
+        return [decode(i) for i in ids]
+
+    def next_due_at(self) -> datetime | None:
+        """When the earliest Get is due, so a loop can sleep until then."""
+        first = self._redis.zrange(self._keys.index("due"), 0, 0, withscores=True)
+        if not first:
+            return None
+        return datetime.fromtimestamp(float(first[0][1]) / 1000, tz=UTC)
+
+    def claim_due(self, now: datetime, limit: int, core_plugins: Sequence[str]) -> list[DueClaim]:
+        """Claim the Gets due at ``now`` (up to ``limit``) in one script call, server-side.
+
+        The script reads only each record's route and hot fields: a record waiting for a
+        Get is claimed for one (for a Handle if its plugin is in ``core_plugins``); any
+        other due record just leaves the index. Nothing is decoded here.
+
+        Returns:
+            What was claimed, most overdue first.
+        """
+        now_us = (now - _EPOCH) // timedelta(microseconds=1)
+        prefix = self._keys.record("")
+        reply = self._touch(
+            keys=[self._keys.index("due"), self._keys.index("claims")],
+            args=["claim", ms_or_empty(now), now_us, limit, prefix, *core_plugins],
+        )
+        claimed, older = [], []
+        for start in range(0, len(reply), 5):
+            execution_id, attempt, plugin_id, namespace, step = (
+                decode(v) for v in reply[start : start + 5]
+            )
+            if step == "read":
+                older.append(execution_id)
+                continue
+            claimed.append(
+                DueClaim(
+                    execution_id, Claim(Step(step), int(attempt)), plugin_id, namespace or None
+                )
+            )
+        if older:
+            self.get_many(older)  # rewritten now, claimed at the next tick
+        return claimed
+
+    def forget(self, now: datetime, limit: int = 1000) -> int:
+        """Drop executions finished more than the retention ago from the listing indexes.
+
+        Their records and event logs expire by themselves; this bounds the indexes.
+
+        Returns:
+            How many were dropped.
+        """
+        cutoff = now - timedelta(seconds=self._retention_s)
+        return int(
+            self._forget(
+                keys=[self._keys.index("all"), self._keys.index("finished")],
+                args=[ms_or_empty(cutoff), limit],
+            )
+        )
+
+    def count(self) -> int:
+        """How many executions are listed (finished ones until forgotten)."""
+        return int(self._redis.zcard(self._keys.index("all")))
