@@ -156,7 +156,7 @@ class Settings(BaseSettings):
     token_lease: Duration = timedelta(minutes=5)
     tick_interval: Duration = timedelta(seconds=1)
     tick_stats_period: Duration = timedelta(minutes=1)
-    get_batch_size: int = Field(default=50, ge=1, le=10_000)
+    get_batch_size: int = Field(default=200, ge=1, le=10_000)
     create_batch_size: int = Field(default=20, ge=1, le=1_000)
     max_system_retries: int = Field(default=3, ge=0)
     system_retry_backoff: Duration = timedelta(seconds=1)
