@@ -53,9 +53,10 @@ class _Created:
     get_error: Exception | None = None
     error: Exception | None = None
 
-
-async def _nothing() -> None:
-    """A call that only takes its limiter's grant (the first Get's, taken before it)."""
+    @property
+    def ok(self) -> bool:
+        """Whether the Create itself succeeded."""
+        return self.error is None
 
 
 async def _paced(
@@ -98,47 +99,65 @@ class WebAPISteps:
         """
         for loaded, records in self._claimed_by_plugin(Step.CREATE, items):
             actxs = [self.runtime.contexts.attempt(record) for record in records]
-            started: list[asyncio.Task[_Created]] = []
+            outcomes: list[_Created | None] = [None] * len(records)
             try:
-                outcomes: list[_Created] = call_sync(self._create_all, loaded, actxs, started)
+                outcomes = call_sync(self._create_all, loaded, actxs, outcomes)
             except Exception as exc:
                 # Celery's soft time limit, raised in the loop: the calls still going are
                 # cut off and fail; the ones that answered keep their answer.
-                outcomes = [_Created(error=exc)] * len(records)
-                for index, task in enumerate(started):
-                    if task.done() and not task.cancelled() and task.exception() is None:
-                        outcomes[index] = task.result()
+                for index, outcome in enumerate(outcomes):
+                    if outcome is None:
+                        outcomes[index] = _Created(error=exc)
+                    elif outcome.resource is None and outcome.get_error is None:
+                        outcomes[index] = replace(outcome, get_error=exc)  # its first Get
             for record, actx, outcome in zip(records, actxs, outcomes, strict=True):
+                assert outcome is not None
                 self._created(record, loaded, actx, outcome)
 
     async def _create_all(
-        self,
-        loaded: LoadedPlugin,
-        actxs: list[AttemptContext],
-        started: list[asyncio.Task[_Created]],
-    ) -> list[_Created]:
+        self, loaded: LoadedPlugin, actxs: list[AttemptContext], outcomes: list[_Created | None]
+    ) -> list[_Created | None]:
+        """The batch's Creates, then the first Gets of those that need one, into ``outcomes``.
+
+        Each phase asks its limiter (write, then read) once for the whole batch.
+        """
+
+        async def create(index: int) -> None:
+            outcomes[index] = await self._create_one(loaded, actxs[index])
+
+        started: list[asyncio.Task[None]] = []
         limiter = self.runtime.limiter(loaded.id, LimiterKind.WRITE)
-        await _paced(limiter, [partial(self._create_one, loaded, actx) for actx in actxs], started)
-        return list(await asyncio.gather(*started))
+        await _paced(limiter, [partial(create, i) for i in range(len(actxs))], started)
+        await asyncio.gather(*started)
+
+        async def first_get(index: int) -> None:
+            outcome = outcomes[index]
+            assert outcome is not None
+            try:
+                resource = await call_async(loaded.as_async().get, GetContext(outcome.meta))
+                outcomes[index] = replace(outcome, resource=resource)
+            except Exception as exc:
+                outcomes[index] = replace(outcome, get_error=exc)
+
+        # The first Get comes at once (Flyte's sync-on-create), in this same job: one
+        # message and one write fewer than a separate Get job.
+        waiting = [
+            i for i, o in enumerate(outcomes) if o is not None and o.ok and o.resource is None
+        ]
+        gets: list[asyncio.Task[None]] = []
+        limiter = self.runtime.limiter(loaded.id, LimiterKind.READ)
+        await _paced(limiter, [partial(first_get, i) for i in waiting], gets)
+        await asyncio.gather(*gets)
+        return outcomes
 
     async def _create_one(self, loaded: LoadedPlugin, actx: AttemptContext) -> _Created:
         try:
             # as_async() inside the try: a plugin that changed kind between deploys fails the
             # attempt instead of escaping the job and leaving its claim to be re-published.
             meta, resource = await call_async(loaded.as_async().create, actx.context)
-            meta_json = loaded.config.encode_resource_meta(meta)
+            return _Created(meta, loaded.config.encode_resource_meta(meta), resource)
         except Exception as exc:
             return _Created(error=exc)
-        if resource is not None:
-            return _Created(meta, meta_json, resource)
-        # The first Get comes at once (Flyte's sync-on-create), in this same job: one
-        # message and one write fewer than a separate Get job.
-        try:
-            await _paced(self.runtime.limiter(loaded.id, LimiterKind.READ), [_nothing], [])
-            resource = await call_async(loaded.as_async().get, GetContext(meta))
-        except Exception as exc:
-            return _Created(meta, meta_json, get_error=exc)
-        return _Created(meta, meta_json, resource)
 
     def _created(
         self, record: ExecutionRecord, loaded: LoadedPlugin, actx: AttemptContext, outcome: _Created
