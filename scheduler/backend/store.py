@@ -65,6 +65,10 @@ def _stored(new: ExecutionRecord, version: Any) -> ExecutionRecord | None:
     return None if int(version) < 0 else evolve(new, version=int(version))
 
 
+_Write = tuple[ExecutionRecord | None, ExecutionRecord, Sequence[Event]]
+"""One write of a batch: the record as read (None: a new one), the new one, extra events."""
+
+
 def _older(reply: Any) -> bool:
     """Whether a GET of a record met an earlier release's layout (a hash: WRONGTYPE)."""
     return isinstance(reply, ResponseError) and "WRONGTYPE" in str(reply)
@@ -151,51 +155,60 @@ class ExecutionStore(StoreIndexes):
         Returns:
             Each stored record, in order; ``None`` where the id was taken.
         """
-        pairs = [(None, r if r.version == 0 else evolve(r, version=0)) for r in records]
-        return self._pipelined(pairs, batch)
+        writes: list[_Write] = [
+            (None, r if r.version == 0 else evolve(r, version=0), ()) for r in records
+        ]
+        return self._pipelined(writes, batch)
 
     def transition_many(
-        self, pairs: Sequence[tuple[ExecutionRecord, ExecutionRecord]], batch: int = 1000
+        self,
+        pairs: Sequence[tuple[ExecutionRecord, ExecutionRecord]],
+        batch: int = 1000,
+        events: Sequence[Sequence[Event]] | None = None,
     ) -> list[ExecutionRecord | None]:
         """:meth:`transition` for many records, pipelined: each is its own compare-and-set.
+
+        Args:
+            pairs: ``(current, new)`` of each record.
+            batch: The most writes per round trip.
+            events: Each pair's extra events, as :meth:`transition` takes them.
 
         Returns:
             Each new record with its new version, in order; ``None`` where the stored
             version was no longer the current one.
         """
-        prepared: list[tuple[ExecutionRecord | None, ExecutionRecord]] = []
-        for current, new in pairs:
+        prepared: list[_Write] = []
+        for index, (current, new) in enumerate(pairs):
             if new.id != current.id:
                 raise ValueError(f"cannot transition {current.id!r} into {new.id!r}")
-            prepared.append((current, evolve(new, version=current.version)))
+            extra = () if events is None else events[index]
+            prepared.append((current, evolve(new, version=current.version), extra))
         return self._pipelined(prepared, batch)
 
-    def _pipelined(
-        self, pairs: Sequence[tuple[ExecutionRecord | None, ExecutionRecord]], batch: int
-    ) -> list[ExecutionRecord | None]:
+    def _pipelined(self, writes: Sequence[_Write], batch: int) -> list[ExecutionRecord | None]:
         """Write each chunk of ``batch`` in one round trip.
 
         The writes of hot fields alone go in one script call, the others in one
         transition call each.
         """
         results: list[ExecutionRecord | None] = []
-        for start in range(0, len(pairs), batch):
-            chunk = pairs[start : start + batch]
-            lights = [_light(current, new, ()) for current, new in chunk]
+        for start in range(0, len(writes), batch):
+            chunk = writes[start : start + batch]
+            lights = [_light(current, new, extra) for current, new, extra in chunk]
             pipe = self._redis.pipeline(transaction=False)
             full = []
-            for (current, new), light in zip(chunk, lights, strict=True):
+            for (current, new, extra), light in zip(chunk, lights, strict=True):
                 if not light:
-                    keys, args, stored = self._call(current, new)
+                    keys, args, stored = self._call(current, new, extra)
                     self._transition(keys=keys, args=args, client=pipe)
                     full.append(stored)
-            touching = [pair for pair, light in zip(chunk, lights, strict=True) if light]
+            touching = [(c, n) for (c, n, _), light in zip(chunk, lights, strict=True) if light]
             if touching:
                 self._touch_call(touching, pipe)
             replies = pipe.execute()
             touched = iter(replies[-1] if touching else [])
             written = iter(zip(full, replies, strict=False))
-            for (_, new), light in zip(chunk, lights, strict=True):
+            for (_, new, _), light in zip(chunk, lights, strict=True):
                 if light:
                     results.append(_stored(new, next(touched)))
                 else:

@@ -32,7 +32,7 @@ from scheduler.model import (
 )
 from scheduler.runtime import AttemptContext, LoadedPlugin
 from scheduler.steps.observe import Observation, apply_observations
-from scheduler.steps.writeback import WriteBack
+from scheduler.steps.writeback import Apply, WriteBack
 
 __all__ = ["WebAPISteps"]
 
@@ -110,9 +110,12 @@ class WebAPISteps:
                         outcomes[index] = _Created(error=exc)
                     elif outcome.resource is None and outcome.get_error is None:
                         outcomes[index] = replace(outcome, get_error=exc)  # its first Get
+            changes = []
             for record, actx, outcome in zip(records, actxs, outcomes, strict=True):
                 assert outcome is not None
-                self._created(record, loaded, actx, outcome)
+                apply = self._created(record, loaded, actx, outcome)
+                changes.append((record, Claim(Step.CREATE, record.attempt), apply))
+            self.wb.update_many(changes)  # one round trip for the batch
 
     async def _create_all(
         self, loaded: LoadedPlugin, actxs: list[AttemptContext], outcomes: list[_Created | None]
@@ -161,17 +164,14 @@ class WebAPISteps:
 
     def _created(
         self, record: ExecutionRecord, loaded: LoadedPlugin, actx: AttemptContext, outcome: _Created
-    ) -> None:
-        """Write back what one Create (and its first Get or Status) came to."""
-        execution_id = record.id
-        expected = Claim(Step.CREATE, record.attempt)
+    ) -> Apply:
+        """The change one Create (and its first Get or Status) comes to."""
         if outcome.error is not None:
             # Also Celery's soft time limit: a Create still hanging 10 s after the attempt's
             # deadline is cut off, and the attempt ends as its teardown says (TimedOut).
-            log.info("%s create failed: %s", execution_id, describe(outcome.error))
+            log.info("%s create failed: %s", record.id, describe(outcome.error))
             failure = failure_info(outcome.error, FailureSite.PLUGIN_CALL)
-            self.wb.finish(execution_id, expected, self._unless_torn_down(failure))
-            return
+            return self.wb.finishing(self._unless_torn_down(failure))
         meta_json = outcome.meta_json
         if outcome.get_error is not None:
             observation = Observation(error=describe(outcome.get_error))
@@ -181,8 +181,7 @@ class WebAPISteps:
         now = self.runtime.clock()
         launched = machine.created(record, now, meta_json).to_event()
         if observation.info is not None and observation.info.phase.is_terminal():
-            self.wb.complete(record, expected, observation.info, actx, before=[launched])
-            return
+            return self.wb.completing(record, observation.info, actx, before=[launched])
         caching = loaded.config.caching
 
         def apply(r: ExecutionRecord) -> tuple[ExecutionRecord, list[Event]]:
@@ -203,7 +202,7 @@ class WebAPISteps:
                 return ended, [launched, *events]
             return outcome, []
 
-        self.wb.update(execution_id, expected, apply, record)
+        return apply
 
     def _unless_torn_down(self, failure: PhaseInfo) -> Callable[[ExecutionRecord], PhaseInfo]:
         def info(record: ExecutionRecord) -> PhaseInfo:

@@ -95,6 +95,30 @@ class WriteBack:
                 return written
         raise ContentionError(f"execution {execution_id}: too much contention to write a result")
 
+    def update_many(self, items: Sequence[tuple[ExecutionRecord, Claim, Apply]]) -> None:
+        """:meth:`update` for a batch: one round trip of compare-and-sets.
+
+        Each change is computed from the record as it was read, while it carries its
+        claim; one that lost to another writer is re-read and applied again alone.
+        """
+        pairs: list[tuple[ExecutionRecord, ExecutionRecord]] = []
+        events: list[list[Event]] = []
+        tried: list[tuple[ExecutionRecord, Claim, Apply]] = []
+        for record, claim, apply in items:
+            if record.finished or record.claim != claim:
+                continue
+            change = apply(record)
+            if change is None:
+                continue
+            pairs.append((record, change[0]))
+            events.append(change[1])
+            tried.append((record, claim, apply))
+        written = self.runtime.store.transition_many(pairs, events=events) if pairs else []
+        for (record, claim, apply), done in zip(tried, written, strict=True):
+            if done is None:
+                self.update(record.id, claim, apply)
+        self.wake_if_needed([w for w in written if w is not None])
+
     def wake_if_needed(self, written: Sequence[ExecutionRecord]) -> None:
         """Wake the scheduler for work it should do now, with no polling delay.
 
@@ -152,6 +176,17 @@ class WriteBack:
                 Get finished the attempt in one job).
             cache_status: What the result cache did, when the attempt succeeded.
         """
+        apply = self.finishing(info, before, cache_status=cache_status)
+        return self.update(execution_id, expected_claim, apply, known)
+
+    def finishing(
+        self,
+        info: PhaseInfo | Callable[[ExecutionRecord], PhaseInfo],
+        before: Sequence[Event] = (),
+        *,
+        cache_status: CacheStatus | None = None,
+    ) -> Apply:
+        """The change :meth:`finish` applies, for :meth:`update_many`."""
 
         def apply(record: ExecutionRecord) -> tuple[ExecutionRecord, list[Event]]:
             final = info(record) if callable(info) else info
@@ -162,7 +197,7 @@ class WriteBack:
                 new = replace(new, cache_status=cache_status)
             return new, [*before, *events]
 
-        return self.update(execution_id, expected_claim, apply, known)
+        return apply
 
     def complete(
         self,
@@ -173,29 +208,41 @@ class WriteBack:
         before: Sequence[Event] = (),
     ) -> ExecutionRecord | None:
         """A terminal PhaseInfo from the plugin: validate and commit outputs on success."""
+        return self.update(record.id, expected, self.completing(record, info, actx, before), record)
+
+    def completing(
+        self,
+        record: ExecutionRecord,
+        info: PhaseInfo,
+        actx: AttemptContext,
+        before: Sequence[Event] = (),
+    ) -> Apply:
+        """What :meth:`complete` applies (outputs validated and committed first)."""
         if info.phase is Phase.SUCCESS:
-            try:
-                template = actx.context.task_reader.read()
-                committer = RemoteFileOutputWriter(self.runtime.data_store, actx.paths)
-                reader = actx.writer.reader
-                declared = declares_outputs(template)
-                err = validate_output(reader, outputs_declared=declared, committer=committer)
-                if err is None and not declared and reader is not None and not reader.is_file():
-                    # Flyte drops outputs the interface does not declare; we keep them.
-                    literals, _ = reader.read()
-                    if literals is not None:
-                        committer.put(reader)
-            except Exception as exc:
-                info = failure_info(exc, FailureSite.OUTPUT_COMMIT)
-            else:
-                if err is not None:
-                    info = phase_info_for_output_error(err, info.info)
+            info = self._committed(info, actx)
         status = None
         if info.phase is Phase.SUCCESS:
             # Populate before SUCCESS is written: a waiter that sees the owner done finds
             # the entry. A write that then loses a race leaves a valid entry behind.
             status = populate(self.runtime, record, self.runtime.clock())
-        return self.finish(record.id, expected, info, record, before, cache_status=status)
+        return self.finishing(info, before, cache_status=status)
+
+    def _committed(self, info: PhaseInfo, actx: AttemptContext) -> PhaseInfo:
+        """SUCCESS once the outputs are validated and committed; else the failure found."""
+        try:
+            template = actx.context.task_reader.read()
+            committer = RemoteFileOutputWriter(self.runtime.data_store, actx.paths)
+            reader = actx.writer.reader
+            declared = declares_outputs(template)
+            err = validate_output(reader, outputs_declared=declared, committer=committer)
+            if err is None and not declared and reader is not None and not reader.is_file():
+                # Flyte drops outputs the interface does not declare; we keep them.
+                literals, _ = reader.read()
+                if literals is not None:
+                    committer.put(reader)
+        except Exception as exc:
+            return failure_info(exc, FailureSite.OUTPUT_COMMIT)
+        return info if err is None else phase_info_for_output_error(err, info.info)
 
     def begin(self, execution_id: str, claim: Claim) -> tuple[ExecutionRecord, LoadedPlugin] | None:
         """Check the job's claim and load its plugin: (record, plugin), or None to stop."""
