@@ -126,7 +126,12 @@ class StoreIndexes:
                 )
             )
         if older:
-            self.get_many(older)  # rewritten now, claimed at the next tick
+            # Rewritten now, claimed at the next tick; one that cannot be read leaves the
+            # index, so it cannot hold the head of the due index forever.
+            readable = {r.id for r in self.get_many(older)}
+            unreadable = [i for i in older if i not in readable]
+            if unreadable:
+                self._redis.zrem(self._keys.index("due"), *unreadable)
         return claimed
 
     def forget(self, now: datetime, limit: int = 1000) -> int:

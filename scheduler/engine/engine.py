@@ -122,6 +122,7 @@ class Engine:
         return self._next_wait(now)
 
     def _dispatch_gets(self, now: datetime) -> None:
+        self._gets_backlog = False  # until this dispatch says otherwise (it may raise)
         self._gets_backlog = dispatch_gets(self.outbox, now) >= self.outbox.batch
 
     def _publish_served(self, now: datetime) -> None:

@@ -113,12 +113,16 @@ class Outbox:
     def publish_batch(self, step: Step, queue: str, records: Sequence[ExecutionRecord]) -> None:
         """Publish claimed Gets or Creates to ``queue`` in jobs of at most the batch size.
 
-        A batch's time limit is its tightest execution's.
+        A Create whose attempt has a deadline is published alone, with its own time limit.
         """
         settings = self.runtime.settings
         size = settings.get_batch_size if step is Step.GET else settings.create_batch_size
-        for start in range(0, len(records), size):
-            chunk = records[start : start + size]
+        # A Create with a deadline goes alone: its time limit must not cut off the others.
+        alone = [r for r in records if step is Step.CREATE and r.deadline is not None]
+        shared = [r for r in records if not (step is Step.CREATE and r.deadline is not None)]
+        chunks = [[r] for r in alone]
+        chunks += [shared[start : start + size] for start in range(0, len(shared), size)]
+        for chunk in chunks:
             limit = min(self.time_limit(r, step) for r in chunk)
             self._send(step, [[[r.id, r.attempt] for r in chunk]], queue, limit)
 

@@ -16,6 +16,8 @@ from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any, TypeVar
 
+import redis
+
 from plugins.core import PhaseInfo
 from plugins.webapi import GetContext, StatusContext, call_async, call_sync
 from scheduler.backend import RedisRateLimiter
@@ -100,32 +102,51 @@ class WebAPISteps:
         for loaded, records in self._claimed_by_plugin(Step.CREATE, items):
             actxs = [self.runtime.contexts.attempt(record) for record in records]
             outcomes: list[_Created | None] = [None] * len(records)
+            began: set[int] = set()
             try:
-                outcomes = call_sync(self._create_all, loaded, actxs, outcomes)
+                outcomes = call_sync(self._create_all, loaded, actxs, outcomes, began)
+            except (redis.ConnectionError, redis.TimeoutError):
+                # Redis is away (the limiter, say): the claims stay, and reconciliation runs
+                # the batch again; Create is idempotent on the generated name.
+                raise
             except Exception as exc:
                 # Celery's soft time limit, raised in the loop: the calls still going are
-                # cut off and fail; the ones that answered keep their answer.
+                # cut off and fail; the ones that answered keep their answer; the ones not
+                # started yet keep their claims, for reconciliation to publish again.
                 for index, outcome in enumerate(outcomes):
-                    if outcome is None:
+                    if outcome is None and index in began:
                         outcomes[index] = _Created(error=exc)
-                    elif outcome.resource is None and outcome.get_error is None:
-                        outcomes[index] = replace(outcome, get_error=exc)  # its first Get
+                    elif outcome is not None and outcome.ok and outcome.resource is None:
+                        # The Create answered; its first Get was cut off (or never ran).
+                        outcomes[index] = replace(outcome, get_error=outcome.get_error or exc)
             changes = []
             for record, actx, outcome in zip(records, actxs, outcomes, strict=True):
-                assert outcome is not None
-                apply = self._created(record, loaded, actx, outcome)
+                if outcome is None:
+                    continue
+                try:
+                    apply = self._created(record, loaded, actx, outcome)
+                except Exception as exc:
+                    # One result that cannot be read must not lose the batch's others.
+                    log.exception("%s: writing back its Create failed", record.id)
+                    apply = self.wb.finishing(failure_info(exc, FailureSite.SCHEDULER))
                 changes.append((record, Claim(Step.CREATE, record.attempt), apply))
             self.wb.update_many(changes)  # one round trip for the batch
 
     async def _create_all(
-        self, loaded: LoadedPlugin, actxs: list[AttemptContext], outcomes: list[_Created | None]
+        self,
+        loaded: LoadedPlugin,
+        actxs: list[AttemptContext],
+        outcomes: list[_Created | None],
+        began: set[int],
     ) -> list[_Created | None]:
         """The batch's Creates, then the first Gets of those that need one, into ``outcomes``.
 
-        Each phase asks its limiter (write, then read) once for the whole batch.
+        Each phase asks its limiter (write, then read) once for the whole batch; ``began``
+        collects the Creates called so far.
         """
 
         async def create(index: int) -> None:
+            began.add(index)
             outcomes[index] = await self._create_one(loaded, actxs[index])
 
         started: list[asyncio.Task[None]] = []

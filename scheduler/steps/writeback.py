@@ -114,10 +114,16 @@ class WriteBack:
             events.append(change[1])
             tried.append((record, claim, apply))
         written = self.runtime.store.transition_many(pairs, events=events) if pairs else []
+        self.wake_if_needed([w for w in written if w is not None])
+        errors: list[Exception] = []
         for (record, claim, apply), done in zip(tried, written, strict=True):
             if done is None:
-                self.update(record.id, claim, apply)
-        self.wake_if_needed([w for w in written if w is not None])
+                try:
+                    self.update(record.id, claim, apply)
+                except Exception as exc:
+                    errors.append(exc)  # the others are still written
+        if errors:
+            raise errors[0]
 
     def wake_if_needed(self, written: Sequence[ExecutionRecord]) -> None:
         """Wake the scheduler for work it should do now, with no polling delay.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from datetime import timedelta
 
 import pytest
 
@@ -80,3 +81,18 @@ def test_one_failing_create_fails_only_its_own_attempt(harness_factory) -> None:
     retried = next(ex for ex in executions if ex.record.attempt == 1)
     ended = [e for e in retried.events() if e.attempt == 0][-1]
     assert ended.phase.is_failure() and "service unavailable" in ended.reason
+
+
+def test_a_create_with_a_deadline_goes_alone_with_its_own_time_limit(harness_factory) -> None:
+    h: Harness = harness_factory(create_batch_size=20)
+    timed = template("remote", timeout=30)
+    plain = template("remote")
+    h.client.submit_many(
+        [Submission(timed, ints(x=n)) for n in range(2)]
+        + [Submission(plain, ints(x=n)) for n in range(3)]
+    )
+    h.tick()
+    sizes = sorted(len(job.args[0]) for job in h.jobs)
+    assert sizes == [1, 1, 3]
+    limits = sorted(job.time_limit for job in h.jobs if job.time_limit is not None)
+    assert limits[0] <= timedelta(seconds=40) < limits[-1]  # 30 s left + 10 s; call timeout

@@ -12,7 +12,7 @@ import redis
 from plugins.errors import ConfigError
 from plugins.webapi import RateLimiterConfig
 from scheduler.backend import RedisRateLimiter
-from tests.helpers import RedisServer
+from tests.helpers import RedisServer, wait_for
 from tests.redis import workers
 
 
@@ -83,17 +83,19 @@ def test_four_processes_share_qps_50_burst_10(
     redis_server: RedisServer, redis_client: redis.Redis
 ) -> None:
     qps, burst, duration = 50.0, 10, 5.0
-    start = time.time() + 2.0  # after the spawned processes have imported everything
     ctx = multiprocessing.get_context("spawn")
     procs = [
         ctx.Process(
             target=workers.limiter_hammer,
-            args=(redis_server.url, "rl:shared4", qps, burst, start, duration),
+            args=(redis_server.url, "rl:shared4", qps, burst, duration),
         )
         for _ in range(4)
     ]
     for p in procs:
         p.start()
+    # Every process has imported everything and waits: then they start together.
+    wait_for(lambda: int(redis_client.get("rl:shared4:ready") or 0) == 4, timeout=120)
+    redis_client.set("rl:shared4:start", time.time() + 0.2)
     for p in procs:
         p.join(60)
         assert p.exitcode == 0

@@ -216,3 +216,13 @@ def test_due_gets_are_claimed_server_side_from_the_route_alone(
     redis_client.zadd(store._keys.index("due"), {old.id: int(T0.timestamp() * 1000)})
     assert store.claim_due(T0, 100, []) == []
     assert [(d.id, str(d.claim)) for d in store.claim_due(T0, 100, [])] == [("p/d/o", "get:0")]
+
+
+def test_an_unreadable_record_under_the_due_index_leaves_it(
+    store: ExecutionStore, redis_client: redis.Redis
+) -> None:
+    keys = store._keys
+    redis_client.hset(keys.record("p/d/broken"), mapping={"junk": 1})  # a hash, no v or doc
+    redis_client.zadd(keys.index("due"), {"p/d/broken": int(T0.timestamp() * 1000)})
+    assert store.claim_due(T0, 100, []) == []
+    assert store.due(T0 + RESYNC) == []

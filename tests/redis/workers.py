@@ -80,12 +80,19 @@ def hold_token_forever(url: str, namespace: str, lease_seconds: float) -> None:
         time.sleep(1)
 
 
-def limiter_hammer(
-    url: str, key: str, qps: float, burst: int, start: float, duration: float
-) -> None:
-    """Acquire from a shared limiter as fast as it allows during [start, start + duration)."""
+def limiter_hammer(url: str, key: str, qps: float, burst: int, duration: float) -> None:
+    """Acquire from a shared limiter as fast as it allows during [start, start + duration).
+
+    The process says it is ready (``<key>:ready``) and waits for the parent to set
+    ``<key>:start`` once every process is ready, so a slow start (spawn, imports, a
+    loaded machine) cannot shorten its window.
+    """
     client = redis.Redis.from_url(url)
     limiter = RedisRateLimiter(client, key, qps=qps, burst=burst)
+    client.incr(f"{key}:ready")
+    while (raw := client.get(f"{key}:start")) is None:
+        time.sleep(0.01)
+    start = float(raw)
     time.sleep(max(0.0, start - time.time()))
     end = start + duration
     taken = 0
