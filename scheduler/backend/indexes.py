@@ -14,17 +14,15 @@ from datetime import UTC, datetime, timedelta
 from redis import Redis
 
 from scheduler.backend.keys import Keys
-from scheduler.backend.scripts import decode, load_script
+from scheduler.backend.scripts import decode, load_script, to_ms, to_us
 from scheduler.model import Claim, ExecutionRecord, Step
 
 __all__ = ["DueClaim", "StoreIndexes", "ms_or_empty"]
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
 
 def ms_or_empty(value: datetime | None) -> str:
     """A time as the scripts' index scores take it (ms), or ``''``: leave the index."""
-    return "" if value is None else str(int(value.timestamp() * 1000))
+    return "" if value is None else str(to_ms(value))
 
 
 @dataclass(frozen=True)
@@ -106,11 +104,10 @@ class StoreIndexes:
         Returns:
             What was claimed, most overdue first.
         """
-        now_us = (now - _EPOCH) // timedelta(microseconds=1)
         prefix = self._keys.record("")
         reply = self._touch(
             keys=[self._keys.index("due"), self._keys.index("claims")],
-            args=["claim", ms_or_empty(now), now_us, limit, prefix, *core_plugins],
+            args=["claim", to_ms(now), to_us(now), limit, prefix, *core_plugins],
         )
         claimed, older = [], []
         for start in range(0, len(reply), 5):

@@ -33,6 +33,7 @@ from typing import Any
 
 from plugins.core import Phase
 from plugins.idl import JSONValue
+from scheduler.backend.scripts import EPOCH, to_us
 from scheduler.model import Event, ExecutionRecord
 from scheduler.model.cache_key import CacheStatus
 
@@ -51,7 +52,6 @@ __all__ = [
 HOT_FIELDS = ("claim", "claimed_at", "next_get_at")
 """The fields a claim or an unchanged observation changes: a record's hot part."""
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
 _TIMES = ("created_at", "updated_at", "next_get_at", "deadline", "claimed_at", "not_before")
 _REQUIRED = frozenset(
@@ -71,12 +71,12 @@ _WEBAPI_DEFAULTS: dict[str, JSONValue] = _DEFAULTS["webapi"]
 
 
 def _us(when: datetime | None) -> int | None:
-    return None if when is None else (when - _EPOCH) // _US
+    return None if when is None else to_us(when)
 
 
 def _when(value: Any) -> Any:
     """A stored time: microseconds (compact) or ISO text (older records)."""
-    return _EPOCH + value * _US if isinstance(value, int) else value
+    return EPOCH + value * _US if isinstance(value, int) else value
 
 
 def hot_only(current: ExecutionRecord, new: ExecutionRecord) -> bool:
@@ -166,6 +166,6 @@ def decode_event(raw: str | bytes) -> Event:
         phase=Phase.from_string(row[1]),
         version=int(row[2]),
         reason=row[3],
-        occurred_at=_EPOCH + int(row[4]) * _US,
+        occurred_at=EPOCH + int(row[4]) * _US,
         cache_status=CacheStatus(row[5]) if len(row) > 5 else None,
     )

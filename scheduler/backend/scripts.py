@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from importlib.resources import files
 from typing import Any
@@ -10,7 +10,10 @@ from typing import Any
 from redis import Redis
 from redis.commands.core import Script
 
-__all__ = ["decode", "load_script", "to_ms"]
+__all__ = ["EPOCH", "decode", "load_script", "to_ms", "to_us"]
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+"""The epoch, aware (UTC)."""
 
 
 @cache
@@ -21,6 +24,11 @@ def _source(name: str) -> str:
 def to_ms(when: datetime) -> int:
     """``when`` as milliseconds since the epoch, as the scripts store times."""
     return int(when.timestamp() * 1000)
+
+
+def to_us(when: datetime) -> int:
+    """``when`` as whole microseconds since the epoch (exact), as records store times."""
+    return (when - EPOCH) // timedelta(microseconds=1)
 
 
 def load_script(client: Redis, name: str) -> Script:

@@ -78,7 +78,7 @@ class Launcher:
             if written is not None:
                 groups.setdefault(self.runtime.queue_for(written), []).append(written)
         for queue, records in groups.items():
-            self.outbox.publish_batch(Step.CREATE, queue, records)
+            self.outbox.publish_creates(queue, records)
 
     def _advance(self, record: ExecutionRecord, now: datetime) -> None:
         write = self.outbox.write

@@ -104,30 +104,32 @@ class Outbox:
         claim = record.claim
         if claim is None:
             return
-        if claim.step in (Step.GET, Step.CREATE):
-            self.publish_batch(claim.step, self.runtime.queue_for(record), [record])
-            return
-        limit = self.time_limit(record, claim.step)
-        self._send(claim.step, [record.id, claim.attempt], self.runtime.queue_for(record), limit)
+        queue = self.runtime.queue_for(record)
+        if claim.step is Step.GET:
+            self.publish_gets(queue, [(record.id, claim.attempt)])
+        elif claim.step is Step.CREATE:
+            self.publish_creates(queue, [record])
+        else:
+            self._send(
+                claim.step, [record.id, claim.attempt], queue, self.time_limit(record, claim.step)
+            )
 
-    def publish_batch(self, step: Step, queue: str, records: Sequence[ExecutionRecord]) -> None:
-        """Publish claimed Gets or Creates to ``queue`` in jobs of at most the batch size.
+    def publish_creates(self, queue: str, records: Sequence[ExecutionRecord]) -> None:
+        """Publish claimed Creates to ``queue`` in jobs of at most ``create_batch_size``.
 
-        A Create whose attempt has a deadline is published alone, with its own time limit.
+        A Create whose attempt has a deadline is published alone, with its own time limit,
+        which must not cut off the others.
         """
-        settings = self.runtime.settings
-        size = settings.get_batch_size if step is Step.GET else settings.create_batch_size
-        # A Create with a deadline goes alone: its time limit must not cut off the others.
-        alone = [r for r in records if step is Step.CREATE and r.deadline is not None]
-        shared = [r for r in records if not (step is Step.CREATE and r.deadline is not None)]
-        chunks = [[r] for r in alone]
+        size = self.runtime.settings.create_batch_size
+        shared = [r for r in records if r.deadline is None]
+        chunks = [[r] for r in records if r.deadline is not None]
         chunks += [shared[start : start + size] for start in range(0, len(shared), size)]
         for chunk in chunks:
-            limit = min(self.time_limit(r, step) for r in chunk)
-            self._send(step, [[[r.id, r.attempt] for r in chunk]], queue, limit)
+            limit = min(self.time_limit(r, Step.CREATE) for r in chunk)
+            self._send(Step.CREATE, [[[r.id, r.attempt] for r in chunk]], queue, limit)
 
     def publish_gets(self, queue: str, items: Sequence[tuple[str, int]]) -> None:
-        """Publish Gets claimed server-side, ``(execution id, attempt)``, in batches."""
+        """Publish claimed Gets, ``(execution id, attempt)``, in jobs of ``get_batch_size``."""
         size = self.runtime.settings.get_batch_size
         limit = self.runtime.settings.call_timeout
         for start in range(0, len(items), size):

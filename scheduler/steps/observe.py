@@ -9,11 +9,12 @@ A terminal phase completes the attempt. An error counts against the plugin's
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from plugins.core import PhaseInfo
-from scheduler.model import Event, ExecutionRecord, machine
+from scheduler.model import Claim, Event, ExecutionRecord, machine
 from scheduler.runtime import AttemptContext, LoadedPlugin
-from scheduler.steps.writeback import WriteBack
+from scheduler.steps.writeback import Apply, WriteBack
 
 __all__ = ["Observation", "apply_observation", "apply_observations"]
 
@@ -49,13 +50,7 @@ def apply_observation(
         wb.complete(record, expected, info, actx)
         return
     if info is not None:
-        seen = info
-        wb.update(
-            record.id,
-            expected,
-            lambda r: (machine.observed(r, now, seen, caching.resync_interval), []),
-            record,
-        )
+        wb.update(record.id, expected, _observing(info, now, caching.resync_interval), record)
         return
     message = observation.error
 
@@ -78,25 +73,25 @@ def apply_observations(
 ) -> None:
     """Write a batch of Get observations back.
 
-    Non-terminal phases (the common case: still RUNNING) are written together, in one
-    round trip of compare-and-sets from the records as they were read; one that lost to
-    another writer, a terminal phase and an error go through :func:`apply_observation`.
+    Non-terminal phases (the common case: still RUNNING) are written together with
+    :meth:`WriteBack.update_many`, one round trip of compare-and-sets from the records as
+    they were read; a terminal phase and an error go through :func:`apply_observation`.
     """
     now = wb.runtime.clock()
     resync = loaded.config.caching.resync_interval
-    batch: list[tuple[ExecutionRecord, ExecutionRecord]] = []
+    batch: list[tuple[ExecutionRecord, Claim, Apply]] = []
     rest: list[tuple[ExecutionRecord, Observation, AttemptContext]] = []
     for record, observation, actx in observed:
         info = observation.info
         if record.claim is not None and info is not None and not info.phase.is_terminal():
-            batch.append((record, machine.observed(record, now, info, resync)))
+            batch.append((record, record.claim, _observing(info, now, resync)))
         else:
             rest.append((record, observation, actx))
-    written = wb.runtime.store.transition_many(batch) if batch else []
-    lost = {current.id for (current, _), done in zip(batch, written, strict=True) if done is None}
-    for record, observation, actx in observed:
-        if record.id in lost:
-            apply_observation(wb, loaded, record, observation, actx)  # re-reads, checks claim
+    wb.update_many(batch)
     for record, observation, actx in rest:
         apply_observation(wb, loaded, record, observation, actx)
-    wb.wake_if_needed([w for w in written if w is not None])
+
+
+def _observing(info: PhaseInfo, now: datetime, resync: timedelta) -> Apply:
+    """The change a non-terminal observation makes: record it, plan the next Get."""
+    return lambda record: (machine.observed(record, now, info, resync), [])
