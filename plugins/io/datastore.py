@@ -8,13 +8,15 @@ readers never see half a file; object stores give that guarantee themselves.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
-import tempfile
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from fsspec.core import url_to_fs
+from fsspec.implementations.local import LocalFileSystem
 from google.protobuf.message import DecodeError, Message
 
 from plugins.errors import (
@@ -81,6 +83,9 @@ class DataStore:
     def _fs(self, ref: DataReference) -> tuple[Any, str]:
         if not ref:
             raise StorageError("empty storage reference")
+        if ref.startswith("file:///") and not self._options and "::" not in ref:
+            # The common local case without fsspec's URL parsing (a tenth of a write).
+            return _LOCAL, ref[len("file://") :]
         try:
             fs, path = url_to_fs(ref, **self._options)
         except (ValueError, ImportError) as exc:
@@ -226,10 +231,24 @@ def _protocols(fs: Any) -> tuple[str, ...]:
     return (proto,) if isinstance(proto, str) else tuple(proto)
 
 
+_LOCAL = LocalFileSystem()
+
+_TEMPORARY = itertools.count()
+"""Numbers temporary file names; with the process and thread ids they are unique."""
+
+_CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+
+
 def _atomic_local_write(path: str, data: bytes) -> None:
     directory = os.path.dirname(path) or "."
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".part")
+    tmp = os.path.join(
+        directory, f".tmp-{os.getpid()}-{threading.get_ident()}-{next(_TEMPORARY)}.part"
+    )
+    try:
+        fd = os.open(tmp, _CREATE, 0o666)
+    except FileNotFoundError:  # a new directory: create it only then (a syscall saved)
+        os.makedirs(directory, exist_ok=True)
+        fd = os.open(tmp, _CREATE, 0o666)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)

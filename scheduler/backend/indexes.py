@@ -147,6 +147,13 @@ class StoreIndexes:
             )
         )
 
+    def taken(self, execution_ids: Sequence[str]) -> set[str]:
+        """Those of ``execution_ids`` that have a record, in one round trip."""
+        pipe = self._redis.pipeline(transaction=False)
+        for execution_id in execution_ids:
+            pipe.exists(self._keys.record(execution_id))
+        return {i for i, n in zip(execution_ids, pipe.execute(), strict=True) if n}
+
     def count(self) -> int:
         """How many executions are listed (finished ones until forgotten)."""
         return int(self._redis.zcard(self._keys.index("all")))

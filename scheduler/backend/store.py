@@ -74,6 +74,22 @@ def _older(reply: Any) -> bool:
     return isinstance(reply, ResponseError) and "WRONGTYPE" in str(reply)
 
 
+_CREATE_INDEXES = ("all", "pending", "due", "timeouts", "claims", "finished")
+"""The indexes ``lua/create.lua`` takes, in its order."""
+
+
+def _plain(new: ExecutionRecord) -> bool:
+    """Whether a new record is a plain submission: pending, in no other index (create.lua)."""
+    return (
+        new.pending
+        and not new.finished
+        and new.next_get_at is None
+        and new.deadline is None
+        and not new.claim
+        and new.waiting_namespace is None
+    )
+
+
 def _light(current: ExecutionRecord | None, new: ExecutionRecord, events: Sequence[Event]) -> bool:
     """Whether the write only moves hot fields (a claim, the next Get): no doc, no event."""
     return current is not None and not events and not new.finished and hot_only(current, new)
@@ -111,6 +127,7 @@ class ExecutionStore(StoreIndexes):
         self._cap = event_log_cap
         self._redact = redact
         self._transition = load_script(redis_client, "transition")
+        self._create = load_script(redis_client, "create")
 
     # -- writes --------------------------------------------------------------------------------
 
@@ -155,10 +172,31 @@ class ExecutionStore(StoreIndexes):
         Returns:
             Each stored record, in order; ``None`` where the id was taken.
         """
-        writes: list[_Write] = [
-            (None, r if r.version == 0 else evolve(r, version=0), ()) for r in records
-        ]
-        return self._pipelined(writes, batch)
+        news = [r if r.version == 0 else evolve(r, version=0) for r in records]
+        if not all(map(_plain, news)):
+            return self._pipelined([(None, r, ()) for r in news], batch)
+        results: list[ExecutionRecord | None] = []
+        for start in range(0, len(news), batch):
+            chunk = [
+                redact_record(r, self._redact) if self._redact else r
+                for r in news[start : start + batch]
+            ]
+            keys = [self._keys.index(name) for name in _CREATE_INDEXES]
+            args: list[Any] = [self._cap]
+            for r in chunk:
+                keys += [self._keys.record(r.id), self._keys.events(r.id)]
+                tail = f"{encode_route(r)}\n{encode_hot(r)}\n".encode() + encode_doc(r)
+                event = encode_event(r.to_event(r.cache_status))
+                args += [
+                    r.id,
+                    tail,
+                    event,
+                    ms_or_empty(r.created_at),
+                    ms_or_empty(r.not_before or r.updated_at),
+                ]
+            replies = self._create(keys=keys, args=args)
+            results += [_stored(r, v) for r, v in zip(chunk, replies, strict=True)]
+        return results
 
     def transition_many(
         self,

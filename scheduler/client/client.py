@@ -183,6 +183,9 @@ class Client:
             name=name,
             overwrite_cache=overwrite_cache,
         )
+        if name is not None and self.runtime.store.taken([prepared.record.id]):
+            # Checked before writing: the files of the execution that has the name stay.
+            raise ExecutionExistsError(f"execution {prepared.record.id!r} already exists")
         submitter.write_files(prepared)
         created = self.runtime.store.create(prepared.record)
         self.runtime.wake.notify()
@@ -224,7 +227,8 @@ class Client:
         templates: dict[int, tuple[tasks_pb2.TaskTemplate, str, bytes]] = {}
         served: set[str] = set()
         prepared: list[Prepared] = []
-        for index, item in enumerate(submissions):
+        items = list(submissions)
+        for index, item in enumerate(items):
             if not isinstance(item, Submission):
                 raise InvalidSubmissionError(
                     f"submission #{index}: expected a Submission, got {type(item).__name__}"
@@ -257,6 +261,10 @@ class Client:
         twice = sorted(n for n, c in counts.items() if c > 1)
         if twice:
             raise InvalidSubmissionError(f"execution names given twice: {', '.join(twice)}")
+        # Names taken already are left out before anything is written: their files stay.
+        named = [p.record.id for p, item in zip(prepared, items, strict=True) if item.name]
+        taken = self.runtime.store.taken(named) if named else set()
+        prepared = [p for p in prepared if p.record.id not in taken]
         # Each distinct template is written once, named by its content; then the inputs.
         for uri, data in {uri: data for _, uri, data in templates.values()}.items():
             submitter.write_raw(uri, data)
@@ -272,11 +280,11 @@ class Client:
                 list(pool.map(inputs_of, prepared))
         created = self.runtime.store.create_many([p.record for p in prepared])
         self.runtime.wake.notify()
-        taken = [p.record.id for p, c in zip(prepared, created, strict=True) if c is None]
+        taken.update(p.record.id for p, c in zip(prepared, created, strict=True) if c is None)
         if taken:
             raise ExecutionExistsError(
                 f"{len(taken)} execution(s) already exist and were not submitted again: "
-                + ", ".join(taken)
+                + ", ".join(sorted(taken))
             )
         return [
             Execution(self, c, p.python_task)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from flyteidl.core import literals_pb2
 
 from plugins.core import Phase
 from plugins.errors import ExecutionExistsError, InvalidSubmissionError, PluginNotFoundError
@@ -57,3 +58,20 @@ def test_taken_names_are_listed_and_the_rest_submitted(harness_factory) -> None:
     with pytest.raises(ExecutionExistsError, match=r"1 execution.*default/development/taken"):
         h.client.submit_many(batch)
     assert sorted(ex.record.name for ex in h.client.list()) == ["fresh", "taken"]
+    # The refused submission wrote nothing over the files of the execution that has the name.
+    taken = h.client.get("default/development/taken")
+    stored = h.client.runtime.data_store.read_protobuf(
+        taken.record.inputs_uri + "/inputs.pb", literals_pb2.LiteralMap
+    )
+    assert stored.literals["x"].scalar.primitive.integer == 0
+
+
+def test_a_refused_name_keeps_the_first_execution_inputs(harness_factory) -> None:
+    h: Harness = harness_factory()
+    echo = template("echo")
+    first = h.client.submit(echo, ints(x=7), name="kept")
+    with pytest.raises(ExecutionExistsError, match="default/development/kept"):
+        h.client.submit(echo, ints(x=8), name="kept")
+    h.drain(rounds=100)
+    assert first.refresh().phase is Phase.SUCCESS
+    assert first.outputs().literals["x"].scalar.primitive.integer == 7
