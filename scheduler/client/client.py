@@ -27,6 +27,7 @@ from plugins.errors import (
     ExecutionNotFoundError,
     FlyteCeleryError,
     InvalidSubmissionError,
+    StorageError,
 )
 from plugins.io.readers import NO_OUTPUTS_PRODUCED
 from plugins.tasks import (
@@ -75,6 +76,9 @@ def _reaching_redis(method: Callable[P, R]) -> Callable[P, R]:
 _CAS_ATTEMPTS = 50
 
 _FILE_WRITERS = 16
+
+_CHUNK = 500
+"""Submissions written (files, then records) per step of ``submit_many``."""
 """Concurrent storage writes of ``submit_many`` (object stores answer slowly, not busily)."""
 
 _LOCAL_STORAGE = ("file://", "memory://", "/")
@@ -204,8 +208,9 @@ class Client:
 
         Every submission is checked before anything is stored, so one bad submission
         stores none. Each distinct template is written once, under
-        ``<storage>/templates/<sha256>.pb``; the inputs are written concurrently and the
-        records created with pipelined Redis calls; the scheduler is woken once.
+        ``<storage>/templates/<sha256>.pb``. Then, 500 at a time, the inputs are written
+        (concurrently, to an object store) and the records created in one script call,
+        and the scheduler is woken: the first executions start while the rest are written.
 
         Args:
             submissions: What to run; each a :class:`Submission` (task, inputs, name).
@@ -222,6 +227,8 @@ class Client:
             PluginNotFoundError: A task type nothing serves; nothing was stored.
             ExecutionExistsError: Names already taken (all listed); every other
                 submission was stored.
+            StorageError: A file could not be written; the message says where, and
+                how many executions earlier in the batch were stored before it.
         """
         submitter = Submitter(self.runtime)
         templates: dict[int, tuple[tasks_pb2.TaskTemplate, str, bytes]] = {}
@@ -272,14 +279,27 @@ class Client:
         def inputs_of(p: Prepared) -> None:
             submitter.write_files(p, template=False)
 
-        if self.settings.storage.startswith(_LOCAL_STORAGE):
-            for p in prepared:  # local writes are CPU-bound: threads only add contention
-                inputs_of(p)
-        else:
-            with ThreadPoolExecutor(max_workers=_FILE_WRITERS) as pool:
-                list(pool.map(inputs_of, prepared))
-        created = self.runtime.store.create_many([p.record for p in prepared])
-        self.runtime.wake.notify()
+        local = self.settings.storage.startswith(_LOCAL_STORAGE)
+        created: list[ExecutionRecord | None] = []
+        # Local writes are CPU-bound: threads only add contention.
+        with ThreadPoolExecutor(max_workers=1 if local else _FILE_WRITERS) as pool:
+            for start in range(0, len(prepared), _CHUNK):
+                chunk = prepared[start : start + _CHUNK]
+                try:
+                    for _ in map(inputs_of, chunk) if local else pool.map(inputs_of, chunk):
+                        pass
+                except StorageError as exc:
+                    stored = sum(c is not None for c in created)
+                    if not stored:
+                        raise
+                    raise StorageError(
+                        f"{exc.message}; {stored} execution(s) earlier in the batch were "
+                        "stored before it and run",
+                        code=exc.code,
+                    ) from exc
+                created += self.runtime.store.create_many([p.record for p in chunk])
+                # Woken per chunk, the scheduler launches the first while the rest are written.
+                self.runtime.wake.notify()
         taken.update(p.record.id for p, c in zip(prepared, created, strict=True) if c is None)
         if taken:
             raise ExecutionExistsError(

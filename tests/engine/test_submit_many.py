@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from flyteidl.core import literals_pb2
 
 from plugins.core import Phase
-from plugins.errors import ExecutionExistsError, InvalidSubmissionError, PluginNotFoundError
+from plugins.errors import (
+    ExecutionExistsError,
+    InvalidSubmissionError,
+    PluginNotFoundError,
+    StorageError,
+)
 from scheduler import Submission
 from tests.engine.conftest import EngineHarness as Harness
 from tests.engine.conftest import ints, template
@@ -75,3 +82,20 @@ def test_a_refused_name_keeps_the_first_execution_inputs(harness_factory) -> Non
     h.drain(rounds=100)
     assert first.refresh().phase is Phase.SUCCESS
     assert first.outputs().literals["x"].scalar.primitive.integer == 7
+
+
+def test_a_storage_failure_midway_says_how_many_were_stored(harness_factory) -> None:
+    h: Harness = harness_factory()
+    echo = template("echo")
+    # A regular file where submission #600's directory must go: its write fails.
+    root = h.client.settings.storage.removeprefix("file://")
+    blocked = Path(root, "executions", "default", "development", "blocked")
+    blocked.parent.mkdir(parents=True, exist_ok=True)
+    blocked.write_text("not a directory")
+    batch = [Submission(echo, ints(x=n), "blocked" if n == 600 else None) for n in range(700)]
+    with pytest.raises(StorageError, match=r"blocked.*; 500 execution\(s\) earlier .* stored"):
+        h.client.submit_many(batch)
+    assert len(h.client.list(limit=1000)) == 500
+    # The first chunk was stored whole and runs.
+    h.drain(rounds=400)
+    assert {ex.phase for ex in h.client.list(limit=1000)} == {Phase.SUCCESS}
