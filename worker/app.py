@@ -12,12 +12,14 @@ started with ``-Q``.
 from __future__ import annotations
 
 from celery import Celery
+from celery.signals import worker_process_shutdown
 from kombu.entity import Queue
 
 from plugins.builtin import TaskIsolation
 from plugins.builtin.privileges import protect_process
 from plugins.builtin.python_task import task_isolation
 from plugins.errors import ConfigError
+from scheduler.metrics import process_ended
 from scheduler.runtime import Runtime
 from scheduler.settings import Settings
 from worker.broker import OutageLog, guard_lost_connection
@@ -81,7 +83,12 @@ def _protect() -> None:
         protect_process()
 
 
+def _metrics_end(**_: object) -> None:
+    process_ended()  # a pool process's live gauges leave the sums with it
+
+
 _protect()
+worker_process_shutdown.connect(_metrics_end, weak=False)
 guard_lost_connection()
 OutageLog().install()
 publish_served_types()

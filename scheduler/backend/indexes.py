@@ -13,11 +13,36 @@ from datetime import UTC, datetime, timedelta
 
 from redis import Redis
 
+from plugins.core import Phase
 from scheduler.backend.keys import Keys
 from scheduler.backend.scripts import decode, load_script, to_ms, to_us
 from scheduler.model import Claim, ExecutionRecord, Step
 
-__all__ = ["DueClaim", "StoreIndexes", "ms_or_empty"]
+__all__ = ["COUNTS", "DueClaim", "PhaseCount", "StoreIndexes", "counter", "ms_or_empty"]
+
+COUNTS = "counts"
+"""The index of executions by task type and phase (a hash; see ``lua/transition.lua``)."""
+
+
+def counter(record: ExecutionRecord) -> str:
+    """The field of ``record``'s task type and phase in the counts hash."""
+    return f"{record.task_type}|{record.phase.name}"
+
+
+@dataclass(frozen=True)
+class PhaseCount:
+    """How many executions of a task type are in a phase.
+
+    Attributes:
+        task_type: The task type.
+        phase: The phase.
+        count: For an open phase, the executions in it now; for a terminal one, every
+            execution that ever finished in it (a total that only grows).
+    """
+
+    task_type: str
+    phase: Phase
+    count: int
 
 
 def ms_or_empty(value: datetime | None) -> str:
@@ -153,6 +178,24 @@ class StoreIndexes:
         for execution_id in execution_ids:
             pipe.exists(self._keys.record(execution_id))
         return {i for i, n in zip(execution_ids, pipe.execute(), strict=True) if n}
+
+    def phase_counts(self) -> list[PhaseCount]:
+        """Executions by task type and phase, from counts kept by every write."""
+        found = []
+        for field, value in self._redis.hgetall(self._keys.index(COUNTS)).items():
+            task_type, _, phase = decode(field).rpartition("|")
+            found.append(PhaseCount(task_type, Phase[phase], int(value)))
+        return sorted(found, key=lambda c: (c.task_type, c.phase.value))
+
+    def backlog(self, now: datetime) -> tuple[int, int, int]:
+        """Work waiting at ``now``: (Gets overdue, executions pending, steps claimed)."""
+        upto = ms_or_empty(now)
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.zcount(self._keys.index("due"), "-inf", upto)
+        pipe.zcount(self._keys.index("pending"), "-inf", upto)
+        pipe.zcard(self._keys.index("claims"))
+        due, pending, claims = pipe.execute()
+        return int(due), int(pending), int(claims)
 
     def count(self) -> int:
         """How many executions are listed (finished ones until forgotten)."""

@@ -21,6 +21,7 @@ from redis import Redis
 from plugins.errors import ConfigError
 from plugins.webapi import RateLimiterConfig
 from scheduler.backend.scripts import load_script
+from scheduler.metrics import RATE_LIMITER_WAIT
 
 __all__ = ["RedisRateLimiter"]
 
@@ -34,6 +35,7 @@ class RedisRateLimiter:
         qps: Sustained calls per second; positive.
         burst: Calls allowed at once; at least 1.
         sleep: How to wait (injectable for tests).
+        name: What metrics call it (``<plugin>/<read|write>``); the key by default.
     """
 
     def __init__(
@@ -44,12 +46,14 @@ class RedisRateLimiter:
         qps: float,
         burst: int,
         sleep: Callable[[float], None] = time.sleep,
+        name: str | None = None,
     ) -> None:
         if not qps > 0:
             raise ConfigError(f"rate limiter {key!r}: qps must be positive, got {qps}")
         if isinstance(burst, bool) or not isinstance(burst, int) or burst < 1:
             raise ConfigError(f"rate limiter {key!r}: burst must be an int >= 1, got {burst!r}")
         self.key = key
+        self.name = name or key
         self.qps = float(qps)
         self.burst = burst
         self._interval_us = max(1, round(1_000_000 / self.qps))
@@ -58,10 +62,10 @@ class RedisRateLimiter:
 
     @classmethod
     def from_config(
-        cls, redis_client: Redis, key: str, config: RateLimiterConfig
+        cls, redis_client: Redis, key: str, config: RateLimiterConfig, name: str | None = None
     ) -> RedisRateLimiter:
         """A limiter with a plugin's ``RateLimiterConfig``."""
-        return cls(redis_client, key, qps=config.qps, burst=config.burst)
+        return cls(redis_client, key, qps=config.qps, burst=config.burst, name=name)
 
     def _attempt(self) -> tuple[bool, float]:
         granted, wait = self.take(1)
@@ -107,4 +111,9 @@ class RedisRateLimiter:
             if deadline is not None and time.monotonic() + wait > deadline:
                 return False
             # Other processes may take the slot first; then we simply ask again.
+            self.waited(wait)
             self._sleep(wait)
+
+    def waited(self, seconds: float) -> None:
+        """Count a wait of ``seconds`` for this limiter (its metric)."""
+        RATE_LIMITER_WAIT.labels(self.name).observe(seconds)

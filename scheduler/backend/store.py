@@ -32,7 +32,7 @@ from redis.exceptions import ResponseError
 
 from plugins.core import Phase
 from plugins.errors import ConfigError, ExecutionExistsError
-from scheduler.backend.indexes import StoreIndexes, ms_or_empty
+from scheduler.backend.indexes import COUNTS, StoreIndexes, counter, ms_or_empty
 from scheduler.backend.keys import Keys
 from scheduler.backend.records import (
     decode_event,
@@ -181,7 +181,7 @@ class ExecutionStore(StoreIndexes):
                 redact_record(r, self._redact) if self._redact else r
                 for r in news[start : start + batch]
             ]
-            keys = [self._keys.index(name) for name in _CREATE_INDEXES]
+            keys = [self._keys.index(name) for name in (*_CREATE_INDEXES, COUNTS)]
             args: list[Any] = [self._cap]
             for r in chunk:
                 keys += [self._keys.record(r.id), self._keys.events(r.id)]
@@ -193,6 +193,7 @@ class ExecutionStore(StoreIndexes):
                     event,
                     ms_or_empty(r.created_at),
                     ms_or_empty(r.not_before or r.updated_at),
+                    counter(r),
                 ]
             replies = self._create(keys=keys, args=args)
             results += [_stored(r, v) for r, v in zip(chunk, replies, strict=True)]
@@ -311,6 +312,7 @@ class ExecutionStore(StoreIndexes):
             self._keys.index("finished"),
             self._keys.waiting(None if current is None else current.waiting_namespace),
             self._keys.waiting(waiting),
+            self._keys.index(COUNTS),
         ]
         args: list[Any] = [
             new.id,
@@ -328,6 +330,8 @@ class ExecutionStore(StoreIndexes):
             self._retention_s,
             encode_route(new),
             encode_hot(new),
+            "" if current is None or current.finished else counter(current),
+            counter(new),
         ]
         return keys, args, new
 

@@ -11,17 +11,20 @@ Commands:
     abort       Abort an execution.
     signal      Ask for an execution's remote status now.
     acl         Print the redis-cli command that makes a Redis user of a role.
+    metrics     Serve the Prometheus endpoint (the deployment's state and every process's).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import secrets
 import shlex
 import signal
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from datetime import UTC
@@ -39,6 +42,8 @@ from scheduler.cli.demo import DEMO_PLUGIN_SPEC, SERVICE_ENV, JobServer, flyteki
 from scheduler.cli.inputs import parse_input, read_template, template_of_type
 from scheduler.cli.standalone import Standalone
 from scheduler.client import Client, Execution
+from scheduler.console import serve_metrics
+from scheduler.runtime import Runtime
 from scheduler.settings import Settings
 
 __all__ = ["main", "parse_input", "table"]
@@ -248,6 +253,19 @@ def _signal(args: argparse.Namespace) -> int:
     return 0
 
 
+def _metrics(args: argparse.Namespace) -> int:
+    runtime = Runtime(Settings.load())
+    runtime.redis.ping()  # an unreachable Redis is one line now, not a failing scrape later
+    server, _ = serve_metrics(runtime, args.port, args.host)
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda signum, frame: stopping.set())
+    print(f"flyte-celery metrics: http://{args.host}:{server.server_port}/metrics", flush=True)
+    with contextlib.suppress(KeyboardInterrupt):
+        stopping.wait()
+    server.shutdown()
+    return 0
+
+
 def _acl(args: argparse.Namespace) -> int:
     keys = Keys(Settings.load().key_prefix)
     password = args.password or secrets.token_urlsafe(24)
@@ -318,6 +336,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("role", choices=[r.value for r in AclRole], help="what the user may do")
     p.add_argument("user", help="the Redis user name")
     p.add_argument("--password", help="its password (a random one by default)")
+    p = commands.add_parser("metrics", help="serve the Prometheus endpoint until stopped")
+    p.add_argument("--port", type=int, default=9808, help="the port (default 9808; 0: any)")
+    p.add_argument("--host", default="127.0.0.1", help="the address (default 127.0.0.1)")
     p = commands.add_parser("list", help="list executions")
     p.add_argument("--phase", help="only this phase, e.g. RUNNING")
     p.add_argument("--limit", type=int, default=50)
@@ -335,6 +356,7 @@ _COMMANDS = {
     "abort": _abort,
     "signal": _signal,
     "acl": _acl,
+    "metrics": _metrics,
 }
 
 

@@ -1,4 +1,4 @@
-"""The whole stack on one machine: Redis, the scheduler (beat), a worker and Flower.
+"""The whole stack on one machine: Redis, the scheduler (beat), a worker, Flower, metrics.
 
 Used by ``flyte-celery standalone`` and ``flyte-celery demo``. Every process is
 a child in its own process group, logs to ``<data dir>/logs``, and is stopped
@@ -64,12 +64,15 @@ class Standalone:
         concurrency: Pool size of the worker.
         flower_port: Flower's port (another free one if taken); ``None`` starts no Flower.
         env: Extra environment for every process.
+        metrics_port: The Prometheus endpoint's port (another free one if taken);
+            ``None`` starts none.
     """
 
     data_dir: Path
     concurrency: int = 2
     flower_port: int | None = 5555
     env: dict[str, str] = field(default_factory=dict)
+    metrics_port: int | None = 9808
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     locations: dict[str, str] = field(default_factory=dict)
 
@@ -128,6 +131,13 @@ class Standalone:
         settings = Settings.load(**overrides)
         self.settings = settings
         env = {**settings.child_environment(), **self.env}
+        if self.metrics_port is not None:
+            # Every process writes its metric values here; the endpoint adds them up. A
+            # new run starts from an empty directory (prometheus_client's rule).
+            shared = self.data_dir / "metrics"
+            shutil.rmtree(shared, ignore_errors=True)
+            shared.mkdir(parents=True)
+            env["PROMETHEUS_MULTIPROC_DIR"] = str(shared)
         celery = [sys.executable, "-m", "celery", "-A", "worker"]
         self.locations["redis"] = settings.redis_url
         self.locations["storage"] = settings.storage
@@ -169,12 +179,28 @@ class Standalone:
 
             _wait("Flower", listening, flower, self.logs / "flower.log")
             self.locations["flower"] = f"http://127.0.0.1:{port}"
+        if self.metrics_port is not None:
+            self._start_metrics(_free_port(self.metrics_port), env)
         self.locations["logs"] = str(self.logs)
         return settings
 
+    def _start_metrics(self, port: int, env: dict[str, str]) -> None:
+        command = [sys.executable, "-m", "scheduler.cli", "metrics", f"--port={port}"]
+        process = self._spawn("metrics", command, env)
+        url = f"http://127.0.0.1:{port}/metrics"
+
+        def listening() -> bool:
+            with socket.socket() as sock:
+                return sock.connect_ex(("127.0.0.1", port)) == 0
+
+        _wait("the metrics endpoint", listening, process, self.logs / "metrics.log")
+        self.locations["metrics"] = url
+
     def stop(self) -> None:
         """Stop every process: TERM, then KILL after 15 s; Redis last."""
-        order: list[str] = [n for n in ("flower", "worker", "beat") if n in self.processes]
+        order: list[str] = [
+            n for n in ("metrics", "flower", "worker", "beat") if n in self.processes
+        ]
         order += [n for n in self.processes if n not in order]
         for name in order:
             process = self.processes.pop(name)

@@ -24,6 +24,7 @@ from celery import beat
 from scheduler.engine.engine import Engine
 from scheduler.engine.outbox import UNAVAILABLE
 from scheduler.engine.tickstats import TickStats
+from scheduler.metrics import process_ended
 from scheduler.runtime import Runtime
 from scheduler.settings import Settings
 
@@ -126,4 +127,5 @@ class EngineScheduler(beat.Scheduler):  # type: ignore[misc]
                 log.warning("could not release the scheduler lease: %s", exc)
             except Exception:
                 log.exception("could not release the scheduler lease")
+        process_ended()
         super().close()

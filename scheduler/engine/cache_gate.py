@@ -21,6 +21,7 @@ from flyteidl.core import literals_pb2
 
 from plugins.core import Phase, PhaseInfo
 from plugins.io import OUTPUTS_SUFFIX, join_reference
+from scheduler.metrics import CACHE_HITS, CACHE_MISSES
 from scheduler.model import CacheStatus, ExecutionRecord, machine
 from scheduler.runtime import Runtime
 
@@ -68,8 +69,10 @@ class CacheGate:
                 outputs, status = None, CacheStatus.LOOKUP_FAILURE
                 reason = f"cache lookup failed ({exc}); running the task"
             if outputs is not None:
+                CACHE_HITS.labels(record.task_type).inc()
                 self._hit(record, key, outputs, now, write)
                 return None
+            CACHE_MISSES.labels(record.task_type).inc()
         if record.cache_serialize:
             owner = cache.reserve(key, record.id, now)
             if owner != record.id:

@@ -26,6 +26,7 @@ written (an outbox), so a lost message is found again by step 3.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -35,6 +36,7 @@ from scheduler.engine.gets import dispatch_gets
 from scheduler.engine.launch import Launcher
 from scheduler.engine.outbox import UNAVAILABLE, Outbox, Publisher
 from scheduler.engine.upkeep import Upkeep
+from scheduler.metrics import LEADER, TICK_DURATION
 from scheduler.runtime import Runtime
 
 __all__ = ["Engine"]
@@ -100,7 +102,17 @@ class Engine:
             self._warmed = True
             self.runtime.plugins.routers(ROUTER_WARM_UP)
         if not self.lease.acquire():
+            LEADER.set(0)
             return min(timedelta(seconds=1), settings.leader_lease / 3)
+        LEADER.set(1)
+        started = time.perf_counter()
+        try:
+            return self._lead(now)
+        finally:
+            TICK_DURATION.observe(time.perf_counter() - started)
+
+    def _lead(self, now: datetime) -> timedelta:
+        """The leader's tick."""
         if not self._quotas_registered:
             self.runtime.register_quotas()
             self._quotas_registered = True
@@ -143,4 +155,5 @@ class Engine:
 
     def stop(self) -> None:
         """Give up leadership so a standby takes over at once."""
+        LEADER.set(0)
         self.lease.release()

@@ -24,6 +24,7 @@ from plugins.core import AllocationStatus, PhaseInfo, ResourceConstraintsSpec
 from plugins.webapi import DEFAULT_RESOURCE_NAMESPACE, call_sync
 from scheduler.engine.cache_gate import CacheGate
 from scheduler.engine.outbox import UNAVAILABLE, Outbox
+from scheduler.metrics import RESOURCE_WAIT
 from scheduler.model import (
     ExecutionRecord,
     FailureSite,
@@ -179,6 +180,8 @@ class Launcher:
                 # Flyte's NamespaceQuotaExceeded hits an empty Go case; we wait, as for EXHAUSTED.
                 self.outbox.write(record, machine.denied(record, now, namespace))
                 return
+            waited = now - (record.webapi.allocation_start or now)
+            RESOURCE_WAIT.labels(namespace).observe(waited.total_seconds())
         allocated = machine.allocated(record, now, namespace, loaded.launch_step)
         if loaded.launch_step is Step.CREATE:
             self._creates.append((record, allocated))  # written and published with the batch

@@ -242,6 +242,7 @@ class Runtime:
                     else config.write_rate_limiter
                 )
                 key = self.keys.limiter(plugin_id, kind.value)
-                limiter = RedisRateLimiter.from_config(self.redis, key, limits)
+                name = f"{plugin_id}/{kind.value}"
+                limiter = RedisRateLimiter.from_config(self.redis, key, limits, name)
                 self._limiters[plugin_id, kind] = limiter
             return limiter

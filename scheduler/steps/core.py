@@ -12,6 +12,7 @@ import logging
 from plugins.core import PluginState
 from plugins.core import TaskExecutionContext as CoreContext
 from plugins.webapi import call_sync
+from scheduler.metrics import plugin_call
 from scheduler.model import Claim, ExecutionRecord, Step, describe, machine
 from scheduler.runtime import AttemptContext, LoadedPlugin
 from scheduler.steps.observe import Observation, apply_observation
@@ -61,7 +62,8 @@ class CoreSteps:
         ctx = self.context(record, actx, refresh)
         caching = loaded.config.caching
         try:
-            transition = call_sync(loaded.as_core().handle, ctx)
+            with plugin_call(loaded.id, "handle"):
+                transition = call_sync(loaded.as_core().handle, ctx)
             info = transition.info
         except Exception as exc:
             apply_observation(self.wb, loaded, record, Observation(error=describe(exc)), actx)
@@ -84,11 +86,13 @@ class CoreSteps:
 
     def abort(self, loaded: LoadedPlugin, ctx: CoreContext) -> None:
         """Call the plugin's ``abort`` (exceptions propagate: the caller retries)."""
-        call_sync(loaded.as_core().abort, ctx)
+        with plugin_call(loaded.id, "abort"):
+            call_sync(loaded.as_core().abort, ctx)
 
     def finalize(self, loaded: LoadedPlugin, ctx: CoreContext) -> None:
         """Call the plugin's ``finalize``; a failure is logged, never fatal."""
         try:
-            call_sync(loaded.as_core().finalize, ctx)
+            with plugin_call(loaded.id, "finalize"):
+                call_sync(loaded.as_core().finalize, ctx)
         except Exception as exc:
             log.warning("plugin %s finalize failed: %s", loaded.id, describe(exc))

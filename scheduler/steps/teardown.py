@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from plugins.core import PhaseInfo
 from plugins.webapi import DeleteContext, call_sync
+from scheduler.metrics import plugin_call
 from scheduler.model import Claim, ExecutionRecord, LimiterKind, Step, describe, machine
 from scheduler.runtime import PluginKind
 from scheduler.steps.core import CoreSteps
@@ -90,7 +91,8 @@ class Teardown:
             if record.webapi.resource_meta is not None:
                 meta = loaded.config.decode_resource_meta(record.webapi.resource_meta)
             self.runtime.limiter(loaded.id, LimiterKind.WRITE).acquire()
-            call_sync(loaded.as_async().delete, DeleteContext(meta, reason))
+            with plugin_call(loaded.id, "delete"):
+                call_sync(loaded.as_async().delete, DeleteContext(meta, reason))
         except Exception as exc:
             if self._retry(record, expected, describe(exc)):
                 return

@@ -21,6 +21,7 @@ import redis
 from plugins.core import PhaseInfo
 from plugins.webapi import GetContext, StatusContext, call_async, call_sync
 from scheduler.backend import RedisRateLimiter
+from scheduler.metrics import plugin_call
 from scheduler.model import (
     Claim,
     Event,
@@ -76,7 +77,9 @@ async def _paced(
         for call in calls[len(started) : len(started) + granted]:
             started.append(asyncio.ensure_future(call()))
         if len(started) < len(calls):
-            await asyncio.sleep(max(wait.total_seconds(), 0.001))
+            pause = max(wait.total_seconds(), 0.001)
+            limiter.waited(pause)
+            await asyncio.sleep(pause)
 
 
 class WebAPISteps:
@@ -158,7 +161,8 @@ class WebAPISteps:
             outcome = outcomes[index]
             assert outcome is not None
             try:
-                resource = await call_async(loaded.as_async().get, GetContext(outcome.meta))
+                with plugin_call(loaded.id, "get"):
+                    resource = await call_async(loaded.as_async().get, GetContext(outcome.meta))
                 outcomes[index] = replace(outcome, resource=resource)
             except Exception as exc:
                 outcomes[index] = replace(outcome, get_error=exc)
@@ -178,7 +182,8 @@ class WebAPISteps:
         try:
             # as_async() inside the try: a plugin that changed kind between deploys fails the
             # attempt instead of escaping the job and leaving its claim to be re-published.
-            meta, resource = await call_async(loaded.as_async().create, actx.context)
+            with plugin_call(loaded.id, "create"):
+                meta, resource = await call_async(loaded.as_async().create, actx.context)
             return _Created(meta, loaded.config.encode_resource_meta(meta), resource)
         except Exception as exc:
             return _Created(error=exc)
@@ -245,7 +250,8 @@ class WebAPISteps:
         context = replace(actx.context, cancelled=threading.Event())
         with self._watching(execution_id, expected, context.cancelled):
             try:
-                info = call_sync(loaded.as_sync().do, context)
+                with plugin_call(loaded.id, "do"):
+                    info = call_sync(loaded.as_sync().do, context)
             except Exception as exc:
                 log.info("%s do failed: %s", execution_id, describe(exc))
                 info = failure_info(exc, FailureSite.PLUGIN_CALL)
@@ -302,7 +308,8 @@ class WebAPISteps:
             resource=resource,
         )
         try:
-            info = call_sync(loaded.as_async().status, ctx)
+            with plugin_call(loaded.id, "status"):
+                info = call_sync(loaded.as_async().status, ctx)
             machine.to_webapi_phase(info.phase)
         except Exception as exc:
             return Observation(error=describe(exc))
@@ -314,7 +321,9 @@ class WebAPISteps:
         """Get one resource: (meta, resource, None), or the error that prevented it."""
         try:
             meta = loaded.config.decode_resource_meta(record.webapi.resource_meta or "null")
-            return meta, await call_async(loaded.as_async().get, GetContext(meta)), None
+            with plugin_call(loaded.id, "get"):
+                resource = await call_async(loaded.as_async().get, GetContext(meta))
+            return meta, resource, None
         except Exception as exc:
             return None, None, exc
 

@@ -48,6 +48,7 @@ class Stack:
     plugins: str = "tests.integration.plugins:ENTRIES,tests.integration.plugins:MORE"
     overrides: dict[str, Any] = field(default_factory=dict)
     plugin_sections: dict[str, Any] = field(default_factory=dict)
+    extra_env: dict[str, str] = field(default_factory=dict)  # for every process started after
 
     def __post_init__(self) -> None:
         self.config_file = self.directory / "plugins.yaml"
@@ -75,6 +76,7 @@ class Stack:
         env["JOB_SERVICE_URL"] = self.job_service_url
         env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
         env["PYTHONUNBUFFERED"] = "1"
+        env.update(self.extra_env)
         return env
 
     def log(self, name: str) -> Path:

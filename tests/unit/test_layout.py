@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # other (they meet only in the runtime and the model below them).
 LAYERS: dict[str, int] = {
     "scheduler.settings": 0,
+    "scheduler.metrics": 0,
     "scheduler.clock": 0,
     "scheduler.model": 1,
     "scheduler.backend": 2,
@@ -27,6 +28,7 @@ LAYERS: dict[str, int] = {
     "scheduler.steps": 4,
     "scheduler.client": 5,
     "scheduler.testing": 6,
+    "scheduler.console": 6,
     "scheduler.cli": 7,
     "scheduler": 8,
 }

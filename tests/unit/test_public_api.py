@@ -125,6 +125,12 @@ SCHEDULER_PINS: dict[str, frozenset[str]] = {
         "LimiterKind", "Step", "TeardownKind", "WebAPIPhase", "WebAPIState", "cache_key",
         "describe", "execution_id", "failure_info",
     }),
+    "scheduler.console": frozenset({"DeploymentCollector", "metrics_registry", "serve_metrics"}),
+    "scheduler.metrics": frozenset({
+        "CACHE_HITS", "CACHE_MISSES", "LEADER", "PLUGIN_LATENCY", "PLUGIN_REQUESTS_FAILURE",
+        "PLUGIN_REQUESTS_SUCCESS", "RATE_LIMITER_WAIT", "RESOURCE_WAIT", "TICK_DURATION",
+        "plugin_call", "process_ended",
+    }),
     "worker": frozenset({"app"}),
 }  # fmt: skip
 

@@ -5,6 +5,7 @@ Examples that need a running stack are run by tests/integration/test_readme_stac
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 import types
@@ -39,3 +40,19 @@ def test_readme_examples_run(
     for block in python_blocks():
         exec(compile(block, str(README), "exec"), module.__dict__)
     assert "unknown task type 'spark'" in capsys.readouterr().out
+
+
+def test_the_grafana_dashboard_shows_only_metrics_the_readme_names() -> None:
+    readme = README.read_text()
+    section = readme[readme.index("### Metrics") :]
+    section = section[: section.index("\n## ")]
+    named = {n.removesuffix("_total") for n in re.findall(r"flyte_celery_\w+", section)}
+    dashboard = json.loads((README.parent / "docs" / "grafana" / "flyte-celery.json").read_text())
+    used = {
+        re.sub(r"_(total|bucket|sum|count)$", "", name)
+        for panel in dashboard["panels"]
+        for target in panel["targets"]
+        for name in re.findall(r"flyte_celery_\w+", target["expr"])
+    }
+    assert used and used <= named, used - named
+    assert len(dashboard["panels"]) >= 10

@@ -14,7 +14,10 @@
 -- ARGV[4] a JSON array of event JSON strings to log, ARGV[5] event cap,
 -- ARGV[6] created, ARGV[7] pending, ARGV[8] due, ARGV[9] deadline, ARGV[10] claimed,
 -- ARGV[11] finished, ARGV[12] waiting: each a score, or '' to leave that index,
--- ARGV[13] retention of finished records (s), ARGV[14] route, ARGV[15] hot fields
+-- ARGV[13] retention of finished records (s), ARGV[14] route, ARGV[15] hot fields,
+-- ARGV[16] the counter the record leaves ('' for none), ARGV[17] the one it enters
+-- KEYS[11] counts    HASH  "<task type>|<phase>" -> executions (open phases: now in it;
+--                   terminal ones: ever finished in it, for the metrics)
 -- Returns the new version, -1 on a version conflict.
 local kind = redis.call('TYPE', KEYS[1])['ok']
 local current = 0
@@ -30,6 +33,13 @@ local events = cjson.decode(ARGV[4])
 if #events > 0 then
   redis.call('RPUSH', KEYS[2], unpack(events))
   redis.call('LTRIM', KEYS[2], -tonumber(ARGV[5]), -1)
+end
+if ARGV[16] ~= ARGV[17] then
+  -- Never below zero: records written before these counts existed leave uncounted.
+  if ARGV[16] ~= '' and redis.call('HINCRBY', KEYS[11], ARGV[16], -1) < 0 then
+    redis.call('HSET', KEYS[11], ARGV[16], 0)
+  end
+  redis.call('HINCRBY', KEYS[11], ARGV[17], 1)
 end
 local id = ARGV[1]
 if current == 0 then redis.call('ZADD', KEYS[3], ARGV[6], id) end

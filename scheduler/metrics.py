@@ -1,0 +1,115 @@
+"""Prometheus instruments of the scheduler and worker processes (``prometheus_client``).
+
+What each process measures in itself lives here: plugin calls, rate-limiter waits, the
+tick, leadership, cache lookups, quota waits. What is true of the whole deployment
+(executions by phase, tokens held, backlog) is read from Redis at scrape time by the
+exporter (:mod:`scheduler.console.exporter`), so it is counted once however many
+processes run.
+
+Celery's prefork children are separate processes: with ``PROMETHEUS_MULTIPROC_DIR`` set
+(before this module is imported, as ``./flyte-celery standalone`` and docker-compose do)
+every process writes its values there and the exporter adds them up. Without it the
+values stay in the process (tests, embedded use).
+
+Names follow Flyte's where Flyte has one (the connector's ``requests_success``,
+``requests_failure``, ``request_latency``; the web-API plugin machinery's
+``resource_wait_time``), under the ``flyte_celery_`` prefix, and Prometheus conventions
+otherwise.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client.multiprocess import mark_process_dead
+
+__all__ = [
+    "CACHE_HITS",
+    "CACHE_MISSES",
+    "LEADER",
+    "PLUGIN_LATENCY",
+    "PLUGIN_REQUESTS_FAILURE",
+    "PLUGIN_REQUESTS_SUCCESS",
+    "RATE_LIMITER_WAIT",
+    "RESOURCE_WAIT",
+    "TICK_DURATION",
+    "plugin_call",
+    "process_ended",
+]
+
+_LATENCY_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
+
+PLUGIN_REQUESTS_SUCCESS = Counter(
+    "flyte_celery_plugin_requests_success",
+    "Plugin calls that returned (Flyte connector: requests_success)",
+    ["plugin", "operation"],
+)
+PLUGIN_REQUESTS_FAILURE = Counter(
+    "flyte_celery_plugin_requests_failure",
+    "Plugin calls that raised, by error code (Flyte connector: requests_failure)",
+    ["plugin", "operation", "error_code"],
+)
+PLUGIN_LATENCY = Histogram(
+    "flyte_celery_plugin_request_latency_seconds",
+    "Duration of plugin calls (Flyte connector: request_latency)",
+    ["plugin", "operation"],
+    buckets=_LATENCY_BUCKETS,
+)
+RATE_LIMITER_WAIT = Histogram(
+    "flyte_celery_rate_limiter_wait_seconds",
+    "Time plugin calls waited for a global rate limiter, per wait",
+    ["limiter"],
+    buckets=_LATENCY_BUCKETS,
+)
+TICK_DURATION = Histogram(
+    "flyte_celery_tick_duration_seconds",
+    "Duration of the leader scheduler's ticks",
+    buckets=_LATENCY_BUCKETS,
+)
+LEADER = Gauge(
+    "flyte_celery_scheduler_leader",
+    "1 while this process holds the scheduler lease (summed over live processes)",
+    multiprocess_mode="livesum",
+)
+CACHE_HITS = Counter(
+    "flyte_celery_cache_hits", "Result-cache lookups that found outputs", ["task_type"]
+)
+CACHE_MISSES = Counter(
+    "flyte_celery_cache_misses", "Result-cache lookups that found none (or failed)", ["task_type"]
+)
+RESOURCE_WAIT = Histogram(
+    "flyte_celery_resource_wait_time_seconds",
+    "Time from the first quota denial to the grant (Flyte: resource_wait_time)",
+    ["namespace"],
+    buckets=(0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600),
+)
+
+
+def process_ended() -> None:
+    """Drop this process's live gauges (its leadership) as it exits, in multiprocess mode."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]
+
+
+def _code(exc: BaseException) -> str:
+    code = getattr(exc, "code", None)
+    return code if isinstance(code, str) and code else type(exc).__name__
+
+
+@contextmanager
+def plugin_call(plugin: str, operation: str) -> Iterator[None]:
+    """Count and time the plugin call in the body (around an ``await`` too)."""
+    start = time.perf_counter()
+    try:
+        yield
+    except BaseException as exc:
+        PLUGIN_REQUESTS_FAILURE.labels(plugin, operation, _code(exc)).inc()
+        raise
+    else:
+        PLUGIN_REQUESTS_SUCCESS.labels(plugin, operation).inc()
+    finally:
+        PLUGIN_LATENCY.labels(plugin, operation).observe(time.perf_counter() - start)
