@@ -29,6 +29,7 @@ The tree::
     ├── ExecutionExistsError                      an execution with this id already exists
     ├── InvalidSubmissionError (ValueError)       a template or inputs rejected at submit
     ├── ContentionError                           a compare-and-set kept losing to others
+    ├── JobFailedError                            a job's call or attempt failed (Flower)
     ├── BackendUnavailableError (ConnectionError) Redis did not answer
     ├── AccessDeniedError (PermissionError)       Redis refused the credentials or an ACL
     └── StorageError (OSError)
@@ -55,6 +56,7 @@ __all__ = [
     "InputReadError",
     "InvalidPhaseError",
     "InvalidSubmissionError",
+    "JobFailedError",
     "MalformedProtobufError",
     "OutputConversionError",
     "PluginConfigError",
@@ -327,3 +329,14 @@ class ContentionError(FlyteCeleryError):
     """
 
     code = "Contention"
+
+
+class JobFailedError(FlyteCeleryError):
+    """A job's plugin call failed, or an execution it served ended in failure.
+
+    A worker raises it at the end of the job, after every result is written, so that
+    Celery and Flower show the job as failed with what went wrong. Nothing retries the
+    job: the execution's state in Redis already says what happens next.
+    """
+
+    code = "JobFailed"

@@ -14,10 +14,14 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from celery.signals import task_received
 
+from plugins.errors import JobFailedError
+from scheduler.metrics import job_failures
 from scheduler.model import Step
 from scheduler.runtime import Runtime
 from scheduler.settings import Settings
@@ -51,7 +55,8 @@ def _owner(request: Any) -> str:
 @task_received.connect  # type: ignore[untyped-decorator]
 def _reserve(request: Any = None, **kwargs: Any) -> None:
     """In the worker's main process: take the run leases of a job as it arrives."""
-    name = str(getattr(request, "name", ""))
+    # The task's own name: ``name`` is the label Flower shows (see ``job_label``).
+    name = str(getattr(request, "type", None) or getattr(request, "name", ""))
     if not name.startswith("flyte_celery."):
         return
     try:
@@ -67,34 +72,61 @@ def _reserve(request: Any = None, **kwargs: Any) -> None:
         log.warning("could not reserve the run leases of %s: %s", name, exc)
 
 
-@app.task(name=Step.CREATE.job_name, bind=True)  # type: ignore[untyped-decorator]
+_MOST_NAMED = 5
+"""The most failures a failed job's message lists one by one."""
+
+
+@contextmanager
+def _reporting() -> Iterator[None]:
+    """Run a job's step; then, if a call or an attempt failed in it, fail the job.
+
+    The results are written first: the step returns before this raises.
+    """
+    with job_failures() as failures:
+        yield
+    if failures:
+        shown = "; ".join(failures[:_MOST_NAMED])
+        more = len(failures) - _MOST_NAMED
+        raise JobFailedError(shown + (f"; and {more} more" if more > 0 else ""))
+
+
+# throws: an expected failure, logged by Celery as one line without a traceback.
+_JOB = {"bind": True, "throws": (JobFailedError,)}
+
+
+@app.task(name=Step.CREATE.job_name, **_JOB)  # type: ignore[untyped-decorator]
 def create(self: Any, *args: Any) -> None:
     """Create the remote resources of ``[[execution id, attempt], ...]`` of one plugin.
 
     (Or of one attempt, ``execution id, attempt``, as reconciliation publishes it.)
     """
-    steps().run(Step.CREATE, list(args), owner=_owner(self.request))
+    with _reporting():
+        steps().run(Step.CREATE, list(args), owner=_owner(self.request))
 
 
-@app.task(name=Step.GET.job_name, bind=True)  # type: ignore[untyped-decorator]
+@app.task(name=Step.GET.job_name, **_JOB)  # type: ignore[untyped-decorator]
 def get(self: Any, items: list[list[Any]]) -> None:
     """Get a batch of ``[execution id, attempt]`` of one plugin and namespace."""
-    steps().get([(str(i), int(a)) for i, a in items], owner=_owner(self.request))
+    with _reporting():
+        steps().get([(str(i), int(a)) for i, a in items], owner=_owner(self.request))
 
 
-@app.task(name=Step.DELETE.job_name, bind=True)  # type: ignore[untyped-decorator]
+@app.task(name=Step.DELETE.job_name, **_JOB)  # type: ignore[untyped-decorator]
 def delete(self: Any, execution_id: str, attempt: int) -> None:
     """Delete the remote resource of an attempt being aborted or timed out."""
-    steps().delete(execution_id, attempt, owner=_owner(self.request))
+    with _reporting():
+        steps().delete(execution_id, attempt, owner=_owner(self.request))
 
 
-@app.task(name=Step.DO.job_name, bind=True)  # type: ignore[untyped-decorator]
+@app.task(name=Step.DO.job_name, **_JOB)  # type: ignore[untyped-decorator]
 def do(self: Any, execution_id: str, attempt: int) -> None:
     """Run a sync plugin's one call."""
-    steps().do(execution_id, attempt, owner=_owner(self.request))
+    with _reporting():
+        steps().do(execution_id, attempt, owner=_owner(self.request))
 
 
-@app.task(name=Step.HANDLE.job_name, bind=True)  # type: ignore[untyped-decorator]
+@app.task(name=Step.HANDLE.job_name, **_JOB)  # type: ignore[untyped-decorator]
 def handle(self: Any, execution_id: str, attempt: int) -> None:
     """Run one round of a core plugin."""
-    steps().handle(execution_id, attempt, owner=_owner(self.request))
+    with _reporting():
+        steps().handle(execution_id, attempt, owner=_owner(self.request))

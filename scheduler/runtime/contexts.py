@@ -43,6 +43,13 @@ class AttemptContext:
     writer: BufferedOutputWriter
     paths: RemoteFileOutputPaths
 
+    @property
+    def execution_id(self) -> str:
+        """The execution's id, ``project/domain/name``."""
+        ids = self.context.task_execution_metadata.task_execution_id.id
+        execution = ids.node_execution_id.execution_id
+        return f"{execution.project}/{execution.domain}/{execution.name}"
+
 
 class Contexts:
     """Builds attempt contexts and output readers.

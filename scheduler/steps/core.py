@@ -62,7 +62,7 @@ class CoreSteps:
         ctx = self.context(record, actx, refresh)
         caching = loaded.config.caching
         try:
-            with plugin_call(loaded.id, "handle"):
+            with plugin_call(loaded.id, "handle", record.id):
                 transition = call_sync(loaded.as_core().handle, ctx)
             info = transition.info
         except Exception as exc:

@@ -91,7 +91,7 @@ class Teardown:
             if record.webapi.resource_meta is not None:
                 meta = loaded.config.decode_resource_meta(record.webapi.resource_meta)
             self.runtime.limiter(loaded.id, LimiterKind.WRITE).acquire()
-            with plugin_call(loaded.id, "delete"):
+            with plugin_call(loaded.id, "delete", record.id):
                 call_sync(loaded.as_async().delete, DeleteContext(meta, reason))
         except Exception as exc:
             if self._retry(record, expected, describe(exc)):

@@ -161,7 +161,7 @@ class WebAPISteps:
             outcome = outcomes[index]
             assert outcome is not None
             try:
-                with plugin_call(loaded.id, "get"):
+                with plugin_call(loaded.id, "get", actxs[index].execution_id):
                     resource = await call_async(loaded.as_async().get, GetContext(outcome.meta))
                 outcomes[index] = replace(outcome, resource=resource)
             except Exception as exc:
@@ -182,7 +182,7 @@ class WebAPISteps:
         try:
             # as_async() inside the try: a plugin that changed kind between deploys fails the
             # attempt instead of escaping the job and leaving its claim to be re-published.
-            with plugin_call(loaded.id, "create"):
+            with plugin_call(loaded.id, "create", actx.execution_id):
                 meta, resource = await call_async(loaded.as_async().create, actx.context)
             return _Created(meta, loaded.config.encode_resource_meta(meta), resource)
         except Exception as exc:
@@ -250,7 +250,7 @@ class WebAPISteps:
         context = replace(actx.context, cancelled=threading.Event())
         with self._watching(execution_id, expected, context.cancelled):
             try:
-                with plugin_call(loaded.id, "do"):
+                with plugin_call(loaded.id, "do", execution_id):
                     info = call_sync(loaded.as_sync().do, context)
             except Exception as exc:
                 log.info("%s do failed: %s", execution_id, describe(exc))
@@ -308,7 +308,7 @@ class WebAPISteps:
             resource=resource,
         )
         try:
-            with plugin_call(loaded.id, "status"):
+            with plugin_call(loaded.id, "status", actx.execution_id):
                 info = call_sync(loaded.as_async().status, ctx)
             machine.to_webapi_phase(info.phase)
         except Exception as exc:
@@ -321,7 +321,7 @@ class WebAPISteps:
         """Get one resource: (meta, resource, None), or the error that prevented it."""
         try:
             meta = loaded.config.decode_resource_meta(record.webapi.resource_meta or "null")
-            with plugin_call(loaded.id, "get"):
+            with plugin_call(loaded.id, "get", record.id):
                 resource = await call_async(loaded.as_async().get, GetContext(meta))
             return meta, resource, None
         except Exception as exc:

@@ -23,6 +23,7 @@ from plugins.io.validation import (
     validate_output,
 )
 from plugins.io.writers import RemoteFileOutputWriter
+from scheduler.metrics import note_failure
 from scheduler.model import (
     CacheStatus,
     Claim,
@@ -43,6 +44,14 @@ Apply = Callable[[ExecutionRecord], tuple[ExecutionRecord, list[Event]] | None]
 """Computes the new record and extra events from the current one (``None``: no change)."""
 
 _CAS_ATTEMPTS = 50
+
+
+def _note_failed(old: ExecutionRecord, new: ExecutionRecord) -> None:
+    """Note an attempt this write ended in failure: the job shows as failed (Flower)."""
+    if new.phase.is_failure():
+        note_failure(f"{new.id}: {new.phase.name}: {new.reason}")
+    elif new.attempt > old.attempt:
+        note_failure(f"{new.id}: attempt {old.attempt} failed, attempt {new.attempt} is next")
 
 
 class WriteBack:
@@ -91,6 +100,7 @@ class WriteBack:
             new, events = change
             written = store.transition(current, new, events)
             if written is not None:
+                _note_failed(current, written)
                 self.wake_if_needed([written])
                 return written
         raise ContentionError(f"execution {execution_id}: too much contention to write a result")
@@ -114,6 +124,9 @@ class WriteBack:
             events.append(change[1])
             tried.append((record, claim, apply))
         written = self.runtime.store.transition_many(pairs, events=events) if pairs else []
+        for (old, _), new in zip(pairs, written, strict=True):
+            if new is not None:
+                _note_failed(old, new)
         self.wake_if_needed([w for w in written if w is not None])
         errors: list[Exception] = []
         for (record, claim, apply), done in zip(tried, written, strict=True):

@@ -111,23 +111,26 @@ def test_flower_lists_our_jobs(fresh_stack: Stack) -> None:
         return True
 
     wait_for(flower_up, timeout=60, what="Flower's API")
-    ex = fresh_stack.client().submit(tasks_pb2.TaskTemplate(type="echo"))
+    client = fresh_stack.client()
+    ex = client.submit(tasks_pb2.TaskTemplate(type="echo"))
+    failing = client.submit(template("flaky_create"), seconds(0))  # attempt 0's Create raises
     assert ex.wait(60) is Phase.SUCCESS
+    assert failing.wait(60).is_failure()  # written before its job failed
 
-    def our_job() -> dict[str, object] | None:
+    def job_of(execution_id: str, job: str) -> dict[str, object] | None:
         tasks = api("/api/tasks")
         assert isinstance(tasks, dict)
-        return next(
-            (
-                t
-                for t in tasks.values()
-                if t.get("name") == "flyte_celery.do" and ex.id in str(t.get("args"))
-            ),
-            None,
-        )
+        # The name (a default column) says what the job is for: the job and the execution.
+        return next((t for t in tasks.values() if t.get("name") == f"{job} {execution_id}"), None)
 
-    job = wait_for(our_job, timeout=60, what="Flower to list the job")
-    assert job["state"] == "SUCCESS"
+    done = wait_for(lambda: job_of(ex.id, "flyte_celery.do"), timeout=60, what="the do job")
+    assert done["state"] == "SUCCESS"
+    wait_for(lambda: (job_of(failing.id, "flyte_celery.create") or {}).get("state") == "FAILURE",
+             timeout=60, what="the create job to be FAILURE")  # fmt: skip
+    failed = job_of(failing.id, "flyte_celery.create") or {}
+    message = str(failed.get("exception"))
+    assert "JobFailedError" in message and failing.id in message
+    assert "create raised" in message and failing.phase.name in message
 
 
 def test_a_killed_worker_is_noticed_by_its_run_lease_not_the_visibility_timeout(

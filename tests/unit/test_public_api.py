@@ -67,7 +67,8 @@ ERRORS = frozenset({
     "ExecutionFailedError", "ExecutionNotFoundError", "ExecutionTimeoutError",
     "FlyteCeleryError",
     "InputConversionError", "InputReadError", "InvalidPhaseError", "InvalidSubmissionError",
-    "MalformedProtobufError", "OutputConversionError", "PluginConfigError", "PluginError",
+    "JobFailedError", "MalformedProtobufError", "OutputConversionError", "PluginConfigError",
+    "PluginError",
     "PluginLoadError", "PluginNotFoundError", "PluginStateError", "RemoteCallError",
     "RemoteFileExceedsMaxSizeError", "RemoteFileNotFoundError", "SecretNotFoundError",
     "StorageError", "TaskError", "TaskLoadError",
@@ -129,7 +130,7 @@ SCHEDULER_PINS: dict[str, frozenset[str]] = {
     "scheduler.metrics": frozenset({
         "CACHE_HITS", "CACHE_MISSES", "LEADER", "PLUGIN_LATENCY", "PLUGIN_REQUESTS_FAILURE",
         "PLUGIN_REQUESTS_SUCCESS", "RATE_LIMITER_WAIT", "RESOURCE_WAIT", "TICK_DURATION",
-        "plugin_call", "process_ended",
+        "job_failures", "note_failure", "plugin_call", "process_ended",
     }),
     "worker": frozenset({"app"}),
 }  # fmt: skip

@@ -1,4 +1,4 @@
-"""Prometheus instruments of the scheduler and worker processes (``prometheus_client``).
+"""The Prometheus instruments of the scheduler and worker processes (``prometheus_client``).
 
 What each process measures in itself lives here: plugin calls, rate-limiter waits, the
 tick, leadership, cache lookups, quota waits. What is true of the whole deployment
@@ -7,7 +7,7 @@ exporter (:mod:`scheduler.console.exporter`), so it is counted once however many
 processes run.
 
 Celery's prefork children are separate processes: with ``PROMETHEUS_MULTIPROC_DIR`` set
-(before this module is imported, as ``./flyte-celery standalone`` and docker-compose do)
+(before this module is imported, as ``./flyte-celery standalone`` does)
 every process writes its values there and the exporter adds them up. Without it the
 values stay in the process (tests, embedded use).
 
@@ -20,26 +20,11 @@ otherwise.
 from __future__ import annotations
 
 import os
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 from prometheus_client import Counter, Gauge, Histogram
 from prometheus_client.multiprocess import mark_process_dead
 
-__all__ = [
-    "CACHE_HITS",
-    "CACHE_MISSES",
-    "LEADER",
-    "PLUGIN_LATENCY",
-    "PLUGIN_REQUESTS_FAILURE",
-    "PLUGIN_REQUESTS_SUCCESS",
-    "RATE_LIMITER_WAIT",
-    "RESOURCE_WAIT",
-    "TICK_DURATION",
-    "plugin_call",
-    "process_ended",
-]
+# The package (scheduler.metrics) exports these; this module has no __all__ of its own.
 
 _LATENCY_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
 
@@ -93,23 +78,3 @@ def process_ended() -> None:
     """Drop this process's live gauges (its leadership) as it exits, in multiprocess mode."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]
-
-
-def _code(exc: BaseException) -> str:
-    code = getattr(exc, "code", None)
-    return code if isinstance(code, str) and code else type(exc).__name__
-
-
-@contextmanager
-def plugin_call(plugin: str, operation: str) -> Iterator[None]:
-    """Count and time the plugin call in the body (around an ``await`` too)."""
-    start = time.perf_counter()
-    try:
-        yield
-    except BaseException as exc:
-        PLUGIN_REQUESTS_FAILURE.labels(plugin, operation, _code(exc)).inc()
-        raise
-    else:
-        PLUGIN_REQUESTS_SUCCESS.labels(plugin, operation).inc()
-    finally:
-        PLUGIN_LATENCY.labels(plugin, operation).observe(time.perf_counter() - start)

@@ -1,0 +1,35 @@
+"""What the processes measure in themselves (Prometheus), and what a job ran into.
+
+The instruments are in :mod:`.instruments`; :func:`plugin_call` counts and times a plugin
+call and notes its failure for the job making it (:func:`job_failures`).
+"""
+
+from scheduler.metrics.calls import job_failures, note_failure, plugin_call
+from scheduler.metrics.instruments import (
+    CACHE_HITS,
+    CACHE_MISSES,
+    LEADER,
+    PLUGIN_LATENCY,
+    PLUGIN_REQUESTS_FAILURE,
+    PLUGIN_REQUESTS_SUCCESS,
+    RATE_LIMITER_WAIT,
+    RESOURCE_WAIT,
+    TICK_DURATION,
+    process_ended,
+)
+
+__all__ = [
+    "CACHE_HITS",
+    "CACHE_MISSES",
+    "LEADER",
+    "PLUGIN_LATENCY",
+    "PLUGIN_REQUESTS_FAILURE",
+    "PLUGIN_REQUESTS_SUCCESS",
+    "RATE_LIMITER_WAIT",
+    "RESOURCE_WAIT",
+    "TICK_DURATION",
+    "job_failures",
+    "note_failure",
+    "plugin_call",
+    "process_ended",
+]
