@@ -18,6 +18,7 @@ from flyteidl.core import literals_pb2, tasks_pb2
 from plugins.errors import InvalidSubmissionError
 from plugins.tasks.types import TransformContext, TypeEngine
 from plugins.tasks.types.engine import CONVERSION_ERRORS
+from scheduler.model.record import is_utf8
 
 __all__ = ["template_inputs"]
 
@@ -63,6 +64,11 @@ def template_inputs(
         return inputs
     converted: dict[object, object] = {}
     for name, raw in inputs.items():
+        if isinstance(name, str) and not is_utf8(name):
+            # protobuf cannot even look such a name up: say so instead of a UnicodeError.
+            raise InvalidSubmissionError(
+                f"input name {name!r} must be valid Unicode text (it has a lone surrogate)"
+            )
         value = _as_proto(raw)
         if isinstance(value, literals_pb2.Literal) or not isinstance(name, str) or not name:
             converted[name] = value

@@ -28,7 +28,8 @@ _MAX_ID_PART = 255  # one path segment in storage: most filesystems' limit
 _UNSAFE_ID_CHARS = re.compile(r"[/\\\x00-\x1f\x7f]")
 
 
-def _is_utf8(text: str) -> bool:
+def is_utf8(text: str) -> bool:
+    """Whether ``text`` encodes as UTF-8 (no lone surrogates): what Redis and protobuf take."""
     try:
         text.encode()
     except UnicodeEncodeError:
@@ -59,7 +60,7 @@ def execution_id(project: str, domain: str, name: str) -> str:
             problem = "must not contain '/', '\\' or control characters"
         elif len(part) > _MAX_ID_PART:
             problem = f"must be at most {_MAX_ID_PART} characters, got {len(part)}"
-        elif not _is_utf8(part):
+        elif not is_utf8(part):
             problem = "must be valid Unicode text (it has a lone surrogate)"
         if problem:
             shown = part if len(part) <= 60 else part[:60] + "..."

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import redis
 from flyteidl.core import interface_pb2, literals_pb2, tasks_pb2, types_pb2
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from plugins.builtin import ECHO
@@ -90,6 +90,10 @@ def harness(tmp_path_factory: pytest.TempPathFactory) -> Harness:
     declare=st.booleans(),
     oversized=st.sampled_from([False, False, False, True]),
 )
+@example(  # found by CI: an input name protobuf cannot encode
+    project="p", domain="d", name=None, task_type="echo", retries=0, timeout=None,
+    inputs={"\ud800": 0}, declare=True, oversized=False,
+)  # fmt: skip
 def test_submit_raises_only_the_projects_errors(
     harness: Harness,
     project: object,

@@ -61,3 +61,16 @@ def test_literals_and_flytekit_models_pass_as_they_are() -> None:
 def test_a_value_that_does_not_fit_is_named(inputs: dict[str, object], message: str) -> None:
     with pytest.raises(InvalidSubmissionError, match=message):
         template_inputs(template(), inputs, CTX)
+
+
+def test_an_input_name_that_is_not_unicode_text_is_refused_clearly() -> None:
+    from flyteidl.core import interface_pb2, tasks_pb2, types_pb2
+
+    from plugins.errors import InvalidSubmissionError
+    from scheduler.client.template_inputs import template_inputs
+
+    template = tasks_pb2.TaskTemplate(type="echo")
+    var = interface_pb2.Variable(type=types_pb2.LiteralType(simple=types_pb2.INTEGER))
+    template.interface.inputs.variables["n"].CopyFrom(var)
+    with pytest.raises(InvalidSubmissionError, match="lone surrogate"):
+        template_inputs(template, {"\ud800": 0}, None)  # type: ignore[arg-type]
