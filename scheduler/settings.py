@@ -11,6 +11,7 @@ This module is a leaf of ``scheduler``: it imports nothing else from the package
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -23,7 +24,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from plugins.errors import ConfigError
 from plugins.webapi import parse_duration
 
-__all__ = ["RetryPolicy", "Settings", "default_storage", "normalize_tls"]
+__all__ = ["RetryPolicy", "Settings", "default_storage", "masked_url", "normalize_tls"]
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 
@@ -244,3 +245,8 @@ class Settings(BaseSettings):
     def child_environment(self) -> dict[str, str]:
         """``os.environ`` with these settings applied."""
         return {**os.environ, **self.environment()}
+
+
+def masked_url(url: str) -> str:
+    """``url`` with its password replaced by ``***`` (for messages and logs)."""
+    return re.sub(r"(//[^:/@]*:)[^@/]*@", r"\1***@", url)

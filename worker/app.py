@@ -11,6 +11,8 @@ started with ``-Q``.
 
 from __future__ import annotations
 
+import sys
+
 from celery import Celery
 from celery.signals import worker_process_shutdown
 from kombu.entity import Queue
@@ -92,4 +94,15 @@ worker_process_shutdown.connect(_metrics_end, weak=False)
 guard_lost_connection()
 OutageLog().install()
 publish_served_types()
-app = make_app(Settings.load())
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.load()
+    except ConfigError as exc:
+        # Celery would wrap this in a 70-line import traceback: say what is wrong, and stop.
+        sys.stderr.write(f"flyte-celery: {' '.join(str(exc).split())}\n")
+        raise SystemExit(2) from None
+
+
+app = make_app(_settings())

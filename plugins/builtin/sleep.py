@@ -14,7 +14,7 @@ from typing import Any
 
 from plugins.core import PhaseInfo, TaskInfo
 from plugins.tasks.base import PythonTask
-from plugins.tasks.interface import Interface, kwtypes
+from plugins.tasks.interface import Interface, kwtypes, transform_interface_to_typed_interface
 from plugins.webapi import (
     AsyncPlugin,
     DeleteContext,
@@ -80,7 +80,15 @@ class SleepPlugin(AsyncPlugin[SleepHandle, bool]):
         return PhaseInfo.running(1, TaskInfo(custom_info={"wake_at": wake}))
 
 
-SLEEP = PluginEntry(id="core-sleep", supported_task_types=["core-sleep"], plugin_loader=SleepPlugin)
+SLEEP_INTERFACE = Interface(inputs=kwtypes(duration=timedelta))
+"""What every ``core-sleep`` task takes: one ``duration``, no outputs."""
+
+SLEEP = PluginEntry(
+    id="core-sleep",
+    supported_task_types=["core-sleep"],
+    plugin_loader=SleepPlugin,
+    task_interface=transform_interface_to_typed_interface(SLEEP_INTERFACE),
+)
 
 
 class SleepTask(PythonTask[None]):
@@ -97,7 +105,7 @@ class SleepTask(PythonTask[None]):
         super().__init__(
             task_type="core-sleep",
             name=name,
-            interface=Interface(inputs=kwtypes(duration=timedelta)),
+            interface=SLEEP_INTERFACE,
             **kwargs,
         )
 

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any, Protocol, runtime_checkable
 
+from flyteidl.core import interface_pb2
+
 from plugins.core.context import TaskExecutionContext
 from plugins.core.execution_id import MIN_GENERATED_NAME_LENGTH
 from plugins.core.resources import ResourceNamespace, ResourceRegistrar
@@ -186,6 +188,9 @@ class PluginEntry:
         is_default: Handle task types that no plugin registered (at most one default).
         default_for_task_types: Task types, among ``registered_task_types``, for which
             this plugin wins when several plugins register them.
+        task_interface: The inputs and outputs every task of these types takes, when
+            the plugin fixes them (``core-sleep``: one ``duration``). ``flyte-celery
+            submit --type`` then checks inputs against it; ``None``: any.
     """
 
     id: str
@@ -193,6 +198,7 @@ class PluginEntry:
     load_plugin: Callable[..., Plugin]
     is_default: bool = False
     default_for_task_types: Sequence[str] = ()
+    task_interface: interface_pb2.TypedInterface | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "registered_task_types", tuple(self.registered_task_types))

@@ -19,6 +19,8 @@ from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeAlias, TypeVar, cast
 
+from flyteidl.core import interface_pb2
+
 from plugins.core.phase_info import PhaseInfo
 from plugins.core.plugin import PluginSetupContext, call_loader
 from plugins.core.resources import ResourceConstraintsSpec, ResourceNamespace
@@ -206,6 +208,9 @@ class PluginEntry:
         is_default: Handle task types that no plugin registered.
         default_for_task_types: Task types, among ``supported_task_types``, for which
             this plugin wins when several plugins register them.
+        task_interface: The inputs and outputs every task of these types takes, when
+            the plugin fixes them (``core-sleep``: one ``duration``). ``flyte-celery
+            submit --type`` then checks inputs against it; ``None``: any.
     """
 
     id: str
@@ -213,6 +218,7 @@ class PluginEntry:
     plugin_loader: Callable[..., WebAPIPlugin]
     is_default: bool = False
     default_for_task_types: Sequence[str] = ()
+    task_interface: interface_pb2.TypedInterface | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "supported_task_types", tuple(self.supported_task_types))

@@ -4,6 +4,6 @@ from __future__ import annotations
 
 import sys
 
-from scheduler.cli.commands import main
+from scheduler.cli.app import main
 
 sys.exit(main())

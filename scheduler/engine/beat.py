@@ -26,7 +26,7 @@ from scheduler.engine.outbox import UNAVAILABLE
 from scheduler.engine.tickstats import TickStats
 from scheduler.metrics import process_ended
 from scheduler.runtime import Runtime
-from scheduler.settings import Settings
+from scheduler.settings import Settings, masked_url
 
 __all__ = ["EngineScheduler", "job_label"]
 
@@ -36,6 +36,16 @@ _HARD_LIMIT_GRACE = timedelta(seconds=30)
 _FIRST_RETRY = timedelta(seconds=0.25)
 _LAST_RETRY = timedelta(seconds=2)
 _OUTAGE: tuple[type[Exception], ...] = (redis.RedisError, *UNAVAILABLE)
+
+
+def _where(redis_failed: bool) -> str:
+    """Redis or the broker, and its URL (password masked), for the outage line."""
+    try:
+        settings = Settings.load()
+    except Exception:  # the line must come out anyway
+        return "Redis" if redis_failed else "the broker"
+    url = settings.redis_url if redis_failed else settings.broker
+    return f"{'Redis' if redis_failed else 'the broker'} at {masked_url(url)}"
 
 
 class _Outage:
@@ -49,7 +59,7 @@ class _Outage:
     def failed(self, exc: Exception) -> timedelta:
         if self.failures == 0:
             self.since = time.monotonic()
-            self.what = "Redis" if isinstance(exc, redis.RedisError) else "the broker"
+            self.what = _where(isinstance(exc, redis.RedisError))
             log.warning("flyte-celery scheduler: %s unavailable (%s); retrying", self.what, exc)
         self.failures += 1
         return min(_FIRST_RETRY * (1 << min(self.failures - 1, 8)), _LAST_RETRY)

@@ -36,7 +36,7 @@ def test_parse_input() -> None:
 
 
 def test_table() -> None:
-    assert table(["a", "bb"], [[1, "x"]]) == "a  bb\n-  --\n1  x"
+    assert table(["a", "bb"], [[1, "x"]]) == "a   bb\n------\n1   x"
 
 
 def test_commands(

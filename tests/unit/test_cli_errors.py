@@ -36,7 +36,7 @@ def test_an_unreachable_redis_is_one_line(
     monkeypatch.setenv("FLYTE_CELERY_REDIS_URL", "redis://127.0.0.1:9/0")  # nothing listens
     assert main(["get", "p/d/n"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("flyte-celery get: Redis is unavailable")
+    assert err.startswith("flyte-celery get: cannot reach Redis at redis://127.0.0.1:9/0")
     assert len(err.strip().splitlines()) == 1
 
 

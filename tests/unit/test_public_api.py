@@ -107,7 +107,7 @@ SCHEDULER_PINS: dict[str, frozenset[str]] = {
     "scheduler.cli": frozenset({"main", "parse_input", "table"}),
     "scheduler.clock": frozenset({"Clock", "ManualClock", "utcnow"}),
     "scheduler.settings": frozenset({
-        "RetryPolicy", "Settings", "default_storage", "normalize_tls",
+        "RetryPolicy", "Settings", "default_storage", "masked_url", "normalize_tls",
     }),
     "scheduler.engine": frozenset({"CacheGate", "Engine", "Outbox", "Publisher"}),
     "scheduler.steps": frozenset({"Steps", "WriteBack"}),

@@ -1,0 +1,60 @@
+"""How the CLI reaches a deployment: one clear line when Redis is not there, or is not one.
+
+Without ``FLYTE_CELERY_REDIS_URL`` the CLI reads the default Redis, which is rarely the
+stack the user meant: an unreachable one says so, naming the URL tried, and a reachable one
+that no scheduler ever used gets a one-line warning instead of an empty table.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import redis
+
+from plugins.errors import BackendUnavailableError
+from scheduler.client import Client
+from scheduler.settings import Settings, masked_url
+
+__all__ = ["REDIS_URL_ENV", "connect", "masked"]
+
+REDIS_URL_ENV = "FLYTE_CELERY_REDIS_URL"
+
+_NOT_SET = (
+    f" ({REDIS_URL_ENV} is not set, so this is the default; start a stack with "
+    "./flyte-celery standalone and run the export lines it prints)"
+)
+
+
+masked = masked_url
+"""``url`` with its password replaced by ``***``."""
+
+
+def connect(settings: Settings | None = None) -> Client:
+    """A client of the configured deployment, once its Redis has answered.
+
+    Raises:
+        BackendUnavailableError: Redis does not answer; the message names the URL tried.
+        ConfigError: A setting is malformed.
+    """
+    settings = settings or Settings.load()
+    configured = bool(os.environ.get(REDIS_URL_ENV))
+    client = Client(settings=settings)
+    try:
+        client.runtime.redis.ping()
+        seen = client.runtime.store.count() > 0 or bool(
+            client.runtime.redis.exists(client.runtime.keys.leader, client.runtime.keys.served)
+        )
+    except redis.RedisError as exc:
+        client.close()
+        raise BackendUnavailableError(
+            f"cannot reach Redis at {masked(settings.redis_url)}: {exc}"
+            + ("" if configured else _NOT_SET)
+        ) from None
+    if not seen and not configured:
+        print(
+            f"flyte-celery: warning: no flyte-celery stack has used {masked(settings.redis_url)}"
+            + _NOT_SET,
+            file=sys.stderr,
+        )
+    return client

@@ -1,0 +1,149 @@
+"""The commands that run processes: ``standalone``, ``demo`` and ``metrics``."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from plugins.core import Phase
+from scheduler.cli.connect import connect
+from scheduler.cli.demo import DEMO_PLUGIN_SPEC, SERVICE_ENV, JobServer, flytekit_rows, workload
+from scheduler.cli.standalone import Standalone
+from scheduler.cli.views import HEADERS, execution_row, table
+from scheduler.client import Client
+from scheduler.console import serve_metrics
+from scheduler.runtime import Runtime
+from scheduler.settings import Settings
+
+__all__ = ["COMMANDS"]
+
+
+def _stack_options(fn: Any) -> Any:
+    fn = click.option(
+        "--flower-port",
+        type=click.IntRange(min=0),
+        default=5555,
+        show_default=True,
+        help="Flower's port (another free one if taken; 0: any).",
+    )(fn)
+    fn = click.option(
+        "--concurrency", type=click.IntRange(min=1), default=2, show_default=True,
+        help="The worker's pool size.",
+    )(fn)  # fmt: skip
+    return click.option(
+        "--data-dir",
+        type=click.Path(path_type=Path),
+        default=Path.home() / ".flyte-celery",
+        show_default="~/.flyte-celery",
+        help="Redis data, storage and logs.",
+    )(fn)
+
+
+@click.command()
+@_stack_options
+def standalone(data_dir: Path, concurrency: int, flower_port: int) -> int:
+    """Run Redis, the scheduler, a worker, Flower and metrics here, until Ctrl-C."""
+    stack = Standalone(data_dir, concurrency=concurrency, flower_port=flower_port)
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda signum, frame: stopping.set())
+    with stack:
+        click.echo("flyte-celery standalone is running:")
+        click.echo(table(["process", "where"], sorted(stack.locations.items())))
+        settings = stack.settings
+        assert settings is not None
+        click.echo("\nUse it from another shell with:")
+        click.echo(f"  export FLYTE_CELERY_REDIS_URL={settings.redis_url}")
+        click.echo(f"  export FLYTE_CELERY_STORAGE={settings.storage}")
+        click.echo("Press Ctrl-C to stop everything.")
+        with contextlib.suppress(KeyboardInterrupt):
+            while not stopping.is_set() and all(p.poll() is None for p in stack.processes.values()):
+                stopping.wait(0.5)
+        dead = [n for n, p in stack.processes.items() if p.poll() is not None]
+        click.echo(
+            "\nstopping" + (f" ({', '.join(dead)} exited; see {stack.logs})" if dead else "")
+        )
+    return 1 if dead else 0
+
+
+@click.command()
+@_stack_options
+@click.option("--timeout", type=click.FloatRange(min=1), default=300, show_default=True,
+              help="Seconds to wait for the workload.")  # fmt: skip
+def demo(data_dir: Path, concurrency: int, flower_port: int, timeout: float) -> int:
+    """Run the stack and a sample workload; print a table of the results."""
+    server = JobServer()
+    env = {
+        SERVICE_ENV: server.url,
+        "FLYTE_CELERY_PLUGINS": ",".join(
+            p for p in (os.environ.get("FLYTE_CELERY_PLUGINS", ""), DEMO_PLUGIN_SPEC) if p
+        ),
+    }
+    os.environ.update(env)  # the client must know the demo plugin too
+    stack = Standalone(data_dir, concurrency=concurrency, flower_port=flower_port, env=env)
+    started = time.monotonic()
+    with stack:
+        click.echo("stack:")
+        click.echo(table(["process", "where"], sorted(stack.locations.items())))
+        assert stack.settings is not None
+        client = Client(settings=stack.settings)
+        flag = data_dir / "demo-sensor.flag"
+        flag.unlink(missing_ok=True)
+        executions = []
+        for template, inputs, label in [*flytekit_rows(flag), *workload()]:
+            executions.append((client.submit(template, inputs, project="demo"), label))
+        click.echo(f"\nsubmitted {len(executions)} executions; waiting for them")
+        sensors = [ex for ex, label in executions if label == "flytekit sensor"]
+        while sensors and time.monotonic() - started < 120:
+            phase = sensors[0].refresh().phase
+            if phase is Phase.RUNNING or phase.is_terminal():
+                break
+            time.sleep(0.1)
+        flag.write_text("the sensor's file")  # what the sensor waits for
+        victim = executions[-1][0]
+        while victim.refresh().phase is not Phase.RUNNING and time.monotonic() - started < 120:
+            time.sleep(0.1)
+        victim.abort("aborted by the demo")
+        for ex, _ in executions:
+            ex.wait(timeout)
+        now = client.runtime.clock()
+        rows = [[label, *execution_row(ex.refresh(), now)] for ex, label in executions]
+        click.echo("\n" + table(["what", *HEADERS], rows))
+        phases = [ex.phase for ex, _ in executions]
+        succeeded = sum(p is Phase.SUCCESS for p in phases)
+        aborted = sum(p is Phase.ABORTED for p in phases)
+        click.echo(
+            f"\n{len(phases)} executions: {succeeded} SUCCESS, {aborted} ABORTED, "
+            f"{len(phases) - succeeded - aborted} other; at most {server.max_running} demo jobs "
+            f"ran at once (quota 2); {time.monotonic() - started:.1f}s in all"
+        )
+    server.shutdown()
+    return 0 if succeeded == len(phases) - 1 and aborted == 1 else 1
+
+
+@click.command()
+@click.option("--port", type=click.IntRange(min=0), default=9808, show_default=True,
+              help="The port (0: any).")  # fmt: skip
+@click.option("--host", default="127.0.0.1", show_default=True, help="The address.")
+def metrics(port: int, host: str) -> int:
+    """Serve the Prometheus endpoint until stopped."""
+    connect().close()  # an unreachable Redis is one line now, not a failing scrape later
+    runtime = Runtime(Settings.load())
+    server, _ = serve_metrics(runtime, port, host)
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda signum, frame: stopping.set())
+    click.echo(f"flyte-celery metrics: http://{host}:{server.server_port}/metrics")
+    with contextlib.suppress(KeyboardInterrupt):
+        stopping.wait()
+    server.shutdown()
+    return 0
+
+
+COMMANDS = [standalone, demo, metrics]
+"""The commands of this module, for the group (:mod:`.app`)."""
