@@ -223,7 +223,7 @@ class Settings(BaseSettings):
         except ValidationError as exc:
             lines = [
                 f"FLYTE_CELERY_{'__'.join(str(p) for p in err['loc']).upper()}: {err['msg']} "
-                f"(got {err.get('input')!r})"
+                f"(got {_shown(err.get('input'))})"
                 for err in exc.errors()
             ]
             raise ConfigError("invalid flyte-celery settings:\n" + "\n".join(lines)) from None
@@ -248,5 +248,15 @@ class Settings(BaseSettings):
 
 
 def masked_url(url: str) -> str:
-    """``url`` with its password replaced by ``***`` (for messages and logs)."""
-    return re.sub(r"(//[^:/@]*:)[^@/]*@", r"\1***@", url)
+    """``url`` with its password replaced by ``***`` (for messages and logs).
+
+    The password is everything between the user's ``:`` and the last ``@`` before the
+    host (a password may hold an unescaped ``@``), and any ``password=`` query value.
+    """
+    url = re.sub(r"(//[^:/@]*:)[^/]*@", r"\1***@", url)
+    return re.sub(r"(?i)([?&]password=)[^&]*", r"\1***", url)
+
+
+def _shown(value: object) -> str:
+    """A rejected setting as an error message shows it: a URL's password masked."""
+    return repr(masked_url(value)) if isinstance(value, str) else repr(value)

@@ -11,6 +11,7 @@ started with ``-Q``.
 
 from __future__ import annotations
 
+import os
 import sys
 
 from celery import Celery
@@ -85,10 +86,18 @@ def _protect() -> None:
         protect_process()
 
 
+FLOWER_COLUMNS = "name,uuid,state,args,exception,received,runtime,worker"
+"""Flower's task list as `celery -A worker flower` shows it: with the arguments (the
+execution ids each job serves) and a failed job's exception. FLOWER_TASKS_COLUMNS, if set,
+wins."""
+
+
 def _metrics_end(**_: object) -> None:
     process_ended()  # a pool process's live gauges leave the sums with it
 
 
+# Flower reads its FLOWER_* variables after `celery -A worker` has imported this module.
+os.environ.setdefault("FLOWER_TASKS_COLUMNS", FLOWER_COLUMNS)
 _protect()
 worker_process_shutdown.connect(_metrics_end, weak=False)
 guard_lost_connection()

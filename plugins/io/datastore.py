@@ -11,6 +11,7 @@ import contextlib
 import itertools
 import os
 import threading
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -241,19 +242,41 @@ _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
 
 def _atomic_local_write(path: str, data: bytes) -> None:
     directory = os.path.dirname(path) or "."
-    tmp = os.path.join(
-        directory, f".tmp-{os.getpid()}-{threading.get_ident()}-{next(_TEMPORARY)}.part"
-    )
+    fd, tmp = _temporary(directory)
     try:
-        fd = os.open(tmp, _CREATE, 0o666)
-    except FileNotFoundError:  # a new directory: create it only then (a syscall saved)
-        os.makedirs(directory, exist_ok=True)
-        fd = os.open(tmp, _CREATE, 0o666)
+        handle = os.fdopen(fd, "wb")
+    except BaseException:
+        os.close(fd)  # fdopen failed before it owned the descriptor
+        _discard(tmp)
+        raise
     try:
-        with os.fdopen(fd, "wb") as handle:
+        with handle:
             handle.write(data)
         os.replace(tmp, path)
     except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
+        _discard(tmp)
         raise
+
+
+def _discard(tmp: str) -> None:
+    with contextlib.suppress(OSError):
+        os.unlink(tmp)
+
+
+def _temporary(directory: str) -> tuple[int, str]:
+    """A new private file beside the target (0600, as ``mkstemp`` makes them): fd and path.
+
+    Named by process, thread and a counter, which is unique among live writers; a name
+    left by a killed process whose pid came back is skipped for a random one.
+    """
+    name = f".tmp-{os.getpid()}-{threading.get_ident()}-{next(_TEMPORARY)}.part"
+    for _ in range(3):
+        tmp = os.path.join(directory, name)
+        try:
+            return os.open(tmp, _CREATE, 0o600), tmp
+        except FileNotFoundError:  # a new directory: create it only then (a syscall saved)
+            os.makedirs(directory, exist_ok=True)
+        except FileExistsError:
+            name = f".tmp-{uuid.uuid4().hex}.part"
+    tmp = os.path.join(directory, f".tmp-{uuid.uuid4().hex}.part")
+    return os.open(tmp, _CREATE, 0o600), tmp

@@ -45,6 +45,10 @@ class PhaseCount:
     count: int
 
 
+_NAME_CLAIM_MS = 60_000
+"""How long a submission's claim on a name lasts if it never releases it (it died)."""
+
+
 def ms_or_empty(value: datetime | None) -> str:
     """A time as the scripts' index scores take it (ms), or ``''``: leave the index."""
     return "" if value is None else str(to_ms(value))
@@ -172,12 +176,28 @@ class StoreIndexes:
             )
         )
 
-    def taken(self, execution_ids: Sequence[str]) -> set[str]:
-        """Those of ``execution_ids`` that have a record, in one round trip."""
+    def claim_names(self, execution_ids: Sequence[str], owner: str) -> set[str]:
+        """Claim ids for a submission about to write their files; returns those not free.
+
+        An id is not free when its record exists or another submission claimed it (its
+        claim lasts a minute at most): then nothing of it may be written. One round trip.
+        """
         pipe = self._redis.pipeline(transaction=False)
         for execution_id in execution_ids:
+            pipe.set(self._keys.name_claim(execution_id), owner, nx=True, px=_NAME_CLAIM_MS)
             pipe.exists(self._keys.record(execution_id))
-        return {i for i, n in zip(execution_ids, pipe.execute(), strict=True) if n}
+        replies = pipe.execute()
+        taken = set()
+        for index, execution_id in enumerate(execution_ids):
+            claimed, exists = replies[2 * index], replies[2 * index + 1]
+            if exists or not claimed:
+                taken.add(execution_id)
+        return taken
+
+    def release_names(self, execution_ids: Sequence[str]) -> None:
+        """Drop the name claims of a submission that is done (stored, or given up)."""
+        if execution_ids:
+            self._redis.delete(*(self._keys.name_claim(i) for i in execution_ids))
 
     def phase_counts(self) -> list[PhaseCount]:
         """Executions by task type and phase, from counts kept by every write."""

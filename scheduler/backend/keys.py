@@ -8,6 +8,7 @@ namespace has a hash tag of its own::
     {p}:exec:<id>                STRING  the record: CAS version, hot fields, document
                                          (see :mod:`.records`)
     {p}:events:<id>              LIST    the event log, capped
+    {p}:naming:<id>              STRING  a name being submitted (a minute at most)
     {p}:all, {p}:finished        ZSET    listing indexes
     {p}:pending, {p}:due, {p}:timeouts, {p}:claims, {p}:waiting:<ns>
                                  ZSET    work indexes of unfinished executions
@@ -90,6 +91,10 @@ class Keys:
     def record(self, execution_id: str) -> str:
         """An execution's record."""
         return f"{self.tag}:exec:{execution_id}"
+
+    def name_claim(self, execution_id: str) -> str:
+        """A short-lived claim on a name being submitted (before its files are written)."""
+        return f"{self.tag}:naming:{execution_id}"
 
     def events(self, execution_id: str) -> str:
         """An execution's event log."""

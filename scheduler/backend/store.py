@@ -172,7 +172,7 @@ class ExecutionStore(StoreIndexes):
         Returns:
             Each stored record, in order; ``None`` where the id was taken.
         """
-        news = [r if r.version == 0 else evolve(r, version=0) for r in records]
+        news = [evolve(r, version=0, counted=True) for r in records]
         if not all(map(_plain, news)):
             return self._pipelined([(None, r, ()) for r in news], batch)
         results: list[ExecutionRecord | None] = []
@@ -290,6 +290,8 @@ class ExecutionStore(StoreIndexes):
         extra_events: Sequence[Event] = (),
     ) -> tuple[list[str], list[Any], ExecutionRecord]:
         """The transition script's keys and arguments, and the record as stored."""
+        # From this write on, the record is counted under its task type and phase.
+        new = new if new.counted else evolve(new, counted=True)
         if self._redact is not None:
             # Secrets quoted by an error never reach Redis (or anyone who reads it).
             new = redact_record(new, self._redact)
@@ -330,7 +332,8 @@ class ExecutionStore(StoreIndexes):
             self._retention_s,
             encode_route(new),
             encode_hot(new),
-            "" if current is None or current.finished else counter(current),
+            # Only a counted record leaves its count; terminal counts are totals.
+            counter(current) if current and current.counted and not current.finished else "",
             counter(new),
         ]
         return keys, args, new
@@ -373,7 +376,7 @@ class ExecutionStore(StoreIndexes):
         """An earlier release's record, rewritten in this layout (no event: nothing changed)."""
         keys, args, _ = self._call(older, older)
         version = int(self._transition(keys=keys, args=args))
-        return older if version < 0 else evolve(older, version=version)
+        return older if version < 0 else evolve(older, version=version, counted=True)
 
     def events(self, execution_id: str) -> list[Event]:
         """The execution's events, oldest first."""

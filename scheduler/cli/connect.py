@@ -12,7 +12,7 @@ import sys
 
 import redis
 
-from plugins.errors import BackendUnavailableError
+from plugins.errors import AccessDeniedError, BackendUnavailableError
 from scheduler.client import Client
 from scheduler.settings import Settings, masked_url
 
@@ -40,17 +40,27 @@ def connect(settings: Settings | None = None) -> Client:
     settings = settings or Settings.load()
     configured = bool(os.environ.get(REDIS_URL_ENV))
     client = Client(settings=settings)
+    runtime = client.runtime
     try:
-        client.runtime.redis.ping()
-        seen = client.runtime.store.count() > 0 or bool(
-            client.runtime.redis.exists(client.runtime.keys.leader, client.runtime.keys.served)
-        )
+        runtime.redis.ping()
+    except (redis.AuthenticationError, redis.exceptions.NoPermissionError) as exc:
+        client.close()
+        raise AccessDeniedError(
+            f"Redis at {masked(settings.redis_url)} refused the CLI: {exc} (check the user "
+            f"and password in {REDIS_URL_ENV}, and that user's ACL role)"
+        ) from None
     except redis.RedisError as exc:
         client.close()
         raise BackendUnavailableError(
             f"cannot reach Redis at {masked(settings.redis_url)}: {exc}"
             + ("" if configured else _NOT_SET)
         ) from None
+    try:
+        seen = runtime.store.count() > 0 or bool(
+            runtime.redis.exists(runtime.keys.leader, runtime.keys.served)
+        )
+    except redis.RedisError:
+        seen = True  # a restricted role may not read these: the command will say what it can
     if not seen and not configured:
         print(
             f"flyte-celery: warning: no flyte-celery stack has used {masked(settings.redis_url)}"

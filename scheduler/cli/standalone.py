@@ -169,8 +169,10 @@ class Standalone:
         self.locations["scheduler"] = f"celery beat, pid {beat.pid}, log {self.logs / 'beat.log'}"
         if self.flower_port is not None:
             port = _free_port(self.flower_port)
+            # Flower keeps its own prometheus_client metrics: not in the stack's directory.
+            flower_env = {k: v for k, v in env.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
             flower = self._spawn(
-                "flower", [*celery, "flower", f"--port={port}", "--address=127.0.0.1"], env
+                "flower", [*celery, "flower", f"--port={port}", "--address=127.0.0.1"], flower_env
             )
 
             def listening() -> bool:

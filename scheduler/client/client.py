@@ -12,7 +12,6 @@ import builtins
 import functools
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ParamSpec, TypeVar
 
 import redis
@@ -27,7 +26,6 @@ from plugins.errors import (
     ExecutionNotFoundError,
     FlyteCeleryError,
     InvalidSubmissionError,
-    StorageError,
 )
 from plugins.io.readers import NO_OUTPUTS_PRODUCED
 from plugins.tasks import (
@@ -75,13 +73,6 @@ def _reaching_redis(method: Callable[P, R]) -> Callable[P, R]:
 
 _CAS_ATTEMPTS = 50
 
-_FILE_WRITERS = 16
-
-_CHUNK = 500
-"""Submissions written (files, then records) per step of ``submit_many``."""
-"""Concurrent storage writes of ``submit_many`` (object stores answer slowly, not busily)."""
-
-_LOCAL_STORAGE = ("file://", "memory://", "/")
 """Storage written from this process's CPU: ``submit_many`` writes it without threads."""
 
 
@@ -187,11 +178,16 @@ class Client:
             name=name,
             overwrite_cache=overwrite_cache,
         )
-        if name is not None and self.runtime.store.taken([prepared.record.id]):
-            # Checked before writing: the files of the execution that has the name stay.
+        claimed = [prepared.record.id] if name is not None else []
+        # A name is claimed before its files are written: those of an execution that has
+        # it, or of a submission racing for it, are never overwritten.
+        if claimed and self.runtime.store.claim_names(claimed, submitter.owner):
             raise ExecutionExistsError(f"execution {prepared.record.id!r} already exists")
-        submitter.write_files(prepared)
-        created = self.runtime.store.create(prepared.record)
+        try:
+            submitter.write_files(prepared)
+            created = self.runtime.store.create(prepared.record)
+        finally:
+            self.runtime.store.release_names(claimed)
         self.runtime.wake.notify()
         return Execution(self, created, prepared.python_task)
 
@@ -268,38 +264,14 @@ class Client:
         twice = sorted(n for n, c in counts.items() if c > 1)
         if twice:
             raise InvalidSubmissionError(f"execution names given twice: {', '.join(twice)}")
-        # Names taken already are left out before anything is written: their files stay.
+        # Names taken already (or being submitted) are left out before anything is written.
         named = [p.record.id for p, item in zip(prepared, items, strict=True) if item.name]
-        taken = self.runtime.store.taken(named) if named else set()
+        taken = self.runtime.store.claim_names(named, submitter.owner) if named else set()
         prepared = [p for p in prepared if p.record.id not in taken]
-        # Each distinct template is written once, named by its content; then the inputs.
-        for uri, data in {uri: data for _, uri, data in templates.values()}.items():
-            submitter.write_raw(uri, data)
-
-        def inputs_of(p: Prepared) -> None:
-            submitter.write_files(p, template=False)
-
-        local = self.settings.storage.startswith(_LOCAL_STORAGE)
-        created: list[ExecutionRecord | None] = []
-        # Local writes are CPU-bound: threads only add contention.
-        with ThreadPoolExecutor(max_workers=1 if local else _FILE_WRITERS) as pool:
-            for start in range(0, len(prepared), _CHUNK):
-                chunk = prepared[start : start + _CHUNK]
-                try:
-                    for _ in map(inputs_of, chunk) if local else pool.map(inputs_of, chunk):
-                        pass
-                except StorageError as exc:
-                    stored = sum(c is not None for c in created)
-                    if not stored:
-                        raise
-                    raise StorageError(
-                        f"{exc.message}; {stored} execution(s) earlier in the batch were "
-                        "stored before it and run",
-                        code=exc.code,
-                    ) from exc
-                created += self.runtime.store.create_many([p.record for p in chunk])
-                # Woken per chunk, the scheduler launches the first while the rest are written.
-                self.runtime.wake.notify()
+        try:
+            created = submitter.store_many(prepared, templates.values())
+        finally:
+            self.runtime.store.release_names([i for i in named if i not in taken])
         taken.update(p.record.id for p, c in zip(prepared, created, strict=True) if c is None)
         if taken:
             raise ExecutionExistsError(

@@ -28,7 +28,7 @@ from scheduler.metrics import process_ended
 from scheduler.runtime import Runtime
 from scheduler.settings import Settings, masked_url
 
-__all__ = ["EngineScheduler", "job_label"]
+__all__ = ["EngineScheduler"]
 
 log = logging.getLogger(__name__)
 
@@ -73,19 +73,6 @@ class _Outage:
         self.failures = 0
 
 
-def job_label(job: str, args: list[Any]) -> str:
-    """The name Celery and Flower show for a job: the job and the executions it serves.
-
-    ``flyte_celery.create p/d/name`` for one execution; ``... p/d/name +19`` for a batch
-    (the first, and how many more): Flower's default columns then say what a job is for.
-    """
-    items = args[0] if args and isinstance(args[0], list) else [args]
-    ids = [str(item[0]) for item in items if isinstance(item, list) and item]
-    if not ids:
-        return job
-    return f"{job} {ids[0]}" + (f" +{len(ids) - 1}" if len(ids) > 1 else "")
-
-
 class EngineScheduler(beat.Scheduler):  # type: ignore[misc]
     """Runs flyte-celery's engine as celery beat's scheduler."""
 
@@ -114,7 +101,7 @@ class EngineScheduler(beat.Scheduler):  # type: ignore[misc]
             # the hard limit kills a call that ignores it, and its run lease lapses.
             limits["soft_time_limit"] = time_limit.total_seconds()
             limits["time_limit"] = (time_limit + _HARD_LIMIT_GRACE).total_seconds()
-        self.app.send_task(job, args=args, queue=queue, shadow=job_label(job, args), **limits)
+        self.app.send_task(job, args=args, queue=queue, **limits)
 
     def tick(self, *args: Any, **kwargs: Any) -> float:
         """One scheduler round; blocks until woken or until work is due."""

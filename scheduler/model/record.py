@@ -216,6 +216,8 @@ class ExecutionRecord:
         cache_serialize: Identical executions run one at a time (a reservation).
         cache_overwrite: Skip the lookup, run, and replace the entry.
         cache_status: What the result cache did.
+        counted: Whether the store counts it under its task type and phase (for the
+            metrics); records of releases without those counts are not, until rewritten.
         version: The compare-and-set version; managed by the store.
     """
 
@@ -259,6 +261,7 @@ class ExecutionRecord:
     cache_serialize: bool = False
     cache_overwrite: bool = False
     cache_status: CacheStatus | None = None
+    counted: bool = False
     version: int = 0
 
     def __post_init__(self) -> None:
@@ -318,6 +321,7 @@ class ExecutionRecord:
             "cache_serialize": self.cache_serialize,
             "cache_overwrite": self.cache_overwrite,
             "cache_status": None if self.cache_status is None else self.cache_status.value,
+            "counted": self.counted,
         }
 
     @classmethod
@@ -369,6 +373,7 @@ class ExecutionRecord:
             cache_serialize=bool(data.get("cache_serialize", False)),
             cache_overwrite=bool(data.get("cache_overwrite", False)),
             cache_status=_cache_status(data.get("cache_status")),
+            counted=bool(data.get("counted", False)),
             version=version,
         )
 

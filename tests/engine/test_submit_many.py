@@ -99,3 +99,26 @@ def test_a_storage_failure_midway_says_how_many_were_stored(harness_factory) -> 
     # The first chunk was stored whole and runs.
     h.drain(rounds=400)
     assert {ex.phase for ex in h.client.list(limit=1000)} == {Phase.SUCCESS}
+
+
+def test_a_name_being_submitted_elsewhere_is_refused_before_any_file_is_written(
+    harness_factory,
+) -> None:
+    h: Harness = harness_factory()
+    echo = template("echo")
+    store = h.client.runtime.store
+    # Another client is between its claim on the name and its create.
+    assert store.claim_names(["default/development/racing"], "another-client") == set()
+    with pytest.raises(ExecutionExistsError, match="racing"):
+        h.client.submit(echo, ints(x=1), name="racing")
+    with pytest.raises(ExecutionExistsError, match="racing"):
+        h.client.submit_many([Submission(echo, ints(x=1), "racing")])
+    root = Path(h.client.settings.storage.removeprefix("file://"))
+    assert not (root / "executions" / "default" / "development" / "racing").exists()
+    # Once that client is done, the name is free; a submission releases its own claims.
+    store.release_names(["default/development/racing"])
+    h.client.submit(echo, ints(x=1), name="racing")
+    assert store.claim_names(["default/development/other"], "x") == set()
+    store.release_names(["default/development/other"])
+    with pytest.raises(ExecutionExistsError):
+        h.client.submit(echo, ints(x=2), name="racing")  # exists now

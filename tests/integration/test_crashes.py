@@ -120,8 +120,14 @@ def test_flower_lists_our_jobs(fresh_stack: Stack) -> None:
     def job_of(execution_id: str, job: str) -> dict[str, object] | None:
         tasks = api("/api/tasks")
         assert isinstance(tasks, dict)
-        # The name (a default column) says what the job is for: the job and the execution.
-        return next((t for t in tasks.values() if t.get("name") == f"{job} {execution_id}"), None)
+        return next(
+            (
+                t
+                for t in tasks.values()
+                if t.get("name") == job and execution_id in str(t.get("args"))
+            ),
+            None,
+        )
 
     done = wait_for(lambda: job_of(ex.id, "flyte_celery.do"), timeout=60, what="the do job")
     assert done["state"] == "SUCCESS"
@@ -131,6 +137,10 @@ def test_flower_lists_our_jobs(fresh_stack: Stack) -> None:
     message = str(failed.get("exception"))
     assert "JobFailedError" in message and failing.id in message
     assert "create raised" in message and failing.phase.name in message
+    # Flower's task list shows each job's arguments (the execution ids) and exception.
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/tasks", timeout=10) as response:
+        page = response.read().decode()
+    assert 'data-column="args"' in page and 'data-column="exception"' in page
 
 
 def test_a_killed_worker_is_noticed_by_its_run_lease_not_the_visibility_timeout(

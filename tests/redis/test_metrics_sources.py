@@ -58,15 +58,20 @@ def test_every_write_keeps_the_counts_by_task_type_and_phase(store: ExecutionSto
     assert PhaseCount("sleep", Phase.SUCCESS, 3) in store.phase_counts()
 
 
-def test_a_record_older_than_the_counts_never_makes_one_negative(
-    store: ExecutionStore, redis_client: redis.Redis
+def test_a_record_older_than_the_counts_takes_nothing_from_the_others(
+    store: ExecutionStore,
 ) -> None:
-    created = store.create(record("old", phase=Phase.QUEUED))
-    redis_client.delete(store._keys.index(COUNTS))  # as if written by an earlier release
-    moved = store.transition(created, replace(created, phase=Phase.RUNNING))
-    assert moved is not None
-    assert counts(store) == {("echo", Phase.RUNNING): 1}
-    assert all(c.count >= 0 for c in store.phase_counts())
+    created = store.create(record("new", phase=Phase.QUEUED))
+    assert created.counted
+    # As an earlier release wrote it: RUNNING, never counted.
+    older = replace(store.create(record("old", phase=Phase.QUEUED)), counted=False)
+    store._redis.hincrby(store._keys.index(COUNTS), "echo|QUEUED", -1)
+    assert counts(store) == {("echo", Phase.QUEUED): 1}
+    moved = store.transition(older, replace(older, phase=Phase.RUNNING))
+    assert moved is not None and moved.counted
+    # The new record's QUEUED count stays; the older one is counted from now on.
+    assert counts(store) == {("echo", Phase.QUEUED): 1, ("echo", Phase.RUNNING): 1}
+    assert store.get(moved.id).counted  # type: ignore[union-attr]
 
 
 def test_plugin_calls_are_counted_and_timed_by_outcome() -> None:

@@ -157,12 +157,13 @@ def test_an_earlier_releases_hash_record_is_rewritten_when_read(
     key = store._keys.record(rec.id)
     redis_client.hset(key, mapping={"v": 4, "doc": json.dumps(rec.to_dict())})
     redis_client.rpush(store._keys.events(rec.id), Event(0, Phase.RUNNING, 0, "", T0).to_json())
-    assert store.get_many([rec.id, "p/d/none"]) == [replace(rec, version=5)]
-    assert redis_client.type(key) == b"string" and store.get(rec.id) == replace(rec, version=5)
+    # Rewritten, it is counted under its phase from now on.
+    assert store.get_many([rec.id, "p/d/none"]) == [replace(rec, version=5, counted=True)]
+    assert redis_client.type(key) == b"string"
+    assert store.get(rec.id) == replace(rec, version=5, counted=True)
     assert [e.phase for e in store.events(rec.id)] == [Phase.RUNNING]  # no event: no change
-    claimed = store.transition(
-        replace(rec, version=5), replace(rec, claim=Claim(Step.GET, 0), claimed_at=T0)
-    )
+    read = replace(rec, version=5, counted=True)  # as a reader now gets it
+    claimed = store.transition(read, replace(read, claim=Claim(Step.GET, 0), claimed_at=T0))
     assert claimed is not None and claimed.version == 6 and store.get(rec.id) == claimed
     redis_client.delete(key)
     redis_client.hset(key, mapping={"v": 4, "doc": json.dumps(rec.to_dict())})
@@ -171,9 +172,8 @@ def test_an_earlier_releases_hash_record_is_rewritten_when_read(
     late = replace(rec, version=4)
     assert store.transition(late, replace(late, claim=Claim(Step.GET, 0), claimed_at=T0)) is None
     assert store.transition(late, replace(rec, reason="late")) is not None
-    assert redis_client.type(key) == b"string" and store.get(rec.id) == replace(
-        rec, reason="late", version=5
-    )
+    assert redis_client.type(key) == b"string"
+    assert store.get(rec.id) == replace(rec, reason="late", version=5, counted=True)
 
 
 def test_due_gets_are_claimed_server_side_from_the_route_alone(

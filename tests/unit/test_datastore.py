@@ -109,3 +109,23 @@ def test_literal_maps_round_trip_through_storage(
     ref = f"{store_root}/rt/outputs.pb"
     store.write_protobuf(ref, lm)
     assert store.read_protobuf(ref, literals_pb2.LiteralMap) == lm
+
+
+def test_local_writes_are_private_and_skip_a_leftover_temporary_name(tmp_path: Path) -> None:
+    import stat
+    import threading
+
+    from plugins.io import datastore as module
+
+    store = DataStore()
+    target = tmp_path / "new-dir" / "blob.pb"
+    # What a killed writer with this pid and counter value would have left behind.
+    upcoming = next(module._TEMPORARY) + 1
+    leftover = target.parent / f".tmp-{os.getpid()}-{threading.get_ident()}-{upcoming}.part"
+    target.parent.mkdir()
+    leftover.write_bytes(b"half")
+    store.write_raw(f"file://{target}", b"whole")
+    assert target.read_bytes() == b"whole"
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    assert leftover.read_bytes() == b"half"  # not ours to touch
+    assert [p.name for p in target.parent.iterdir() if p.name.endswith(".part")] == [leftover.name]

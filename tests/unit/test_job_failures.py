@@ -7,16 +7,7 @@ import asyncio
 import pytest
 
 from plugins.webapi import call_async, call_sync
-from scheduler.engine.beat import job_label
 from scheduler.metrics import job_failures, note_failure, plugin_call
-
-
-def test_a_job_is_labelled_with_the_executions_it_serves() -> None:
-    assert job_label("flyte_celery.do", ["p/d/a", 0]) == "flyte_celery.do p/d/a"
-    batch = [[["p/d/a", 0], ["p/d/b", 1], ["p/d/c", 0]]]
-    assert job_label("flyte_celery.create", batch) == "flyte_celery.create p/d/a +2"
-    assert job_label("flyte_celery.get", [[["p/d/a", 0]]]) == "flyte_celery.get p/d/a"
-    assert job_label("flyte_celery.get", [[]]) == "flyte_celery.get"
 
 
 def test_failures_are_collected_from_calls_in_threads_and_tasks() -> None:

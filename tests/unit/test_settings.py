@@ -49,3 +49,16 @@ def test_a_bad_certificate_option_names_the_variable(monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("FLYTE_CELERY_REDIS_URL", "rediss://h:6380/0?ssl_cert_reqs=maybe")
     with pytest.raises(ConfigError, match=r"FLYTE_CELERY_REDIS_URL.*ssl_cert_reqs must be"):
         Settings.load()
+
+
+def test_urls_in_messages_never_show_a_password() -> None:
+    from plugins.errors import ConfigError
+    from scheduler.settings import Settings, masked_url
+
+    assert masked_url("redis://:p@ss@h:6379/0") == "redis://:***@h:6379/0"
+    assert masked_url("amqp://guest:guest@h:5672/v") == "amqp://guest:***@h:5672/v"
+    assert masked_url("rediss://h/0?password=abc&ssl=1") == "rediss://h/0?password=***&ssl=1"
+    assert masked_url("redis://h:6379/0") == "redis://h:6379/0"
+    with pytest.raises(ConfigError) as caught:
+        Settings.load(redis_url="rediss://:s3cret@h:6379/0?ssl_cert_reqs=bogus")
+    assert "s3cret" not in str(caught.value)
