@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import sys
 import threading
 import time
 from pathlib import Path
@@ -76,8 +77,13 @@ def standalone(data_dir: Path, concurrency: int, flower_port: int) -> int:
 @_stack_options
 @click.option("--timeout", type=click.FloatRange(min=1), default=300, show_default=True,
               help="Seconds to wait for the workload.")  # fmt: skip
-def demo(data_dir: Path, concurrency: int, flower_port: int, timeout: float) -> int:
-    """Run the stack and a sample workload; print a table of the results."""
+@click.option("--exit", "leave", is_flag=True,
+              help="Stop once the table is printed (else at Enter, on a terminal).")  # fmt: skip
+def demo(data_dir: Path, concurrency: int, flower_port: int, timeout: float, leave: bool) -> int:
+    """Run the stack and a sample workload; print a table of the results.
+
+    On a terminal the stack then stays up for a look (Flower, the metrics) until Enter.
+    """
     server = JobServer()
     env = {
         SERVICE_ENV: server.url,
@@ -89,6 +95,7 @@ def demo(data_dir: Path, concurrency: int, flower_port: int, timeout: float) -> 
     stack = Standalone(data_dir, concurrency=concurrency, flower_port=flower_port, env=env)
     started = time.monotonic()
     with stack:
+        stack.locations["demo job service"] = server.url
         click.echo("stack:")
         click.echo(table(["process", "where"], sorted(stack.locations.items())))
         assert stack.settings is not None
@@ -97,7 +104,11 @@ def demo(data_dir: Path, concurrency: int, flower_port: int, timeout: float) -> 
         flag.unlink(missing_ok=True)
         executions = []
         for template, inputs, label in [*flytekit_rows(flag), *workload()]:
-            executions.append((client.submit(template, inputs, project="demo"), label))
+            # The first cached run replaces the entry an earlier demo left, so every run
+            # shows the cache filled (POPULATED) and then used (HIT).
+            overwrite = label == "python #1"
+            ex = client.submit(template, inputs, project="demo", overwrite_cache=overwrite)
+            executions.append((ex, label))
         click.echo(f"\nsubmitted {len(executions)} executions; waiting for them")
         sensors = [ex for ex, label in executions if label == "flytekit sensor"]
         while sensors and time.monotonic() - started < 120:
@@ -123,6 +134,15 @@ def demo(data_dir: Path, concurrency: int, flower_port: int, timeout: float) -> 
             f"{len(phases) - succeeded - aborted} other; at most {server.max_running} demo jobs "
             f"ran at once (quota 2); {time.monotonic() - started:.1f}s in all"
         )
+        if not leave and sys.stdin.isatty():
+            where = ", ".join(
+                f"{name} {stack.locations[name]}"
+                for name in ("flower", "metrics")
+                if name in stack.locations
+            )
+            click.echo(f"\nThe stack stays up for a look ({where}). Press Enter to stop it.")
+            with contextlib.suppress(EOFError, KeyboardInterrupt):
+                input()
     server.shutdown()
     return 0 if succeeded == len(phases) - 1 and aborted == 1 else 1
 

@@ -156,19 +156,27 @@ def test_standalone_starts_everything_and_stops_on_ctrl_c(tmp_path: Path) -> Non
 def test_the_demo_runs_the_whole_stack_and_prints_results(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("FLYTE_CELERY_")}
     env["PYTHONPATH"] = str(ROOT)
-    result = subprocess.run(
-        [*CLI, "demo", "--data-dir", str(tmp_path / "demo"), "--flower-port", "0"],
-        env=env, capture_output=True, text=True, cwd=ROOT, timeout=600, check=False,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stdout + result.stderr
-    # The flytekit extra is installed: its task and sensor rows are in the table too.
-    assert "15 executions: 14 SUCCESS, 1 ABORTED, 0 other" in result.stdout
-    assert "at most 2 demo jobs ran at once (quota 2)" in result.stdout
-    for kind in ("echo", "core-sleep", "demo_job", "python-task", "sensor"):
-        assert kind in result.stdout
-    rows = {line.split("  ")[0]: line for line in result.stdout.splitlines()}
-    assert "SUCCESS" in rows["flytekit task"] and "o0=42" in rows["flytekit task"]
-    assert "SUCCESS" in rows["flytekit sensor"]
-    # The two identical python tasks ran once: one populated the cache, the other hit it.
-    assert "mean=3.0, size=3 (cache POPULATED)" in result.stdout
-    assert "mean=3.0, size=3 (cache HIT)" in result.stdout
+    # Twice in one data directory: the second run finds the first one's Redis and cache.
+    for run in (1, 2):
+        result = subprocess.run(
+            [*CLI, "demo", "--data-dir", str(tmp_path / "demo"), "--flower-port", "0", "--exit"],
+            env=env, capture_output=True, text=True, cwd=ROOT, timeout=600, check=False,
+            stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stdout + result.stderr
+        # Every process it started is listed, the demo's job service included.
+        listed = {line.split("  ")[0] for line in result.stdout.split("\n\n")[0].splitlines()}
+        for name in ("redis", "scheduler", "worker", "flower", "metrics", "demo job service"):
+            assert name in listed, (run, name)
+        # The flytekit extra is installed: its task and sensor rows are in the table too.
+        assert "15 executions: 14 SUCCESS, 1 ABORTED, 0 other" in result.stdout
+        assert "at most 2 demo jobs ran at once (quota 2)" in result.stdout
+        for kind in ("echo", "core-sleep", "demo_job", "python-task", "sensor"):
+            assert kind in result.stdout
+        rows = {line.split("  ")[0]: line for line in result.stdout.splitlines()}
+        assert "SUCCESS" in rows["flytekit task"] and "o0=42" in rows["flytekit task"]
+        assert "SUCCESS" in rows["flytekit sensor"]
+        # The identical python tasks: on every run, one fills the cache, the other uses it.
+        assert "mean=3.0, size=3 (cache POPULATED)" in rows["python #1"], run
+        assert "mean=3.0, size=3 (cache HIT)" in rows["python #2"], run
+        assert " 0 " in rows["python #1"]  # attempts count from 0
