@@ -16,15 +16,22 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
-from pydantic import BeforeValidator, Field, ValidationError, field_validator
+from pydantic import BeforeValidator, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from plugins.errors import ConfigError
 from plugins.webapi import parse_duration
 
-__all__ = ["RetryPolicy", "Settings", "default_storage", "masked_url", "normalize_tls"]
+__all__ = [
+    "RetryPolicy",
+    "Settings",
+    "default_storage",
+    "masked_url",
+    "normalize_tls",
+    "with_password",
+]
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 
@@ -100,6 +107,8 @@ class Settings(BaseSettings):
 
     Attributes:
         redis_url: The Redis that holds executions, quotas and limiters.
+        redis_password: Its password, when the URL carries none: put into the URL
+            (escaped), so a password with ``@``, ``/`` or ``:`` needs no URL-encoding.
         broker_url: Celery's broker; defaults to ``redis_url``.
         storage: The fsspec base URL under which executions keep their files.
         storage_options: Options for fsspec (credentials, endpoint URLs).
@@ -142,6 +151,7 @@ class Settings(BaseSettings):
     )
 
     redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_password: str | None = Field(default=None, repr=False)
     broker_url: str | None = None
     storage: str = Field(default_factory=default_storage)
     storage_options: dict[str, Any] = Field(default_factory=dict)
@@ -189,6 +199,14 @@ class Settings(BaseSettings):
         if value <= timedelta(0):
             raise ValueError("must be a positive duration")
         return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _password_into_url(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("redis_password"):
+            url = str(data.get("redis_url") or "redis://127.0.0.1:6379/0")
+            data = {**data, "redis_url": with_password(url, str(data["redis_password"]))}
+        return data
 
     @field_validator("redis_url", "broker_url")
     @classmethod
@@ -260,3 +278,13 @@ def masked_url(url: str) -> str:
 def _shown(value: object) -> str:
     """A rejected setting as an error message shows it: a URL's password masked."""
     return repr(masked_url(value)) if isinstance(value, str) else repr(value)
+
+
+def with_password(url: str, password: str) -> str:
+    """``url`` with ``password`` (escaped) as its password, unless it has one already."""
+    parts = urlsplit(url)
+    user, at, host = parts.netloc.rpartition("@")
+    if at and ":" in user:
+        return url  # the URL says its own password
+    netloc = f"{user}:{quote(password, safe='')}@{host if at else parts.netloc}"
+    return urlunsplit(parts._replace(netloc=netloc))

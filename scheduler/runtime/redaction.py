@@ -17,7 +17,7 @@ import os
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from scheduler.settings import Settings
 
@@ -32,9 +32,11 @@ def _url_password(url: str | None) -> str | None:
     if not url:
         return None
     try:
-        return urlsplit(url).password
+        password = urlsplit(url).password
     except ValueError:
         return None
+    # As the client sends it: a password escaped into the URL (see with_password) unescaped.
+    return None if password is None else unquote(password)
 
 
 def _secret_values(options: Mapping[str, Any]) -> Iterable[str]:
@@ -72,6 +74,7 @@ class Redactor:
         """The secrets of a process with ``settings`` and ``environ`` (``os.environ``)."""
         env = os.environ if environ is None else environ
         values = [_url_password(settings.redis_url), _url_password(settings.broker_url)]
+        values.append(settings.redis_password)
         values += list(_secret_values(settings.storage_options))
         for name, value in env.items():
             if name.startswith("_FSEC_") or _SECRET_NAME.search(name):

@@ -45,3 +45,9 @@ def test_the_processes_secrets() -> None:
     )
     text = "hunter2-redis AKIAEXAMPLEKEY group-secret-1 token-value-9 http://s3 /root/x/y"
     assert redact(text) == f"{MASK} {MASK} {MASK} {MASK} http://s3 /root/x/y"
+
+
+def test_a_password_given_apart_from_the_url_is_masked_as_sent() -> None:
+    settings = Settings(redis_url="redis://db:6379/0", redis_password="p@ss/w:rd-42")
+    redact = Redactor.for_process(settings, {"HOME": "/root"})
+    assert redact("auth p@ss/w:rd-42 failed") == f"auth {MASK} failed"

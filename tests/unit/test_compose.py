@@ -24,7 +24,7 @@ def command(service: dict[str, Any]) -> str:
 
 
 def test_services() -> None:
-    assert set(compose()["services"]) == {"redis", "scheduler", "worker", "flower"}
+    assert set(compose()["services"]) == {"redis", "scheduler", "worker", "flower", "metrics"}
 
 
 def test_redis_has_aof_noeviction_and_a_password() -> None:
@@ -60,8 +60,9 @@ def test_workers_scale_and_share_storage_with_the_scheduler() -> None:
         assert "storage:/data" in service["volumes"], name
         env = service["environment"]
         assert env["FLYTE_CELERY_STORAGE"] == "file:///data/storage"
-        assert env["FLYTE_CELERY_REDIS_URL"].startswith("redis://:")  # with the password
-        assert "@redis:6379" in env["FLYTE_CELERY_REDIS_URL"]
+        assert env["FLYTE_CELERY_REDIS_URL"] == "redis://redis:6379/0"
+        # The password apart: flyte-celery escapes it into the URL, whatever it holds.
+        assert env["FLYTE_CELERY_REDIS_PASSWORD"] == "${REDIS_PASSWORD:-change-me}"
 
 
 def test_flower_has_basic_auth() -> None:
@@ -72,4 +73,33 @@ def test_redis_password_is_shared() -> None:
     services = compose()["services"]
     password = "${REDIS_PASSWORD:-change-me}"
     assert password in command(services["redis"])
-    assert password in services["worker"]["environment"]["FLYTE_CELERY_REDIS_URL"]
+    assert services["worker"]["environment"]["FLYTE_CELERY_REDIS_PASSWORD"] == password
+
+
+def test_every_service_has_a_health_check() -> None:
+    for name, service in compose()["services"].items():
+        assert service.get("healthcheck", {}).get("test"), name
+
+
+def test_the_host_reaches_redis_and_the_workers_import_user_code() -> None:
+    services = compose()["services"]
+    assert "127.0.0.1:${REDIS_PORT:-6379}:6379" in services["redis"]["ports"]
+    for name in ("scheduler", "worker", "metrics"):
+        service = services[name]
+        assert "${USER_CODE:-user-code}:/app/user_code:ro" in service["volumes"], name
+        assert service["environment"]["PYTHONPATH"] == "/app/user_code"
+    assert "user-code" in compose()["volumes"]
+
+
+def test_a_password_with_url_characters_reaches_redis_intact() -> None:
+    import redis
+    from kombu import Connection
+
+    from scheduler.settings import Settings
+
+    settings = Settings(redis_url="redis://redis:6379/0", redis_password="p@ss/w:rd%")
+    client = redis.Redis.from_url(settings.redis_url)
+    assert client.connection_pool.connection_kwargs["password"] == "p@ss/w:rd%"
+    assert client.connection_pool.connection_kwargs["host"] == "redis"
+    broker = Connection(settings.broker)  # Celery's broker connection reads it too
+    assert (broker.hostname, broker.password) == ("redis", "p@ss/w:rd%")

@@ -108,6 +108,7 @@ SCHEDULER_PINS: dict[str, frozenset[str]] = {
     "scheduler.clock": frozenset({"Clock", "ManualClock", "utcnow"}),
     "scheduler.settings": frozenset({
         "RetryPolicy", "Settings", "default_storage", "masked_url", "normalize_tls",
+        "with_password",
     }),
     "scheduler.engine": frozenset({"CacheGate", "Engine", "Outbox", "Publisher"}),
     "scheduler.steps": frozenset({"Steps", "WriteBack"}),
