@@ -382,12 +382,22 @@ class ExecutionStore(StoreIndexes):
         """The execution's events, oldest first."""
         return [decode_event(e) for e in self._redis.lrange(self._keys.events(execution_id), 0, -1)]
 
-    def list(self, *, phase: Phase | None = None, limit: int = 100) -> list[ExecutionRecord]:
-        """The newest executions first, optionally only those in ``phase``.
+    def list(
+        self,
+        *,
+        phase: Phase | None = None,
+        limit: int = 100,
+        task_type: str | None = None,
+        project: str | None = None,
+        domain: str | None = None,
+    ) -> list[ExecutionRecord]:
+        """The newest executions first, optionally only those matching every filter given.
 
-        Filtering by phase reads records in pages until ``limit`` match, so it costs
-        O(executions scanned), which is fine for a CLI listing.
+        Filtering reads records in pages until ``limit`` match, so it costs
+        O(executions scanned), which is fine for a listing.
         """
+        wanted = {"phase": phase, "task_type": task_type, "project": project, "domain": domain}
+        checks = [(name, value) for name, value in wanted.items() if value is not None]
         found: list[ExecutionRecord] = []
         start = 0
         page = max(limit, 100)
@@ -399,7 +409,7 @@ class ExecutionStore(StoreIndexes):
             if not ids:
                 break
             for record in self.get_many(ids):
-                if phase is None or record.phase is phase:
+                if all(getattr(record, name) == value for name, value in checks):
                     found.append(record)
             start += page
         return found[:limit]

@@ -140,14 +140,21 @@ def get(execution_id: str) -> int:
 
 @click.command("list")
 @click.option("--phase", type=_PHASES, help="Only this phase, e.g. RUNNING.")
+@click.option("--type", "task_type", help="Only this task type.")
+@click.option("--project", help="Only this project.")
+@click.option("--domain", help="Only this domain.")
 @click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
-def list_(phase: str | None, limit: int) -> int:
+def list_(
+    *, phase: str | None, task_type: str | None, project: str | None, domain: str | None, limit: int
+) -> int:
     """List executions, newest first (errors by their first line)."""
     wanted = Phase[phase.upper()] if phase else None
     with connect() as client:
         now = client.runtime.clock()
-        rows = [execution_row(ex, now) for ex in client.list(phase=wanted, limit=limit)]
-        click.echo(table(HEADERS, rows))
+        found = client.list(
+            phase=wanted, limit=limit, task_type=task_type, project=project, domain=domain
+        )
+        click.echo(table(HEADERS, [execution_row(ex, now) for ex in found]))
     return 0
 
 

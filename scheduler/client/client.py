@@ -307,9 +307,20 @@ class Client:
         return Execution(self, self.record(exec_id))
 
     @_reaching_redis
-    def list(self, phase: Phase | None = None, limit: int = 100) -> list[Execution]:
-        """The newest executions first, optionally only those in ``phase``."""
-        return [Execution(self, r) for r in self.runtime.store.list(phase=phase, limit=limit)]
+    def list(
+        self,
+        phase: Phase | None = None,
+        limit: int = 100,
+        *,
+        task_type: str | None = None,
+        project: str | None = None,
+        domain: str | None = None,
+    ) -> list[Execution]:
+        """The newest executions first, optionally only those matching every filter given."""
+        found = self.runtime.store.list(
+            phase=phase, limit=limit, task_type=task_type, project=project, domain=domain
+        )
+        return [Execution(self, r) for r in found]
 
     # -- act -----------------------------------------------------------------------------------
 

@@ -59,3 +59,41 @@ def test_submit_by_type_checks_the_inputs_its_plugin_declares(
     assert "QUEUED" in capsys.readouterr().out
     # echo declares no interface: any inputs go.
     assert main(["submit", "--type", "echo", "--input", "anything=1"]) == 0
+
+
+def test_list_filters_by_type_project_and_domain(
+    redis_server: RedisServer,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: object,
+) -> None:
+    monkeypatch.setenv("FLYTE_CELERY_REDIS_URL", redis_server.url)
+    monkeypatch.setenv("FLYTE_CELERY_STORAGE", f"file://{tmp_path}")
+    monkeypatch.setenv("FLYTE_CELERY_KEY_PREFIX", "listing")
+    for project, task, extra in (
+        ("alpha", "echo", ["--input", "x=1"]),
+        ("beta", "echo", ["--input", "x=2"]),
+        ("alpha", "core-sleep", ["--input", "duration=duration:1s"]),
+    ):
+        assert (
+            main(
+                [
+                    "submit",
+                    "--type",
+                    task,
+                    "--project",
+                    project,
+                    "--name",
+                    f"{task}-{project}",
+                    *extra,
+                ]
+            )
+            == 0
+        )
+    capsys.readouterr()
+    assert main(["list", "--project", "alpha", "--type", "echo"]) == 0
+    out = capsys.readouterr().out
+    assert "alpha/development/echo-alpha" in out
+    assert "beta/" not in out and "core-sleep-alpha" not in out
+    assert main(["list", "--domain", "production"]) == 0
+    assert "development" not in capsys.readouterr().out
