@@ -42,14 +42,19 @@ def test_a_redis_no_stack_used_gets_a_warning_not_a_silent_empty_table(
     assert "FLYTE_CELERY_REDIS_URL is not set" in captured.err
 
 
-def test_submit_by_type_checks_the_inputs_its_plugin_declares(
-    redis_server: RedisServer,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-    tmp_path: object,
-) -> None:
+@pytest.fixture
+def stack_env(
+    redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch, tmp_path: object
+) -> pytest.MonkeyPatch:
+    """The CLI pointed at this test's Redis and a storage of its own (the export lines)."""
     monkeypatch.setenv("FLYTE_CELERY_REDIS_URL", redis_server.url)
     monkeypatch.setenv("FLYTE_CELERY_STORAGE", f"file://{tmp_path}")
+    return monkeypatch
+
+
+def test_submit_by_type_checks_the_inputs_its_plugin_declares(
+    stack_env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["submit", "--type", "core-sleep"]) == 2
     err = capsys.readouterr().err
     assert "duration" in err and len(err.strip().splitlines()) == 1
@@ -62,14 +67,9 @@ def test_submit_by_type_checks_the_inputs_its_plugin_declares(
 
 
 def test_list_filters_by_type_project_and_domain(
-    redis_server: RedisServer,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-    tmp_path: object,
+    stack_env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setenv("FLYTE_CELERY_REDIS_URL", redis_server.url)
-    monkeypatch.setenv("FLYTE_CELERY_STORAGE", f"file://{tmp_path}")
-    monkeypatch.setenv("FLYTE_CELERY_KEY_PREFIX", "listing")
+    stack_env.setenv("FLYTE_CELERY_KEY_PREFIX", "listing")
     for project, task, extra in (
         ("alpha", "echo", ["--input", "x=1"]),
         ("beta", "echo", ["--input", "x=2"]),
