@@ -52,6 +52,7 @@ from plugins.webapi import (
 )
 
 CREATED_KEY = "bench:created"
+CREATE_CALLS_KEY = "bench:create-calls"
 """The Redis hash where :class:`TimedJobService` records each Create's time, by job name."""
 
 
@@ -294,7 +295,8 @@ class TimedJobService:
     """Jobs that finish ``seconds`` after their Create, with no service to ask.
 
     Create records ``time.time()`` in the Redis hash :data:`CREATED_KEY` under the job's
-    name (the generated name, i.e. an execution record's ``token``), and the handle
+    name (the generated name, i.e. an execution record's ``token``), counts the Creates of
+    each name in :data:`CREATE_CALLS_KEY`, and the handle
     carries the finish time, so a Get is a clock read: the benchmark measures the
     engine, not a remote service.
 
@@ -307,7 +309,10 @@ class TimedJobService:
 
     def submit(self, spec: JobSpec) -> JobHandle:
         now = time.time()
-        process_redis(self.redis_url).hset(CREATED_KEY, spec.name, now)
+        pipe = process_redis(self.redis_url).pipeline(transaction=False)
+        pipe.hset(CREATED_KEY, spec.name, now)
+        pipe.hincrby(CREATE_CALLS_KEY, spec.name, 1)  # how many Creates each name got
+        pipe.execute()
         return JobHandle(spec.name, finish_at=now + spec.seconds)
 
     def state(self, handle: JobHandle) -> str:

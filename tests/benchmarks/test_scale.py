@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import re
 import time
+from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 
@@ -29,7 +30,7 @@ from scheduler import Settings, Submission
 from tests.benchmarks.holding import GETS_KEY, RELEASE_KEY
 from tests.helpers import RedisServer, wait_for
 from tests.integration.stack import Stack
-from tests.remote_job import CREATED_KEY
+from tests.remote_job import CREATE_CALLS_KEY, CREATED_KEY
 
 N = int(os.environ.get("FLYTE_CELERY_BENCH_N", "100000"))
 RESYNC = float(os.environ.get("FLYTE_CELERY_BENCH_RESYNC", "30" if N >= 1000 else "5"))
@@ -106,7 +107,7 @@ def test_executions_held_in_flight(
         p99s = [float(m) for m in re.findall(r"ticks, p50 [\d.]+ ms, p99 ([\d.]+) ms", window)]
         tick_p99 = f"{max(p99s):.1f} ms" if p99s else "n/a (no summary in the window)"
         # The benchmark plugin's own keys (its record of Creates) are not the engine's.
-        own = sum(client.memory_usage(k) or 0 for k in (CREATED_KEY, GETS_KEY))
+        own = sum(client.memory_usage(k) or 0 for k in (CREATED_KEY, CREATE_CALLS_KEY, GETS_KEY))
         per_execution = (client.info("memory")["used_memory"] - base - own) / N
         beat = rss_mb(stack.processes["beat"].pid)
         worker = rss_mb(stack.processes["w1"].pid)
@@ -122,6 +123,8 @@ def test_executions_held_in_flight(
             lambda: len(api.list(phase=Phase.SUCCESS, limit=N + 1)) >= N, timeout=3600, interval=2
         )
         drained = time.perf_counter() - start
+        calls = Counter(int(v) for v in client.hvals(CREATE_CALLS_KEY))
+        successes = len(api.list(phase=Phase.SUCCESS, limit=N + 1))
     finally:
         stack.stop()
         client.close()
@@ -136,3 +139,7 @@ def test_executions_held_in_flight(
     print(f"  tick p99           {tick_p99:>10}")
     print(f"  RSS                beat {beat:.0f} MB, worker {worker:.0f} MB")
     print(f"  drained after      {drained:10.1f} s (release to the last SUCCESS)")
+    print(
+        f"  Creates            {sum(k * n for k, n in calls.items())} for {N} executions; "
+        f"{calls.get(1, 0)} created exactly once; {successes} SUCCESS"
+    )
