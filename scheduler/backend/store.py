@@ -172,15 +172,12 @@ class ExecutionStore(StoreIndexes):
         Returns:
             Each stored record, in order; ``None`` where the id was taken.
         """
-        news = [evolve(r, version=0, counted=True) for r in records]
+        news = [evolve(r, version=0) for r in records]
         if not all(map(_plain, news)):
             return self._pipelined([(None, r, ()) for r in news], batch)
         results: list[ExecutionRecord | None] = []
         for start in range(0, len(news), batch):
-            chunk = [
-                redact_record(r, self._redact) if self._redact else r
-                for r in news[start : start + batch]
-            ]
+            chunk = [self._as_stored(r) for r in news[start : start + batch]]
             keys = [self._keys.index(name) for name in (*_CREATE_INDEXES, COUNTS)]
             args: list[Any] = [self._cap]
             for r in chunk:
@@ -290,11 +287,8 @@ class ExecutionStore(StoreIndexes):
         extra_events: Sequence[Event] = (),
     ) -> tuple[list[str], list[Any], ExecutionRecord]:
         """The transition script's keys and arguments, and the record as stored."""
-        # From this write on, the record is counted under its task type and phase.
-        new = new if new.counted else evolve(new, counted=True)
+        new = self._as_stored(new)
         if self._redact is not None:
-            # Secrets quoted by an error never reach Redis (or anyone who reads it).
-            new = redact_record(new, self._redact)
             extra_events = [redact_event(e, self._redact) for e in extra_events]
         logged = [encode_event(e) for e in extra_events]
         # A change of the cache status is an event too, and the event says what it became.
@@ -337,6 +331,13 @@ class ExecutionStore(StoreIndexes):
             counter(new),
         ]
         return keys, args, new
+
+    def _as_stored(self, new: ExecutionRecord) -> ExecutionRecord:
+        """``new`` as a full write stores it: counted, and its secrets masked."""
+        # From this write on, the record is counted under its task type and phase.
+        new = new if new.counted else evolve(new, counted=True)
+        # Secrets quoted by an error never reach Redis (or anyone who reads it).
+        return new if self._redact is None else redact_record(new, self._redact)
 
     # -- reads ---------------------------------------------------------------------------------
 

@@ -16,7 +16,7 @@ from plugins.errors import AccessDeniedError, BackendUnavailableError
 from scheduler.client import Client
 from scheduler.settings import Settings, masked_url
 
-__all__ = ["REDIS_URL_ENV", "connect", "masked"]
+__all__ = ["REDIS_URL_ENV", "connect"]
 
 REDIS_URL_ENV = "FLYTE_CELERY_REDIS_URL"
 
@@ -24,10 +24,6 @@ _NOT_SET = (
     f" ({REDIS_URL_ENV} is not set, so this is the default; start a stack with "
     "./flyte-celery standalone and run the export lines it prints)"
 )
-
-
-masked = masked_url
-"""``url`` with its password replaced by ``***``."""
 
 
 def connect(settings: Settings | None = None) -> Client:
@@ -39,6 +35,7 @@ def connect(settings: Settings | None = None) -> Client:
     """
     settings = settings or Settings.load()
     configured = bool(os.environ.get(REDIS_URL_ENV))
+    url = masked_url(settings.redis_url)
     client = Client(settings=settings)
     runtime = client.runtime
     try:
@@ -46,14 +43,13 @@ def connect(settings: Settings | None = None) -> Client:
     except (redis.AuthenticationError, redis.exceptions.NoPermissionError) as exc:
         client.close()
         raise AccessDeniedError(
-            f"Redis at {masked(settings.redis_url)} refused the CLI: {exc} (check the user "
+            f"Redis at {url} refused the CLI: {exc} (check the user "
             f"and password in {REDIS_URL_ENV}, and that user's ACL role)"
         ) from None
     except redis.RedisError as exc:
         client.close()
         raise BackendUnavailableError(
-            f"cannot reach Redis at {masked(settings.redis_url)}: {exc}"
-            + ("" if configured else _NOT_SET)
+            f"cannot reach Redis at {url}: {exc}" + ("" if configured else _NOT_SET)
         ) from None
     try:
         seen = runtime.store.count() > 0 or bool(
@@ -63,8 +59,7 @@ def connect(settings: Settings | None = None) -> Client:
         seen = True  # a restricted role may not read these: the command will say what it can
     if not seen and not configured:
         print(
-            f"flyte-celery: warning: no flyte-celery stack has used {masked(settings.redis_url)}"
-            + _NOT_SET,
+            f"flyte-celery: warning: no flyte-celery stack has used {url}" + _NOT_SET,
             file=sys.stderr,
         )
     return client

@@ -20,8 +20,6 @@ from scheduler.cli.standalone import Standalone
 from scheduler.cli.views import HEADERS, execution_row, table
 from scheduler.client import Client
 from scheduler.console import serve_metrics
-from scheduler.runtime import Runtime
-from scheduler.settings import Settings
 
 __all__ = ["COMMANDS"]
 
@@ -153,9 +151,8 @@ def demo(data_dir: Path, concurrency: int, flower_port: int, timeout: float, lea
 @click.option("--host", default="127.0.0.1", show_default=True, help="The address.")
 def metrics(port: int, host: str) -> int:
     """Serve the Prometheus endpoint until stopped."""
-    connect().close()  # an unreachable Redis is one line now, not a failing scrape later
-    runtime = Runtime(Settings.load())
-    server, _ = serve_metrics(runtime, port, host)
+    # Connected first: an unreachable Redis is one line now, not a failing scrape later.
+    server, _ = serve_metrics(connect().runtime, port, host)
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda signum, frame: stopping.set())
     click.echo(f"flyte-celery metrics: http://{host}:{server.server_port}/metrics")

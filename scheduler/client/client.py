@@ -19,8 +19,6 @@ from flyteidl.core import literals_pb2, tasks_pb2
 
 from plugins.core import Phase
 from plugins.errors import (
-    AccessDeniedError,
-    BackendUnavailableError,
     ContentionError,
     ExecutionExistsError,
     ExecutionNotFoundError,
@@ -32,6 +30,7 @@ from plugins.tasks import (
     Task,
 )
 from scheduler.client.execution import Execution
+from scheduler.client.redis_errors import project_error
 from scheduler.client.submission import Prepared, Submission, Submitter
 from scheduler.clock import Clock, utcnow
 from scheduler.model import (
@@ -56,24 +55,13 @@ def _reaching_redis(method: Callable[P, R]) -> Callable[P, R]:
     def call(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return method(*args, **kwargs)
-        except (redis.exceptions.NoPermissionError, redis.AuthenticationError) as exc:
-            # A deployment restricts clients with Redis ACLs (see the README's roles).
-            raise AccessDeniedError(
-                f"Redis refused this call: {type(exc).__name__}: {exc} (check the user and "
-                "password in FLYTE_CELERY_REDIS_URL, and that user's ACL role)"
-            ) from exc
         except redis.RedisError as exc:
-            # redis-py names the host and port, never the password.
-            raise BackendUnavailableError(
-                f"Redis is unavailable: {type(exc).__name__}: {exc}"
-            ) from exc
+            raise project_error(exc) from exc
 
     return call
 
 
 _CAS_ATTEMPTS = 50
-
-"""Storage written from this process's CPU: ``submit_many`` writes it without threads."""
 
 
 class Client:

@@ -24,7 +24,6 @@ from flyteidl.core import literals_pb2, tasks_pb2
 
 from plugins.core import Phase
 from plugins.errors import (
-    BackendUnavailableError,
     FlyteCeleryError,
     InputConversionError,
     InvalidSubmissionError,
@@ -39,6 +38,7 @@ from plugins.tasks import (
     Task,
     TransformContext,
 )
+from scheduler.client.redis_errors import project_error
 from scheduler.client.template_inputs import template_inputs
 from scheduler.client.validation import check_inputs, check_template, normalize_inputs
 from scheduler.model import ExecutionRecord, cache_key, describe, execution_id
@@ -55,6 +55,7 @@ _CHUNK = 500
 """Submissions written (files, then records) per step of ``submit_many``."""
 
 _LOCAL_STORAGE = ("file://", "memory://", "/")
+"""Storage written from this process's CPU: ``submit_many`` writes it without threads."""
 
 
 _BYTE_TO_CHAR = bytes((_NAME_CHARS.encode() * 8)[:256])
@@ -297,7 +298,8 @@ class Submitter:
 
         Raises:
             StorageError: A write failed; the message says how many were stored before.
-            BackendUnavailableError: Redis failed part-way, after some were stored.
+            BackendUnavailableError: Redis failed part-way, after some were stored
+                (AccessDeniedError if it refused a call).
         """
         for uri, data in {uri: data for _, uri, data in templates}.items():
             self.write_raw(uri, data)
@@ -323,8 +325,6 @@ class Submitter:
                     note = f"{stored} execution(s) earlier in the batch were stored and run"
                     if isinstance(exc, StorageError):
                         raise StorageError(f"{exc.message}; {note}", code=exc.code) from exc
-                    raise BackendUnavailableError(
-                        f"Redis is unavailable: {type(exc).__name__}: {exc}; {note}"
-                    ) from exc
+                    raise project_error(exc, note) from exc
                 self.runtime.wake.notify()
         return created
