@@ -144,6 +144,10 @@ class Settings(BaseSettings):
         cache_heartbeat: How often a ``cache_serialize`` reservation is renewed;
             it expires after three missed heartbeats (Flyte's grace multiplier).
         cache_ttl: How long a result-cache entry lives after it is written.
+        metrics_port: When set, each ``celery -A worker worker`` and ``beat`` serves its own
+            processes' metrics (its prefork children's included, through
+            ``PROMETHEUS_MULTIPROC_DIR``) on this port: one endpoint per container.
+        metrics_host: The address that endpoint listens on.
     """
 
     model_config = SettingsConfigDict(
@@ -177,6 +181,8 @@ class Settings(BaseSettings):
     retention: Duration = timedelta(days=7)
     cache_heartbeat: Duration = timedelta(seconds=5)
     cache_ttl: Duration = timedelta(days=30)
+    metrics_port: int | None = Field(default=None, ge=0, le=65_535)
+    metrics_host: str = "127.0.0.1"
 
     @field_validator(
         "visibility_timeout",

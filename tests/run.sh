@@ -4,7 +4,8 @@
 # On a fresh machine it first installs what the tests need: through ./flyte-celery,
 # redis-server (apt-get, when missing) and a virtualenv with flyte-celery and its dev
 # extra; here, RabbitMQ (the integration flows run on it too), installed with apt-get and
-# started when nothing listens on 127.0.0.1:5672. Arguments go to pytest.
+# started when nothing listens on 127.0.0.1:5672; and Debian's chromium and
+# chromium-driver for the console's browser tests. Arguments go to pytest.
 # FLYTE_CELERY_VENV picks the virtualenv (default .venv).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,5 +26,13 @@ if ! amqp_up; then
   fi
   for _ in $(seq 1 120); do amqp_up && break; sleep 1; done
   amqp_up || { echo "tests: RabbitMQ did not start on 127.0.0.1:5672" >&2; exit 1; }
+fi
+# The console's tests run in a real headless browser: Debian's chromium and its driver.
+if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
+  sudo=""
+  [ "$(id -u)" = 0 ] || sudo="sudo"
+  echo "tests: installing chromium and chromium-driver" >&2
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium chromium-driver >/dev/null
 fi
 exec "${FLYTE_CELERY_VENV:-.venv}/bin/python" -m pytest "$@"

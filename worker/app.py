@@ -11,24 +11,28 @@ started with ``-Q``.
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
+from typing import Any
 
 from celery import Celery
-from celery.signals import worker_process_shutdown
+from celery.signals import beat_init, worker_process_shutdown, worker_ready
 from kombu.entity import Queue
 
 from plugins.builtin import TaskIsolation
 from plugins.builtin.privileges import protect_process
 from plugins.builtin.python_task import task_isolation
 from plugins.errors import ConfigError
-from scheduler.metrics import process_ended
+from scheduler.metrics import process_ended, serve_process_metrics
 from scheduler.runtime import Runtime
 from scheduler.settings import Settings
 from worker.broker import OutageLog, guard_lost_connection
 from worker.served import install as publish_served_types
 
 __all__ = ["app", "make_app"]
+
+log = logging.getLogger(__name__)
 
 
 def _queue(name: str) -> Queue:
@@ -114,4 +118,33 @@ def _settings() -> Settings:
         raise SystemExit(2) from None
 
 
-app = make_app(_settings())
+def serve_own_metrics(settings: Settings) -> Any:
+    """With ``FLYTE_CELERY_METRICS_PORT``, serve this worker's or beat's own metrics.
+
+    Returns:
+        The server, or ``None`` when no port is set or it cannot be bound (logged: the
+        process still runs its jobs).
+    """
+    if settings.metrics_port is None:
+        return None
+    try:
+        server = serve_process_metrics(settings.metrics_port, settings.metrics_host)
+    except OSError as exc:
+        log.warning(
+            "flyte-celery: cannot serve this process's metrics on %s:%s: %s",
+            settings.metrics_host, settings.metrics_port, exc,
+        )  # fmt: skip
+        return None
+    log.info(
+        "flyte-celery: this process's metrics on http://%s:%s/metrics",
+        settings.metrics_host, server.server_port,
+    )  # fmt: skip
+    return server
+
+
+SETTINGS = _settings()
+app = make_app(SETTINGS)
+# In the worker's main process (ready: its pool has forked, and logging is set up) and in
+# beat: one endpoint each.
+worker_ready.connect(lambda **_: serve_own_metrics(SETTINGS), weak=False)
+beat_init.connect(lambda **_: serve_own_metrics(SETTINGS), weak=False)

@@ -25,7 +25,7 @@ from scheduler.metrics import job_failures
 from scheduler.model import Step
 from scheduler.runtime import Runtime
 from scheduler.settings import Settings
-from scheduler.steps import Steps
+from scheduler.steps import Steps, running_job
 from scheduler.steps.leases import Reservations
 from worker.app import app
 
@@ -77,12 +77,13 @@ _MOST_NAMED = 5
 
 
 @contextmanager
-def _reporting() -> Iterator[None]:
+def _reporting(request: Any) -> Iterator[None]:
     """Run a job's step; then, if a call or an attempt failed in it, fail the job.
 
-    The results are written first: the step returns before this raises.
+    The results are written first: the step returns before this raises. The events
+    they log name the job, so the console links each change to it in Flower.
     """
-    with job_failures() as failures:
+    with job_failures() as failures, running_job(getattr(request, "id", None)):
         yield
     if failures:
         shown = "; ".join(failures[:_MOST_NAMED])
@@ -100,33 +101,33 @@ def create(self: Any, *args: Any) -> None:
 
     (Or of one attempt, ``execution id, attempt``, as reconciliation publishes it.)
     """
-    with _reporting():
+    with _reporting(self.request):
         steps().run(Step.CREATE, list(args), owner=_owner(self.request))
 
 
 @app.task(name=Step.GET.job_name, **_JOB)  # type: ignore[untyped-decorator]
 def get(self: Any, items: list[list[Any]]) -> None:
     """Get a batch of ``[execution id, attempt]`` of one plugin and namespace."""
-    with _reporting():
+    with _reporting(self.request):
         steps().get([(str(i), int(a)) for i, a in items], owner=_owner(self.request))
 
 
 @app.task(name=Step.DELETE.job_name, **_JOB)  # type: ignore[untyped-decorator]
 def delete(self: Any, execution_id: str, attempt: int) -> None:
     """Delete the remote resource of an attempt being aborted or timed out."""
-    with _reporting():
+    with _reporting(self.request):
         steps().delete(execution_id, attempt, owner=_owner(self.request))
 
 
 @app.task(name=Step.DO.job_name, **_JOB)  # type: ignore[untyped-decorator]
 def do(self: Any, execution_id: str, attempt: int) -> None:
     """Run a sync plugin's one call."""
-    with _reporting():
+    with _reporting(self.request):
         steps().do(execution_id, attempt, owner=_owner(self.request))
 
 
 @app.task(name=Step.HANDLE.job_name, **_JOB)  # type: ignore[untyped-decorator]
 def handle(self: Any, execution_id: str, attempt: int) -> None:
     """Run one round of a core plugin."""
-    with _reporting():
+    with _reporting(self.request):
         steps().handle(execution_id, attempt, owner=_owner(self.request))

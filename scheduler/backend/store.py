@@ -24,16 +24,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
 from redis import Redis
 from redis.exceptions import ResponseError
 
-from plugins.core import Phase
 from plugins.errors import ConfigError, ExecutionExistsError
 from scheduler.backend.indexes import COUNTS, StoreIndexes, counter, ms_or_empty
 from scheduler.backend.keys import Keys
+from scheduler.backend.listing import Listing
 from scheduler.backend.records import (
     decode_event,
     decode_record,
@@ -44,9 +45,10 @@ from scheduler.backend.records import (
     hot_only,
     split,
 )
-from scheduler.backend.scripts import decode, load_script
+from scheduler.backend.scripts import load_script
 from scheduler.model import Event, ExecutionRecord
 from scheduler.model.evolve import evolve
+from scheduler.model.listing import Cursor, ExecutionFilter
 from scheduler.model.redact import redact_event, redact_record
 
 __all__ = ["DEFAULT_EVENT_LOG_CAP", "DEFAULT_RETENTION", "ExecutionStore"]
@@ -128,6 +130,7 @@ class ExecutionStore(StoreIndexes):
         self._redact = redact
         self._transition = load_script(redis_client, "transition")
         self._create = load_script(redis_client, "create")
+        self._listing = Listing(redis_client, self._keys.index("all"), self.get_many)
 
     # -- writes --------------------------------------------------------------------------------
 
@@ -147,11 +150,14 @@ class ExecutionStore(StoreIndexes):
         current: ExecutionRecord,
         new: ExecutionRecord,
         events: Sequence[Event] = (),
+        *,
+        job: str | None = None,
     ) -> ExecutionRecord | None:
         """Replace ``current`` by ``new`` if nobody changed it since ``current`` was read.
 
         ``events`` are logged before ``new``'s own event, e.g. the end of an attempt
-        that ``new`` already replaced by the next one.
+        that ``new`` already replaced by the next one. ``job``, the Celery job whose
+        result this is, is named on the events logged.
 
         Returns:
             ``new`` with its new version, or ``None`` when the stored version is no
@@ -162,7 +168,7 @@ class ExecutionStore(StoreIndexes):
         """
         if new.id != current.id:
             raise ValueError(f"cannot transition {current.id!r} into {new.id!r}")
-        return self._write(current, evolve(new, version=current.version), events)
+        return self._write(current, evolve(new, version=current.version), events, job)
 
     def create_many(
         self, records: Sequence[ExecutionRecord], batch: int = 1000
@@ -201,6 +207,8 @@ class ExecutionStore(StoreIndexes):
         pairs: Sequence[tuple[ExecutionRecord, ExecutionRecord]],
         batch: int = 1000,
         events: Sequence[Sequence[Event]] | None = None,
+        *,
+        job: str | None = None,
     ) -> list[ExecutionRecord | None]:
         """:meth:`transition` for many records, pipelined: each is its own compare-and-set.
 
@@ -208,6 +216,7 @@ class ExecutionStore(StoreIndexes):
             pairs: ``(current, new)`` of each record.
             batch: The most writes per round trip.
             events: Each pair's extra events, as :meth:`transition` takes them.
+            job: The Celery job whose results these are, as :meth:`transition` takes it.
 
         Returns:
             Each new record with its new version, in order; ``None`` where the stored
@@ -219,9 +228,11 @@ class ExecutionStore(StoreIndexes):
                 raise ValueError(f"cannot transition {current.id!r} into {new.id!r}")
             extra = () if events is None else events[index]
             prepared.append((current, evolve(new, version=current.version), extra))
-        return self._pipelined(prepared, batch)
+        return self._pipelined(prepared, batch, job)
 
-    def _pipelined(self, writes: Sequence[_Write], batch: int) -> list[ExecutionRecord | None]:
+    def _pipelined(
+        self, writes: Sequence[_Write], batch: int, job: str | None = None
+    ) -> list[ExecutionRecord | None]:
         """Write each chunk of ``batch`` in one round trip.
 
         The writes of hot fields alone go in one script call, the others in one
@@ -235,7 +246,7 @@ class ExecutionStore(StoreIndexes):
             full = []
             for (current, new, extra), light in zip(chunk, lights, strict=True):
                 if not light:
-                    keys, args, stored = self._call(current, new, extra)
+                    keys, args, stored = self._call(current, new, extra, job)
                     self._transition(keys=keys, args=args, client=pipe)
                     full.append(stored)
             touching = [(c, n) for (c, n, _), light in zip(chunk, lights, strict=True) if light]
@@ -274,10 +285,11 @@ class ExecutionStore(StoreIndexes):
         current: ExecutionRecord | None,
         new: ExecutionRecord,
         extra_events: Sequence[Event] = (),
+        job: str | None = None,
     ) -> ExecutionRecord | None:
         if _light(current, new, extra_events):
             return _stored(new, self._touch_call([(current, new)], self._redis)[0])
-        keys, args, new = self._call(current, new, extra_events)
+        keys, args, new = self._call(current, new, extra_events, job)
         return _stored(new, self._transition(keys=keys, args=args))
 
     def _call(
@@ -285,16 +297,20 @@ class ExecutionStore(StoreIndexes):
         current: ExecutionRecord | None,
         new: ExecutionRecord,
         extra_events: Sequence[Event] = (),
+        job: str | None = None,
     ) -> tuple[list[str], list[Any], ExecutionRecord]:
         """The transition script's keys and arguments, and the record as stored."""
         new = self._as_stored(new)
+        if job is not None:
+            extra_events = [e if e.job else replace(e, job=job) for e in extra_events]
         if self._redact is not None:
             extra_events = [redact_event(e, self._redact) for e in extra_events]
         logged = [encode_event(e) for e in extra_events]
         # A change of the cache status is an event too, and the event says what it became.
         cache_changed = new.cache_status != (None if current is None else current.cache_status)
         if current is None or current.event_key() != new.event_key() or cache_changed:
-            logged.append(encode_event(new.to_event(new.cache_status if cache_changed else None)))
+            cache = new.cache_status if cache_changed else None
+            logged.append(encode_event(new.to_event(cache, job)))
         open_ = not new.finished
         waiting = new.waiting_namespace if open_ else None
         keys = [
@@ -383,34 +399,16 @@ class ExecutionStore(StoreIndexes):
         """The execution's events, oldest first."""
         return [decode_event(e) for e in self._redis.lrange(self._keys.events(execution_id), 0, -1)]
 
-    def list(
+    def page(
         self,
-        *,
-        phase: Phase | None = None,
+        where: ExecutionFilter,
+        after: Cursor | None = None,
         limit: int = 100,
-        task_type: str | None = None,
-        project: str | None = None,
-        domain: str | None = None,
-    ) -> list[ExecutionRecord]:
-        """The newest executions first, optionally only those matching every filter given.
+        scan: int | None = None,
+    ) -> tuple[list[ExecutionRecord], Cursor | None]:
+        """A page of the newest-first listing and the next one's cursor (:meth:`Listing.page`)."""
+        return self._listing.page(where, after, limit, scan)
 
-        Filtering reads records in pages until ``limit`` match, so it costs
-        O(executions scanned), which is fine for a listing.
-        """
-        wanted = {"phase": phase, "task_type": task_type, "project": project, "domain": domain}
-        checks = [(name, value) for name, value in wanted.items() if value is not None]
-        found: list[ExecutionRecord] = []
-        start = 0
-        page = max(limit, 100)
-        while len(found) < limit:
-            ids = [
-                decode(i)
-                for i in self._redis.zrevrange(self._keys.index("all"), start, start + page - 1)
-            ]
-            if not ids:
-                break
-            for record in self.get_many(ids):
-                if all(getattr(record, name) == value for name, value in checks):
-                    found.append(record)
-            start += page
-        return found[:limit]
+    def list(self, where: ExecutionFilter | None = None, limit: int = 100) -> list[ExecutionRecord]:
+        """The newest ``limit`` executions matching ``where`` (every filter given)."""
+        return self.page(where or ExecutionFilter(), None, limit)[0]

@@ -16,6 +16,7 @@ import redis
 
 from plugins.errors import FlyteCeleryError
 from scheduler.cli.commands import COMMANDS as EXECUTION_COMMANDS
+from scheduler.cli.console import console
 from scheduler.cli.serve import COMMANDS as PROCESS_COMMANDS
 
 __all__ = ["cli", "main"]
@@ -32,7 +33,7 @@ def cli() -> None:
     """
 
 
-for _command in (*PROCESS_COMMANDS, *EXECUTION_COMMANDS):
+for _command in (*PROCESS_COMMANDS, console, *EXECUTION_COMMANDS):
     cli.add_command(_command)
 
 

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import os
 import sys
+from datetime import timedelta
 
 import redis
 
 from plugins.errors import AccessDeniedError, BackendUnavailableError
 from scheduler.client import Client
+from scheduler.runtime import Runtime
 from scheduler.settings import Settings, masked_url
 
 __all__ = ["REDIS_URL_ENV", "connect"]
@@ -26,8 +28,11 @@ _NOT_SET = (
 )
 
 
-def connect(settings: Settings | None = None) -> Client:
+def connect(settings: Settings | None = None, *, timeout: timedelta | None = None) -> Client:
     """A client of the configured deployment, once its Redis has answered.
+
+    ``timeout`` bounds each Redis call (a server that stops answering raises instead of
+    hanging); ``None`` waits as long as it takes, as the scheduler's calls do.
 
     Raises:
         BackendUnavailableError: Redis does not answer; the message names the URL tried.
@@ -36,7 +41,14 @@ def connect(settings: Settings | None = None) -> Client:
     settings = settings or Settings.load()
     configured = bool(os.environ.get(REDIS_URL_ENV))
     url = masked_url(settings.redis_url)
-    client = Client(settings=settings)
+    if timeout is None:
+        client = Client(settings=settings)
+    else:
+        seconds = timeout.total_seconds()
+        bounded = redis.Redis.from_url(
+            settings.redis_url, socket_timeout=seconds, socket_connect_timeout=seconds
+        )
+        client = Client(runtime=Runtime(settings, redis_client=bounded))
     runtime = client.runtime
     try:
         runtime.redis.ping()

@@ -25,13 +25,12 @@ __all__ = ["COMMANDS"]
 
 
 def _stack_options(fn: Any) -> Any:
-    fn = click.option(
-        "--flower-port",
-        type=click.IntRange(min=0),
-        default=5555,
-        show_default=True,
-        help="Flower's port (another free one if taken; 0: any).",
-    )(fn)
+    for flag, default, whose in (("--console-port", 8008, "The web console's"),
+                                 ("--flower-port", 5555, "Flower's")):  # fmt: skip
+        fn = click.option(
+            flag, type=click.IntRange(min=0), default=default, show_default=True,
+            help=f"{whose} port (another free one if taken; 0: any).",
+        )(fn)  # fmt: skip
     fn = click.option(
         "--concurrency", type=click.IntRange(min=1), default=2, show_default=True,
         help="The worker's pool size.",
@@ -45,16 +44,25 @@ def _stack_options(fn: Any) -> Any:
     )(fn)
 
 
+def _say_login(stack: Standalone) -> None:
+    if stack.console_login is not None:
+        name, password = stack.console_login
+        click.echo(f"Console: sign in as {name} with password {password} to abort and signal.")
+
+
 @click.command()
 @_stack_options
-def standalone(data_dir: Path, concurrency: int, flower_port: int) -> int:
-    """Run Redis, the scheduler, a worker, Flower and metrics here, until Ctrl-C."""
-    stack = Standalone(data_dir, concurrency=concurrency, flower_port=flower_port)
+def standalone(data_dir: Path, concurrency: int, flower_port: int, console_port: int) -> int:
+    """Run Redis, the scheduler, a worker, Flower, metrics and the console here, until Ctrl-C."""
+    stack = Standalone(
+        data_dir, concurrency=concurrency, flower_port=flower_port, console_port=console_port
+    )
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda signum, frame: stopping.set())
     with stack:
         click.echo("flyte-celery standalone is running:")
         click.echo(table(["process", "where"], sorted(stack.locations.items())))
+        _say_login(stack)
         settings = stack.settings
         assert settings is not None
         click.echo("\nUse it from another shell with:")
@@ -77,7 +85,15 @@ def standalone(data_dir: Path, concurrency: int, flower_port: int) -> int:
               help="Seconds to wait for the workload.")  # fmt: skip
 @click.option("--exit", "leave", is_flag=True,
               help="Stop once the table is printed (else at Enter, on a terminal).")  # fmt: skip
-def demo(data_dir: Path, concurrency: int, flower_port: int, timeout: float, leave: bool) -> int:
+def demo(
+    *,
+    data_dir: Path,
+    concurrency: int,
+    flower_port: int,
+    console_port: int,
+    timeout: float,
+    leave: bool,
+) -> int:
     """Run the stack and a sample workload; print a table of the results.
 
     On a terminal the stack then stays up for a look (Flower, the metrics) until Enter.
@@ -90,7 +106,13 @@ def demo(data_dir: Path, concurrency: int, flower_port: int, timeout: float, lea
         ),
     }
     os.environ.update(env)  # the client must know the demo plugin too
-    stack = Standalone(data_dir, concurrency=concurrency, flower_port=flower_port, env=env)
+    stack = Standalone(
+        data_dir,
+        concurrency=concurrency,
+        flower_port=flower_port,
+        console_port=console_port,
+        env=env,
+    )
     started = time.monotonic()
     with stack:
         stack.locations["demo job service"] = server.url
@@ -135,10 +157,12 @@ def demo(data_dir: Path, concurrency: int, flower_port: int, timeout: float, lea
         if not leave and sys.stdin.isatty():
             where = ", ".join(
                 f"{name} {stack.locations[name]}"
-                for name in ("flower", "metrics")
+                for name in ("console", "flower", "metrics")
                 if name in stack.locations
             )
-            click.echo(f"\nThe stack stays up for a look ({where}). Press Enter to stop it.")
+            click.echo(f"\nThe stack stays up for a look ({where}).")
+            _say_login(stack)
+            click.echo("Press Enter to stop it.")
             with contextlib.suppress(EOFError, KeyboardInterrupt):
                 input()
     server.shutdown()

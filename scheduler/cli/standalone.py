@@ -1,4 +1,4 @@
-"""The whole stack on one machine: Redis, the scheduler (beat), a worker, Flower, metrics.
+"""The whole stack on one machine: Redis, the scheduler, a worker, Flower, metrics, the console.
 
 Used by ``flyte-celery standalone`` and ``flyte-celery demo``. Every process is
 a child in its own process group, logs to ``<data dir>/logs``, and is stopped
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -66,6 +67,9 @@ class Standalone:
         env: Extra environment for every process.
         metrics_port: The Prometheus endpoint's port (another free one if taken);
             ``None`` starts none.
+        console_port: The web console's port (another free one if taken); ``None``
+            starts none. Without ``FLYTE_CELERY_CONSOLE_USERS`` it gets one user,
+            ``admin``, with a password made for this run (:attr:`console_login`).
     """
 
     data_dir: Path
@@ -73,6 +77,8 @@ class Standalone:
     flower_port: int | None = 5555
     env: dict[str, str] = field(default_factory=dict)
     metrics_port: int | None = 9808
+    console_port: int | None = 8008
+    console_login: tuple[str, str] | None = None
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     locations: dict[str, str] = field(default_factory=dict)
 
@@ -182,26 +188,43 @@ class Standalone:
             _wait("Flower", listening, flower, self.logs / "flower.log")
             self.locations["flower"] = f"http://127.0.0.1:{port}"
         if self.metrics_port is not None:
-            self._start_metrics(_free_port(self.metrics_port), env)
+            port = _free_port(self.metrics_port)
+            self._serve("metrics", "the metrics endpoint", port, env)
+            self.locations["metrics"] = f"http://127.0.0.1:{port}/metrics"
+        if self.console_port is not None:
+            self._start_console(_free_port(self.console_port), env)
         self.locations["logs"] = str(self.logs)
         return settings
 
-    def _start_metrics(self, port: int, env: dict[str, str]) -> None:
-        command = [sys.executable, "-m", "scheduler.cli", "metrics", f"--port={port}"]
-        process = self._spawn("metrics", command, env)
-        url = f"http://127.0.0.1:{port}/metrics"
+    def _start_console(self, port: int, env: dict[str, str]) -> None:
+        console_env = dict(env)
+        if "flower" in self.locations:
+            console_env["FLYTE_CELERY_FLOWER_URL"] = self.locations["flower"]
+        if not (
+            console_env.get("FLYTE_CELERY_CONSOLE_USERS")
+            or os.environ.get("FLYTE_CELERY_CONSOLE_USERS")
+        ):
+            # A local stack still asks who aborts: one user, with a password for this run.
+            self.console_login = ("admin", secrets.token_urlsafe(12))
+            console_env["FLYTE_CELERY_CONSOLE_USERS"] = ":".join(self.console_login)
+        self._serve("console", "the console", port, console_env)
+        self.locations["console"] = f"http://127.0.0.1:{port}/"
+
+    def _serve(self, command: str, label: str, port: int, env: dict[str, str]) -> None:
+        """Start ``flyte-celery <command> --port=<port>`` and wait until it listens."""
+        args = [sys.executable, "-m", "scheduler.cli", command, f"--port={port}"]
+        process = self._spawn(command, args, env)
 
         def listening() -> bool:
             with socket.socket() as sock:
                 return sock.connect_ex(("127.0.0.1", port)) == 0
 
-        _wait("the metrics endpoint", listening, process, self.logs / "metrics.log")
-        self.locations["metrics"] = url
+        _wait(label, listening, process, self.logs / f"{command}.log")
 
     def stop(self) -> None:
         """Stop every process: TERM, then KILL after 15 s; Redis last."""
         order: list[str] = [
-            n for n in ("metrics", "flower", "worker", "beat") if n in self.processes
+            n for n in ("console", "metrics", "flower", "worker", "beat") if n in self.processes
         ]
         order += [n for n in self.processes if n not in order]
         for name in order:

@@ -25,7 +25,7 @@ from plugins.errors import (
     FlyteCeleryError,
     InvalidSubmissionError,
 )
-from plugins.io.readers import NO_OUTPUTS_PRODUCED
+from plugins.io.readers import NO_OUTPUTS_PRODUCED, RemoteFileInputReader
 from plugins.tasks import (
     Task,
 )
@@ -34,7 +34,9 @@ from scheduler.client.redis_errors import project_error
 from scheduler.client.submission import Prepared, Submission, Submitter
 from scheduler.clock import Clock, utcnow
 from scheduler.model import (
+    Cursor,
     Event,
+    ExecutionFilter,
     ExecutionRecord,
     TeardownKind,
     machine,
@@ -305,10 +307,32 @@ class Client:
         domain: str | None = None,
     ) -> list[Execution]:
         """The newest executions first, optionally only those matching every filter given."""
-        found = self.runtime.store.list(
-            phase=phase, limit=limit, task_type=task_type, project=project, domain=domain
-        )
-        return [Execution(self, r) for r in found]
+        where = ExecutionFilter(phase, task_type, project, domain)
+        return [Execution(self, r) for r in self.runtime.store.list(where, limit)]
+
+    @_reaching_redis
+    def page(
+        self,
+        where: ExecutionFilter | None = None,
+        after: Cursor | None = None,
+        limit: int = 50,
+        *,
+        scan: int | None = None,
+    ) -> tuple[builtins.list[Execution], Cursor | None]:
+        """One page of the newest-first listing: up to ``limit`` executions after ``after``.
+
+        Args:
+            where: Only executions matching it (default: all).
+            after: The cursor the previous page returned (``None``: the newest).
+            limit: The most executions on the page.
+            scan: The most executions looked at (``None``: as many as it takes); a filter
+                that rarely matches then returns a short page, and a cursor to go on.
+
+        Returns:
+            The page, and the cursor to pass for the next page (``None``: no more).
+        """
+        found, more = self.runtime.store.page(where or ExecutionFilter(), after, limit, scan)
+        return [Execution(self, r) for r in found], more
 
     # -- act -----------------------------------------------------------------------------------
 
@@ -346,6 +370,14 @@ class Client:
     def events(self, exec_id: str) -> builtins.list[Event]:
         """Every (attempt, phase, version) change of an execution, oldest first."""
         return self.runtime.store.events(exec_id)
+
+    def inputs(self, record: ExecutionRecord) -> literals_pb2.LiteralMap:
+        """The inputs the execution was submitted with.
+
+        Raises:
+            InputReadError: ``inputs.pb`` is missing, too large or malformed.
+        """
+        return RemoteFileInputReader(self.runtime.data_store, record.inputs_uri).get()
 
     @_reaching_redis
     def outputs(self, record: ExecutionRecord) -> literals_pb2.LiteralMap:

@@ -5,6 +5,7 @@ call and notes its failure for the job making it (:func:`job_failures`).
 """
 
 from scheduler.metrics.calls import job_failures, note_failure, plugin_call
+from scheduler.metrics.endpoint import serve_process_metrics
 from scheduler.metrics.instruments import (
     CACHE_HITS,
     CACHE_MISSES,
@@ -32,4 +33,5 @@ __all__ = [
     "note_failure",
     "plugin_call",
     "process_ended",
+    "serve_process_metrics",
 ]

@@ -26,6 +26,11 @@ from prometheus_client.multiprocess import mark_process_dead
 
 # The package (scheduler.metrics) exports these; this module has no __all__ of its own.
 
+if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    # Every process writes its values there from its first one: a directory that does
+    # not exist yet (a fresh container's, a new folder) is made, not a crash.
+    os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
+
 _LATENCY_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
 
 PLUGIN_REQUESTS_SUCCESS = Counter(

@@ -6,6 +6,8 @@
 - :mod:`.machine`: Flyte's web-API state machine as functions from a record and
   ``now`` to the next record;
 - :mod:`.failures`: the one mapping from an exception to a failure PhaseInfo;
+- :mod:`.listing`: :class:`ExecutionFilter` and :class:`Cursor`, for pages of the
+  newest-first listing;
 - :mod:`.cache_key`: the result cache's key and :class:`CacheStatus`.
 
 Everything here is deterministic given its arguments, so the scheduler and the
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 from scheduler.model.cache_key import CacheKey, CacheStatus, cache_key
 from scheduler.model.failures import FailureSite, describe, failure_info
+from scheduler.model.listing import Cursor, ExecutionFilter
 from scheduler.model.record import (
     Event,
     ExecutionRecord,
@@ -29,7 +32,9 @@ __all__ = [
     "CacheKey",
     "CacheStatus",
     "Claim",
+    "Cursor",
     "Event",
+    "ExecutionFilter",
     "ExecutionRecord",
     "FailureSite",
     "LimiterKind",

@@ -132,7 +132,9 @@ class Event:
     """One entry of an execution's event log: a change of (attempt, phase, version).
 
     ``cache_status`` is the result cache's verdict (``MISS``, ``HIT``, ``POPULATED``...)
-    on the events where the cache acted.
+    on the events where the cache acted. ``job`` is the Celery job (its task id) whose
+    result made the change, when a worker's job made it (``None``: the scheduler or a
+    client did).
     """
 
     attempt: int
@@ -141,6 +143,7 @@ class Event:
     reason: str
     occurred_at: datetime
     cache_status: CacheStatus | None = None
+    job: str | None = None
 
     def to_json(self) -> str:
         """Compact JSON."""
@@ -153,6 +156,8 @@ class Event:
         }
         if self.cache_status is not None:
             doc["cache_status"] = self.cache_status.value
+        if self.job is not None:
+            doc["job"] = self.job
         return json.dumps(doc, separators=(",", ":"))
 
     @classmethod
@@ -168,6 +173,7 @@ class Event:
             reason=data.get("reason", ""),
             occurred_at=occurred,
             cache_status=_cache_status(data.get("cache_status")),
+            job=data.get("job"),
         )
 
 
@@ -396,10 +402,16 @@ class ExecutionRecord:
         """What an event records a change of: (attempt, phase, phase version)."""
         return self.attempt, self.phase, self.phase_version
 
-    def to_event(self, cache_status: CacheStatus | None = None) -> Event:
+    def to_event(self, cache_status: CacheStatus | None = None, job: str | None = None) -> Event:
         """The event that announces this record's (attempt, phase, version)."""
         return Event(
-            self.attempt, self.phase, self.phase_version, self.reason, self.updated_at, cache_status
+            self.attempt,
+            self.phase,
+            self.phase_version,
+            self.reason,
+            self.updated_at,
+            cache_status,
+            job,
         )
 
 

@@ -17,7 +17,7 @@ import os
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from scheduler.settings import Settings
 
@@ -28,15 +28,18 @@ _MIN_LENGTH = 8  # shorter values (a flag such as "true") would mask ordinary wo
 _SECRET_NAME = re.compile(r"(PASSWORD|PASSWD|SECRET|TOKEN|CREDENTIAL|PRIVATE|_KEY$|^KEY$)", re.I)
 
 
-def _url_password(url: str | None) -> str | None:
+def _url_password(url: str | None) -> list[str]:
     if not url:
-        return None
+        return []
     try:
         password = urlsplit(url).password
     except ValueError:
-        return None
-    # As the client sends it: a password escaped into the URL (see with_password) unescaped.
-    return None if password is None else unquote(password)
+        return []
+    if password is None:
+        return []
+    # Both forms: as the client sends it (unescaped; see with_password), and as a text
+    # quoting the URL shows it (escaped, ``p%40ss``).
+    return [unquote(password), password]
 
 
 def _secret_values(options: Mapping[str, Any]) -> Iterable[str]:
@@ -73,12 +76,17 @@ class Redactor:
     def for_process(cls, settings: Settings, environ: Mapping[str, str] | None = None) -> Redactor:
         """The secrets of a process with ``settings`` and ``environ`` (``os.environ``)."""
         env = os.environ if environ is None else environ
-        values = [_url_password(settings.redis_url), _url_password(settings.broker_url)]
-        values.append(settings.redis_password)
+        values: list[str | None] = [
+            *_url_password(settings.redis_url),
+            *_url_password(settings.broker_url),
+            settings.redis_password,
+        ]
+        if settings.redis_password:
+            values.append(quote(settings.redis_password, safe=""))
         values += list(_secret_values(settings.storage_options))
         for name, value in env.items():
             if name.startswith("_FSEC_") or _SECRET_NAME.search(name):
                 values.append(value)
             elif name.endswith("_URL"):
-                values.append(_url_password(value))
+                values += _url_password(value)
         return cls(v for v in values if v)

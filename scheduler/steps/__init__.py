@@ -9,6 +9,6 @@
 from __future__ import annotations
 
 from scheduler.steps.runner import Steps
-from scheduler.steps.writeback import WriteBack
+from scheduler.steps.writeback import WriteBack, running_job
 
-__all__ = ["Steps", "WriteBack"]
+__all__ = ["Steps", "WriteBack", "running_job"]

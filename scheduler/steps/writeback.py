@@ -12,7 +12,9 @@ failure :func:`~scheduler.model.failure_info` prescribes.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import replace
 
 from plugins.core import Phase, PhaseInfo
@@ -36,7 +38,7 @@ from scheduler.model import (
 from scheduler.runtime import AttemptContext, LoadedPlugin, Runtime
 from scheduler.steps.populate import populate
 
-__all__ = ["Apply", "WriteBack"]
+__all__ = ["Apply", "WriteBack", "running_job"]
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +46,21 @@ Apply = Callable[[ExecutionRecord], tuple[ExecutionRecord, list[Event]] | None]
 """Computes the new record and extra events from the current one (``None``: no change)."""
 
 _CAS_ATTEMPTS = 50
+
+_JOB: ContextVar[str | None] = ContextVar("flyte_celery_job", default=None)
+
+
+@contextmanager
+def running_job(job_id: str | None) -> Iterator[None]:
+    """Name the Celery job ``job_id`` on the events that results written inside log.
+
+    The console then links each change to the job that made it in Flower.
+    """
+    token = _JOB.set(job_id)
+    try:
+        yield
+    finally:
+        _JOB.reset(token)
 
 
 def _note_failed(old: ExecutionRecord, new: ExecutionRecord) -> None:
@@ -98,7 +115,7 @@ class WriteBack:
             if change is None:
                 return None
             new, events = change
-            written = store.transition(current, new, events)
+            written = store.transition(current, new, events, job=_JOB.get())
             if written is not None:
                 _note_failed(current, written)
                 self.wake_if_needed([written])
@@ -123,7 +140,8 @@ class WriteBack:
             pairs.append((record, change[0]))
             events.append(change[1])
             tried.append((record, claim, apply))
-        written = self.runtime.store.transition_many(pairs, events=events) if pairs else []
+        job = _JOB.get()
+        written = self.runtime.store.transition_many(pairs, events=events, job=job) if pairs else []
         for (old, _), new in zip(pairs, written, strict=True):
             if new is not None:
                 _note_failed(old, new)

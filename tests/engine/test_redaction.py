@@ -51,3 +51,8 @@ def test_a_password_given_apart_from_the_url_is_masked_as_sent() -> None:
     settings = Settings(redis_url="redis://db:6379/0", redis_password="p@ss/w:rd-42")
     redact = Redactor.for_process(settings, {"HOME": "/root"})
     assert redact("auth p@ss/w:rd-42 failed") == f"auth {MASK} failed"
+    # As a text quoting the URL shows it, escaped.
+    assert redact("redis://:p%40ss%2Fw%3Ard-42@db:6379/0") == f"redis://:{MASK}@db:6379/0"
+    in_url = Settings(redis_url="redis://:p%40ss%2Fw%3Ard-42@db:6379/0")
+    redact = Redactor.for_process(in_url, {"HOME": "/root"})
+    assert redact("p@ss/w:rd-42 or p%40ss%2Fw%3Ard-42") == f"{MASK} or {MASK}"

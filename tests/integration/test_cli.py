@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import http.cookiejar
 import os
 import re
 import signal
 import subprocess
 import sys
+import urllib.error
+import urllib.parse
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -119,6 +123,20 @@ def test_submit_many_reads_a_json_lines_file(
     assert "bulk/development/bulk-3" in capsys.readouterr().err
 
 
+def sign_in(console: str, name: str, password: str) -> str:
+    """Sign in to the console as a browser would; where it sends us, or ``refused``."""
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    opener.open(console + "login", timeout=30).read()
+    token = next(c.value for c in jar if c.name == "_xsrf")
+    form = {"_xsrf": token, "name": name, "password": password, "next": "/"}
+    try:
+        with opener.open(console + "login", urllib.parse.urlencode(form).encode()) as done:
+            return urllib.parse.urlsplit(done.geturl()).path
+    except urllib.error.HTTPError as exc:
+        return "refused" if exc.code == 401 else str(exc.code)
+
+
 def test_standalone_starts_everything_and_stops_on_ctrl_c(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("FLYTE_CELERY_")}
     env["PYTHONPATH"] = str(ROOT)
@@ -131,8 +149,11 @@ def test_standalone_starts_everything_and_stops_on_ctrl_c(tmp_path: Path) -> Non
     try:
         wait_for(lambda: "Press Ctrl-C" in output.read_text(), timeout=90, what="the stack")
         text = output.read_text()
-        for name in ("redis", "scheduler", "worker", "flower", "storage"):
+        for name in ("redis", "scheduler", "worker", "flower", "storage", "metrics", "console"):
             assert re.search(rf"^{name}\s", text, re.M), name
+        console = re.search(r"^console\s+(\S+)", text, re.M).group(1)  # type: ignore[union-attr]
+        login = re.search(r"sign in as admin with password (\S+) ", text)
+        assert login is not None, text
         url = re.search(r"FLYTE_CELERY_REDIS_URL=(\S+)", text).group(1)  # type: ignore[union-attr]
         storage = re.search(r"FLYTE_CELERY_STORAGE=(\S+)", text).group(1)  # type: ignore[union-attr]
         cli_env = dict(env, FLYTE_CELERY_REDIS_URL=url, FLYTE_CELERY_STORAGE=storage)
@@ -142,6 +163,13 @@ def test_standalone_starts_everything_and_stops_on_ctrl_c(tmp_path: Path) -> Non
         )  # fmt: skip
         assert submitted.returncode == 0, submitted.stderr
         assert "SUCCESS" in submitted.stdout
+        # The console lists it, and takes the printed password (and no other).
+        exec_id = re.search(r"^(default/development/\S+)", submitted.stdout, re.M)
+        assert exec_id is not None, submitted.stdout
+        with urllib.request.urlopen(console, timeout=30) as page:
+            assert exec_id.group(1) in page.read().decode()
+        assert sign_in(console, "admin", login.group(1)) == "/"
+        assert sign_in(console, "admin", login.group(1) + "x") == "refused"
         process.send_signal(signal.SIGINT)
         assert process.wait(60) == 0
         client = redis.Redis.from_url(url)
@@ -166,7 +194,8 @@ def test_the_demo_runs_the_whole_stack_and_prints_results(tmp_path: Path) -> Non
         assert result.returncode == 0, result.stdout + result.stderr
         # Every process it started is listed, the demo's job service included.
         listed = {line.split("  ")[0] for line in result.stdout.split("\n\n")[0].splitlines()}
-        for name in ("redis", "scheduler", "worker", "flower", "metrics", "demo job service"):
+        for name in ("redis", "scheduler", "worker", "flower", "metrics", "console",
+                     "demo job service"):  # fmt: skip
             assert name in listed, (run, name)
         # The flytekit extra is installed: its task and sensor rows are in the table too.
         assert "15 executions: 14 SUCCESS, 1 ABORTED, 0 other" in result.stdout

@@ -147,3 +147,39 @@ def test_the_endpoint_reports_the_deployment_and_every_process(
     wait_for(
         lambda: value(scrape(url), "flyte_celery_executions", phase="RUNNING") == 0, timeout=30
     )
+
+
+def test_each_container_serves_its_own_processes_metrics(
+    fresh_stack: Stack, tmp_path: Path
+) -> None:
+    # As in docker-compose: a directory of its own per container (pids repeat across
+    # containers), not made in advance, and FLYTE_CELERY_METRICS_PORT on worker and beat.
+    ports = {"w1": free_port(), "beat": free_port()}
+
+    def own(name: str) -> dict[str, str]:
+        return {
+            "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / f"{name}-prometheus"),
+            "FLYTE_CELERY_METRICS_PORT": str(ports[name]),
+        }
+
+    fresh_stack.start_worker("w1", env=own("w1"))
+    fresh_stack.extra_env.update(own("beat"))
+    fresh_stack.start_beat("beat")
+    for name, port in ports.items():
+        fresh_stack.wait_log(name, f"this process's metrics on http://127.0.0.1:{port}/metrics")
+    client = fresh_stack.client()
+    done = [client.submit(template("echo"), seconds(0.1)) for _ in range(3)]
+    wait_all(done, timeout=120)
+
+    worker = f"http://127.0.0.1:{ports['w1']}/metrics"
+    beat = f"http://127.0.0.1:{ports['beat']}/metrics"
+    # The pool children's calls, summed in the worker's own directory.
+    success = "flyte_celery_plugin_requests_success_total"
+    wait_for(lambda: value(scrape(worker), success, plugin="echo", operation="do") == 3)
+    assert value(scrape(worker), "flyte_celery_tick_duration_seconds_count") == 0
+    assert value(scrape(beat), "flyte_celery_tick_duration_seconds_count") > 0
+    assert value(scrape(beat), "flyte_celery_scheduler_leader") == 1
+    assert value(scrape(beat), success) == 0
+    # The deployment's state is the metrics command's alone: not repeated per container.
+    for url in (worker, beat):
+        assert "flyte_celery_executions" not in families(url)

@@ -79,6 +79,29 @@ def test_events_are_compact_arrays_and_older_dict_events_still_read() -> None:
     plain = replace(event, cache_status=None)
     assert decode_event(encode_event(plain)) == plain
     assert decode_event(plain.to_json()) == plain
+    # A job's events name it, with or without a cache status, as objects: the previous
+    # release reads an object by its keys (an array's sixth item must be a cache status).
+    for job_event in (replace(event, job="4f1c-job"), replace(plain, job="4f1c-job")):
+        assert decode_event(encode_event(job_event)) == job_event
+        assert json.loads(encode_event(job_event))["job"] == "4f1c-job"
+    assert decode_event('[1,"RUNNING",3,"polling",0]').job is None
+
+
+def test_a_write_back_names_its_job_on_every_event_it_logs(store: ExecutionStore) -> None:
+    queued = store.create(record(phase=Phase.QUEUED))
+    ended = Event(0, Phase.RETRYABLE_FAILURE, 0, "first attempt failed", T0)
+    nxt = replace(queued, phase=Phase.RUNNING, attempt=1, reason="again")
+    running = store.transition(queued, nxt, [ended], job="job-1")
+    assert running is not None
+    done = store.transition(running, replace(running, phase=Phase.SUCCESS, finished=True))
+    assert done is not None
+    jobs = [(e.phase, e.job) for e in store.events(queued.id)]
+    assert jobs == [
+        (Phase.QUEUED, None),
+        (Phase.RETRYABLE_FAILURE, "job-1"),
+        (Phase.RUNNING, "job-1"),
+        (Phase.SUCCESS, None),  # written without a job: the scheduler's or a client's
+    ]
 
 
 def test_a_claim_writes_only_the_hot_fields_and_a_full_write_folds_them_back(

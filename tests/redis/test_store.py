@@ -16,6 +16,8 @@ from plugins.errors import ExecutionExistsError
 from scheduler.backend import ExecutionStore
 from scheduler.model import (
     Claim,
+    Cursor,
+    ExecutionFilter,
     ExecutionRecord,
     Step,
     TeardownKind,
@@ -233,8 +235,71 @@ def test_list_newest_first_with_phase_filter(store: ExecutionStore) -> None:
             )
         )
     assert [r.name for r in store.list(limit=3)] == ["e4", "e3", "e2"]
-    assert [r.name for r in store.list(phase=Phase.RUNNING)] == ["e3", "e1"]
+    assert [r.name for r in store.list(ExecutionFilter(phase=Phase.RUNNING))] == ["e3", "e1"]
     assert [r.name for r in store.get_many(["p/d/e0", "p/d/none", "p/d/e1"])] == ["e0", "e1"]
+
+
+def test_pages_follow_their_cursor_through_ties_and_new_arrivals(store: ExecutionStore) -> None:
+    # Seven share one submission instant: a cursor by time alone would skip some of them.
+    for i in range(10):
+        at = T0 + timedelta(seconds=min(i, 3))
+        phase = Phase.RUNNING if i % 2 else Phase.QUEUED
+        store.create(record(f"e{i}", created_at=at, phase=phase))
+    seen: list[str] = []
+    after: Cursor | None = None
+    while True:
+        page, after = store.page(ExecutionFilter(), after, limit=3)
+        seen += [r.name for r in page]
+        if after is None:
+            break
+        # An execution arriving between pages goes on top, not into the next page.
+        store.create(record(f"new{len(seen)}", created_at=T0 + timedelta(hours=1)))
+    assert sorted(seen) == sorted(f"e{i}" for i in range(10))
+    assert len(seen) == 10
+    assert seen[-3:] == ["e2", "e1", "e0"]
+    running, after = store.page(ExecutionFilter(phase=Phase.RUNNING), None, limit=2)
+    assert [r.name for r in running] == ["e9", "e7"]
+    assert after is not None
+    assert after.id == "p/d/e7"
+    rest, end = store.page(ExecutionFilter(phase=Phase.RUNNING), after, limit=10)
+    assert [r.name for r in rest] == ["e5", "e3", "e1"]
+    assert end is None
+    assert Cursor.parse(str(after)) == after
+    with pytest.raises(ValueError, match="malformed page cursor"):
+        Cursor.parse("p/d/e7")
+
+
+@pytest.mark.parametrize("scan", [None, 30, 7])
+def test_pages_across_many_chunks_and_a_tie_larger_than_a_chunk(
+    store: ExecutionStore, scan: int | None
+) -> None:
+    # 260 executions, 130 of them at one instant (more than a read chunk); a filter
+    # matching every seventh. Paging, with or without a scan bound, sees each once.
+    records = [
+        record(
+            f"e{i:03d}",
+            created_at=T0 + timedelta(seconds=min(i, 130)),
+            phase=Phase.RUNNING if i % 7 == 0 else Phase.QUEUED,
+        )
+        for i in range(260)
+    ]
+    store.create_many(records)
+    tied = sorted((r.name for r in records[130:]), reverse=True)  # reverse id order
+    newest_first = tied + [r.name for r in reversed(records[:130])]
+    running = [n for n in newest_first if int(n[1:]) % 7 == 0]
+    for where, expected in (
+        (ExecutionFilter(), newest_first),
+        (ExecutionFilter(phase=Phase.RUNNING), running),
+    ):
+        seen: list[str] = []
+        after: Cursor | None = None
+        for _ in range(500):
+            page, after = store.page(where, after, limit=10, scan=scan)
+            assert len(page) <= 10
+            seen += [r.name for r in page]
+            if after is None:
+                break
+        assert seen == expected
 
 
 def test_two_processes_race_and_exactly_one_wins_each_round(
@@ -315,3 +380,16 @@ def test_many_creates_and_transitions_are_pipelined_but_each_compare_and_set(
     ]
     with pytest.raises(ValueError, match="cannot transition"):
         store.transition_many([(first[0], first[2])])
+
+
+def test_a_page_goes_on_after_its_cursors_execution_expired(
+    store: ExecutionStore, redis_client: redis.Redis
+) -> None:
+    store.create_many([record(f"e{i}", created_at=T0) for i in range(5)])
+    first, after = store.page(ExecutionFilter(), None, limit=2)
+    assert [r.name for r in first] == ["e4", "e3"]
+    assert after is not None
+    redis_client.zrem(store._keys.index("all"), after.id)  # as retention removes it
+    rest, end = store.page(ExecutionFilter(), after, limit=10)
+    assert [r.name for r in rest] == ["e2", "e1", "e0"]
+    assert end is None

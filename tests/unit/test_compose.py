@@ -24,7 +24,9 @@ def command(service: dict[str, Any]) -> str:
 
 
 def test_services() -> None:
-    assert set(compose()["services"]) == {"redis", "scheduler", "worker", "flower", "metrics"}
+    assert set(compose()["services"]) == {
+        "redis", "scheduler", "worker", "flower", "metrics", "console",
+    }  # fmt: skip
 
 
 def test_redis_has_aof_noeviction_and_a_password() -> None:
@@ -43,6 +45,8 @@ def test_processes_use_the_readme_commands() -> None:
         "scheduler": "celery -A worker beat",
         "worker": "celery -A worker worker",
         "flower": "celery -A worker flower",
+        "console": "flyte-celery console",
+        "metrics": "flyte-celery metrics",
     }
     for name, start in expected.items():
         assert command(services[name]).startswith(start), name
@@ -55,7 +59,7 @@ def test_workers_scale_and_share_storage_with_the_scheduler() -> None:
     assert "container_name" not in worker  # a fixed name would forbid --scale
     assert worker["deploy"]["replicas"] >= 1
     assert services["scheduler"]["deploy"]["replicas"] == 2  # leader and standby
-    for name in ("scheduler", "worker", "flower"):
+    for name in ("scheduler", "worker", "flower", "console"):
         service = services[name]
         assert "storage:/data" in service["volumes"], name
         env = service["environment"]
@@ -103,3 +107,30 @@ def test_a_password_with_url_characters_reaches_redis_intact() -> None:
     assert client.connection_pool.connection_kwargs["host"] == "redis"
     broker = Connection(settings.broker)  # Celery's broker connection reads it too
     assert (broker.hostname, broker.password) == ("redis", "p@ss/w:rd%")
+
+
+def test_the_console_is_on_the_hosts_loopback_and_links_to_flower() -> None:
+    console = compose()["services"]["console"]
+    assert console["ports"] == ["127.0.0.1:${CONSOLE_PORT:-8008}:8008"]
+    env = console["environment"]
+    assert env["FLYTE_CELERY_CONSOLE_USERS"] == "${CONSOLE_USERS:-}"  # read-only unless set
+    assert env["FLYTE_CELERY_FLOWER_URL"].startswith("${FLOWER_PUBLIC_URL:-http://")
+    assert env["FLYTE_CELERY_REDIS_PASSWORD"] == "${REDIS_PASSWORD:-change-me}"  # merged in
+    assert "/healthz" in " ".join(console["healthcheck"]["test"])
+
+
+def test_each_scheduler_and_worker_container_serves_its_own_process_metrics() -> None:
+    services = compose()["services"]
+    for name in ("scheduler", "worker"):
+        service = services[name]
+        env = service["environment"]
+        # A directory of its own on a tmpfs: pids repeat across containers.
+        assert env["PROMETHEUS_MULTIPROC_DIR"] in service["tmpfs"], name
+        assert env["FLYTE_CELERY_METRICS_PORT"] == "9809", name
+        assert env["FLYTE_CELERY_METRICS_HOST"] == "0.0.0.0", name
+        assert env["FLYTE_CELERY_REDIS_URL"] == "redis://redis:6379/0", name  # merged in
+    scrape = yaml.safe_load((ROOT / "docs" / "prometheus.yml").read_text())["scrape_configs"]
+    targets = {c["job_name"]: c for c in scrape}
+    assert targets["flyte-celery-deployment"]["static_configs"][0]["targets"] == ["metrics:9808"]
+    processes = targets["flyte-celery-processes"]["dns_sd_configs"][0]
+    assert (set(processes["names"]), processes["port"]) == ({"scheduler", "worker"}, 9809)

@@ -111,7 +111,7 @@ SCHEDULER_PINS: dict[str, frozenset[str]] = {
         "with_password",
     }),
     "scheduler.engine": frozenset({"CacheGate", "Engine", "Outbox", "Publisher"}),
-    "scheduler.steps": frozenset({"Steps", "WriteBack"}),
+    "scheduler.steps": frozenset({"Steps", "WriteBack", "running_job"}),
     "scheduler.runtime": frozenset({
         "AttemptContext", "Contexts", "LoadedPlugin", "PluginKind", "PluginSet", "Runtime",
         "execution_prefix",
@@ -123,15 +123,19 @@ SCHEDULER_PINS: dict[str, frozenset[str]] = {
         "AclRole", "acl_rules", "setuser_command",
     }),
     "scheduler.model": frozenset({
-        "CacheKey", "CacheStatus", "Claim", "Event", "ExecutionRecord", "FailureSite",
+        "CacheKey", "CacheStatus", "Claim", "Cursor", "Event", "ExecutionFilter",
+        "ExecutionRecord", "FailureSite",
         "LimiterKind", "Step", "TeardownKind", "WebAPIPhase", "WebAPIState", "cache_key",
         "describe", "execution_id", "failure_info",
     }),
-    "scheduler.console": frozenset({"DeploymentCollector", "metrics_registry", "serve_metrics"}),
+    "scheduler.console": frozenset({
+        "Console", "DeploymentCollector", "Users", "console_app", "metrics_registry",
+        "serve_console", "serve_metrics",
+    }),
     "scheduler.metrics": frozenset({
         "CACHE_HITS", "CACHE_MISSES", "LEADER", "PLUGIN_LATENCY", "PLUGIN_REQUESTS_FAILURE",
         "PLUGIN_REQUESTS_SUCCESS", "RATE_LIMITER_WAIT", "RESOURCE_WAIT", "TICK_DURATION",
-        "job_failures", "note_failure", "plugin_call", "process_ended",
+        "job_failures", "note_failure", "plugin_call", "process_ended", "serve_process_metrics",
     }),
     "worker": frozenset({"app"}),
 }  # fmt: skip

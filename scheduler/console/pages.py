@@ -1,0 +1,148 @@
+"""What the console's pages show, as plain data built from records and events.
+
+One attempt numbering everywhere: attempts count from 0, as the API, the CLI and
+the events do. "took" is from submission to the end, or to now while the execution
+runs. The list shows an error's first line; the execution's page shows all of it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from urllib.parse import quote
+
+from plugins.core import ExecutionError, Phase
+from scheduler.model import Event, ExecutionRecord
+
+__all__ = [
+    "Row",
+    "Timing",
+    "error_text",
+    "events_newest_first",
+    "execution_path",
+    "first_line",
+    "outcome_line",
+    "row",
+    "timings",
+    "took",
+    "when",
+]
+
+
+def execution_path(exec_id: str) -> str:
+    """The console's path of an execution: each id part escaped as one path segment."""
+    return "/executions/" + "/".join(quote(part, safe="") for part in exec_id.split("/", 2))
+
+
+def took(record: ExecutionRecord, now: datetime) -> timedelta:
+    """Submission to the end; to ``now`` while the execution has not finished."""
+    end = record.updated_at if record.finished else now
+    return max(timedelta(0), end - record.created_at)
+
+
+def seconds(value: timedelta) -> str:
+    """A duration as the CLI prints it: ``12.3s``."""
+    return f"{value.total_seconds():.1f}s"
+
+
+def when(value: datetime | None) -> str:
+    """A UTC time to the millisecond, or ``-``."""
+    if value is None:
+        return "-"
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="milliseconds")
+
+
+def error_text(err: ExecutionError) -> str:
+    """An error as ``code: message`` (the message whole, a traceback included)."""
+    return f"{err.code}: {err.message}"
+
+
+def first_line(text: str) -> str:
+    """The first non-empty line of ``text`` (a traceback's summary)."""
+    return next((line.strip() for line in text.splitlines() if line.strip()), "")
+
+
+def outcome_line(record: ExecutionRecord) -> str:
+    """One line on how the execution stands: the error's first line, or the reason."""
+    if record.phase is Phase.ABORTED or record.last_error is None:
+        text = record.reason
+    else:
+        text = error_text(record.last_error)
+    return first_line(text)
+
+
+@dataclass(frozen=True)
+class Row:
+    """One execution in the list.
+
+    Attributes:
+        id: ``project/domain/name``.
+        path: Its page on the console.
+        task_type: The template's task type.
+        phase: The current phase's name.
+        attempt: The current attempt, from 0.
+        submitted: When it was submitted.
+        took: Submission to the end, or to now.
+        outcome: The error's first line, or why the phase is what it is.
+    """
+
+    id: str
+    path: str
+    task_type: str
+    phase: str
+    attempt: int
+    submitted: str
+    took: str
+    outcome: str
+
+
+def row(record: ExecutionRecord, now: datetime) -> Row:
+    """``record`` as a row of the list."""
+    return Row(
+        id=record.id,
+        path=execution_path(record.id),
+        task_type=record.task_type,
+        phase=record.phase.name,
+        attempt=record.attempt,
+        submitted=when(record.created_at),
+        took=seconds(took(record, now)),
+        outcome=outcome_line(record),
+    )
+
+
+@dataclass(frozen=True)
+class Timing:
+    """One line of an execution's timings: what, and when or how long."""
+
+    label: str
+    value: str
+
+
+def timings(record: ExecutionRecord, now: datetime) -> list[Timing]:
+    """Submission, last change, the end or the time so far, and what is due next."""
+    rows = [
+        Timing("submitted", when(record.created_at)),
+        Timing("last change", when(record.updated_at)),
+        Timing("finished" if record.finished else "running for", ""),
+    ]
+    if record.finished:
+        rows[-1] = Timing(
+            "finished", f"{when(record.updated_at)} (took {seconds(took(record, now))})"
+        )
+    else:
+        rows[-1] = Timing("running for", seconds(took(record, now)))
+        if record.webapi.allocation_start is not None and record.waiting_namespace is not None:
+            waited = seconds(max(timedelta(0), now - record.webapi.allocation_start))
+            rows.append(Timing("waiting for a quota token", f"{waited} so far"))
+        if record.next_get_at is not None:
+            rows.append(Timing("next status check (Get)", when(record.next_get_at)))
+        if record.deadline is not None:
+            rows.append(Timing("attempt deadline", when(record.deadline)))
+        if record.not_before is not None:
+            rows.append(Timing("retry backoff until", when(record.not_before)))
+    return rows
+
+
+def events_newest_first(events: list[Event]) -> list[Event]:
+    """The timeline as the page shows it: the latest change on top."""
+    return list(reversed(events))
