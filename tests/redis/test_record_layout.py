@@ -84,6 +84,7 @@ def test_events_are_compact_arrays_and_older_dict_events_still_read() -> None:
     for job_event in (replace(event, job="4f1c-job"), replace(plain, job="4f1c-job")):
         assert decode_event(encode_event(job_event)) == job_event
         assert json.loads(encode_event(job_event))["job"] == "4f1c-job"
+        assert Event.from_json(encode_event(job_event)) == job_event  # the object reader
     assert decode_event('[1,"RUNNING",3,"polling",0]').job is None
 
 

@@ -40,6 +40,32 @@ def test_an_unreachable_redis_is_one_line(
     assert len(err.strip().splitlines()) == 1
 
 
+@pytest.mark.parametrize(
+    ("env", "args", "message"),
+    [
+        ({"FLYTE_CELERY_CONSOLE_USERS": "ops:pw,lonely"}, [], "entry 2 is not name:password"),
+        ({"FLYTE_CELERY_CONSOLE_PORT": "http"}, [], "'http' is not a valid integer"),
+        ({}, ["--refresh", "-1"], "-1"),
+        ({"FLYTE_CELERY_REDIS_URL": "redis://127.0.0.1:9/0"}, [], "cannot reach Redis"),
+    ],
+)
+def test_the_console_refuses_a_bad_setting_in_one_line(
+    env: dict[str, str],
+    args: list[str],
+    message: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert main(["console", *args]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("flyte-celery console: ")
+    assert message in err
+    assert len(err.strip().splitlines()) == 1
+    assert "pw" not in err.replace("flyte-celery console: ", "")  # no password echoed
+
+
 def test_a_client_without_redis_raises_the_projects_error(tmp_path: Path) -> None:
     from plugins.errors import BackendUnavailableError
     from scheduler import Client, Settings
