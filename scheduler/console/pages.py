@@ -7,11 +7,13 @@ runs. The list shows an error's first line; the execution's page shows all of it
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
 from plugins.core import ExecutionError, Phase
+from scheduler.backend.indexes import PhaseCount
 from scheduler.model import Event, ExecutionRecord
 
 __all__ = [
@@ -22,6 +24,7 @@ __all__ = [
     "execution_path",
     "first_line",
     "outcome_line",
+    "phase_totals",
     "row",
     "timings",
     "took",
@@ -141,6 +144,23 @@ def timings(record: ExecutionRecord, now: datetime) -> list[Timing]:
         if record.not_before is not None:
             rows.append(Timing("retry backoff until", when(record.not_before)))
     return rows
+
+
+def phase_totals(
+    counts: Iterable[PhaseCount], task_type: str | None = None
+) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
+    """The list's summary: the executions in each open phase, and in each terminal one.
+
+    Open phases count the executions in them now; terminal ones, every execution that
+    ever ended there (the store's counts; of one task type if given). In phase order.
+    """
+    totals: dict[Phase, int] = {}
+    for c in counts:
+        if task_type is None or c.task_type == task_type:
+            totals[c.phase] = totals.get(c.phase, 0) + c.count
+    ordered = [(p, n) for p, n in sorted(totals.items(), key=lambda pn: pn[0].value) if n]
+    open_ = [(p.name, n) for p, n in ordered if not p.is_terminal()]
+    return open_, [(p.name, n) for p, n in ordered if p.is_terminal()]
 
 
 def events_newest_first(events: list[Event]) -> list[Event]:

@@ -37,6 +37,7 @@ from scheduler.console.pages import (
     events_newest_first,
     execution_path,
     first_line,
+    phase_totals,
     row,
     timings,
     when,
@@ -185,6 +186,7 @@ class _ListPage(_Page):
             found, more = await self.read(
                 lambda: self.console.client.page(where, after, limit, scan=scan)
             )
+            counts = await self.read(self.console.client.runtime.store.phase_counts)
         except FlyteCeleryError as exc:
             raise tornado.web.HTTPError(_status_of(exc), "%s", exc) from exc
         now = self.console.now()
@@ -206,6 +208,7 @@ class _ListPage(_Page):
             newest="/?" + urlencode(kept) if after is not None else None,
             older=older,
             refreshed=when(now),
+            totals=phase_totals(counts, where.task_type),
         )
 
 

@@ -110,6 +110,11 @@ def test_the_list_shows_submitted_executions_filters_pages_and_refreshes(site: S
     held = client.submit(template("http_job"), seconds(60), project="shop", name="held")
     assert until(browser, lambda d: row_phase(d, held.id) == "RUNNING")
     assert browser.execute_script("return window.notReloaded") is True
+    # Above the table, what is in flight now and what has ended, from the store's counts.
+    summary = until(browser, lambda d: d.find_element(By.ID, "summary").text)
+    assert "RUNNING 1" in summary
+    assert "SUCCESS 1" in summary
+    site.shot("list-refreshed")
 
     # Filters: by phase, task type, project and domain, from the form.
     Select(browser.find_element(By.ID, "filter-phase")).select_by_visible_text("RUNNING")

@@ -11,8 +11,9 @@ from flyteidl.core import literals_pb2
 
 from plugins.core import ErrorKind, ExecutionError, Phase
 from plugins.errors import ConfigError
+from scheduler.backend.indexes import PhaseCount
 from scheduler.console import Users
-from scheduler.console.pages import execution_path, row, timings, took
+from scheduler.console.pages import execution_path, phase_totals, row, timings, took
 from scheduler.console.values import literal_value, shown
 from scheduler.console.web import _local_path
 from scheduler.model import ExecutionRecord
@@ -125,3 +126,16 @@ def test_a_value_that_is_not_json_is_still_shown() -> None:
 )
 def test_sign_in_goes_back_only_to_a_page_of_the_console(target: str, went: str) -> None:
     assert _local_path(target) == went
+
+
+def test_the_summary_counts_open_phases_now_and_terminal_ones_in_all() -> None:
+    counts = [
+        PhaseCount("echo", Phase.RUNNING, 2),
+        PhaseCount("sleep", Phase.RUNNING, 1),
+        PhaseCount("echo", Phase.QUEUED, 0),
+        PhaseCount("echo", Phase.SUCCESS, 40),
+        PhaseCount("sleep", Phase.ABORTED, 3),
+    ]
+    assert phase_totals(counts) == ([("RUNNING", 3)], [("SUCCESS", 40), ("ABORTED", 3)])
+    assert phase_totals(counts, "sleep") == ([("RUNNING", 1)], [("ABORTED", 3)])
+    assert phase_totals([], "echo") == ([], [])
