@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import enum
 
+from scheduler.backend.indexes import COUNTS
 from scheduler.backend.keys import Keys
 
 __all__ = ["AclRole", "acl_rules", "setuser_command"]
@@ -39,7 +40,12 @@ def acl_rules(role: AclRole, keys: Keys) -> list[str]:
         commands = ["+@read", "+@write", "+@scripting", "+@connection", "-@dangerous"]
         # The served-types hash, read only: how submit learns of types workers serve.
         return [store, f"~{keys.wake}", f"%R~{keys.served}", *commands]
-    readable = [f"~{keys.tag}:exec:*", f"~{keys.tag}:events:*", f"~{keys.index('all')}"]
+    readable = [
+        f"~{keys.tag}:exec:*",
+        f"~{keys.tag}:events:*",
+        f"~{keys.index('all')}",
+        f"~{keys.index(COUNTS)}",  # executions by phase: the console's summary, the metrics
+    ]
     return [*readable, "+@read", "+@connection", "-@dangerous"]
 
 

@@ -5,8 +5,11 @@ with ``ZREVRANGEBYSCORE`` from the previous page's :class:`~scheduler.model.list
 down, chunk by chunk. Each chunk starts at the score where the last one ended, skipping
 only the entries of that score already read (a keyset, not an offset into the whole
 index): a read costs O(log N + chunk) however deep the page, and executions that arrive
-or expire meanwhile neither repeat nor hide others. A filter reads records until the page
-is full or ``scan`` index entries have been read, whichever comes first.
+meanwhile neither repeat nor hide others. (One that expires at the very moment a page is
+read, at or above the cursor, can hide one neighbour of the cursor's instant: the reads
+are not one transaction, because a viewer's Redis user may not run MULTI or scripts.)
+A filter reads records until the page is full or ``scan`` index entries have been read,
+whichever comes first.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import cast
 
 from redis import Redis
 
+from plugins.errors import ConfigError
 from scheduler.backend.scripts import decode
 from scheduler.model import ExecutionRecord
 from scheduler.model.listing import Cursor, ExecutionFilter
@@ -59,7 +63,12 @@ class Listing:
         Returns:
             The page, and the cursor of the last entry read when more may follow (the
             page is full, or the scan bound was reached), else ``None``.
+
+        Raises:
+            ConfigError: ``limit`` or ``scan`` is below 1 (a ``ValueError``).
         """
+        if limit < 1 or (scan is not None and scan < 1):
+            raise ConfigError(f"a page needs limit >= 1 and scan >= 1, got {limit} and {scan}")
         return _read_page(self._redis, self._index, self._get_many, where, after, limit, scan)
 
 

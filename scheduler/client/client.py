@@ -29,6 +29,7 @@ from plugins.io.readers import NO_OUTPUTS_PRODUCED, RemoteFileInputReader
 from plugins.tasks import (
     Task,
 )
+from scheduler.backend.indexes import PhaseCount
 from scheduler.client.execution import Execution
 from scheduler.client.redis_errors import project_error
 from scheduler.client.submission import Prepared, Submission, Submitter
@@ -333,6 +334,15 @@ class Client:
         """
         found, more = self.runtime.store.page(where or ExecutionFilter(), after, limit, scan)
         return [Execution(self, r) for r in found], more
+
+    @_reaching_redis
+    def phase_counts(self) -> builtins.list[PhaseCount]:
+        """Executions by task type and phase, from counts the store keeps with every write.
+
+        An open phase counts the executions in it now; a terminal one, every execution
+        that ever ended there.
+        """
+        return self.runtime.store.phase_counts()
 
     # -- act -----------------------------------------------------------------------------------
 

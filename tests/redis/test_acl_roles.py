@@ -63,6 +63,10 @@ def test_a_viewer_reads_but_cannot_submit_or_abort(deployment) -> None:
     viewer: Client = deployment[AclRole.VIEWER]
     assert [e.id for e in viewer.list()] == [ex.id]
     assert viewer.get(ex.id).events()[0].reason == "submitted"
+    # The counts by phase too: a read-only console's summary.
+    assert [(c.task_type, c.phase.name, c.count) for c in viewer.phase_counts()] == [
+        ("echo", "QUEUED", 1)
+    ]
     with pytest.raises(AccessDeniedError, match="NoPermissionError"):
         viewer.get(ex.id).abort("not mine to abort")
     with pytest.raises(AccessDeniedError, match="NoPermissionError"):

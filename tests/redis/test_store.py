@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from plugins.core import ErrorKind, ExecutionError, Phase
-from plugins.errors import ExecutionExistsError
+from plugins.errors import ConfigError, ExecutionExistsError
 from scheduler.backend import ExecutionStore
 from scheduler.model import (
     Claim,
@@ -393,3 +393,12 @@ def test_a_page_goes_on_after_its_cursors_execution_expired(
     rest, end = store.page(ExecutionFilter(), after, limit=10)
     assert [r.name for r in rest] == ["e2", "e1", "e0"]
     assert end is None
+
+
+@pytest.mark.parametrize(("limit", "scan"), [(0, None), (-1, None), (5, 0)])
+def test_a_page_needs_a_positive_limit_and_scan(
+    store: ExecutionStore, limit: int, scan: int | None
+) -> None:
+    store.create(record("e1"))
+    with pytest.raises(ConfigError, match="a page needs limit >= 1 and scan >= 1"):
+        store.page(ExecutionFilter(phase=Phase.QUEUED), None, limit, scan)

@@ -129,6 +129,9 @@ def test_each_scheduler_and_worker_container_serves_its_own_process_metrics() ->
         assert env["FLYTE_CELERY_METRICS_PORT"] == "9809", name
         assert env["FLYTE_CELERY_METRICS_HOST"] == "0.0.0.0", name
         assert env["FLYTE_CELERY_REDIS_URL"] == "redis://redis:6379/0", name  # merged in
+        # A health check is a Python process too: without the variable, it leaves no files.
+        check = " ".join(service["healthcheck"]["test"][1:])
+        assert check.startswith("env -u PROMETHEUS_MULTIPROC_DIR "), name
     scrape = yaml.safe_load((ROOT / "docs" / "prometheus.yml").read_text())["scrape_configs"]
     targets = {c["job_name"]: c for c in scrape}
     assert targets["flyte-celery-deployment"]["static_configs"][0]["targets"] == ["metrics:9808"]
