@@ -32,7 +32,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from plugins.core import Phase
-from plugins.idl import JSONValue, utc
+from plugins.idl import JSONValue
 from scheduler.backend.scripts import EPOCH, to_us
 from scheduler.model import Event, ExecutionRecord
 from scheduler.model.cache_key import CacheStatus
@@ -150,7 +150,7 @@ def encode_event(event: Event) -> str:
     keys and ignores the ``job`` key (a rolling upgrade's older clients keep working).
     """
     if event.job is not None:
-        return _job_event(event, event.job)
+        return event.to_json()
     row: list[JSONValue] = [
         event.attempt,
         event.phase.name,
@@ -161,26 +161,6 @@ def encode_event(event: Event) -> str:
     if event.cache_status is not None:
         row.append(event.cache_status.value)
     return _JSON.encode(row)
-
-
-def _job_event(event: Event, job: str) -> str:
-    """The object form, as :meth:`Event.from_json` reads it, kept small.
-
-    No empty reason, and the time as ``...Z``: a few hundred thousand of these live in
-    Redis at once.
-    """
-    doc: dict[str, JSONValue] = {
-        "attempt": event.attempt,
-        "phase": event.phase.name,
-        "version": event.version,
-        "occurred_at": utc(event.occurred_at).isoformat().replace("+00:00", "Z"),
-        "job": job,
-    }
-    if event.reason:
-        doc["reason"] = event.reason
-    if event.cache_status is not None:
-        doc["cache_status"] = event.cache_status.value
-    return _JSON.encode(doc)
 
 
 def decode_event(raw: str | bytes) -> Event:

@@ -43,6 +43,12 @@ def _free_port(preferred: int | None = None) -> int:
         return int(sock.getsockname()[1])
 
 
+def _listening(port: int) -> bool:
+    """Whether something accepts connections on the loopback ``port``."""
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
 def _wait(
     what: str, ready: Any, process: subprocess.Popen[bytes], log: Path, timeout: float = 60
 ) -> None:
@@ -180,12 +186,7 @@ class Standalone:
             flower = self._spawn(
                 "flower", [*celery, "flower", f"--port={port}", "--address=127.0.0.1"], flower_env
             )
-
-            def listening() -> bool:
-                with socket.socket() as sock:
-                    return sock.connect_ex(("127.0.0.1", port)) == 0
-
-            _wait("Flower", listening, flower, self.logs / "flower.log")
+            _wait("Flower", lambda: _listening(port), flower, self.logs / "flower.log")
             self.locations["flower"] = f"http://127.0.0.1:{port}"
         if self.metrics_port is not None:
             port = _free_port(self.metrics_port)
@@ -200,10 +201,7 @@ class Standalone:
         console_env = dict(env)
         if "flower" in self.locations:
             console_env["FLYTE_CELERY_FLOWER_URL"] = self.locations["flower"]
-        if not (
-            console_env.get("FLYTE_CELERY_CONSOLE_USERS")
-            or os.environ.get("FLYTE_CELERY_CONSOLE_USERS")
-        ):
+        if not console_env.get("FLYTE_CELERY_CONSOLE_USERS"):  # env holds os.environ
             # A local stack still asks who aborts: one user, with a password for this run.
             self.console_login = ("admin", secrets.token_urlsafe(12))
             console_env["FLYTE_CELERY_CONSOLE_USERS"] = ":".join(self.console_login)
@@ -214,12 +212,7 @@ class Standalone:
         """Start ``flyte-celery <command> --port=<port>`` and wait until it listens."""
         args = [sys.executable, "-m", "scheduler.cli", command, f"--port={port}"]
         process = self._spawn(command, args, env)
-
-        def listening() -> bool:
-            with socket.socket() as sock:
-                return sock.connect_ex(("127.0.0.1", port)) == 0
-
-        _wait(label, listening, process, self.logs / f"{command}.log")
+        _wait(label, lambda: _listening(port), process, self.logs / f"{command}.log")
 
     def stop(self) -> None:
         """Stop every process: TERM, then KILL after 15 s; Redis last."""

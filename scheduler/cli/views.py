@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 import time
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from flyteidl.core import literals_pb2
@@ -23,7 +23,8 @@ from rich.table import Table
 from plugins.core import Phase
 from plugins.errors import ExecutionTimeoutError, FlyteCeleryError
 from scheduler.client import Execution
-from scheduler.model import ExecutionRecord
+from scheduler.console.pages import error_text, first_line, seconds, took
+from scheduler.console.values import primitive_value
 
 __all__ = ["HEADERS", "execution_row", "first_line", "render", "table", "took", "watch"]
 
@@ -55,30 +56,10 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     return render(_table(headers, rows))
 
 
-def first_line(text: str) -> str:
-    """The first non-empty line of ``text`` (a traceback's or a long error's summary)."""
-    return next((line.strip() for line in text.splitlines() if line.strip()), "")
-
-
-def took(record: ExecutionRecord, now: datetime) -> timedelta:
-    """Submission to the end; to ``now`` while the execution has not finished."""
-    end = record.updated_at if record.finished else now
-    return max(timedelta(0), end - record.created_at)
-
-
-def _seconds(value: timedelta) -> str:
-    return f"{value.total_seconds():.1f}s"
-
-
 def _literal_text(lit: literals_pb2.Literal) -> str:
     prim = lit.scalar.primitive
-    which = prim.WhichOneof("value")
-    if which == "duration":
-        return f"{prim.duration.ToTimedelta().total_seconds():g}s"
-    if which == "datetime":
-        return prim.datetime.ToDatetime(tzinfo=UTC).isoformat()
-    if which is not None:
-        return str(getattr(prim, which))
+    if prim.WhichOneof("value") is not None:
+        return str(primitive_value(prim))
     return lit.WhichOneof("value") or "?"
 
 
@@ -97,7 +78,7 @@ def outcome(ex: Execution, *, whole: bool = False) -> str:
     err = ex.error()
     if err is None:
         return "-"
-    text = f"{err.code}: {err.message}"
+    text = error_text(err)
     return text if whole else first_line(text)
 
 
@@ -109,7 +90,7 @@ def execution_row(ex: Execution, now: datetime) -> list[str]:
         rec.task_type,
         ex.phase.name,
         str(rec.attempt),
-        _seconds(took(rec, now)),
+        seconds(took(rec, now)),
         outcome(ex),
     ]
 
@@ -139,7 +120,7 @@ def watch(
                 ex.id,
                 ex.phase.name,
                 ex.record.attempt,
-                f"{took(ex.record, now).total_seconds():.1f}s",
+                seconds(took(ex.record, now)),
             ]
             for ex in executions
         ]

@@ -17,7 +17,6 @@ there (:mod:`scheduler.metrics`: plugin calls, limiter waits, ticks, cache looku
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from threading import Thread
@@ -25,19 +24,16 @@ from typing import Any
 from wsgiref.simple_server import WSGIServer
 
 import redis
-from prometheus_client import REGISTRY, CollectorRegistry, start_http_server
+from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
-from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
+from scheduler.metrics import processes_registry
 from scheduler.runtime import Runtime
 
 __all__ = ["DeploymentCollector", "metrics_registry", "serve_metrics"]
 
 log = logging.getLogger(__name__)
-
-MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
-"""prometheus_client's variable: where every process writes its values."""
 
 
 class DeploymentCollector(Collector):
@@ -136,19 +132,14 @@ def metrics_registry(runtime: Runtime) -> CollectorRegistry:
     With ``PROMETHEUS_MULTIPROC_DIR`` set, the counters are those of every process that
     writes there; without it, this process's own.
     """
-    directory = os.environ.get(MULTIPROC_ENV)
-    if directory:
-        registry = CollectorRegistry()
-        MultiProcessCollector(registry, path=directory)  # type: ignore[no-untyped-call]
-    else:
-        registry = CollectorRegistry()
-        registry.register(_Forward(REGISTRY))
+    registry = CollectorRegistry()
+    registry.register(_Forward(processes_registry()))
     registry.register(DeploymentCollector(runtime))
     return registry
 
 
 class _Forward(Collector):
-    """This process's default registry, inside another one."""
+    """Another registry's metrics, inside this one."""
 
     def __init__(self, source: CollectorRegistry) -> None:
         self.source = source

@@ -16,13 +16,14 @@ import msgpack
 from flyteidl.core import literals_pb2
 from google.protobuf import json_format
 
-__all__ = ["literal_value", "shown"]
+__all__ = ["literal_value", "primitive_value", "shown"]
 
 _LONGEST = 2_000
 """The most characters of one value shown; the rest is cut with a note."""
 
 
-def _primitive(prim: literals_pb2.Primitive) -> Any:
+def primitive_value(prim: literals_pb2.Primitive) -> Any:
+    """A primitive's value: a number, text, a bool, an ISO time or a duration as ``12s``."""
     which = prim.WhichOneof("value")
     if which == "datetime":
         return prim.datetime.ToDatetime(tzinfo=UTC).isoformat()
@@ -38,7 +39,7 @@ def _binary(binary: literals_pb2.Binary) -> Any:
 
 
 _SCALARS: dict[str, Callable[[literals_pb2.Scalar], Any]] = {
-    "primitive": lambda s: _primitive(s.primitive),
+    "primitive": lambda s: primitive_value(s.primitive),
     "none_type": lambda s: None,
     "blob": lambda s: {"blob": s.blob.uri},
     "structured_dataset": lambda s: {"structured dataset": s.structured_dataset.uri},

@@ -5,7 +5,7 @@ call and notes its failure for the job making it (:func:`job_failures`).
 """
 
 from scheduler.metrics.calls import job_failures, note_failure, plugin_call
-from scheduler.metrics.endpoint import serve_process_metrics
+from scheduler.metrics.endpoint import processes_registry, serve_process_metrics
 from scheduler.metrics.instruments import (
     CACHE_HITS,
     CACHE_MISSES,
@@ -33,5 +33,6 @@ __all__ = [
     "note_failure",
     "plugin_call",
     "process_ended",
+    "processes_registry",
     "serve_process_metrics",
 ]

@@ -16,7 +16,21 @@ from typing import Any
 from prometheus_client import REGISTRY, CollectorRegistry, start_http_server
 from prometheus_client.multiprocess import MultiProcessCollector
 
-__all__ = ["serve_process_metrics"]
+__all__ = ["processes_registry", "serve_process_metrics"]
+
+
+def processes_registry() -> CollectorRegistry:
+    """The processes' own metrics, for an endpoint to serve.
+
+    With ``PROMETHEUS_MULTIPROC_DIR`` set, those of every process writing there;
+    otherwise this process's (its default registry).
+    """
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not directory:
+        return REGISTRY
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry, path=directory)  # type: ignore[no-untyped-call]
+    return registry
 
 
 def serve_process_metrics(port: int, host: str = "127.0.0.1") -> Any:
@@ -27,10 +41,5 @@ def serve_process_metrics(port: int, host: str = "127.0.0.1") -> Any:
     Raises:
         OSError: The port cannot be bound.
     """
-    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
-    registry = REGISTRY
-    if directory:
-        registry = CollectorRegistry()
-        MultiProcessCollector(registry, path=directory)  # type: ignore[no-untyped-call]
-    server, _ = start_http_server(port, addr=host, registry=registry)
+    server, _ = start_http_server(port, addr=host, registry=processes_registry())
     return server

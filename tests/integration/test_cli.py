@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import http.cookiejar
 import os
 import re
 import signal
@@ -20,6 +19,7 @@ from flyteidl.core import tasks_pb2
 from scheduler.cli import main, parse_input, table
 from scheduler.client import Client
 from tests.helpers import wait_for
+from tests.integration.browser import console_post
 from tests.integration.stack import ROOT, Stack
 
 CLI = [sys.executable, "-m", "scheduler.cli"]
@@ -125,16 +125,9 @@ def test_submit_many_reads_a_json_lines_file(
 
 def sign_in(console: str, name: str, password: str) -> str:
     """Sign in to the console as a browser would; where it sends us, or ``refused``."""
-    jar = http.cookiejar.CookieJar()
-    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
-    opener.open(console + "login", timeout=30).read()
-    token = next(c.value for c in jar if c.name == "_xsrf")
-    form = {"_xsrf": token, "name": name, "password": password, "next": "/"}
-    try:
-        with opener.open(console + "login", urllib.parse.urlencode(form).encode()) as done:
-            return urllib.parse.urlsplit(done.geturl()).path
-    except urllib.error.HTTPError as exc:
-        return "refused" if exc.code == 401 else str(exc.code)
+    form = {"name": name, "password": password, "next": "/"}
+    status, _, path = console_post(console.rstrip("/"), "/login", form)
+    return "refused" if status == 401 else path if status == 200 else str(status)
 
 
 def test_standalone_starts_everything_and_stops_on_ctrl_c(tmp_path: Path) -> None:

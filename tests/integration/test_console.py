@@ -8,7 +8,6 @@ its events, values and jobs, and an abort from the page ends it ABORTED.
 
 from __future__ import annotations
 
-import http.cookiejar
 import os
 import subprocess
 import sys
@@ -27,7 +26,7 @@ from plugins.core import Phase
 from scheduler.client import Client
 from scheduler.testing import RedisServer
 from tests.helpers import free_port, wait_for
-from tests.integration.browser import chromium, until
+from tests.integration.browser import chromium, console_post, until
 from tests.integration.stack import ROOT, Stack
 from tests.integration.test_metrics import seconds, template
 from tests.tasks import sample
@@ -200,27 +199,14 @@ def test_an_execution_page_shows_events_values_error_and_jobs(site: Site) -> Non
     until(site.browser, lambda d: ok.id in d.page_source)
 
 
-def post_without_signing_in(url: str, path: str) -> tuple[int, str]:
-    """A POST with a valid XSRF token but no session: what a script or another user sends."""
-    jar = http.cookiejar.CookieJar()
-    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
-    opener.open(url + "/login").read()  # a page with a form: it sets the XSRF cookie
-    token = next(c.value for c in jar if c.name == "_xsrf")
-    body = urllib.parse.urlencode({"_xsrf": token}).encode()
-    try:
-        opener.open(url + path + "/abort", data=body)
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read().decode()
-    return 200, ""
-
-
 def test_abort_and_signal_from_the_page_need_a_signed_in_user(site: Site) -> None:
     client = site.client
     held = client.submit(template("http_job"), seconds(120), name="to-abort")
     wait_for(lambda: held.refresh().phase is Phase.RUNNING, timeout=60)
     page = "/executions/" + held.id
 
-    status, body = post_without_signing_in(site.url, page)
+    # A POST with a valid XSRF token but no session: what a script or another user sends.
+    status, body, _ = console_post(site.url, page + "/abort", {})
     assert status == 403
     assert "sign in to abort executions" in body
     assert held.refresh().phase is Phase.RUNNING
@@ -254,28 +240,6 @@ def test_abort_and_signal_from_the_page_need_a_signed_in_user(site: Site) -> Non
     assert not browser.find_elements(By.ID, "abort")
 
 
-def test_bad_requests_get_a_page_naming_what_is_wrong(site: Site) -> None:
-    def status(path: str) -> tuple[int, str]:
-        try:
-            with urllib.request.urlopen(site.url + path, timeout=10) as response:
-                return response.status, response.read().decode()
-        except urllib.error.HTTPError as exc:
-            return exc.code, exc.read().decode()
-
-    code, body = status("/?phase=NOPE")
-    assert code == 400
-    assert "unknown phase &#x27;NOPE&#x27;" in body
-    code, body = status("/?after=garbage")
-    assert code == 400
-    assert "malformed page cursor" in body
-    code, body = status("/?limit=0")
-    assert code == 400
-    code, body = status("/executions/no/such/execution")
-    assert code == 404
-    assert "no execution &#x27;no/such/execution&#x27;" in body
-    assert status("/healthz") == (200, "ok\n")
-
-
 def fetch(url: str) -> tuple[int, str]:
     try:
         with urllib.request.urlopen(url, timeout=30) as response:
@@ -284,6 +248,21 @@ def fetch(url: str) -> tuple[int, str]:
         return exc.code, exc.read().decode()
     except (urllib.error.URLError, ConnectionError) as exc:
         return 0, str(exc)  # not listening (yet)
+
+
+def test_bad_requests_get_a_page_naming_what_is_wrong(site: Site) -> None:
+    code, body = fetch(site.url + "/?phase=NOPE")
+    assert code == 400
+    assert "unknown phase &#x27;NOPE&#x27;" in body
+    code, body = fetch(site.url + "/?after=garbage")
+    assert code == 400
+    assert "malformed page cursor" in body
+    code, body = fetch(site.url + "/?limit=0")
+    assert code == 400
+    code, body = fetch(site.url + "/executions/no/such/execution")
+    assert code == 404
+    assert "no execution &#x27;no/such/execution&#x27;" in body
+    assert fetch(site.url + "/healthz") == (200, "ok\n")
 
 
 def test_the_console_survives_redis_going_away_and_coming_back(tmp_path: Path) -> None:

@@ -135,7 +135,8 @@ SCHEDULER_PINS: dict[str, frozenset[str]] = {
     "scheduler.metrics": frozenset({
         "CACHE_HITS", "CACHE_MISSES", "LEADER", "PLUGIN_LATENCY", "PLUGIN_REQUESTS_FAILURE",
         "PLUGIN_REQUESTS_SUCCESS", "RATE_LIMITER_WAIT", "RESOURCE_WAIT", "TICK_DURATION",
-        "job_failures", "note_failure", "plugin_call", "process_ended", "serve_process_metrics",
+        "job_failures", "note_failure", "plugin_call", "process_ended", "processes_registry",
+        "serve_process_metrics",
     }),
     "worker": frozenset({"app"}),
 }  # fmt: skip
