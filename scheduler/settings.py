@@ -134,6 +134,9 @@ class Settings(BaseSettings):
         get_batch_size: The most executions one Get job carries.
         create_batch_size: The most executions one Create job carries (their Creates run
             concurrently).
+        call_concurrency: The most plugin calls one worker process runs at once, of all
+            its plugins together (each plugin also stays within its ``caching.workers``).
+            Plain ``def`` methods run on a thread pool of at most this many threads.
         max_system_retries: Attempts that may fail with SYSTEM errors before the
             execution fails (Flyte's ``max-node-retries-system-failures``).
         system_retry_backoff: The delay before the first system retry; it doubles.
@@ -173,6 +176,7 @@ class Settings(BaseSettings):
     tick_stats_period: Duration = timedelta(minutes=1)
     get_batch_size: int = Field(default=200, ge=1, le=10_000)
     create_batch_size: int = Field(default=20, ge=1, le=1_000)
+    call_concurrency: int = Field(default=500, ge=1, le=100_000)
     max_system_retries: int = Field(default=3, ge=0)
     system_retry_backoff: Duration = timedelta(seconds=1)
     system_retry_backoff_max: Duration = timedelta(minutes=1)

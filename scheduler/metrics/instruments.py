@@ -49,6 +49,18 @@ PLUGIN_LATENCY = Histogram(
     ["plugin", "operation"],
     buckets=_LATENCY_BUCKETS,
 )
+PLUGIN_CALLS_RUNNING = Gauge(
+    "flyte_celery_plugin_calls_running",
+    "Plugin calls holding a slot now (caching.workers per plugin, per process; summed)",
+    ["plugin"],
+    multiprocess_mode="livesum",
+)
+PLUGIN_CALLS_WAITING = Gauge(
+    "flyte_celery_plugin_calls_waiting",
+    "Plugin calls waiting for a slot now (steadily above zero: the plugin is saturated)",
+    ["plugin"],
+    multiprocess_mode="livesum",
+)
 RATE_LIMITER_WAIT = Histogram(
     "flyte_celery_rate_limiter_wait_seconds",
     "Time plugin calls waited for a global rate limiter, per wait",

@@ -8,14 +8,17 @@ sees for one attempt.
 
 from __future__ import annotations
 
+from scheduler.runtime.calls import CallSite, PluginCalls
 from scheduler.runtime.contexts import AttemptContext, Contexts, execution_prefix
 from scheduler.runtime.plugins import LoadedPlugin, PluginKind, PluginSet
 from scheduler.runtime.runtime import Runtime
 
 __all__ = [
     "AttemptContext",
+    "CallSite",
     "Contexts",
     "LoadedPlugin",
+    "PluginCalls",
     "PluginKind",
     "PluginSet",
     "Runtime",

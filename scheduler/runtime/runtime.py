@@ -13,6 +13,7 @@ execution go to its namespace's queue, so a worker can be dedicated to one.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from datetime import timedelta
@@ -20,7 +21,7 @@ from datetime import timedelta
 import redis
 
 from plugins.core import EnvSecretManager, PluginRegistry
-from plugins.errors import PluginNotFoundError
+from plugins.errors import PluginError, PluginNotFoundError
 from plugins.io import DataStore
 from scheduler.backend import (
     ExecutionStore,
@@ -35,6 +36,7 @@ from scheduler.backend import (
 )
 from scheduler.clock import Clock, utcnow
 from scheduler.model import ExecutionRecord, LimiterKind
+from scheduler.runtime.calls import PluginCalls
 from scheduler.runtime.contexts import Contexts
 from scheduler.runtime.plugins import LoadedPlugin, PluginSet
 from scheduler.runtime.redaction import Redactor
@@ -70,6 +72,8 @@ class Runtime:
         cache: The result cache.
         plugins: The plugins, loaded on first use.
         contexts: Builds what plugin calls see.
+        calls: Runs plugin calls: the process's event loop and thread pool, and how many
+            calls of each plugin run at once.
     """
 
     def __init__(
@@ -113,7 +117,9 @@ class Runtime:
         self.plugins = PluginSet(settings.plugins, settings.plugin_config, registry)
         self.served = ServedTypes(self.redis, self.keys, self.clock)
         self.contexts = Contexts(self.data_store, settings.storage, EnvSecretManager())
+        self.calls = PluginCalls(settings.call_concurrency)
         self._limiters: dict[tuple[str, LimiterKind], RedisRateLimiter] = {}
+        self._get_batch_sizes: dict[str, int] = {}
         self._lock = threading.Lock()
 
     def close(self) -> None:
@@ -229,6 +235,29 @@ class Runtime:
         if token_namespace and token_namespace.startswith(prefix):
             namespace = token_namespace[len(prefix) :]
         return self.queue(plugin_id, namespace)
+
+    def get_batch_size(self, plugin_id: str) -> int:
+        """How many Gets one job of the plugin carries.
+
+        ``FLYTE_CELERY_GET_BATCH_SIZE``, or the plugin's ``caching.workers`` if larger: a
+        worker process runs one job at a time (prefork), so it can only run ``workers``
+        calls at once when a job brings that many.
+        """
+        with self._lock:
+            size = self._get_batch_sizes.get(plugin_id)
+        if size is None:
+            size = self.settings.get_batch_size
+            # A plugin that cannot load keeps the default: it fails its executions elsewhere.
+            with contextlib.suppress(PluginError):
+                size = max(size, self.plugins.get(plugin_id).config.caching.workers)
+            with self._lock:
+                self._get_batch_sizes[plugin_id] = size
+        return size
+
+    def largest_get_batch(self) -> int:
+        """The largest Get job of any plugin that loads (see :meth:`get_batch_size`)."""
+        sizes = [self.get_batch_size(loaded.id) for loaded in self.plugins.loadable()]
+        return max([self.settings.get_batch_size, *sizes])
 
     def limiter(self, plugin_id: str, kind: LimiterKind) -> RedisRateLimiter:
         """The plugin's global read (Get) or write (Create, Delete, Do) limiter."""

@@ -11,7 +11,6 @@ import logging
 
 from plugins.core import PluginState
 from plugins.core import TaskExecutionContext as CoreContext
-from plugins.webapi import call_sync
 from scheduler.metrics import plugin_call
 from scheduler.model import Claim, ExecutionRecord, Step, describe, machine
 from scheduler.runtime import AttemptContext, LoadedPlugin
@@ -63,7 +62,7 @@ class CoreSteps:
         caching = loaded.config.caching
         try:
             with plugin_call(loaded.id, "handle", record.id):
-                transition = call_sync(loaded.as_core().handle, ctx)
+                transition = self.runtime.calls.local(loaded.as_core().handle, ctx)
             info = transition.info
         except Exception as exc:
             apply_observation(self.wb, loaded, record, Observation(error=describe(exc)), actx)
@@ -87,12 +86,12 @@ class CoreSteps:
     def abort(self, loaded: LoadedPlugin, ctx: CoreContext) -> None:
         """Call the plugin's ``abort`` (exceptions propagate: the caller retries)."""
         with plugin_call(loaded.id, "abort"):
-            call_sync(loaded.as_core().abort, ctx)
+            self.runtime.calls.local(loaded.as_core().abort, ctx)
 
     def finalize(self, loaded: LoadedPlugin, ctx: CoreContext) -> None:
         """Call the plugin's ``finalize``; a failure is logged, never fatal."""
         try:
             with plugin_call(loaded.id, "finalize"):
-                call_sync(loaded.as_core().finalize, ctx)
+                self.runtime.calls.local(loaded.as_core().finalize, ctx)
         except Exception as exc:
             log.warning("plugin %s finalize failed: %s", loaded.id, describe(exc))

@@ -12,10 +12,9 @@ import logging
 from collections.abc import Callable
 
 from plugins.core import PhaseInfo
-from plugins.webapi import DeleteContext, call_sync
-from scheduler.metrics import plugin_call
+from plugins.webapi import DeleteContext
 from scheduler.model import Claim, ExecutionRecord, LimiterKind, Step, describe, machine
-from scheduler.runtime import PluginKind
+from scheduler.runtime import CallSite, PluginKind
 from scheduler.steps.core import CoreSteps
 from scheduler.steps.writeback import WriteBack
 
@@ -91,8 +90,10 @@ class Teardown:
             if record.webapi.resource_meta is not None:
                 meta = loaded.config.decode_resource_meta(record.webapi.resource_meta)
             self.runtime.limiter(loaded.id, LimiterKind.WRITE).acquire()
-            with plugin_call(loaded.id, "delete", record.id):
-                call_sync(loaded.as_async().delete, DeleteContext(meta, reason))
+            site = CallSite(loaded.id, loaded.config.caching.workers, "delete", record.id)
+            self.runtime.calls.call_here(
+                site, loaded.as_async().delete, DeleteContext(meta, reason)
+            )
         except Exception as exc:
             if self._retry(record, expected, describe(exc)):
                 return

@@ -2,7 +2,9 @@
 
 Every plugin call runs under the plugin's global rate limiter (the write limiter
 for Create and Do, the read limiter for Get), asked once per batch. A batch of
-Creates, or of Gets, of one plugin runs concurrently on one event loop.
+Creates, or of Gets, of one plugin runs concurrently on the process's event loop,
+``async def`` methods on the loop and plain ones on its thread pool, at most
+``caching.workers`` of one plugin at once (:class:`~scheduler.runtime.PluginCalls`).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import Any, TypeVar
 import redis
 
 from plugins.core import PhaseInfo
-from plugins.webapi import GetContext, StatusContext, call_async, call_sync
+from plugins.webapi import GetContext, StatusContext
 from scheduler.backend import RedisRateLimiter
 from scheduler.metrics import plugin_call
 from scheduler.model import (
@@ -33,7 +35,7 @@ from scheduler.model import (
     failure_info,
     machine,
 )
-from scheduler.runtime import AttemptContext, LoadedPlugin
+from scheduler.runtime import AttemptContext, CallSite, LoadedPlugin
 from scheduler.steps.observe import Observation, apply_observations
 from scheduler.steps.writeback import Apply, WriteBack
 
@@ -107,13 +109,14 @@ class WebAPISteps:
             outcomes: list[_Created | None] = [None] * len(records)
             began: set[int] = set()
             try:
-                outcomes = call_sync(self._create_all, loaded, actxs, outcomes, began)
+                work = partial(self._create_all, loaded, actxs, outcomes, began)
+                outcomes = self.runtime.calls.run(work)
             except (redis.ConnectionError, redis.TimeoutError):
                 # Redis is away (the limiter, say): the claims stay, and reconciliation runs
                 # the batch again; Create is idempotent on the generated name.
                 raise
             except Exception as exc:
-                # Celery's soft time limit, raised in the loop: the calls still going are
+                # Celery's soft time limit, raised while waiting: the calls still going are
                 # cut off and fail; the ones that answered keep their answer; the ones not
                 # started yet keep their claims, for reconciliation to publish again.
                 for index, outcome in enumerate(outcomes):
@@ -161,8 +164,8 @@ class WebAPISteps:
             outcome = outcomes[index]
             assert outcome is not None
             try:
-                with plugin_call(loaded.id, "get", actxs[index].execution_id):
-                    resource = await call_async(loaded.as_async().get, GetContext(outcome.meta))
+                get, context = loaded.as_async().get, GetContext(outcome.meta)
+                resource = await self._call(loaded, "get", actxs[index].execution_id, get, context)
                 outcomes[index] = replace(outcome, resource=resource)
             except Exception as exc:
                 outcomes[index] = replace(outcome, get_error=exc)
@@ -182,8 +185,8 @@ class WebAPISteps:
         try:
             # as_async() inside the try: a plugin that changed kind between deploys fails the
             # attempt instead of escaping the job and leaving its claim to be re-published.
-            with plugin_call(loaded.id, "create", actx.execution_id):
-                meta, resource = await call_async(loaded.as_async().create, actx.context)
+            create, subject = loaded.as_async().create, actx.execution_id
+            meta, resource = await self._call(loaded, "create", subject, create, actx.context)
             return _Created(meta, loaded.config.encode_resource_meta(meta), resource)
         except Exception as exc:
             return _Created(error=exc)
@@ -250,8 +253,8 @@ class WebAPISteps:
         context = replace(actx.context, cancelled=threading.Event())
         with self._watching(execution_id, expected, context.cancelled):
             try:
-                with plugin_call(loaded.id, "do", execution_id):
-                    info = call_sync(loaded.as_sync().do, context)
+                site = CallSite(loaded.id, loaded.config.caching.workers, "do", execution_id)
+                info = self.runtime.calls.call_here(site, loaded.as_sync().do, context)
             except Exception as exc:
                 log.info("%s do failed: %s", execution_id, describe(exc))
                 info = failure_info(exc, FailureSite.PLUGIN_CALL)
@@ -294,6 +297,13 @@ class WebAPISteps:
 
     # -- get -----------------------------------------------------------------------------------
 
+    async def _call(
+        self, loaded: LoadedPlugin, operation: str, subject: str, fn: Any, *args: Any
+    ) -> Any:
+        """One remote call of the plugin, within its ``caching.workers`` (on the loop)."""
+        site = CallSite(loaded.id, loaded.config.caching.workers, operation, subject)
+        return await self.runtime.calls.call(site, fn, *args)
+
     def _status(
         self, loaded: LoadedPlugin, actx: AttemptContext, meta: Any, resource: Any
     ) -> Observation:
@@ -309,7 +319,7 @@ class WebAPISteps:
         )
         try:
             with plugin_call(loaded.id, "status", actx.execution_id):
-                info = call_sync(loaded.as_async().status, ctx)
+                info = self.runtime.calls.local(loaded.as_async().status, ctx)
             machine.to_webapi_phase(info.phase)
         except Exception as exc:
             return Observation(error=describe(exc))
@@ -321,8 +331,8 @@ class WebAPISteps:
         """Get one resource: (meta, resource, None), or the error that prevented it."""
         try:
             meta = loaded.config.decode_resource_meta(record.webapi.resource_meta or "null")
-            with plugin_call(loaded.id, "get", record.id):
-                resource = await call_async(loaded.as_async().get, GetContext(meta))
+            get = loaded.as_async().get
+            resource = await self._call(loaded, "get", record.id, get, GetContext(meta))
             return meta, resource, None
         except Exception as exc:
             return None, None, exc
@@ -344,7 +354,7 @@ class WebAPISteps:
         self, loaded: LoadedPlugin, records: list[ExecutionRecord]
     ) -> list[tuple[ExecutionRecord, Observation, AttemptContext]]:
         """Get a batch, then run Status on each answer (in this thread, one after another)."""
-        got: list[tuple[Any, Any, Exception | None]] = call_sync(self._get_all, loaded, records)
+        got = self.runtime.calls.run(partial(self._get_all, loaded, records))
         observed = []
         for record, (meta, resource, error) in zip(records, got, strict=True):
             actx = self.runtime.contexts.attempt(record)

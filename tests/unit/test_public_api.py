@@ -113,8 +113,8 @@ SCHEDULER_PINS: dict[str, frozenset[str]] = {
     "scheduler.engine": frozenset({"CacheGate", "Engine", "Outbox", "Publisher"}),
     "scheduler.steps": frozenset({"Steps", "WriteBack", "running_job"}),
     "scheduler.runtime": frozenset({
-        "AttemptContext", "Contexts", "LoadedPlugin", "PluginKind", "PluginSet", "Runtime",
-        "execution_prefix",
+        "AttemptContext", "CallSite", "Contexts", "LoadedPlugin", "PluginCalls", "PluginKind",
+        "PluginSet", "Runtime", "execution_prefix",
     }),
     "scheduler.backend": frozenset({
         "DEFAULT_EVENT_LOG_CAP", "DEFAULT_LEASE", "DEFAULT_RETENTION", "ExecutionStore", "Keys",
@@ -133,7 +133,8 @@ SCHEDULER_PINS: dict[str, frozenset[str]] = {
         "serve_console", "serve_metrics",
     }),
     "scheduler.metrics": frozenset({
-        "CACHE_HITS", "CACHE_MISSES", "LEADER", "PLUGIN_LATENCY", "PLUGIN_REQUESTS_FAILURE",
+        "CACHE_HITS", "CACHE_MISSES", "LEADER", "PLUGIN_CALLS_RUNNING", "PLUGIN_CALLS_WAITING",
+        "PLUGIN_LATENCY", "PLUGIN_REQUESTS_FAILURE",
         "PLUGIN_REQUESTS_SUCCESS", "RATE_LIMITER_WAIT", "RESOURCE_WAIT", "TICK_DURATION",
         "job_failures", "note_failure", "plugin_call", "process_ended", "processes_registry",
         "serve_process_metrics",
