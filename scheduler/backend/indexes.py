@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from redis import Redis
 
@@ -18,10 +19,22 @@ from scheduler.backend.keys import Keys
 from scheduler.backend.scripts import decode, load_script, to_ms, to_us
 from scheduler.model import Claim, ExecutionRecord, Step
 
-__all__ = ["COUNTS", "DueClaim", "PhaseCount", "StoreIndexes", "counter", "ms_or_empty"]
+__all__ = [
+    "COUNTS",
+    "DueClaim",
+    "DueOutlook",
+    "PhaseCount",
+    "StoreIndexes",
+    "counter",
+    "ms_or_empty",
+]
 
 COUNTS = "counts"
 """The index of executions by task type and phase (a hash; see ``lua/transition.lua``)."""
+
+
+def _due_time(found: list[tuple[Any, float]]) -> datetime | None:
+    return datetime.fromtimestamp(float(found[0][1]) / 1000, tz=UTC) if found else None
 
 
 def counter(record: ExecutionRecord) -> str:
@@ -71,6 +84,21 @@ class DueClaim:
     namespace: str | None
 
 
+@dataclass(frozen=True)
+class DueOutlook:
+    """What the due index holds at one instant.
+
+    Attributes:
+        due: How many Gets (and core rounds) are due now.
+        first: When the earliest is due, if any.
+        ranked: When the one after a given number of others is due, if there is one.
+    """
+
+    due: int
+    first: datetime | None
+    ranked: datetime | None
+
+
 class StoreIndexes:
     """The index queries of an :class:`~scheduler.backend.store.ExecutionStore`.
 
@@ -118,10 +146,20 @@ class StoreIndexes:
 
     def next_due_at(self) -> datetime | None:
         """When the earliest Get is due, so a loop can sleep until then."""
-        first = self._redis.zrange(self._keys.index("due"), 0, 0, withscores=True)
-        if not first:
-            return None
-        return datetime.fromtimestamp(float(first[0][1]) / 1000, tz=UTC)
+        return self.due_outlook(None, 0).first
+
+    def due_outlook(self, now: datetime | None, rank: int) -> DueOutlook:
+        """How many Gets are due at ``now``, when the first is, and the one of ``rank``.
+
+        One round trip; the scheduler sizes its claims and its sleep on it.
+        """
+        key = self._keys.index("due")
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.zcount(key, "-inf", "(-inf" if now is None else ms_or_empty(now))
+        pipe.zrange(key, 0, 0, withscores=True)
+        pipe.zrange(key, rank, rank, withscores=True)
+        due, first, ranked = pipe.execute()
+        return DueOutlook(int(due), _due_time(first), _due_time(ranked))
 
     def claim_due(self, now: datetime, limit: int, core_plugins: Sequence[str]) -> list[DueClaim]:
         """Claim the Gets due at ``now`` (up to ``limit``) in one script call, server-side.

@@ -32,7 +32,7 @@ from datetime import datetime, timedelta
 
 from scheduler.backend import LeaderLease
 from scheduler.engine.cache_gate import CacheGate
-from scheduler.engine.gets import dispatch_gets
+from scheduler.engine.gets import dispatch_gets, next_gets
 from scheduler.engine.launch import Launcher
 from scheduler.engine.outbox import UNAVAILABLE, Outbox, Publisher
 from scheduler.engine.upkeep import Upkeep
@@ -48,12 +48,6 @@ SERVED_PERIOD = timedelta(seconds=10)
 
 ROUTER_WARM_UP = timedelta(seconds=15)
 """The longest the scheduler waits, at start-up, for a router's first discovery."""
-
-GET_COALESCE = timedelta(milliseconds=100)
-"""Gets falling due within this long of each other are claimed by one tick, so that they
-go out in full batches instead of a tick and a job for every few: at 100,000 in flight the
-due times are a few hundred microseconds apart. Against a resync of seconds the delay is
-nothing; a signal still wakes the scheduler at once."""
 
 
 class Engine:
@@ -76,7 +70,6 @@ class Engine:
         self._quotas_registered = False
         self._warmed = False
         self._served_at: datetime | None = None
-        self._gets_backlog = False  # the last tick claimed a full batch: more are due now
         self._work: list[tuple[str, Callable[[datetime], None]]] = [
             ("tokens", self.upkeep.tokens),
             ("cache", self.cache_gate.heartbeat),
@@ -134,8 +127,7 @@ class Engine:
         return self._next_wait(now)
 
     def _dispatch_gets(self, now: datetime) -> None:
-        self._gets_backlog = False  # until this dispatch says otherwise (it may raise)
-        self._gets_backlog = dispatch_gets(self.outbox, now) >= self.outbox.batch
+        dispatch_gets(self.outbox, now)
 
     def _publish_served(self, now: datetime) -> None:
         if self._served_at is not None and now - self._served_at < SERVED_PERIOD:
@@ -146,11 +138,9 @@ class Engine:
     def _next_wait(self, now: datetime) -> timedelta:
         settings = self.runtime.settings
         wait = settings.tick_interval
-        due = self.runtime.store.next_due_at()
-        if self._gets_backlog:
-            wait = timedelta(0)
-        elif due is not None:
-            wait = min(wait, max(GET_COALESCE, due - now))
+        gets = next_gets(self.runtime, now)
+        if gets is not None:
+            wait = min(wait, gets)
         return min(wait, settings.leader_lease / 3)
 
     def stop(self) -> None:

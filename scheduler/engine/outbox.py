@@ -128,9 +128,14 @@ class Outbox:
             limit = min(self.time_limit(r, Step.CREATE) for r in chunk)
             self._send(Step.CREATE, [[[r.id, r.attempt] for r in chunk]], queue, limit)
 
-    def publish_gets(self, queue: str, items: Sequence[tuple[str, int]]) -> None:
-        """Publish claimed Gets, ``(execution id, attempt)``, in jobs of ``get_batch_size``."""
-        size = self.runtime.settings.get_batch_size
+    def publish_gets(
+        self, queue: str, items: Sequence[tuple[str, int]], size: int | None = None
+    ) -> None:
+        """Publish claimed Gets, ``(execution id, attempt)``, in jobs of ``size`` at most.
+
+        ``size`` defaults to ``get_batch_size`` (see :meth:`Runtime.get_batch_size`).
+        """
+        size = size or self.runtime.settings.get_batch_size
         limit = self.runtime.settings.call_timeout
         for start in range(0, len(items), size):
             chunk = [[i, a] for i, a in items[start : start + size]]
