@@ -11,13 +11,14 @@ started with ``-Q``.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import sys
 from typing import Any
 
 from celery import Celery
-from celery.signals import beat_init, worker_process_shutdown, worker_ready
+from celery.signals import beat_init, worker_process_init, worker_process_shutdown, worker_ready
 from kombu.entity import Queue
 
 from plugins.builtin import TaskIsolation
@@ -100,9 +101,17 @@ def _metrics_end(**_: object) -> None:
     process_ended()  # a pool process's live gauges leave the sums with it
 
 
+def _freeze_imports(**_: object) -> None:
+    # What a pool process inherits (Celery, flytekit, the plugins: a few hundred thousand
+    # objects) lives as long as it does. Out of the collector's sight, a full collection
+    # no longer walks it: at 600 Gets a job those took a third of a process's CPU.
+    gc.freeze()
+
+
 # Flower reads its FLOWER_* variables after `celery -A worker` has imported this module.
 os.environ.setdefault("FLOWER_TASKS_COLUMNS", FLOWER_COLUMNS)
 _protect()
+worker_process_init.connect(_freeze_imports, weak=False)
 worker_process_shutdown.connect(_metrics_end, weak=False)
 guard_lost_connection()
 OutageLog().install()
