@@ -1,15 +1,26 @@
-"""The scale benchmark's plugin: jobs that stay RUNNING until released, counting Gets.
+"""The scale benchmark's plugins: jobs that stay RUNNING until released, counting Gets.
 
-It is tests.remote_job's plugin on a TimedJobService whose state also counts each Get
-and answers SUCCEEDED once :data:`RELEASE_KEY` is set. The plugin should cost as little
-as it can, since the benchmark measures the engine: its Get is ``async def`` (no thread
-hop), and each process counts its Gets in memory; a thread adds them to :data:`GETS_KEY`,
-and looks at :data:`RELEASE_KEY`, every 0.2 s. Its resync comes from
-FLYTE_CELERY_BENCH_HOLD_RESYNC; no rate limit holds it back.
+Each is tests.remote_job's plugin on a HoldingJobService, whose state also counts each Get
+and answers SUCCEEDED once :data:`RELEASE_KEY` is set. Each process counts its Gets in
+memory; a thread adds them to :data:`GETS_KEY`, and looks at :data:`RELEASE_KEY`, every
+0.2 s. No rate limit holds them back; their resync comes from
+FLYTE_CELERY_BENCH_HOLD_RESYNC.
+
+Three Gets, one plugin (task type) each, as users write them:
+
+- ``hold``: ``async def``, answers at once: what the engine alone costs.
+- ``hold-async``: ``async def``, waits FLYTE_CELERY_BENCH_HOLD_LATENCY (50 ms) on the
+  event loop, as an async HTTP client does.
+- ``hold-blocking``: a plain ``def`` that blocks for that long (``time.sleep``), as a
+  blocking HTTP call does.
+
+The two that wait run FLYTE_CELERY_BENCH_HOLD_WORKERS (``caching.workers``, 200, as the
+README advises: a Get job's whole batch at once) calls at once per worker process.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import threading
 import time
@@ -58,22 +69,59 @@ class HoldingJobService(TimedJobService):
             return "SUCCEEDED" if self._released else "RUNNING"
 
 
+def latency() -> float:
+    """The remote latency the waiting plugins pretend, in seconds."""
+    return float(os.environ.get("FLYTE_CELERY_BENCH_HOLD_LATENCY", "0.05"))
+
+
 class HoldingPlugin(RemoteJobPlugin):
-    """RemoteJobPlugin whose Get runs on the batch's event loop (it never blocks long)."""
+    """``hold``: an ``async def`` Get that answers at once (the engine's own cost)."""
 
     async def get(self, ctx: GetContext[JobHandle]) -> str:
         return self.service.state(ctx.resource_meta)
 
 
-def _config() -> PluginConfig:
+class AsyncHoldingPlugin(RemoteJobPlugin):
+    """``hold-async``: an ``async def`` Get that waits on the loop, as async HTTP does."""
+
+    async def get(self, ctx: GetContext[JobHandle]) -> str:
+        await asyncio.sleep(latency())
+        return self.service.state(ctx.resource_meta)
+
+
+class BlockingHoldingPlugin(RemoteJobPlugin):
+    """``hold-blocking``: a plain ``def`` Get that blocks its thread, as ``requests`` does."""
+
+    def get(self, ctx: GetContext[JobHandle]) -> str:  # type: ignore[override]
+        time.sleep(latency())
+        return self.service.state(ctx.resource_meta)
+
+
+def _config(workers: int | None = None) -> PluginConfig:
     resync = os.environ.get("FLYTE_CELERY_BENCH_HOLD_RESYNC", "30s")
+    caching: dict[str, object] = {"resyncInterval": resync, "size": 500000}
+    if workers is not None:
+        caching["workers"] = workers
     return PluginConfig.model_validate(
-        {
-            "caching": {"resyncInterval": resync, "size": 500000},
-            "readRateLimiter": UNLIMITED,
-            "writeRateLimiter": UNLIMITED,
-        }
+        {"caching": caching, "readRateLimiter": UNLIMITED, "writeRateLimiter": UNLIMITED}
     )
 
 
-ENTRIES = [PluginEntry("hold", ["hold"], lambda: HoldingPlugin(HoldingJobService(), _config()))]
+def _waiting_workers() -> int:
+    return int(os.environ.get("FLYTE_CELERY_BENCH_HOLD_WORKERS", "200"))
+
+
+ENTRIES = [
+    # The engine alone: a whole Get job's calls at once (each costs nothing).
+    PluginEntry("hold", ["hold"], lambda: HoldingPlugin(HoldingJobService(), _config(workers=200))),
+    PluginEntry(
+        "hold-async",
+        ["hold-async"],
+        lambda: AsyncHoldingPlugin(HoldingJobService(), _config(_waiting_workers())),
+    ),
+    PluginEntry(
+        "hold-blocking",
+        ["hold-blocking"],
+        lambda: BlockingHoldingPlugin(HoldingJobService(), _config(_waiting_workers())),
+    ),
+]

@@ -1,7 +1,11 @@
 """Scale: N executions held RUNNING through one beat and one worker, at a fixed resync.
 
 N (FLYTE_CELERY_BENCH_N, default 100,000; CI's smoke mode runs 100) executions of a
-plugin whose jobs stay RUNNING until released are submitted with ``submit_many``. Then,
+plugin whose jobs stay RUNNING until released are submitted with ``submit_many``, once
+for each of three plugins (``tests.benchmarks.holding``): ``hold``, whose ``async def``
+Get costs nothing (the engine alone); ``hold-async``, whose ``async def`` Get waits 50 ms
+on the loop; and ``hold-blocking``, whose plain ``def`` Get blocks 50 ms, as a blocking
+HTTP call does (FLYTE_CELERY_BENCH_PLUGINS picks some, comma-separated). Then,
 for a few resync periods, the benchmark counts the Gets the plugin answers and compares
 them with the need (N / resync): the ratio must reach 1.0 for the system to hold N in
 flight. It also prints the Redis bytes per execution in flight (``INFO memory``, less
@@ -27,7 +31,7 @@ from google.protobuf import struct_pb2
 
 from plugins.core import Phase
 from scheduler import Settings, Submission
-from tests.benchmarks.holding import GETS_KEY, RELEASE_KEY
+from tests.benchmarks.holding import GETS_KEY, RELEASE_KEY, latency
 from tests.helpers import RedisServer, wait_for
 from tests.integration.stack import Stack
 from tests.remote_job import CREATE_CALLS_KEY, CREATED_KEY
@@ -37,10 +41,20 @@ RESYNC = float(os.environ.get("FLYTE_CELERY_BENCH_RESYNC", "30" if N >= 1000 els
 WINDOW_PERIODS = int(os.environ.get("FLYTE_CELERY_BENCH_WINDOW", "3"))  # resync periods measured
 
 
-def held() -> tasks_pb2.TaskTemplate:
-    t = tasks_pb2.TaskTemplate(type="hold")
+PLUGINS = os.environ.get("FLYTE_CELERY_BENCH_PLUGINS", "hold,hold-async,hold-blocking").split(",")
+
+
+def held(kind: str) -> tasks_pb2.TaskTemplate:
+    t = tasks_pb2.TaskTemplate(type=kind)
     t.custom.CopyFrom(struct_pb2.Struct(fields={"seconds": struct_pb2.Value(number_value=1e9)}))
     return t
+
+
+DESCRIBED = {
+    "hold": "async def Get, free",
+    "hold-async": "async def Get, waits {ms:g} ms on the loop",
+    "hold-blocking": "plain def Get, blocks {ms:g} ms",
+}
 
 
 def rss_mb(pid: int) -> float:
@@ -60,8 +74,9 @@ def rss_mb(pid: int) -> float:
     return total / 1024
 
 
+@pytest.mark.parametrize("kind", [k.strip() for k in PLUGINS if k.strip()])
 def test_executions_held_in_flight(
-    redis_server: RedisServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    kind: str, redis_server: RedisServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     client = redis.Redis.from_url(redis_server.url)
     client.flushall()
@@ -88,7 +103,7 @@ def test_executions_held_in_flight(
         base = client.info("memory")["used_memory"]
 
         start = time.perf_counter()
-        executions = api.submit_many([Submission(held()) for _ in range(N)])
+        executions = api.submit_many([Submission(held(kind)) for _ in range(N)])
         submitted = time.perf_counter() - start
         wait_for(lambda: client.hlen(CREATED_KEY) >= N, timeout=3600, interval=0.5)
         created = time.perf_counter() - start
@@ -129,7 +144,11 @@ def test_executions_held_in_flight(
         stack.stop()
         client.close()
 
-    print(f"\n{N} executions held RUNNING, resync {RESYNC:g}s, one beat + one worker (-c 2):")
+    described = DESCRIBED[kind].format(ms=latency() * 1000)
+    print(
+        f"\n{N} executions of {kind} ({described}) held RUNNING, resync {RESYNC:g}s, "
+        "one beat + one worker (-c 2):"
+    )
     print(f"  submit_many        {N / submitted:10.0f}/s")
     print(f"  all created after  {created:10.1f} s")
     print(
