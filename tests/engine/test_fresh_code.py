@@ -2,7 +2,7 @@
 
 Python trusts a ``.pyc`` whose header matches its source's modification time, in whole
 seconds, and size. Each test makes that trap real (and shows a plain interpreter falls
-into it) before it checks that a task process does not.
+into it) before it checks that a task process does not, however it is started.
 """
 
 from __future__ import annotations
@@ -28,6 +28,12 @@ from tests.engine.conftest import EngineHarness as Harness
 from tests.flytekit.serialize import literals, template
 
 
+@pytest.fixture(params=["fork", "spawn"])
+def launcher(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv("FLYTE_CELERY_TASK_LAUNCHER", request.param)
+    return str(request.param)
+
+
 def _plain_python(folder: Path, expression: str, module: str) -> str:
     """What a plain interpreter in ``folder`` prints for ``expression`` after importing."""
     done = subprocess.run(
@@ -44,7 +50,7 @@ VERSION_TWO = VERSION_ONE.replace("111", "222")
 
 @pytest.mark.parametrize("how", ["by-name", "by-file"])
 def test_a_module_edited_in_the_same_second_runs_its_new_code(
-    harness_factory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, how: str
+    harness_factory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, launcher: str, how: str
 ) -> None:
     folder = tmp_path / "code"
     folder.mkdir()
@@ -98,7 +104,7 @@ def _tarball(path: Path, files: dict[str, tuple[bytes, int]]) -> None:
 
 
 def test_a_new_code_tarball_runs_its_new_code_even_beside_stale_bytecode(
-    harness_factory, tmp_path: Path
+    harness_factory, tmp_path: Path, launcher: str
 ) -> None:
     from flytekit.configuration import FastSerializationSettings
 
