@@ -1,16 +1,23 @@
 """A task's process forked by the launcher: first made the equal of a fresh one, then the run.
 
-Right after the fork the process is a copy of the launcher. Before any user code runs:
+The launcher forks it ahead, as a spare, before its run is known. Right after the fork
+it is a copy of the launcher; before its run comes:
 
 - it leads a session and process group of its own (the worker kills the group on abort
-  or timeout), dies with the launcher, and is dumpable again, as a fresh process is;
+  or timeout), and dies with the launcher;
 - it keeps no descriptor of the launcher's (no way to ask it for forks or to reach
-  another run's channel): only the standard streams, which go to the run's log, and the
-  pipe the worker wrote the :class:`~plugins.builtin.launching.Launch` into;
+  another run's channel) but its channel from the launcher, and stays non-dumpable.
+
+When the launcher hands it a run (the pipe the worker wrote the
+:class:`~plugins.builtin.launching.Launch` into, and the log), and before any user code
+runs:
+
+- its standard streams go to the run's log, and it is dumpable again, as a fresh
+  process is;
 - its environment is replaced wholesale by the run's, and what was cached from the
-  launcher's is dropped: the temporary folder, the time zone, the import path and the
-  import system's finders; user modules are read from their source (see
-  :mod:`plugins.tasks.sources`);
+  launcher's is dropped: the temporary folder, the time zone, the import path; the
+  launcher kept no finder of a user folder, and user modules are read from their source
+  (see :mod:`plugins.tasks.sources`);
 - it exits when the worker goes away (the pipe's end) as ``task_child`` does.
 
 Then it runs the task as ``task_child`` would, or flytekit's entrypoint in this process.
@@ -18,12 +25,13 @@ Then it runs the task as ``task_child`` would, or flytekit's entrypoint in this 
 
 from __future__ import annotations
 
+import _thread
 import atexit
 import contextlib
-import importlib
 import os
 import shutil
 import signal
+import socket
 import sys
 import tempfile
 import threading
@@ -37,12 +45,12 @@ from plugins.builtin import task_child
 from plugins.builtin.launching import Launch, LaunchKind
 from plugins.builtin.privileges import die_with_parent, unprotect_process
 from plugins.builtin.task_child import ORPHAN_EXIT_CODE, orphaned, run_folder
-from plugins.tasks.sources import read_user_code_fresh
 
-__all__ = ["run"]
+__all__ = ["serve"]
 
 
-def _detach(request_fd: int, log_fd: int, launcher_pid: int) -> None:
+def _detach(channel: int, launcher_pid: int) -> None:
+    """Everything that does not depend on the run: done before the run is known."""
     os.setsid()
     die_with_parent(signal.SIGKILL)
     if os.getppid() != launcher_pid:  # it ended before the line above took effect
@@ -51,14 +59,33 @@ def _detach(request_fd: int, log_fd: int, launcher_pid: int) -> None:
     for number in (signal.SIGCHLD, signal.SIGTERM, signal.SIGHUP):
         signal.signal(number, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.default_int_handler)
+    # Everything but the channel goes: the launcher's control socket, other runs' channels.
+    os.closerange(3, channel)
+    os.closerange(channel + 1, os.sysconf("SC_OPEN_MAX"))
+
+
+def _receive(channel: int) -> int:
+    """Wait for the run's launch pipe and log; the pipe's descriptor.
+
+    The process stays non-dumpable while it waits, as the launcher is: a task process of
+    the same account must not plant code in it before it runs someone else's task.
+    """
+    with socket.socket(fileno=channel) as sock:
+        try:
+            message, fds, _, _ = socket.recv_fds(sock, 16, 2)
+        except OSError:
+            message, fds = b"", []
+    if not message or len(fds) != 2:
+        os._exit(0)  # the launcher is gone, or had no run for it
+    request_fd, log_fd = fds
     os.dup2(log_fd, 1)
     os.dup2(log_fd, 2)
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
-    # Everything else goes: the launcher's control socket and other runs' channels too.
-    os.closerange(3, request_fd)
-    os.closerange(request_fd + 1, os.sysconf("SC_OPEN_MAX"))
+    os.close(null)
+    os.close(log_fd)
     unprotect_process()
+    return request_fd
 
 
 def _watch_worker(request_fd: int) -> None:
@@ -70,6 +97,7 @@ def _watch_worker(request_fd: int) -> None:
 
 
 def _become(launch: Launch, base_path: Sequence[str]) -> None:
+    zone = os.environ.get("TZ")
     os.environ.clear()  # os.environb shares its data
     os.environ.update(launch.env)
     try:
@@ -81,7 +109,8 @@ def _become(launch: Launch, base_path: Sequence[str]) -> None:
         # a spawned task process inherits it without entering it, as this one did.
         os.chdir(launch.cwd)
     tempfile.tempdir = None
-    time.tzset()
+    if os.environ.get("TZ") != zone:
+        time.tzset()
     listed = [p for p in launch.env.get("PYTHONPATH", "").split(os.pathsep) if p]
     if launch.kind is LaunchKind.TASK:
         # As ``python -m plugins.builtin.task_child`` started in the worker's folder has it.
@@ -91,14 +120,15 @@ def _become(launch: Launch, base_path: Sequence[str]) -> None:
         script = shutil.which(launch.args[0], path=launch.env.get("PATH")) or sys.executable
         first = os.path.dirname(os.path.realpath(script))
         sys.argv = [script, *launch.args[1:]]
+    # The launcher dropped every finder of a user folder and reads user code from source
+    # (read_user_code_fresh): the folders added here get their finders made anew too.
     sys.path[:] = [first, *listed, *(p for p in base_path if p not in listed)]
-    read_user_code_fresh()
-    importlib.invalidate_caches()
 
 
 def _dispatch(launch: Launch) -> int:
     if launch.kind is LaunchKind.TASK:
-        run_folder(Path(launch.args[0]))
+        # The launcher dropped its privileges; a fork keeps them dropped.
+        run_folder(Path(launch.args[0]), privileges_dropped=True)
         return 0
     imported_before = "flytekit" in sys.modules
     from plugins.builtin import flytekit_entry  # noqa: PLC0415 - flytekit is optional
@@ -121,20 +151,24 @@ def _exit(code: int) -> NoReturn:
     os._exit(code)
 
 
-def run(request_fd: int, log_fd: int, launcher_pid: int, base_path: Sequence[str]) -> NoReturn:
-    """Become the run's process, run it, and exit with its status; never returns.
+def serve(channel: int, launcher_pid: int, base_path: Sequence[str]) -> NoReturn:
+    """Get ready, wait for a run on ``channel``, run it, and exit with its status.
+
+    The launcher forks this process ahead, as a spare, so a run does not wait for the
+    fork; it never returns.
 
     Args:
-        request_fd: The pipe holding the launch; its end means the worker is gone.
-        log_fd: Where the process's output goes.
+        channel: The socket the launcher sends the run's launch pipe and log on.
         launcher_pid: The launcher, this process's parent.
         base_path: The launcher's import path without its ``PYTHONPATH`` entries.
     """
     code = 1
     try:
-        _detach(request_fd, log_fd, launcher_pid)
+        _detach(channel, launcher_pid)
+        request_fd = _receive(channel)
         launch = Launch.read(request_fd)
-        threading.Thread(target=_watch_worker, args=(request_fd,), daemon=True).start()
+        # A bare thread: threading's would wait for it to start, and this runs per task.
+        _thread.start_new_thread(_watch_worker, (request_fd,))
         _become(launch, base_path)
         code = _dispatch(launch)
     except SystemExit as exc:

@@ -4,14 +4,15 @@ A worker process starts it (see ``launcher_client``) with a task's clean environ
 as the task user when one is set, and keeps one end of a socket pair, the *control*
 socket; the launcher's first act is to make itself non-dumpable, so the task processes
 it forks, which run as its account, cannot trace it and plant code in later forks. It
-then drops its privileges as a task process does, imports the task runtime (and the
-installed packages it is told to preload: flytekit by default), but never user code,
-and serves, single-threaded so that forking is safe:
+then drops its privileges as a task process does, imports the task runtime and the
+installed packages it is told to preload (flytekit, for the launcher of flytekit's
+templates), never user code, and serves, single-threaded so that forking is safe:
 
+- it keeps one task process forked ahead, a spare (``forked``), that waits for a run;
 - each message on the control socket carries a run's three descriptors: the run's
   status socket, the pipe holding its :class:`~plugins.builtin.launching.Launch`, and
-  its log file. The launcher forks; the child becomes the run (``forked``); the launcher
-  writes the child's id on the status socket;
+  its log file. The launcher hands the pipe and the log to the spare, which becomes
+  the run, writes the spare's id on the status socket, and forks the next spare;
 - when a child ends, the launcher kills what is left of its process group and writes its
   exit status (then forgets it);
 - when the worker closes a run's status socket before its end (an abort, a timeout, a
@@ -25,6 +26,7 @@ and serves, single-threaded so that forking is safe:
 from __future__ import annotations
 
 import contextlib
+import errno
 import gc
 import importlib
 import os
@@ -37,6 +39,7 @@ import sys
 from plugins.builtin import forked
 from plugins.builtin.launching import PRELOAD_VARIABLE, StatusKind, status_message
 from plugins.builtin.privileges import drop_privileges, protect_process
+from plugins.tasks.sources import installed_roots, read_user_code_fresh
 
 __all__ = ["main"]
 
@@ -87,12 +90,44 @@ def _exited() -> tuple[int, int] | None:
     return pid, os.waitstatus_to_exitcode(status)
 
 
+class _Spare:
+    """A task process forked ahead, waiting for its run on its channel."""
+
+    def __init__(self, base_path: list[str]) -> None:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        launcher = os.getpid()
+        try:
+            pid = os.fork()
+        except OSError:
+            ours.close()
+            theirs.close()
+            raise
+        if pid == 0:
+            forked.serve(theirs.fileno(), launcher, base_path)
+        theirs.close()
+        self.pid, self._channel = pid, ours
+
+    def hand(self, request_fd: int, log_fd: int) -> bool:
+        """Give it its run; whether it took it (it may have been killed meanwhile)."""
+        try:
+            socket.send_fds(self._channel, [b"R"], [request_fd, log_fd])
+        except OSError:
+            return False
+        finally:
+            self._channel.close()
+        return True
+
+    def dismiss(self) -> None:
+        self._channel.close()  # it reads the end of its channel, and exits
+
+
 class _Server:
     def __init__(self, control: socket.socket, base_path: list[str]) -> None:
         self._control = control
         self._base_path = base_path
         self._selector = selectors.DefaultSelector()
         self._runs: dict[int, socket.socket] = {}
+        self._spare: _Spare | None = None
         self._wake, wake_write = os.pipe()
         os.set_blocking(self._wake, False)
         os.set_blocking(wake_write, False)
@@ -102,6 +137,7 @@ class _Server:
     def serve(self) -> None:
         self._selector.register(self._control, selectors.EVENT_READ)
         self._selector.register(self._wake, selectors.EVENT_READ)
+        self._prepare()
         self._control.sendall(b"ready")
         while True:
             for key, _ in self._selector.select():
@@ -115,6 +151,24 @@ class _Server:
                     self._reap()
                 else:
                     self._abandoned(key.data)
+
+    def _prepare(self) -> None:
+        # The next run's process, forked now: a run waits for neither the fork nor the
+        # steps that do not depend on it.
+        if self._spare is None:
+            with contextlib.suppress(OSError):
+                self._spare = _Spare(self._base_path)
+
+    def _start(self, request_fd: int, log_fd: int) -> int:
+        """The pid of a process now running this launch."""
+        for _ in range(2):
+            self._prepare()
+            spare, self._spare = self._spare, None
+            if spare is None:
+                break
+            if spare.hand(request_fd, log_fd):
+                return spare.pid
+        raise OSError(errno.EAGAIN, "no task process could be forked")
 
     def _accept(self) -> bool:
         try:
@@ -132,23 +186,21 @@ class _Server:
             return True
         status_fd, request_fd, log_fd = fds
         status = socket.socket(fileno=status_fd)
-        launcher = os.getpid()
         try:
-            pid = os.fork()
+            pid = self._start(request_fd, log_fd)
         except OSError as exc:
             with contextlib.suppress(OSError):
                 status.sendall(status_message(StatusKind.FAILED, exc.errno or 0))
             status.close()
-            pid = -1
-        if pid == 0:
-            forked.run(request_fd, log_fd, launcher, self._base_path)
-        os.close(request_fd)
-        os.close(log_fd)
-        if pid > 0:
-            with contextlib.suppress(OSError):
-                status.sendall(status_message(StatusKind.STARTED, pid))
-            self._runs[pid] = status
-            self._selector.register(status, selectors.EVENT_READ, pid)
+            return True
+        finally:
+            os.close(request_fd)
+            os.close(log_fd)
+        with contextlib.suppress(OSError):
+            status.sendall(status_message(StatusKind.STARTED, pid))
+        self._runs[pid] = status
+        self._selector.register(status, selectors.EVENT_READ, pid)
+        self._prepare()
         return True
 
     def _abandoned(self, pid: int) -> None:
@@ -163,6 +215,9 @@ class _Server:
     def _reap(self) -> None:
         while (ended := _exited()) is not None:
             pid, code = ended
+            if self._spare is not None and pid == self._spare.pid:
+                self._spare.dismiss()  # killed while it waited: the next run makes another
+                self._spare = None
             status = self._runs.pop(pid, None)
             if status is None:
                 continue
@@ -173,6 +228,11 @@ class _Server:
             status.close()
 
     def stop(self) -> None:
+        if self._spare is not None:
+            self._spare.dismiss()
+            with contextlib.suppress(OSError):
+                os.kill(self._spare.pid, signal.SIGKILL)
+                os.waitpid(self._spare.pid, 0)
         for pid in self._runs:
             with contextlib.suppress(OSError):
                 os.killpg(pid, signal.SIGKILL)
@@ -204,6 +264,9 @@ def main(argv: list[str]) -> int:
     listed = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
     base_path = [p for p in sys.path[1:] if p not in listed]
     _preload([n for n in os.environ.get(PRELOAD_VARIABLE, "").split(",") if n])
+    # Once, here, not in each fork: from now on user code loads from its source, and no
+    # finder of a user folder is left (this process imports nothing more).
+    read_user_code_fresh(installed_roots())
     # What is loaded now stays: children need not touch it, so their pages stay shared.
     gc.freeze()
     server = _Server(control, base_path)

@@ -1,8 +1,9 @@
 """A worker process's task launcher, seen from the worker: started once, asked for each run.
 
-One launcher serves one worker process (one per pool process, made again after a fork)
-and one task account. It is started on first use, or ahead by :func:`warm_up`, which a
-worker's pool process calls as it starts, so the first task does not wait for imports.
+One launcher serves one worker process (one per pool process, made again after a fork),
+one task account and one set of preloaded packages (``@task`` runs and flytekit's each
+have theirs). It is started on first use, or ahead by :func:`warm_up`, which a worker's
+pool process calls as it starts, so its first ``@task`` does not wait for imports.
 
 A run gives the launcher three descriptors: one end of a fresh socket pair (the run's
 status: the task process's id, then its exit status), the read end of a pipe holding the

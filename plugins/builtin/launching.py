@@ -3,8 +3,9 @@
 A worker starts each task process in one of two ways (``FLYTE_CELERY_TASK_LAUNCHER``):
 
 - ``fork`` (the default): a launcher, a Python process started once per worker process
-  with a task's clean environment, that has imported the task runtime (and flytekit),
-  forks the task's process. No interpreter start and no import per run.
+  with a task's clean environment, that has imported the task runtime, forks the task's
+  process. No interpreter start and no import per run. ``@task`` runs and flytekit's
+  templates have a launcher each (flytekit's has imported flytekit too).
 - ``spawn``: a fresh interpreter per run, for code that cannot be forked.
 
 A run is a :class:`Launch`: what to run, with which environment, in which folder. The
@@ -35,6 +36,7 @@ __all__ = [
     "LaunchKind",
     "StatusKind",
     "TaskLauncher",
+    "launcher_preload",
     "preloaded_modules",
     "status_message",
     "task_launcher",
@@ -68,17 +70,15 @@ def task_launcher(environ: Mapping[str, str] | None = None) -> TaskLauncher:
 
 
 def preloaded_modules(environ: Mapping[str, str] | None = None) -> tuple[str, ...]:
-    """The installed packages a launcher imports ahead (``FLYTE_CELERY_TASK_PRELOAD``).
+    """The installed packages launchers import ahead (``FLYTE_CELERY_TASK_PRELOAD``; none).
 
-    By default ``flytekit`` when it is installed; an empty value preloads nothing.
+    The launcher of flytekit's templates imports flytekit as well (:func:`launcher_preload`).
 
     Raises:
         ConfigError: A name is not a module name, not installed, or not in
             ``site-packages`` (user code is read fresh for each run, never preloaded).
     """
-    value = (os.environ if environ is None else environ).get(PRELOAD_VARIABLE)
-    if value is None:
-        return ("flytekit",) if importlib.util.find_spec("flytekit") is not None else ()
+    value = (os.environ if environ is None else environ).get(PRELOAD_VARIABLE, "")
     names = tuple(n.strip() for n in value.split(",") if n.strip())
     roots = installed_roots()
     for name in names:
@@ -107,6 +107,17 @@ class LaunchKind(enum.Enum):
     """A ``@task`` whose folder the worker prepared (``task_child``'s work)."""
     FLYTEKIT = "flytekit"
     """flytekit's entrypoint (``pyflyte-execute`` ...) with its arguments."""
+
+
+def launcher_preload(kind: LaunchKind, preload: tuple[str, ...]) -> tuple[str, ...]:
+    """What the launcher of ``kind``'s processes imports ahead.
+
+    ``@task`` runs and flytekit's have launchers of their own: a fork costs more the
+    larger its launcher is, and a launcher that imported flytekit is twice the size.
+    """
+    if kind is LaunchKind.FLYTEKIT and "flytekit" not in preload:
+        return ("flytekit", *preload)
+    return preload
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ starts can get ``CAP_SYS_PTRACE`` back. Elsewhere than Linux both calls do nothi
 from __future__ import annotations
 
 import ctypes
+import functools
 import sys
 from pathlib import Path
 
@@ -36,6 +37,7 @@ class _CapData(ctypes.Structure):
     )
 
 
+@functools.cache
 def _libc() -> ctypes.CDLL | None:
     if not sys.platform.startswith("linux"):
         return None

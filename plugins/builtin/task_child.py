@@ -61,10 +61,16 @@ def _write_atomically(path: Path, data: bytes) -> None:
     partial.replace(path)
 
 
-def run_folder(folder: Path) -> None:
-    """Run the task the folder describes; the outcome goes to ``outcome.json``."""
+def run_folder(folder: Path, *, privileges_dropped: bool = False) -> None:
+    """Run the task the folder describes; the outcome goes to ``outcome.json``.
+
+    Args:
+        folder: The folder the worker prepared.
+        privileges_dropped: They were, by a process this one was forked from.
+    """
     try:
-        drop_privileges()
+        if not privileges_dropped:
+            drop_privileges()
     except PermissionError as exc:
         # Running user code with root's capabilities would expose the worker: refuse.
         refused = Outcome(Status.FAILED, "PrivilegesNotDropped", str(exc), True, user=False)

@@ -8,6 +8,7 @@ worker's credentials, and as the same account.
 from __future__ import annotations
 
 import enum
+import functools
 import os
 import pwd
 import subprocess
@@ -114,10 +115,16 @@ def import_path() -> str:
 
     So a module that imports in the worker imports in the task's process too.
     """
+    return _import_path(tuple(sys.path), os.getcwd())
+
+
+@functools.lru_cache(maxsize=8)
+def _import_path(entries: tuple[str, ...], cwd: str) -> str:
+    # Asked for every run: the folders are resolved once per import path.
     system = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)}
     keep: list[str] = []
-    for entry in sys.path:
-        path = os.path.abspath(entry or os.getcwd())
+    for entry in entries:
+        path = os.path.normpath(os.path.join(cwd, entry))
         inside = any(os.path.realpath(path).startswith(root + os.sep) for root in system)
         if not inside and path not in keep:
             keep.append(path)

@@ -35,7 +35,7 @@ from pathlib import Path
 from flyteidl.core import literals_pb2, tasks_pb2
 
 from plugins.builtin.launcher_client import launcher_for
-from plugins.builtin.launching import Launch, LaunchKind, TaskLauncher
+from plugins.builtin.launching import Launch, LaunchKind, TaskLauncher, launcher_preload
 from plugins.builtin.staging import Staging
 from plugins.builtin.task_env import TaskUser, base_environment, exit_description
 from plugins.builtin.task_run import Outcome, Status, task_environment
@@ -163,7 +163,8 @@ class TaskProcess:
                 args, env=launch.env, log_path=log_path, user=self.user, cancelled=cancelled,
                 cwd=cwd,
             )  # fmt: skip
-        return launcher_for(self.user, self.preload).run(launch, log_path, cancelled)
+        launcher = launcher_for(self.user, launcher_preload(launch.kind, self.preload))
+        return launcher.run(launch, log_path, cancelled)
 
     def run(self, request: RunRequest) -> tuple[PhaseInfo, literals_pb2.LiteralMap | None]:
         """Run the template's task in its own process.
@@ -271,8 +272,9 @@ def run_process(
 def tail_of(path: Path) -> str:
     """The last 64 KiB of a process's output, as text."""
     with path.open("rb") as fh:
-        fh.seek(0, os.SEEK_END)
-        size = fh.tell()
+        size = os.fstat(fh.fileno()).st_size
+        if not size:
+            return ""
         fh.seek(max(0, size - _LOG_TAIL))
         text = fh.read().decode("utf-8", "replace")
     return text.strip()

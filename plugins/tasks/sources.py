@@ -11,6 +11,7 @@ caches: they change only when they are installed again.
 
 from __future__ import annotations
 
+import functools
 import os
 import site
 import sys
@@ -44,6 +45,7 @@ class SourceOnlyLoader(SourceFileLoader):
         return self.source_to_code(self.get_data(path), path)
 
 
+@functools.cache
 def installed_roots() -> tuple[str, ...]:
     """The folders of installed code: the standard library and every site-packages.
 
@@ -56,10 +58,13 @@ def installed_roots() -> tuple[str, ...]:
     return tuple(sorted({os.path.realpath(r) for r in roots if r}))
 
 
+def _within(path: str, roots: Iterable[str]) -> bool:
+    return any(path == root or path.startswith(root + os.sep) for root in roots)
+
+
 def is_installed(path: str, roots: Iterable[str]) -> bool:
     """Whether ``path`` lies inside one of ``roots`` (symbolic links resolved)."""
-    real = os.path.realpath(path or os.getcwd())
-    return any(real == root or real.startswith(root + os.sep) for root in roots)
+    return _within(path, roots) or _within(os.path.realpath(path or os.getcwd()), roots)
 
 
 def _hook(roots: tuple[str, ...]) -> Callable[[str], PathEntryFinder]:
@@ -82,8 +87,12 @@ def _hook(roots: tuple[str, ...]) -> Callable[[str], PathEntryFinder]:
 def read_user_code_fresh(roots: Iterable[str] | None = None) -> None:
     """From now on, modules outside ``roots`` (by default :func:`installed_roots`) load from source.
 
-    Finders made before are dropped, so every folder on ``sys.path`` is looked at again.
+    The finders made before for folders outside ``roots`` are dropped, so those folders
+    are looked at again; those of installed code stay (their code does not change, and
+    a forked process that keeps them need not touch the memory it shares).
     """
+    chosen = tuple(installed_roots() if roots is None else roots)
     if not any(getattr(h, "source_only", False) for h in sys.path_hooks):
-        sys.path_hooks.insert(0, _hook(tuple(installed_roots() if roots is None else roots)))
-    sys.path_importer_cache.clear()
+        sys.path_hooks.insert(0, _hook(chosen))
+    for path in [p for p in sys.path_importer_cache if not is_installed(p, chosen)]:
+        del sys.path_importer_cache[path]

@@ -68,9 +68,12 @@ def test_a_task_cannot_look_into_its_launcher(harness_factory) -> None:
     # The probe's control: a process the task starts (same account, no capabilities, as
     # the launcher has none either) reads the task, which is dumpable as a fresh one is.
     assert seen["own_environ_by_its_child"]
-    # The launcher, the task's parent, is not: nothing of it can be read or traced.
+    # The launcher, the task's parent, is not: nothing of it can be read or traced. Nor
+    # the process it forked ahead for the next run (the task could plant code there).
     assert not seen["parent_environ"]
     assert not seen["parent_mem"]
+    assert seen["siblings"]
+    assert not seen["sibling_mem"]
 
 
 def test_a_launcher_holds_none_of_the_workers_secrets(
