@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from plugins.builtin import task_child
-from plugins.builtin.launching import Launch, LaunchKind
+from plugins.builtin.launching import RUN, Launch, LaunchKind
 from plugins.builtin.privileges import die_with_parent, unprotect_process
 from plugins.builtin.task_child import ORPHAN_EXIT_CODE, orphaned, run_folder
 
@@ -72,10 +72,10 @@ def _receive(channel: int) -> int:
     """
     with socket.socket(fileno=channel) as sock:
         try:
-            message, fds, _, _ = socket.recv_fds(sock, 16, 2)
+            message, fds, _, _ = socket.recv_fds(sock, 1, 2)
         except OSError:
             message, fds = b"", []
-    if not message or len(fds) != 2:
+    if message != RUN or len(fds) != 2:
         os._exit(0)  # the launcher is gone, or had no run for it
     request_fd, log_fd = fds
     os.dup2(log_fd, 1)

@@ -35,9 +35,17 @@ import shutil
 import signal
 import socket
 import sys
+import threading
+from pathlib import Path
 
 from plugins.builtin import forked
-from plugins.builtin.launching import PRELOAD_VARIABLE, StatusKind, status_message
+from plugins.builtin.launching import (
+    PRELOAD_VARIABLE,
+    READY,
+    RUN,
+    StatusKind,
+    status_message,
+)
 from plugins.builtin.privileges import drop_privileges, protect_process
 from plugins.tasks.sources import installed_roots, read_user_code_fresh
 
@@ -62,6 +70,14 @@ def _preload(names: list[str]) -> None:
             importlib.import_module("plugins.builtin.flytekit_entry")
         except Exception as exc:
             _say(f"could not preload flytekit's entrypoint ({exc})")
+
+
+def _threads() -> int:
+    try:
+        status = Path("/proc/self/status").read_text()
+        return int(status.split("Threads:")[1].split()[0])
+    except (OSError, IndexError, ValueError):
+        return threading.active_count()
 
 
 def _exited() -> tuple[int, int] | None:
@@ -94,7 +110,7 @@ class _Spare:
     """A task process forked ahead, waiting for its run on its channel."""
 
     def __init__(self, base_path: list[str]) -> None:
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         launcher = os.getpid()
         try:
             pid = os.fork()
@@ -110,7 +126,7 @@ class _Spare:
     def hand(self, request_fd: int, log_fd: int) -> bool:
         """Give it its run; whether it took it (it may have been killed meanwhile)."""
         try:
-            socket.send_fds(self._channel, [b"R"], [request_fd, log_fd])
+            socket.send_fds(self._channel, [RUN], [request_fd, log_fd])
         except OSError:
             return False
         finally:
@@ -138,7 +154,7 @@ class _Server:
         self._selector.register(self._control, selectors.EVENT_READ)
         self._selector.register(self._wake, selectors.EVENT_READ)
         self._prepare()
-        self._control.sendall(b"ready")
+        self._control.sendall(READY)
         while True:
             for key, _ in self._selector.select():
                 if key.fileobj is self._control:
@@ -172,14 +188,14 @@ class _Server:
 
     def _accept(self) -> bool:
         try:
-            message, fds, _, _ = socket.recv_fds(self._control, 16, _DESCRIPTORS)
+            message, fds, _, _ = socket.recv_fds(self._control, 1, _DESCRIPTORS)
         except OSError:
             return False
         if not message:
             for fd in fds:
                 os.close(fd)
             return False
-        if len(fds) != _DESCRIPTORS:
+        if message != RUN or len(fds) != _DESCRIPTORS:
             _say(f"ignored a request with {len(fds)} descriptors")
             for fd in fds:
                 os.close(fd)
@@ -264,6 +280,11 @@ def main(argv: list[str]) -> int:
     listed = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
     base_path = [p for p in sys.path[1:] if p not in listed]
     _preload([n for n in os.environ.get(PRELOAD_VARIABLE, "").split(",") if n])
+    if (threads := _threads()) > 1:
+        _say(
+            f"{threads} threads run after the preloads: a fork copies none of them and may "
+            "find the locks they held taken; preload fewer packages"
+        )
     # Once, here, not in each fork: from now on user code loads from its source, and no
     # finder of a user folder is left (this process imports nothing more).
     read_user_code_fresh(installed_roots())

@@ -36,6 +36,8 @@ from typing import Any
 
 from plugins.builtin.launching import (
     PRELOAD_VARIABLE,
+    READY,
+    RUN,
     STATUS_SIZE,
     Launch,
     StatusKind,
@@ -60,11 +62,9 @@ _OUTPUT_TAIL = 4096
 # Its first act, before any import: non-dumpable (prctl PR_SET_DUMPABLE, 0), so task
 # processes of its account cannot trace it from the moment user code could exist.
 BOOTSTRAP = (
-    "import sys\n"
-    "if sys.platform.startswith('linux'):\n"
-    "    import ctypes; ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)\n"
-    "from plugins.builtin.launcher import main\n"
-    "sys.exit(main(sys.argv[1:]))\n"
+    "import sys; sys.platform.startswith('linux') and "
+    "__import__('ctypes').CDLL(None).prctl(4, 0, 0, 0, 0); "
+    "from plugins.builtin.launcher import main; sys.exit(main(sys.argv[1:]))"
 )
 
 
@@ -136,7 +136,7 @@ class Launcher:
             for _ in range(2):
                 control = self._ensure()
                 try:
-                    socket.send_fds(control, [b"R"], fds)
+                    socket.send_fds(control, [RUN], fds)
                     return
                 except OSError as exc:
                     log.warning("the task launcher (pid %s) is gone (%s)", self.pid, exc)
@@ -201,7 +201,7 @@ class Launcher:
         return self._control
 
     def _start(self) -> None:
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         folder: Path | None = None
         try:
             folder = Path(tempfile.mkdtemp(prefix="flyte-celery-launcher-"))
@@ -235,12 +235,12 @@ class Launcher:
         assert process is not None
         control.settimeout(READY_TIMEOUT.total_seconds())
         try:
-            said = control.recv(16)
+            said = control.recv(1)
         except TimeoutError:
             said = b""
         finally:
             control.settimeout(None)
-        if said == b"ready":
+        if said == READY:
             self._ready = True
             output = self._output()
             if output:

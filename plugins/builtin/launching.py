@@ -32,6 +32,8 @@ from plugins.tasks.sources import installed_roots, is_installed
 __all__ = [
     "LAUNCHER_VARIABLE",
     "PRELOAD_VARIABLE",
+    "READY",
+    "RUN",
     "Launch",
     "LaunchKind",
     "StatusKind",
@@ -44,6 +46,12 @@ __all__ = [
 
 LAUNCHER_VARIABLE = "FLYTE_CELERY_TASK_LAUNCHER"
 PRELOAD_VARIABLE = "FLYTE_CELERY_TASK_PRELOAD"
+
+READY = b"!"
+"""The byte a launcher sends on its control socket once it can fork."""
+RUN = b"R"
+"""The byte that carries a run's descriptors (one byte per message: the sockets are
+streams, as every platform has them, and the descriptors travel with their byte)."""
 
 _LENGTH = struct.Struct("!I")
 _STATUS = struct.Struct("!ci")
