@@ -14,7 +14,7 @@ from typing import TypeVar
 
 from scheduler.testing import RedisServer
 
-__all__ = ["RedisServer", "free_port", "start_redis", "wait_for"]
+__all__ = ["RedisServer", "free_port", "parent_pid", "process_ended", "start_redis", "wait_for"]
 
 T = TypeVar("T")
 
@@ -38,6 +38,24 @@ def wait_for(
         if time.monotonic() > deadline:
             raise TimeoutError(f"gave up after {timeout}s waiting for {what or condition}")
         time.sleep(interval)
+
+
+def _stat_fields(pid: int) -> list[str]:
+    # /proc/<pid>/stat: "pid (command) state ppid ..."; the command may hold spaces.
+    return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+
+
+def process_ended(pid: int) -> bool:
+    """Whether process ``pid`` has ended (a zombie nobody reaped yet has: it runs nothing)."""
+    try:
+        return _stat_fields(pid)[0] in ("Z", "X")
+    except OSError:
+        return True
+
+
+def parent_pid(pid: int) -> int:
+    """The parent of process ``pid``."""
+    return int(_stat_fields(pid)[1])
 
 
 def start_redis(directory: Path) -> RedisServer:

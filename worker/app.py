@@ -22,6 +22,7 @@ from celery.signals import beat_init, worker_process_init, worker_process_shutdo
 from kombu.entity import Queue
 
 from plugins.builtin import TaskIsolation
+from plugins.builtin.launcher_client import warm_up
 from plugins.builtin.privileges import protect_process
 from plugins.builtin.python_task import task_isolation
 from plugins.errors import ConfigError
@@ -113,6 +114,9 @@ os.environ.setdefault("FLOWER_TASKS_COLUMNS", FLOWER_COLUMNS)
 _protect()
 worker_process_init.connect(_freeze_imports, weak=False)
 worker_process_shutdown.connect(_metrics_end, weak=False)
+# Each pool process starts its task launcher as it starts, so its first task need not wait
+# for the launcher's imports (only processes that loaded python-task want one).
+worker_process_init.connect(lambda **_: warm_up(), weak=False)
 guard_lost_connection()
 OutageLog().install()
 publish_served_types()

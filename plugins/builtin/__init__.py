@@ -4,12 +4,14 @@
 - ``core-sleep`` (async): completes after its ``duration`` input, so tasks made by
   ``flytekitplugins-sleep`` run unchanged; :class:`SleepTask` makes such tasks.
 - ``python-task`` (sync): runs ``@task`` functions, each run in its own process
-  without the worker's credentials (:class:`TaskIsolation`).
+  without the worker's credentials (:class:`TaskIsolation`), forked by a launcher that
+  has imported the task runtime or spawned afresh (:class:`TaskLauncher`).
 """
 
 from __future__ import annotations
 
 from plugins.builtin.echo import ECHO, EchoPlugin, EchoTask
+from plugins.builtin.launching import TaskLauncher
 from plugins.builtin.python_task import PYTHON_TASK, PythonTaskPlugin, TaskIsolation
 from plugins.builtin.sleep import SLEEP, SleepHandle, SleepPlugin, SleepTask
 
@@ -24,4 +26,5 @@ __all__ = [
     "SleepPlugin",
     "SleepTask",
     "TaskIsolation",
+    "TaskLauncher",
 ]

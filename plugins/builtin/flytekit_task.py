@@ -17,6 +17,11 @@ worker's Python), in a fresh folder per attempt, the way a pod would:
 - an abort or a timeout kills the process group at once;
 - a fast-registered task's code tarball is downloaded by the worker too, and
   ``pyflyte-fast-execute`` unpacks it into the attempt's folder.
+
+The process is forked by the worker process's task launcher, which has imported flytekit
+already (with ``FLYTE_CELERY_TASK_LAUNCHER=spawn``, a fresh interpreter: ``exec_child``),
+and runs the entrypoint in itself (``flytekit_entry``). It runs as the task user when one
+is set, as ``@task`` processes do.
 """
 
 from __future__ import annotations
@@ -31,16 +36,12 @@ from pathlib import Path
 
 from flyteidl.core import errors_pb2, literals_pb2, tasks_pb2
 
+from plugins.builtin.launching import Launch, LaunchKind
 from plugins.builtin.staging import Staging
-from plugins.builtin.task_process import (
-    CANCELLED_MESSAGE,
-    RunRequest,
-    TaskProcess,
-    exit_description,
-    run_process,
-    tail_of,
-)
+from plugins.builtin.task_env import exit_description
+from plugins.builtin.task_process import CANCELLED_MESSAGE, RunRequest, TaskProcess, tail_of
 from plugins.core import ErrorKind, ExecutionError, Phase, PhaseInfo
+from plugins.errors import TaskError
 
 __all__ = [
     "ENTRYPOINTS",
@@ -152,8 +153,10 @@ class FlytekitTaskRunner:
         template, inputs = request.template, request.inputs
         staging = Staging(request.store, folder, request.raw_output_prefix)
         staged_inputs, outputs, work, tmp = (folder / n for n in ("in", "out", "work", "tmp"))
-        for path in (staged_inputs, outputs, work, tmp, staging.local_raw, folder / "ckpt"):
+        made = (staged_inputs, outputs, work, tmp, staging.local_raw, folder / "ckpt")
+        for path in made:
             path.mkdir()
+        self._process.own(folder, *made)
         (staged_inputs / "inputs.pb").write_bytes(staging.inputs(inputs).SerializeToString())
         (folder / "task.pb").write_bytes(template.SerializeToString())
         values = {
@@ -182,11 +185,12 @@ class FlytekitTaskRunner:
             FLYTE_INTERNAL_TASK_VERSION=template.id.version,
             FLYTE_ATTEMPT_NUMBER=str(request.attempt),
         )
-        launcher = [sys.executable, "-m", "plugins.builtin.exec_child", "--", *args]
         log_path = folder / "output.log"
-        code = run_process(
-            launcher, env=env, log_path=log_path, cancelled=request.cancelled, cwd=work
-        )
+        launch = Launch(LaunchKind.FLYTEKIT, tuple(args), env, str(work))
+        try:
+            code = self._process.start(launch, log_path, request.cancelled)
+        except TaskError as exc:
+            return PhaseInfo.system_retryable_failure(exc.code, exc.message), None
         if code is None:
             return PhaseInfo.failure("Cancelled", CANCELLED_MESSAGE), None
         error_file, outputs_file = outputs / "error.pb", outputs / "outputs.pb"

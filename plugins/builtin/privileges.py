@@ -11,11 +11,13 @@ starts can get ``CAP_SYS_PTRACE`` back. Elsewhere than Linux both calls do nothi
 from __future__ import annotations
 
 import ctypes
+import functools
 import sys
 from pathlib import Path
 
-__all__ = ["drop_privileges", "protect_process"]
+__all__ = ["die_with_parent", "drop_privileges", "protect_process", "unprotect_process"]
 
+_PR_SET_PDEATHSIG = 1
 _PR_SET_DUMPABLE = 4
 _PR_CAPBSET_DROP = 24
 _PR_SET_NO_NEW_PRIVS = 38
@@ -35,6 +37,7 @@ class _CapData(ctypes.Structure):
     )
 
 
+@functools.cache
 def _libc() -> ctypes.CDLL | None:
     if not sys.platform.startswith("linux"):
         return None
@@ -52,6 +55,26 @@ def protect_process() -> bool:
     """
     libc = _libc()
     return libc is not None and libc.prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0) == 0
+
+
+def unprotect_process() -> None:
+    """Make this process dumpable again, as every freshly started process is.
+
+    A process forked by a protected one (the task launcher) inherits its protection.
+    """
+    libc = _libc()
+    if libc is not None:
+        libc.prctl(_PR_SET_DUMPABLE, 1, 0, 0, 0)
+
+
+def die_with_parent(signal_number: int) -> bool:
+    """Have the kernel send ``signal_number`` to this process when its parent ends.
+
+    Returns:
+        Whether it took effect (``False`` off Linux).
+    """
+    libc = _libc()
+    return libc is not None and libc.prctl(_PR_SET_PDEATHSIG, signal_number, 0, 0, 0) == 0
 
 
 def _effective_capabilities() -> int:

@@ -7,10 +7,12 @@ is a USER error carrying the traceback; it consumes one of the task's retries.
 
 Where the code runs is the operator's choice (``FLYTE_CELERY_TASK_ISOLATION``):
 
-- ``process`` (the default): a fresh process per run, without the worker's
-  credentials; it sees only its declared secrets (see ``task_process``).
-- ``none``: inside the worker process, which is faster by the start of a Python
-  process but lets the task read everything the worker can. For one trusted team.
+- ``process`` (the default): a process of its own per run, without the worker's
+  credentials; it sees only its declared secrets (see ``task_process``). A launcher
+  that has imported the task runtime forks it (``FLYTE_CELERY_TASK_LAUNCHER=fork``, the
+  default), or it is a fresh interpreter (``spawn``).
+- ``none``: inside the worker process, which saves a fork but lets the task read
+  everything the worker can. For one trusted team.
 """
 
 from __future__ import annotations
@@ -21,13 +23,10 @@ import re
 from collections.abc import Mapping
 
 from plugins.builtin.flytekit_task import FlytekitTaskRunner, is_flytekit_template
-from plugins.builtin.task_process import (
-    USER_VARIABLE,
-    RunRequest,
-    TaskProcess,
-    TaskUser,
-    task_user,
-)
+from plugins.builtin.launcher_client import wanted
+from plugins.builtin.launching import TaskLauncher, preloaded_modules, task_launcher
+from plugins.builtin.task_env import USER_VARIABLE, TaskUser, enum_setting, task_user
+from plugins.builtin.task_process import RunRequest, TaskProcess
 from plugins.builtin.task_run import Status, load_task_from_template, run_task, task_environment
 from plugins.core import PhaseInfo
 from plugins.errors import ConfigError
@@ -66,11 +65,7 @@ def task_isolation(environ: Mapping[str, str] | None = None) -> TaskIsolation:
     Raises:
         ConfigError: The value is neither ``process`` nor ``none``.
     """
-    value = (os.environ if environ is None else environ).get(ISOLATION_VARIABLE, "process")
-    try:
-        return TaskIsolation(value.strip().lower())
-    except ValueError:
-        raise ConfigError(f"{ISOLATION_VARIABLE}={value!r}: expected 'process' or 'none'") from None
+    return enum_setting(ISOLATION_VARIABLE, TaskIsolation, TaskIsolation.PROCESS, environ)
 
 
 def _passthrough(environ: Mapping[str, str]) -> list[str]:
@@ -88,6 +83,8 @@ class PythonTaskPlugin(SyncPlugin):
         isolation: Where tasks run.
         passthrough: Worker variables every task process gets as well.
         user: The account task processes run as; ``None`` for the worker's own.
+        launcher: How task processes start: forked by a launcher, or spawned.
+        preload: Installed packages a launcher imports ahead of the runs.
     """
 
     def __init__(
@@ -95,12 +92,17 @@ class PythonTaskPlugin(SyncPlugin):
         isolation: TaskIsolation = TaskIsolation.PROCESS,
         passthrough: list[str] | None = None,
         user: TaskUser | None = None,
+        launcher: TaskLauncher = TaskLauncher.FORK,
+        preload: tuple[str, ...] = (),
     ) -> None:
         super().__init__()
         self.isolation = isolation
         paths = [p for p in os.environ.get(TASK_PATHS_VARIABLE, "").split(os.pathsep) if p]
-        self._process = TaskProcess(passthrough or [], [os.path.abspath(p) for p in paths], user)
+        absolute = [os.path.abspath(p) for p in paths]
+        self._process = TaskProcess(passthrough or [], absolute, user, launcher, preload)
         self._flytekit = FlytekitTaskRunner(self._process)
+        if isolation is TaskIsolation.PROCESS and launcher is TaskLauncher.FORK:
+            wanted(user, preload)  # a worker's pool processes start it as they start
 
     @classmethod
     def from_environment(cls) -> PythonTaskPlugin:
@@ -110,10 +112,12 @@ class PythonTaskPlugin(SyncPlugin):
             ConfigError: A value is malformed; only ``python-task`` executions fail then.
         """
         isolation = task_isolation()
+        launcher = task_launcher()
         user = (
             task_user(os.environ.get(USER_VARIABLE)) if isolation is TaskIsolation.PROCESS else None
         )
-        return cls(isolation, _passthrough(os.environ), user)
+        preload = preloaded_modules() if launcher is TaskLauncher.FORK else ()
+        return cls(isolation, _passthrough(os.environ), user, launcher, preload)
 
     def do(self, ctx: TaskExecutionContext) -> PhaseInfo:
         """Run the task and write its outputs; failures become PhaseInfos."""

@@ -1,18 +1,20 @@
 """Running a ``python-task`` in its own process, away from the worker's credentials.
 
 The worker's environment holds its Redis URL, broker URL and storage options; user
-code submitted by anyone must not read them. So each run gets a fresh Python
-process with a minimal environment (a few harmless variables, the ones the
-operator passes through, the task's own ``environment`` and its declared secrets)
-and a private folder. The worker stages files in and out (see ``staging``), so the
-task never needs storage credentials. The worker marks itself non-dumpable and
-the task's process runs without privileges (see ``privileges``), so it cannot read
-the worker's ``/proc/<pid>/environ`` either. ``FLYTE_CELERY_TASK_USER`` runs tasks
-as another OS account (a root worker only), which also keeps the worker's files
-out of their reach.
+code submitted by anyone must not read them. So each run gets a process of its own
+with a minimal environment (a few harmless variables, the ones the operator passes
+through, the task's own ``environment`` and its declared secrets) and a private
+folder. The worker stages files in and out (see ``staging``), so the task never needs
+storage credentials. The worker marks itself non-dumpable and the task's process runs
+without privileges (see ``privileges``), so it cannot read the worker's
+``/proc/<pid>/environ`` either. ``FLYTE_CELERY_TASK_USER`` runs tasks as another OS
+account (a root worker only), which also keeps the worker's files out of their reach.
 
-The process is killed when the job is cut off (a Celery time limit) or the worker
-dies, and its folder is removed afterwards.
+The process is forked by the worker process's task launcher (``launcher``), which has
+imported the task runtime already, or, with ``FLYTE_CELERY_TASK_LAUNCHER=spawn``, is a
+fresh interpreter. Either way it is killed, with its process group, when the job is cut
+off (a Celery time limit) or cancelled, or the worker dies, and its folder is removed
+afterwards.
 """
 
 from __future__ import annotations
@@ -21,11 +23,9 @@ import contextlib
 import json
 import logging
 import os
-import pwd
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import threading
 from collections.abc import Iterable, Mapping
@@ -34,32 +34,26 @@ from pathlib import Path
 
 from flyteidl.core import literals_pb2, tasks_pb2
 
+from plugins.builtin.launcher_client import launcher_for
+from plugins.builtin.launching import Launch, LaunchKind, TaskLauncher, launcher_preload
 from plugins.builtin.staging import Staging
+from plugins.builtin.task_env import TaskUser, base_environment, exit_description
 from plugins.builtin.task_run import Outcome, Status, task_environment
 from plugins.core import PhaseInfo
 from plugins.core.secrets import EnvSecretManager, SecretManager, secret_key
-from plugins.errors import ConfigError, SecretNotFoundError
+from plugins.errors import SecretNotFoundError, TaskError
 from plugins.io import DataStore
 from plugins.tasks.resolver import TASK_PATHS_VARIABLE
 
 __all__ = [
-    "BASE_VARIABLES",
     "CANCELLED_MESSAGE",
     "RunRequest",
     "TaskProcess",
-    "TaskUser",
-    "exit_description",
     "run_process",
     "tail_of",
-    "task_user",
 ]
 
 log = logging.getLogger("flyte_celery.task")
-
-BASE_VARIABLES = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "LC_ALL", "TZ")
-"""Worker variables every task process gets: none of them is a credential."""
-
-USER_VARIABLE = "FLYTE_CELERY_TASK_USER"
 
 _LOG_TAIL = 64 * 1024
 _POLL_SECONDS = 0.2
@@ -101,85 +95,15 @@ class RunRequest:
         return f"{self.project}/{self.domain}/{self.name}"
 
 
-@dataclass(frozen=True)
-class TaskUser:
-    """The OS account task processes run as, when it differs from the worker's."""
-
-    name: str
-    uid: int
-    gid: int
-    home: str
-
-
-def task_user(name: str | None) -> TaskUser | None:
-    """The account to run tasks as; ``None`` (no ``name``) means the worker's own.
-
-    Raises:
-        ConfigError: ``name`` is not an account, switching to it needs root, or it
-            cannot run the task process (e.g. cannot read the Python interpreter).
-    """
-    if not name or not hasattr(os, "geteuid"):
-        return None
-    try:
-        entry = pwd.getpwnam(name)
-    except KeyError:
-        raise ConfigError(f"{USER_VARIABLE}={name!r}: no such user") from None
-    if entry.pw_uid == os.geteuid():
-        return None
-    if os.geteuid() != 0:
-        raise ConfigError(
-            f"{USER_VARIABLE}={name!r}: running tasks as another user needs a root worker"
-        )
-    user = TaskUser(entry.pw_name, entry.pw_uid, entry.pw_gid, entry.pw_dir)
-    probe = [sys.executable, "-c", "import plugins.builtin.task_child"]
-    try:
-        subprocess.run(
-            probe,
-            env={"PATH": os.environ.get("PATH", ""), "PYTHONPATH": _import_path()},
-            user=user.uid,
-            group=user.gid,
-            extra_groups=[],
-            capture_output=True,
-            check=True,
-            timeout=60,
-        )
-    except (OSError, subprocess.SubprocessError) as exc:
-        detail = getattr(exc, "stderr", b"") or b""
-        reason = detail.decode("utf-8", "replace").strip().splitlines()[-1:] or [str(exc)]
-        raise ConfigError(
-            f"{USER_VARIABLE}={name!r}: that user cannot start a task process with "
-            f"{sys.executable}: {reason[0]}"
-        ) from None
-    return user
-
-
-def _import_path() -> str:
-    # The worker's own import path minus the interpreter's (the child has that already),
-    # so a module that imports in the worker imports in the task's process too.
-    system = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)}
-    keep: list[str] = []
-    for entry in sys.path:
-        path = os.path.abspath(entry or os.getcwd())
-        inside = any(os.path.realpath(path).startswith(root + os.sep) for root in system)
-        if not inside and path not in keep:
-            keep.append(path)
-    return os.pathsep.join(keep)
-
-
-def exit_description(code: int) -> str:
-    """``exited with code N`` or ``was killed by signal N``."""
-    if code < 0:
-        return f"was killed by signal {-code}"
-    return f"exited with code {code}"
-
-
 class TaskProcess:
-    """Runs templates in fresh processes; one instance serves a whole worker.
+    """Runs templates in processes of their own; one instance serves a whole worker.
 
     Args:
         passthrough: Names of worker variables every task gets as well (e.g. proxies).
         task_paths: Folders a template may name a task file in (``FLYTE_CELERY_TASK_PATHS``).
         user: The account tasks run as; ``None`` for the worker's own.
+        launcher: How their processes start: forked by a launcher, or spawned.
+        preload: Installed packages a launcher imports ahead (``FLYTE_CELERY_TASK_PRELOAD``).
     """
 
     def __init__(
@@ -187,10 +111,14 @@ class TaskProcess:
         passthrough: Iterable[str] = (),
         task_paths: Iterable[str] = (),
         user: TaskUser | None = None,
+        launcher: TaskLauncher = TaskLauncher.FORK,
+        preload: Iterable[str] = (),
     ) -> None:
         self._passthrough = tuple(passthrough)
         self._task_paths = os.pathsep.join(task_paths)
-        self._user = user
+        self.user = user
+        self.launcher = launcher
+        self.preload = tuple(preload)
 
     def environment(
         self, template: tasks_pb2.TaskTemplate, secrets: SecretManager, tmp: Path
@@ -200,23 +128,43 @@ class TaskProcess:
         Raises:
             SecretNotFoundError: A secret the template declares is not configured.
         """
-        names = (*BASE_VARIABLES, *self._passthrough)
-        env = {name: os.environ[name] for name in names if name in os.environ}
-        env.update(
-            PYTHONPATH=_import_path(),
-            PYTHONUNBUFFERED="1",
-            TMPDIR=str(tmp),
-            **{TASK_PATHS_VARIABLE: self._task_paths or os.getcwd()},
-        )
-        if self._user is not None:
-            home = self._user.home if os.path.isdir(self._user.home) else str(tmp)
-            env.update(HOME=home, USER=self._user.name, LOGNAME=self._user.name)
+        env = {name: os.environ[name] for name in self._passthrough if name in os.environ}
+        env.update(base_environment(self.user, str(tmp)))
+        env[TASK_PATHS_VARIABLE] = self._task_paths or os.getcwd()
         env.update(task_environment(template))
         exported = EnvSecretManager()
         for secret in template.security_context.secrets:
             key = secret_key(secret)
             env[exported.variable_name(key)] = secrets.get(key)
         return env
+
+    def own(self, *folders: Path) -> None:
+        """Give ``folders`` to the task user, if tasks run as one."""
+        if self.user is not None:
+            for folder in folders:
+                os.chown(folder, self.user.uid, self.user.gid)
+
+    def start(
+        self, launch: Launch, log_path: Path, cancelled: threading.Event | None
+    ) -> int | None:
+        """Run ``launch`` in a process of its own and wait for it.
+
+        Returns:
+            Its exit code (minus the signal that killed it), or ``None`` if ``cancelled``
+            was set first.
+
+        Raises:
+            TaskError: The launcher could not serve it (code ``TaskLauncherFailed``).
+        """
+        if self.launcher is TaskLauncher.SPAWN:
+            cwd = Path(launch.cwd) if launch.cwd else None
+            args = launch.spawn_args()
+            return run_process(
+                args, env=launch.env, log_path=log_path, user=self.user, cancelled=cancelled,
+                cwd=cwd,
+            )  # fmt: skip
+        launcher = launcher_for(self.user, launcher_preload(launch.kind, self.preload))
+        return launcher.run(launch, log_path, cancelled)
 
     def run(self, request: RunRequest) -> tuple[PhaseInfo, literals_pb2.LiteralMap | None]:
         """Run the template's task in its own process.
@@ -232,9 +180,7 @@ class TaskProcess:
             staging = Staging(request.store, folder, request.raw_output_prefix)
             (folder / "tmp").mkdir()
             staging.local_raw.mkdir()
-            if self._user is not None:
-                for owned in (folder, folder / "tmp", staging.local_raw):
-                    os.chown(owned, self._user.uid, self._user.gid)
+            self.own(folder, folder / "tmp", staging.local_raw)
             try:
                 env = self.environment(request.template, request.secrets, folder / "tmp")
             except SecretNotFoundError as exc:
@@ -260,8 +206,11 @@ class TaskProcess:
         cancelled: threading.Event | None,
     ) -> Outcome:
         output = folder / "output.log"
-        args = [sys.executable, "-m", "plugins.builtin.task_child", str(folder), str(os.getpid())]
-        code = run_process(args, env=env, log_path=output, user=self._user, cancelled=cancelled)
+        launch = Launch(LaunchKind.TASK, (str(folder),), env, os.getcwd())
+        try:
+            code = self.start(launch, output, cancelled)
+        except TaskError as exc:
+            return Outcome(Status.FAILED, exc.code, exc.message, permanent=False, user=False)
         tail = tail_of(output)
         if tail:
             log.info("task %s output:\n%s", execution_id, tail)
@@ -305,9 +254,7 @@ def run_process(
             stdout=sink,
             stderr=sink,
             start_new_session=True,
-            user=None if user is None else user.uid,
-            group=None if user is None else user.gid,
-            extra_groups=None if user is None else [],
+            **({} if user is None else user.popen_options()),
         )
         try:
             while True:
@@ -325,8 +272,9 @@ def run_process(
 def tail_of(path: Path) -> str:
     """The last 64 KiB of a process's output, as text."""
     with path.open("rb") as fh:
-        fh.seek(0, os.SEEK_END)
-        size = fh.tell()
+        size = os.fstat(fh.fileno()).st_size
+        if not size:
+            return ""
         fh.seek(max(0, size - _LOG_TAIL))
         text = fh.read().decode("utf-8", "replace")
     return text.strip()

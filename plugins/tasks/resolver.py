@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from plugins.errors import TaskLoadError
 from plugins.tasks.base import Task
+from plugins.tasks.sources import SourceOnlyLoader
 
 if TYPE_CHECKING:
     from plugins.tasks.base import SerializationSettings
@@ -125,7 +126,10 @@ def _import(module: str, file: str | None) -> ModuleType:
                 "in the worker (install it or add it to PYTHONPATH)"
             ) from exc
     file = allowed_task_file(file)
-    spec = importlib.util.spec_from_file_location(module, file)
+    # From the source as it is now: a same-second edit must not run a stale .pyc.
+    spec = importlib.util.spec_from_file_location(
+        module, file, loader=SourceOnlyLoader(module, file)
+    )
     if spec is None or spec.loader is None:
         raise TaskLoadError(f"cannot load task module {module!r} from {file}")
     loaded = importlib.util.module_from_spec(spec)

@@ -24,8 +24,9 @@ from flyteidl.core import tasks_pb2
 from google.protobuf import struct_pb2
 
 from plugins.core import Phase
-from scheduler import Client, Settings, Submission
+from scheduler import Client, Submission
 from scheduler.backend.keys import Keys
+from tests.benchmarks.stacks import production_timings
 from tests.helpers import RedisServer, wait_for
 from tests.integration.stack import ROOT, Stack
 from tests.remote_job import CREATED_KEY
@@ -102,19 +103,12 @@ def engine_rate(api: Client, client: redis.Redis) -> tuple[float, float]:
 def test_engine_throughput_and_latency(redis_server: RedisServer, tmp_path: Path) -> None:
     client = redis.Redis.from_url(redis_server.url)
     client.flushall()
-    # Production timings: the stack's defaults are the fault tests' (a 5 s visibility
-    # timeout would publish again every Create still queued behind thousands of others).
-    defaults = Settings()
-    timings: dict[str, object] = {
-        name: getattr(defaults, name)
-        for name in ("visibility_timeout", "run_lease", "leader_lease", "token_lease")
-    }
     stack = Stack(
         redis_server.url,
         tmp_path,
         "http://unused",
         plugins="tests.benchmarks.noop:ENTRIES",
-        overrides=timings,
+        overrides=production_timings(),
     )
     try:
         stack.start_worker("w1")

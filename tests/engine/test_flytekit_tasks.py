@@ -122,3 +122,46 @@ def test_a_fast_registered_task_gets_its_code_from_storage(
     h.drain()
     assert ex.refresh().phase is Phase.SUCCESS, ex.error()
     assert ex.outputs().literals["o0"].scalar.primitive.string_value == "HEY!"
+
+
+@pytest.mark.parametrize("launcher", ["fork", "spawn"])
+def test_a_map_task_runs_the_element_its_array_index_names(
+    harness_factory, monkeypatch: pytest.MonkeyPatch, launcher: str
+) -> None:
+    from flyteidl.core import literals_pb2
+    from flytekit import map_task
+
+    monkeypatch.setenv("FLYTE_CELERY_TASK_LAUNCHER", launcher)
+    h: Harness = harness_factory()
+    t = template(map_task(fktasks.double))
+    assert t.container.args[0] == "pyflyte-map-execute"
+    # Propeller runs each element as a process of its own and names its index this way.
+    t.container.env.add(key="BATCH_JOB_ARRAY_INDEX_VAR_NAME", value="ELEMENT")
+    t.container.env.add(key="ELEMENT", value="2")
+    xs = literals_pb2.Literal()
+    for value in (1, 2, 3):
+        xs.collection.literals.add().scalar.primitive.integer = value
+    ex = h.client.submit(t, {"x": xs})
+    h.drain()
+    assert ex.refresh().phase is Phase.SUCCESS, ex.error()
+    assert ex.outputs().literals["o0"].scalar.primitive.integer == 6
+
+
+def test_flytekit_runs_forked_with_the_runs_own_folders_and_settings(harness_factory) -> None:
+    import json
+    import os
+    from pathlib import Path as _Path
+
+    h: Harness = harness_factory()
+    t = template(fktasks.surroundings)
+    t.container.env.add(key="FLYTE_SDK_LOGGING_LEVEL", value="10")
+    ex = h.client.submit(t, {})
+    h.drain()
+    assert ex.refresh().phase is Phase.SUCCESS, ex.error()
+    seen = json.loads(ex.outputs().literals["o0"].scalar.primitive.string_value)
+    assert "flyte-celery-flytekit-" in seen["tmp"]  # the run's own folder, not the launcher's
+    # flytekit's working folder was made at import in the launcher: it is made again here.
+    assert seen["working_directory"].startswith(seen["tmp"] + os.sep)
+    assert seen["level"] == 10  # read from the run's environment, not the launcher's
+    command = _Path(f"/proc/{seen['ppid']}/cmdline").read_bytes()
+    assert b"plugins.builtin.launcher" in command

@@ -22,6 +22,13 @@ from tests.tasks import sample
 WORKER_SECRET = "redis://:hunter2-worker-password@10.0.0.1:6379/0"
 
 
+@pytest.fixture(params=["fork", "spawn"])
+def launcher(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Each guarantee holds however task processes start: forked by a launcher, or spawned."""
+    monkeypatch.setenv("FLYTE_CELERY_TASK_LAUNCHER", request.param)
+    return str(request.param)
+
+
 @pytest.fixture
 def worker_env(monkeypatch: pytest.MonkeyPatch) -> None:
     # What a worker's environment holds: its Redis URL, a storage key, a task secret.
@@ -30,7 +37,7 @@ def worker_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("_FSEC_DB_PASSWORD", "db-secret-4567")
 
 
-def test_a_task_sees_none_of_the_workers_environment(harness_factory, worker_env) -> None:
+def test_a_task_sees_none_of_the_workers_environment(harness_factory, worker_env, launcher) -> None:
     h: Harness = harness_factory()
     ex = h.client.submit(sample.environment, {})
     h.drain()
@@ -53,7 +60,7 @@ def test_without_isolation_the_task_sees_everything(
     assert ex.result(timeout=1)["FLYTE_CELERY_REDIS_URL"] == WORKER_SECRET
 
 
-def test_a_task_reads_its_declared_secrets_only(harness_factory, worker_env) -> None:
+def test_a_task_reads_its_declared_secrets_only(harness_factory, worker_env, launcher) -> None:
     h: Harness = harness_factory()
     declared = h.client.submit(sample.declared_secret, {})
     undeclared = h.client.submit(sample.undeclared_secret, {})
@@ -91,6 +98,9 @@ def test_passthrough_variables_reach_the_task(
     ("variable", "value", "expected"),
     [
         ("FLYTE_CELERY_TASK_ISOLATION", "container", "expected 'process' or 'none'"),
+        ("FLYTE_CELERY_TASK_LAUNCHER", "zygote", "expected 'fork' or 'spawn'"),
+        ("FLYTE_CELERY_TASK_PRELOAD", "tests.tasks.sample", "not in site-packages"),
+        ("FLYTE_CELERY_TASK_PRELOAD", "no_such_package_q", "is not installed"),
         ("FLYTE_CELERY_TASK_USER", "no-such-user-q", "'no-such-user-q': no such user"),
         ("FLYTE_CELERY_TASK_ENV", "OK,not a name", "not variable names: not a name"),
     ],
@@ -109,7 +119,9 @@ def test_a_bad_task_setting_fails_only_python_tasks_naming_it(
     assert echo.refresh().phase is Phase.SUCCESS
 
 
-def test_a_process_that_dies_is_a_retryable_user_error_with_its_output(harness_factory) -> None:
+def test_a_process_that_dies_is_a_retryable_user_error_with_its_output(
+    harness_factory, launcher
+) -> None:
     h: Harness = harness_factory()
     ex = h.client.submit(sample.dies, {"code": 9})
     h.drain()
@@ -149,7 +161,7 @@ def test_task_files_load_only_from_allowed_folders(
     assert ok.result(timeout=1) == 3
 
 
-def test_files_are_staged_in_and_out_of_remote_storage(harness_factory) -> None:
+def test_files_are_staged_in_and_out_of_remote_storage(harness_factory, launcher) -> None:
     # memory:// lives in this process only: the task's process can reach the files only
     # because the worker downloads its inputs and uploads its outputs.
     h: Harness = harness_factory(storage="memory://isolation-test/storage")
@@ -169,15 +181,23 @@ def test_files_are_staged_in_and_out_of_remote_storage(harness_factory) -> None:
     assert counted.result(timeout=1) == 2
 
 
+@pytest.mark.parametrize("kind", ["task", "flytekit"])
 def test_tasks_run_as_the_task_user_or_the_setting_says_why_not(
-    harness_factory, monkeypatch: pytest.MonkeyPatch
+    harness_factory, monkeypatch: pytest.MonkeyPatch, launcher: str, kind: str
 ) -> None:
+    from tests.flytekit import fktasks
+    from tests.flytekit.serialize import template as flytekit_template
+
     monkeypatch.setenv("FLYTE_CELERY_TASK_USER", "nobody")
     h: Harness = harness_factory()
-    ex = h.client.submit(sample.whoami_user, {})
+    if kind == "task":
+        ex = h.client.submit(sample.whoami_user, {})
+    else:
+        ex = h.client.submit(flytekit_template(fktasks.whoami), {})
     h.drain()
     if ex.refresh().phase is Phase.SUCCESS:
-        assert ex.result(timeout=1) == pwd.getpwnam("nobody").pw_uid
+        got = ex.outputs().literals["o0"].scalar.primitive.integer
+        assert got == pwd.getpwnam("nobody").pw_uid
         return
     message = (ex.error() or pytest.fail("no error")).message
     if os.geteuid() != 0:

@@ -56,3 +56,39 @@ def webhook(url: str) -> object:
     return WebhookTask(
         name="notify", url=url, method="POST", data={"x": "{inputs.x}"}, dynamic_inputs={"x": int}
     )
+
+
+@task
+def surroundings() -> str:
+    """Where flytekit put this run's working folder, its log level, and the process's parent."""
+    import json
+    import logging
+    import os
+    import tempfile
+
+    import flytekit
+
+    return json.dumps(
+        {
+            "working_directory": flytekit.current_context().working_directory,
+            "tmp": tempfile.gettempdir(),
+            "level": logging.getLogger("flytekit").level,
+            "ppid": os.getppid(),
+        }
+    )
+
+
+@task
+def hold_with_helper(marker: str) -> int:
+    """Starts a helper process in its group, writes both ids to ``marker``, then holds."""
+    from tests.tasks.sample import start_helper_and_hold
+
+    return start_helper_and_hold(marker)
+
+
+@task
+def whoami() -> int:
+    """The account the task runs as."""
+    import os
+
+    return os.geteuid()

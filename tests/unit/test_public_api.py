@@ -76,7 +76,7 @@ ERRORS = frozenset({
 
 BUILTIN = frozenset({
     "ECHO", "PYTHON_TASK", "SLEEP", "EchoPlugin", "EchoTask", "PythonTaskPlugin", "SleepHandle",
-    "SleepPlugin", "SleepTask", "TaskIsolation",
+    "SleepPlugin", "SleepTask", "TaskIsolation", "TaskLauncher",
 })  # fmt: skip
 
 
