@@ -13,11 +13,11 @@ from celery import Celery
 from plugins.webapi import PluginConfig, PluginEntry
 from tests.remote_job import RemoteJobPlugin, TimedJobService, process_redis
 
-# No rate limit may hold the engine back, and resync at Flyte's fastest.
+# No rate limit, nor concurrency limit, may hold the engine back; resync at Flyte's fastest.
 UNLIMITED = {"qps": 100000, "burst": 10000}
 CONFIG = PluginConfig.model_validate(
     {
-        "caching": {"resyncInterval": "5s"},
+        "caching": {"resyncInterval": "5s", "workers": 200},
         "readRateLimiter": UNLIMITED,
         "writeRateLimiter": UNLIMITED,
     }

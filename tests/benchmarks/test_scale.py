@@ -30,8 +30,10 @@ from flyteidl.core import tasks_pb2
 from google.protobuf import struct_pb2
 
 from plugins.core import Phase
-from scheduler import Settings, Submission
+from scheduler import Submission
 from tests.benchmarks.holding import GETS_KEY, RELEASE_KEY, latency
+from tests.benchmarks.measure import rss_mb
+from tests.benchmarks.stacks import production_timings
 from tests.helpers import RedisServer, wait_for
 from tests.integration.stack import Stack
 from tests.remote_job import CREATE_CALLS_KEY, CREATED_KEY
@@ -57,23 +59,6 @@ DESCRIBED = {
 }
 
 
-def rss_mb(pid: int) -> float:
-    """The resident memory of ``pid`` and its children (a prefork worker's pool)."""
-    total = 0
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            stat = (proc / "stat").read_text().split()
-            status = (proc / "status").read_text()
-        except OSError:
-            continue
-        if int(proc.name) == pid or int(stat[3]) == pid:
-            line = next(x for x in status.splitlines() if x.startswith("VmRSS:"))
-            total += int(line.split()[1])
-    return total / 1024
-
-
 @pytest.mark.parametrize("kind", [k.strip() for k in PLUGINS if k.strip()])
 def test_executions_held_in_flight(
     kind: str, redis_server: RedisServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -81,13 +66,7 @@ def test_executions_held_in_flight(
     client = redis.Redis.from_url(redis_server.url)
     client.flushall()
     monkeypatch.setenv("FLYTE_CELERY_BENCH_HOLD_RESYNC", f"{RESYNC:g}s")  # the plugin's resync
-    # Production timings: the stack's defaults are the fault tests' (a 5 s visibility
-    # timeout would re-publish every Create still queued behind thousands of others).
-    defaults = Settings()
-    timings: dict[str, object] = {
-        name: getattr(defaults, name)
-        for name in ("visibility_timeout", "run_lease", "leader_lease", "token_lease")
-    }
+    timings = production_timings()
     timings["tick_stats_period"] = timedelta(seconds=RESYNC)  # one summary per period
     stack = Stack(
         redis_server.url,
