@@ -20,6 +20,7 @@ from plugins.io.datastore import DataStore
 from plugins.io.interfaces import InputReader, OutputWriter
 
 __all__ = [
+    "NEVER_CANCELLED",
     "DeleteContext",
     "GetContext",
     "MetaT",
@@ -55,6 +56,22 @@ class TaskExecutionContextReader:
     secret_manager: SecretManager = field(default_factory=EnvSecretManager)
 
 
+class _NeverCancelled(threading.Event):
+    """The ``cancelled`` of a context whose call is not watched (Create, Get, Status...).
+
+    One shared instance: a context is made per execution per poll, and a new Event (a lock
+    and a condition) each time was a seventh of a Get's cost in the worker.
+    """
+
+    def set(self) -> None:
+        """Refused: only the worker cancels, and only a sync call it watches."""
+        raise RuntimeError("this context's call is not watched and cannot be cancelled")
+
+
+NEVER_CANCELLED: threading.Event = _NeverCancelled()
+"""The default ``cancelled`` of a context: never set (a watched sync call gets its own)."""
+
+
 @dataclass(frozen=True, kw_only=True)
 class TaskExecutionContext(TaskExecutionContextReader):
     """A :class:`TaskExecutionContextReader` plus the blob store.
@@ -63,11 +80,11 @@ class TaskExecutionContext(TaskExecutionContextReader):
         data_store: The blob store, with the process's storage options.
         cancelled: Set while a sync call runs when the attempt no longer wants its answer
             (aborted, timed out). A long call should stop then; its late answer is dropped
-            either way.
+            either way. Other calls get :data:`NEVER_CANCELLED`.
     """
 
     data_store: DataStore
-    cancelled: threading.Event = field(default_factory=threading.Event)
+    cancelled: threading.Event = NEVER_CANCELLED
 
 
 @dataclass(frozen=True)
