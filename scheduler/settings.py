@@ -176,7 +176,7 @@ class Settings(BaseSettings):
     tick_stats_period: Duration = timedelta(minutes=1)
     get_batch_size: int = Field(default=200, ge=1, le=10_000)
     create_batch_size: int = Field(default=20, ge=1, le=1_000)
-    call_concurrency: int = Field(default=500, ge=1, le=100_000)
+    call_concurrency: int = Field(default=1000, ge=1, le=100_000)
     max_system_retries: int = Field(default=3, ge=0)
     system_retry_backoff: Duration = timedelta(seconds=1)
     system_retry_backoff_max: Duration = timedelta(minutes=1)

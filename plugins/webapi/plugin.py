@@ -8,6 +8,12 @@ attempt; key it on the generated name, since a call may be repeated),
 
 Authors may write every method as ``def`` or ``async def``; :func:`call_async`
 and :func:`call_sync` run either kind. Errors are raised, never returned.
+
+In a worker process, up to ``caching.workers`` calls of one plugin run at once: plain
+``def`` methods each on a thread of the process, so they must be thread-safe (share a
+thread-safe client, or keep one per thread); ``async def`` methods on the process's one
+event loop, which outlives jobs, so an async client made on first use serves them all
+(see ``scheduler.runtime.PluginCalls``).
 """
 
 from __future__ import annotations

@@ -18,7 +18,11 @@ from pathlib import Path
 from typing import TypeVar
 
 from selenium import webdriver
-from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+from selenium.common.exceptions import (
+    NoSuchElementException,
+    StaleElementReferenceException,
+    WebDriverException,
+)
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
@@ -72,8 +76,19 @@ def until(driver: WebDriver, condition: Callable[[WebDriver], T], timeout: float
         poll_frequency=0.2,
         ignored_exceptions=(NoSuchElementException, StaleElementReferenceException),
     )
-    result: T = wait.until(condition)
+    result: T = wait.until(lambda d: _settled(condition, d))
     return result
+
+
+def _settled(condition: Callable[[WebDriver], T], driver: WebDriver) -> T | None:
+    # Chromedriver reports an element whose page was just replaced either as stale or,
+    # when the replacement lands mid-command, as this "unknown error": both mean not yet.
+    try:
+        return condition(driver)
+    except WebDriverException as exc:
+        if "does not belong to the document" in (exc.msg or ""):
+            return None
+        raise
 
 
 def console_post(console: str, path: str, form: dict[str, str]) -> tuple[int, str, str]:

@@ -52,7 +52,9 @@ class Site:
         self.browser.save_screenshot(str(self.shots / f"{name}.png"))
 
     def text(self, css: str) -> str:
-        return str(self.browser.find_element(By.CSS_SELECTOR, css).text)
+        # Read inside a wait: the page refreshes itself and may replace the element mid-read.
+        read = until(self.browser, lambda d: [str(d.find_element(By.CSS_SELECTOR, css).text)])
+        return read[0]
 
     def sign_in(self, name: str, password: str) -> None:
         self.browser.find_element(By.ID, "sign-in").click()
@@ -214,10 +216,8 @@ def test_abort_and_signal_from_the_page_need_a_signed_in_user(site: Site) -> Non
     browser = site.open(page)
     assert not browser.find_elements(By.ID, "abort")
     site.sign_in("ops", "wrong")
-    assert (
-        "Wrong name or password."
-        in until(browser, lambda d: d.find_element(By.ID, "login-failed")).text
-    )
+    failed = "Wrong name or password."
+    until(browser, lambda d: failed in d.find_element(By.ID, "login-failed").text)
     browser.find_element(By.ID, "login-name").send_keys("ops")
     browser.find_element(By.ID, "login-password").send_keys(PASSWORD)
     browser.find_element(By.ID, "login-submit").click()
