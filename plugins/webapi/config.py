@@ -41,7 +41,9 @@ __all__ = [
     "parse_duration",
 ]
 
-# Flyte's ranges, checked at plugin load (internal/webapi/core.go).
+# Flyte's ranges, checked at plugin load (internal/webapi/core.go), except workers: Flyte
+# caps it at 100 goroutines per plugin; a worker process here runs a whole Get job's calls
+# at once, and 100,000 in flight at a 50 ms latency wants about 600.
 MIN_CACHE_SIZE, MAX_CACHE_SIZE = 10, 500_000
 MIN_WORKERS, MAX_WORKERS = 1, 10_000
 MIN_SYNC_SECONDS, MAX_SYNC_SECONDS = 5.0, 3600.0
@@ -148,7 +150,9 @@ class CachingConfig(_ConfigModel):
     Attributes:
         size: How many executions one plugin may track at once.
         resync_interval: The time between two Gets of one execution.
-        workers: How many Gets one plugin runs concurrently.
+        workers: How many calls of this plugin (Create, Get, Delete, Do) one worker
+            process runs at once; a Get job carries this many Gets when it is more than
+            the Get batch size.
         max_system_failures: Failed Gets tolerated per attempt; one more fails it.
     """
 

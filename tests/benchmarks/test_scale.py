@@ -10,7 +10,8 @@ for a few resync periods, the benchmark counts the Gets the plugin answers and c
 them with the need (N / resync): the ratio must reach 1.0 for the system to hold N in
 flight. It also prints the Redis bytes per execution in flight (``INFO memory``, less
 the benchmark plugin's own keys), the beat's and the worker's RSS, the worst p99 of
-the scheduler's tick in the window (from the beat's tick summaries), the time to
+the scheduler's tick in the window (from the beat's tick summaries), the CPU each process
+used in the window (and the worker pool's per Get), the time to
 create all, and the time to drain all after release. FLYTE_CELERY_BENCH_RESYNC sets
 the resync (default 30 s; 5 s in smoke mode).
 """
@@ -32,7 +33,7 @@ from google.protobuf import struct_pb2
 from plugins.core import Phase
 from scheduler import Submission
 from tests.benchmarks.holding import GETS_KEY, RELEASE_KEY, latency
-from tests.benchmarks.measure import rss_mb
+from tests.benchmarks.measure import CpuWindow, cores_line, rss_mb
 from tests.benchmarks.stacks import production_timings
 from tests.helpers import RedisServer, wait_for
 from tests.integration.stack import Stack
@@ -91,9 +92,18 @@ def test_executions_held_in_flight(
         time.sleep(RESYNC)  # one period for the first Gets to spread out
         beat_log = stack.log("beat")
         logged = len(beat_log.read_bytes())
+        cpu = CpuWindow(
+            {
+                "beat": stack.processes["beat"].pid,
+                "worker*": stack.processes["w1"].pid,
+                "redis": redis_server.process.pid,
+            }
+        )
         gets0, t0 = int(client.get(GETS_KEY) or 0), time.perf_counter()
         time.sleep(RESYNC * WINDOW_PERIODS)
         gets1, t1 = int(client.get(GETS_KEY) or 0), time.perf_counter()
+        cores = cpu.cores(t1 - t0)
+        pool = sum(v for name, v in cores.items() if " child " in name)
         achieved = (gets1 - gets0) / (t1 - t0)
         needed = N / RESYNC
         # The window's tick summaries (one per period): the worst p99 among them.
@@ -133,6 +143,8 @@ def test_executions_held_in_flight(
     print(
         f"  Gets/s achieved    {achieved:10.1f}  needed {needed:.1f}  ratio {achieved / needed:.2f}"
     )
+    print(f"  CPU in the window  {cores_line(cores)}")
+    print(f"  worker CPU per Get {pool / max(achieved, 1e-9) * 1e6:10.0f} us (pool processes)")
     print(f"  Redis per exec     {per_execution:10.0f} bytes (INFO memory; 2 KB target)")
     print(f"  tick p99           {tick_p99:>10}")
     print(f"  RSS                beat {beat:.0f} MB, worker {worker:.0f} MB")
