@@ -31,6 +31,7 @@ from typing import Any, cast
 from redis import Redis
 
 from plugins.errors import ConfigError, ExecutionExistsError
+from scheduler.backend.creates import create_calls, plain
 from scheduler.backend.indexes import COUNTS, StoreIndexes, counter, ms_or_empty
 from scheduler.backend.keys import Keys
 from scheduler.backend.listing import Listing
@@ -68,27 +69,6 @@ def _stored(new: ExecutionRecord, version: Any) -> ExecutionRecord | None:
 
 _Write = tuple[ExecutionRecord | None, ExecutionRecord, Sequence[Event]]
 """One write of a batch: the record as read (None: a new one), the new one, extra events."""
-
-
-_CREATE_INDEXES = ("all", "pending", "due", "timeouts", "claims", "finished")
-"""The indexes ``lua/create.lua`` takes, in its order."""
-
-
-_CREATES_PER_CALL = 100
-"""Records per ``lua/create.lua`` call: Redis runs one script at a time, and a longer one
-would hold up the scheduler's and workers' calls."""
-
-
-def _plain(new: ExecutionRecord) -> bool:
-    """Whether a new record is a plain submission: pending, in no other index (create.lua)."""
-    return (
-        new.pending
-        and not new.finished
-        and new.next_get_at is None
-        and new.deadline is None
-        and not new.claim
-        and new.waiting_namespace is None
-    )
 
 
 def _light(current: ExecutionRecord | None, new: ExecutionRecord, events: Sequence[Event]) -> bool:
@@ -178,27 +158,13 @@ class ExecutionStore(StoreIndexes):
             Each stored record, in order; ``None`` where the id was taken.
         """
         news = [r if r.version == 0 else evolve(r, version=0) for r in records]
-        if not all(map(_plain, news)):
+        if not all(map(plain, news)):
             return self._pipelined([(None, r, ()) for r in news], batch)
-        indexes = [self._keys.index(name) for name in (*_CREATE_INDEXES, COUNTS)]
         results: list[ExecutionRecord | None] = []
         for start in range(0, len(news), batch):
             chunk = [self._as_stored(r) for r in news[start : start + batch]]
             pipe = self._redis.pipeline(transaction=False)
-            for part in range(0, len(chunk), _CREATES_PER_CALL):
-                keys = list(indexes)
-                args: list[Any] = [self._cap]
-                for r in chunk[part : part + _CREATES_PER_CALL]:
-                    keys += [self._keys.record(r.id), self._keys.events(r.id)]
-                    tail = f"{encode_route(r)}\n{encode_hot(r)}\n".encode() + encode_doc(r)
-                    args += [
-                        r.id,
-                        tail,
-                        encode_event(r.to_event(r.cache_status)),
-                        ms_or_empty(r.created_at),
-                        ms_or_empty(r.not_before or r.updated_at),
-                        counter(r),
-                    ]
+            for keys, args in create_calls(self._keys, chunk, self._cap):
                 self._create(keys=keys, args=args, client=pipe)
             versions = [v for reply in pipe.execute() for v in reply]
             results += [_stored(r, v) for r, v in zip(chunk, versions, strict=True)]
