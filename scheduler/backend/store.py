@@ -313,6 +313,7 @@ class ExecutionStore(StoreIndexes):
             # Only a counted record leaves its count; terminal counts are totals.
             counter(current) if current and current.counted and not current.finished else "",
             counter(new),
+            self._keys.done(new.id),
         ]
         return keys, args, new
 
