@@ -204,8 +204,12 @@ class ExecutionStore(StoreIndexes):
         """Write each chunk of ``batch`` in one round trip.
 
         The writes of hot fields alone go in one script call, the others in one
-        transition call each.
+        transition call each. A lone write is one script call, without a pipeline: a
+        pipeline of scripts first asks Redis whether it has them (a round trip more).
         """
+        if len(writes) == 1:
+            current, new, extra = writes[0]
+            return [self._write(current, new, extra, job)]
         results: list[ExecutionRecord | None] = []
         for start in range(0, len(writes), batch):
             chunk = writes[start : start + batch]
