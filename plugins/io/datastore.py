@@ -7,15 +7,18 @@ readers never see half a file; object stores give that guarantee themselves.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import itertools
 import os
 import threading
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from fsspec.asyn import sync
 from fsspec.core import url_to_fs
 from fsspec.implementations.local import LocalFileSystem
 from google.protobuf.message import DecodeError, Message
@@ -32,6 +35,10 @@ from plugins.io.interfaces import DataReference
 __all__ = ["DEFAULT_MAX_DOWNLOAD_BYTES", "DataReference", "DataStore", "Metadata", "join_reference"]
 
 M = TypeVar("M", bound=Message)
+
+WRITE_CONCURRENCY = 64
+"""Writes :meth:`DataStore.write_many` keeps in flight to an object store: each waits on
+the network, not on this process, so at 20 ms a write 64 make about 3,000 writes/s."""
 
 DEFAULT_MAX_DOWNLOAD_BYTES = 10 * 1024 * 1024
 """The largest blob read by default. Flyte's ``maxDownloadMBs`` default is 2; literal maps
@@ -166,7 +173,53 @@ class DataStore:
             else:
                 fs.pipe_file(path, data)
         except OSError as exc:
-            raise StorageError(f"cannot write {ref}: {exc}") from exc
+            raise _failed(ref, exc) from exc
+
+    def write_many(
+        self, blobs: Sequence[tuple[DataReference, bytes]], *, concurrency: int = WRITE_CONCURRENCY
+    ) -> None:
+        """Write many whole blobs, each as :meth:`write_raw` does.
+
+        Local files (and ``memory://``) are written one after another: that work is this
+        process's own, and threads would only contend for it. An object store's writes
+        run ``concurrency`` at a time, as coroutines on the filesystem's event loop when
+        it is asynchronous (s3fs, gcsfs, adlfs), else on threads.
+
+        Args:
+            blobs: ``(reference, bytes)`` pairs.
+            concurrency: The most writes in flight to an object store.
+
+        Raises:
+            StorageError: A write failed; the message names the first failed reference
+                (in the order given) and how many others failed. Every other write was
+                attempted.
+            ValueError: ``concurrency`` is below 1.
+        """
+        if concurrency < 1:
+            raise ValueError(f"concurrency must be at least 1, got {concurrency}")
+        groups: dict[int, tuple[Any, list[tuple[int, DataReference, str, bytes]]]] = {}
+        for index, (ref, data) in enumerate(blobs):
+            fs, path = self._fs(ref)
+            groups.setdefault(id(fs), (fs, []))[1].append((index, ref, path, data))
+        failures: list[tuple[int, StorageError]] = []
+        for fs, writes in groups.values():
+            if _local(fs):
+                for index, ref, _, data in writes:
+                    try:
+                        self.write_raw(ref, data)
+                    except StorageError as exc:
+                        failures.append((index, exc))
+            elif getattr(fs, "async_impl", False):
+                failures += sync(fs.loop, _pipe_all, fs, writes, concurrency)
+            else:
+                failures += _threaded(fs, writes, concurrency)
+        if failures:
+            failures.sort(key=lambda failure: failure[0])
+            first = failures[0][1]
+            if len(failures) == 1:
+                raise first
+            more = f"{first.message} ({len(failures) - 1} other write(s) failed too)"
+            raise StorageError(more, code=first.code) from first.__cause__
 
     def read_protobuf(
         self, ref: DataReference, message_type: type[M], *, max_size: int | None = None
@@ -230,6 +283,60 @@ class DataStore:
 def _protocols(fs: Any) -> tuple[str, ...]:
     proto = fs.protocol
     return (proto,) if isinstance(proto, str) else tuple(proto)
+
+
+def _local(fs: Any) -> bool:
+    """Whether writes to ``fs`` cost this process's CPU rather than a wait on the network."""
+    return bool({"file", "local", "memory"} & set(_protocols(fs)))
+
+
+_Write = tuple[int, DataReference, str, bytes]
+"""One write of :meth:`DataStore.write_many`: its index, reference, path and bytes."""
+
+
+def _failed(ref: DataReference, exc: OSError) -> StorageError:
+    error = StorageError(f"cannot write {ref}: {exc}")
+    error.__cause__ = exc
+    return error
+
+
+async def _pipe_all(
+    fs: Any, writes: Sequence[_Write], concurrency: int
+) -> list[tuple[int, StorageError]]:
+    """Write on an asynchronous filesystem's loop, ``concurrency`` at a time; the failures."""
+    gate = asyncio.Semaphore(concurrency)
+
+    async def write(ref: DataReference, path: str, data: bytes) -> None:
+        async with gate:
+            await fs._pipe_file(path, data)
+
+    results = await asyncio.gather(
+        *(write(ref, path, data) for _, ref, path, data in writes), return_exceptions=True
+    )
+    failures = []
+    for (index, ref, _, _), result in zip(writes, results, strict=True):
+        if isinstance(result, OSError):
+            failures.append((index, _failed(ref, result)))
+        elif isinstance(result, BaseException):
+            raise result  # not a storage failure: a bug, or a cancellation, as write_raw lets it
+    return failures
+
+
+def _threaded(
+    fs: Any, writes: Sequence[_Write], concurrency: int
+) -> list[tuple[int, StorageError]]:
+    """Write on threads (a synchronous object store), ``concurrency`` at a time; the failures."""
+
+    def write(item: _Write) -> tuple[int, StorageError] | None:
+        index, ref, path, data = item
+        try:
+            fs.pipe_file(path, data)
+        except OSError as exc:
+            return index, _failed(ref, exc)
+        return None
+
+    with ThreadPoolExecutor(max_workers=min(concurrency, len(writes))) as pool:
+        return [failure for failure in pool.map(write, writes) if failure is not None]
 
 
 _LOCAL = LocalFileSystem()

@@ -8,6 +8,7 @@
 - :class:`TokenLedger`: which execution holds each quota token;
 - :class:`RunLeases`: heartbeated leases of steps in progress;
 - :class:`WakeChannel`: wake-ups for the scheduler;
+- :class:`DoneChannel`: done messages for clients that wait on an execution;
 - :class:`ServedTypes`: the task types live processes serve;
 - :class:`ResultCache`: result-cache entries and ``cache_serialize`` reservations;
 - :class:`Keys`: every key name;
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 from scheduler.backend.acl import AclRole, acl_rules, setuser_command
 from scheduler.backend.cache import Reservation, ResultCache
+from scheduler.backend.done import DoneChannel
 from scheduler.backend.keys import Keys
 from scheduler.backend.lease import LeaderLease
 from scheduler.backend.limiter import RedisRateLimiter
@@ -36,6 +38,7 @@ __all__ = [
     "DEFAULT_LEASE",
     "DEFAULT_RETENTION",
     "AclRole",
+    "DoneChannel",
     "ExecutionStore",
     "Keys",
     "LeaderLease",

@@ -36,17 +36,19 @@ def acl_rules(role: AclRole, keys: Keys) -> list[str]:
     if role is AclRole.SERVICE:
         return ["~*", "&*", "+@all"]
     store = f"~{keys.tag}:*"
+    # Execution.wait subscribes to an execution's done message (it polls without).
+    done = [f"&{keys.tag}:done:*", "+subscribe", "+unsubscribe"]
     if role is AclRole.SUBMITTER:
         commands = ["+@read", "+@write", "+@scripting", "+@connection", "-@dangerous"]
         # The served-types hash, read only: how submit learns of types workers serve.
-        return [store, f"~{keys.wake}", f"%R~{keys.served}", *commands]
+        return [store, f"~{keys.wake}", f"%R~{keys.served}", *commands, *done]
     readable = [
         f"~{keys.tag}:exec:*",
         f"~{keys.tag}:events:*",
         f"~{keys.index('all')}",
         f"~{keys.index(COUNTS)}",  # executions by phase: the console's summary, the metrics
     ]
-    return [*readable, "+@read", "+@connection", "-@dangerous"]
+    return [*readable, "+@read", "+@connection", "-@dangerous", *done]
 
 
 def setuser_command(role: AclRole, keys: Keys, user: str, password: str) -> list[str]:

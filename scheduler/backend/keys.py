@@ -9,6 +9,7 @@ namespace has a hash tag of its own::
                                          (see :mod:`.records`)
     {p}:events:<id>              LIST    the event log, capped
     {p}:naming:<id>              STRING  a name being submitted (a minute at most)
+    {p}:done:<id>                channel an execution's end, for clients that wait on it
     {p}:all, {p}:finished        ZSET    listing indexes
     {p}:pending, {p}:due, {p}:timeouts, {p}:claims, {p}:waiting:<ns>
                                  ZSET    work indexes of unfinished executions
@@ -99,6 +100,10 @@ class Keys:
     def events(self, execution_id: str) -> str:
         """An execution's event log."""
         return f"{self.tag}:events:{execution_id}"
+
+    def done(self, execution_id: str) -> str:
+        """The pub/sub channel where an execution's end is announced (see :mod:`.done`)."""
+        return f"{self.tag}:done:{execution_id}"
 
     def index(self, name: str) -> str:
         """One of the store's indexes: all, finished, pending, due, timeouts, claims."""

@@ -31,6 +31,7 @@ from typing import Any, cast
 from redis import Redis
 
 from plugins.errors import ConfigError, ExecutionExistsError
+from scheduler.backend.creates import create_calls, plain
 from scheduler.backend.indexes import COUNTS, StoreIndexes, counter, ms_or_empty
 from scheduler.backend.keys import Keys
 from scheduler.backend.listing import Listing
@@ -68,22 +69,6 @@ def _stored(new: ExecutionRecord, version: Any) -> ExecutionRecord | None:
 
 _Write = tuple[ExecutionRecord | None, ExecutionRecord, Sequence[Event]]
 """One write of a batch: the record as read (None: a new one), the new one, extra events."""
-
-
-_CREATE_INDEXES = ("all", "pending", "due", "timeouts", "claims", "finished")
-"""The indexes ``lua/create.lua`` takes, in its order."""
-
-
-def _plain(new: ExecutionRecord) -> bool:
-    """Whether a new record is a plain submission: pending, in no other index (create.lua)."""
-    return (
-        new.pending
-        and not new.finished
-        and new.next_get_at is None
-        and new.deadline is None
-        and not new.claim
-        and new.waiting_namespace is None
-    )
 
 
 def _light(current: ExecutionRecord | None, new: ExecutionRecord, events: Sequence[Event]) -> bool:
@@ -172,28 +157,17 @@ class ExecutionStore(StoreIndexes):
         Returns:
             Each stored record, in order; ``None`` where the id was taken.
         """
-        news = [evolve(r, version=0) for r in records]
-        if not all(map(_plain, news)):
+        news = [r if r.version == 0 else evolve(r, version=0) for r in records]
+        if not all(map(plain, news)):
             return self._pipelined([(None, r, ()) for r in news], batch)
         results: list[ExecutionRecord | None] = []
         for start in range(0, len(news), batch):
             chunk = [self._as_stored(r) for r in news[start : start + batch]]
-            keys = [self._keys.index(name) for name in (*_CREATE_INDEXES, COUNTS)]
-            args: list[Any] = [self._cap]
-            for r in chunk:
-                keys += [self._keys.record(r.id), self._keys.events(r.id)]
-                tail = f"{encode_route(r)}\n{encode_hot(r)}\n".encode() + encode_doc(r)
-                event = encode_event(r.to_event(r.cache_status))
-                args += [
-                    r.id,
-                    tail,
-                    event,
-                    ms_or_empty(r.created_at),
-                    ms_or_empty(r.not_before or r.updated_at),
-                    counter(r),
-                ]
-            replies = self._create(keys=keys, args=args)
-            results += [_stored(r, v) for r, v in zip(chunk, replies, strict=True)]
+            pipe = self._redis.pipeline(transaction=False)
+            for keys, args in create_calls(self._keys, chunk, self._cap):
+                self._create(keys=keys, args=args, client=pipe)
+            versions = [v for reply in pipe.execute() for v in reply]
+            results += [_stored(r, v) for r, v in zip(chunk, versions, strict=True)]
         return results
 
     def transition_many(
@@ -230,8 +204,12 @@ class ExecutionStore(StoreIndexes):
         """Write each chunk of ``batch`` in one round trip.
 
         The writes of hot fields alone go in one script call, the others in one
-        transition call each.
+        transition call each. A lone write is one script call, without a pipeline: a
+        pipeline of scripts first asks Redis whether it has them (a round trip more).
         """
+        if len(writes) == 1:
+            current, new, extra = writes[0]
+            return [self._write(current, new, extra, job)]
         results: list[ExecutionRecord | None] = []
         for start in range(0, len(writes), batch):
             chunk = writes[start : start + batch]
@@ -339,6 +317,7 @@ class ExecutionStore(StoreIndexes):
             # Only a counted record leaves its count; terminal counts are totals.
             counter(current) if current and current.counted and not current.finished else "",
             counter(new),
+            self._keys.done(new.id),
         ]
         return keys, args, new
 

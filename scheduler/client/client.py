@@ -196,8 +196,10 @@ class Client:
         Every submission is checked before anything is stored, so one bad submission
         stores none. Each distinct template is written once, under
         ``<storage>/templates/<sha256>.pb``. Then, 500 at a time, the inputs are written
-        (concurrently, to an object store) and the records created in one script call,
-        and the scheduler is woken: the first executions start while the rest are written.
+        (on a thread ahead of the records; concurrently, to an object store), the records
+        created (pipelined script calls of 100) and the scheduler woken: the first
+        executions start while the rest are written. A record is created only once its
+        inputs are written.
 
         Args:
             submissions: What to run; each a :class:`Submission` (task, inputs, name).

@@ -48,14 +48,8 @@ __all__ = ["Prepared", "Submission", "Submitter", "new_name"]
 
 _NAME_CHARS = string.ascii_lowercase + string.digits
 
-_FILE_WRITERS = 16
-"""Concurrent storage writes of ``submit_many`` (object stores answer slowly, not busily)."""
-
 _CHUNK = 500
 """Submissions written (files, then records) per step of ``submit_many``."""
-
-_LOCAL_STORAGE = ("file://", "memory://", "/")
-"""Storage written from this process's CPU: ``submit_many`` writes it without threads."""
 
 
 _BYTE_TO_CHAR = bytes((_NAME_CHARS.encode() * 8)[:256])
@@ -255,27 +249,15 @@ class Submitter:
         name = f"{hashlib.sha256(data).hexdigest()}.pb"
         return join_reference(self.runtime.settings.storage, "templates", name), data
 
-    def write_raw(self, uri: str, data: bytes) -> None:
-        """Write ``data`` at ``uri`` (a shared template).
-
-        Raises:
-            StorageError: The write failed; the message says where.
-        """
-        try:
-            self.runtime.data_store.write_raw(uri, data)
-        except StorageError as exc:
-            raise StorageError(f"cannot write {uri}: {exc}", code=exc.code) from exc
-
-    def write_files(self, prepared: Prepared, *, template: bool = True) -> None:
-        """Write the submission's ``task.pb`` (unless ``template`` is False) and ``inputs.pb``.
+    def write_files(self, prepared: Prepared) -> None:
+        """Write the submission's ``task.pb`` and ``inputs.pb``.
 
         Raises:
             StorageError: A write failed; the message says where.
         """
         store = self.runtime.data_store
         try:
-            if template:
-                store.write_protobuf(prepared.record.template_uri, prepared.template)
+            store.write_protobuf(prepared.record.template_uri, prepared.template)
             store.write_protobuf(join_reference(prepared.prefix, INPUTS_SUFFIX), prepared.values)
         except StorageError as exc:
             # Keep the storage error's code (NotFound, RemoteFileExceedsMaxSize...) for callers.
@@ -292,6 +274,8 @@ class Submitter:
         """Write a batch: each distinct template once, then the inputs and records.
 
         500 at a time, waking the scheduler after each step, so the first start at once.
+        The inputs are written on a thread (by :meth:`DataStore.write_many`: concurrently
+        to an object store) while the records of those written already are created.
 
         Returns:
             Each stored record, in order; ``None`` where the id was taken.
@@ -301,30 +285,39 @@ class Submitter:
             BackendUnavailableError: Redis failed part-way, after some were stored
                 (AccessDeniedError if it refused a call).
         """
-        for uri, data in {uri: data for _, uri, data in templates}.items():
-            self.write_raw(uri, data)
-        local = self.runtime.settings.storage.startswith(_LOCAL_STORAGE)
+        store = self.runtime.data_store
+        store.write_many(list({uri: data for _, uri, data in templates}.items()))
+        chunks = [prepared[start : start + _CHUNK] for start in range(0, len(prepared), _CHUNK)]
         created: list[ExecutionRecord | None] = []
 
-        def inputs_of(p: Prepared) -> None:
-            self.write_files(p, template=False)
+        def inputs_of(chunk: Sequence[Prepared]) -> None:
+            store.write_many(
+                [
+                    (
+                        join_reference(p.prefix, INPUTS_SUFFIX),
+                        p.values.SerializeToString(deterministic=True),
+                    )
+                    for p in chunk
+                ]
+            )
 
-        # Local writes are CPU-bound: threads only add contention.
-        with ThreadPoolExecutor(max_workers=1 if local else _FILE_WRITERS) as pool:
-            for start in range(0, len(prepared), _CHUNK):
-                chunk = prepared[start : start + _CHUNK]
-                try:
-                    for _ in map(inputs_of, chunk) if local else pool.map(inputs_of, chunk):
-                        pass
+        # One writer thread, ahead of this one: its file system calls overlap the Redis
+        # calls and encoding here, and a record is created only once its inputs are written.
+        with ThreadPoolExecutor(max_workers=1) as writer:
+            written = [writer.submit(inputs_of, chunk) for chunk in chunks]
+            try:
+                for chunk, files in zip(chunks, written, strict=True):
+                    files.result()
                     created += self.runtime.store.create_many([p.record for p in chunk])
-                except (StorageError, redis.RedisError) as exc:
-                    stored = sum(c is not None for c in created)
-                    if not stored:
-                        raise
-                    # Say what already runs, so that a retry does not submit it twice.
-                    note = f"{stored} execution(s) earlier in the batch were stored and run"
-                    if isinstance(exc, StorageError):
-                        raise StorageError(f"{exc.message}; {note}", code=exc.code) from exc
-                    raise project_error(exc, note) from exc
-                self.runtime.wake.notify()
+                    self.runtime.wake.notify()
+            except (StorageError, redis.RedisError) as exc:
+                writer.shutdown(cancel_futures=True)
+                stored = sum(c is not None for c in created)
+                if not stored:
+                    raise
+                # Say what already runs, so that a retry does not submit it twice.
+                note = f"{stored} execution(s) earlier in the batch were stored and run"
+                if isinstance(exc, StorageError):
+                    raise StorageError(f"{exc.message}; {note}", code=exc.code) from exc
+                raise project_error(exc, note) from exc
         return created

@@ -113,7 +113,7 @@ class Engine:
             # Redis may have come back empty (no persistence, a flush): quotas live only there.
             self.runtime.ensure_quotas()
         for index, (name, work) in enumerate(self._work):
-            if index > 0 and not self.lease.acquire():
+            if index > 0 and not self.lease.keep():
                 # A long tick outlived the lease and a standby leads now: stop acting.
                 log.warning("lost the scheduler lease during a tick")
                 return timedelta(0)

@@ -24,6 +24,7 @@ from plugins.core import EnvSecretManager, PluginRegistry
 from plugins.errors import PluginError, PluginNotFoundError
 from plugins.io import DataStore
 from scheduler.backend import (
+    DoneChannel,
     ExecutionStore,
     Keys,
     RedisRateLimiter,
@@ -68,6 +69,7 @@ class Runtime:
         quotas: Quota tokens.
         tokens: Which execution holds each token.
         wake: The scheduler's wake-ups.
+        done: Done messages, for clients that wait on an execution.
         runs: Run leases of steps in progress.
         cache: The result cache.
         plugins: The plugins, loaded on first use.
@@ -105,6 +107,7 @@ class Runtime:
         )
         self.tokens = TokenLedger(self.redis, self.keys, self.quotas)
         self.wake = WakeChannel(self.redis, self.keys)
+        self.done = DoneChannel(self.redis, self.keys)
         self.runs = RunLeases(self.redis, self.keys)
         self.cache = ResultCache(
             self.redis,

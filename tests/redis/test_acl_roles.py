@@ -51,6 +51,8 @@ def test_a_submitter_submits_lists_and_aborts_but_reaches_nothing_else(deploymen
     assert [e.id for e in submitter.list()] == [ex.id]
     submitter.get(ex.id).abort("changed my mind")
     assert submitter.get(ex.id).record.teardown is not None
+    with submitter.runtime.done.watch(ex.id) as done:
+        assert done.subscribed  # Execution.wait is woken by the done message
     # Quotas, limiters, the scheduler's lease and the broker's queues are not its keys.
     with pytest.raises(redis.exceptions.NoPermissionError):
         submitter.runtime.quotas.metrics("echo:default")
@@ -63,6 +65,8 @@ def test_a_viewer_reads_but_cannot_submit_or_abort(deployment) -> None:
     viewer: Client = deployment[AclRole.VIEWER]
     assert [e.id for e in viewer.list()] == [ex.id]
     assert viewer.get(ex.id).events()[0].reason == "submitted"
+    with viewer.runtime.done.watch(ex.id) as done:
+        assert done.subscribed
     # The counts by phase too: a read-only console's summary.
     assert [(c.task_type, c.phase.name, c.count) for c in viewer.phase_counts()] == [
         ("echo", "QUEUED", 1)

@@ -129,3 +129,54 @@ def test_local_writes_are_private_and_skip_a_leftover_temporary_name(tmp_path: P
     assert stat.S_IMODE(target.stat().st_mode) == 0o600
     assert leftover.read_bytes() == b"half"  # not ours to touch
     assert [p.name for p in target.parent.iterdir() if p.name.endswith(".part")] == [leftover.name]
+
+
+def test_write_many_writes_every_blob(store: DataStore, store_root: str) -> None:
+    blobs = [(f"{store_root}/many/{n}/inputs.pb", str(n).encode()) for n in range(50)]
+    store.write_many(blobs)
+    assert [store.read_raw(ref) for ref, _ in blobs] == [data for _, data in blobs]
+    store.write_many([])  # nothing to do
+    with pytest.raises(ValueError, match="at least 1"):
+        store.write_many(blobs, concurrency=0)
+
+
+def test_write_many_names_the_first_failed_file_and_writes_the_others(tmp_path: Path) -> None:
+    store = DataStore()
+    # Regular files where the directories of two blobs must go: their writes fail.
+    for name in ("blocked", "also-blocked"):
+        (tmp_path / name).write_text("not a directory")
+    names = ["a", "blocked", "b", "also-blocked", "c"]
+    blobs = [(f"file://{tmp_path}/{name}/inputs.pb", name.encode()) for name in names]
+    with pytest.raises(StorageError) as info:
+        store.write_many(blobs)
+    assert str(info.value).startswith(f"cannot write file://{tmp_path}/blocked/inputs.pb: ")
+    assert str(info.value).endswith("(1 other write(s) failed too)")
+    assert [(tmp_path / name / "inputs.pb").read_bytes() for name in "abc"] == [b"a", b"b", b"c"]
+
+
+def test_write_many_to_an_object_store_keeps_writes_in_flight_together() -> None:
+    from tests.object_store import SlowMemoryFileSystem
+
+    store = DataStore()
+    SlowMemoryFileSystem.most_in_flight = 0
+    blobs = [(f"slowmem://bucket/run/{n}/inputs.pb", str(n).encode()) for n in range(100)]
+    store.write_many(blobs, concurrency=40)
+    assert [store.read_raw(ref) for ref, _ in blobs] == [data for _, data in blobs]
+    # Many writes waited on the (simulated) network at once, never more than allowed.
+    assert 1 < SlowMemoryFileSystem.most_in_flight <= 40
+
+
+def test_write_many_to_an_object_store_names_the_refused_file() -> None:
+    from tests.object_store import SlowMemoryFileSystem
+
+    store = DataStore()
+    refused = "slowmem://bucket/refused/inputs.pb"
+    blobs = [
+        ("slowmem://bucket/ok/1.pb", b"1"),
+        (refused, b"2"),
+        ("slowmem://bucket/ok/3.pb", b"3"),
+    ]
+    with pytest.raises(StorageError, match=f"^cannot write {refused}: access denied") as info:
+        store.write_many(blobs)
+    assert isinstance(info.value.__cause__, PermissionError)
+    assert SlowMemoryFileSystem.blobs["bucket/ok/3.pb"] == b"3"  # the rest were written

@@ -15,7 +15,8 @@
 -- ARGV[6] created, ARGV[7] pending, ARGV[8] due, ARGV[9] deadline, ARGV[10] claimed,
 -- ARGV[11] finished, ARGV[12] waiting: each a score, or '' to leave that index,
 -- ARGV[13] retention of finished records (s), ARGV[14] route, ARGV[15] hot fields,
--- ARGV[16] the counter the record leaves ('' for none), ARGV[17] the one it enters
+-- ARGV[16] the counter the record leaves ('' for none), ARGV[17] the one it enters,
+-- ARGV[18] the execution's done channel: told the final phase when the record ends
 -- KEYS[11] counts    HASH  "<task type>|<phase>" -> executions (open phases: now in it;
 --                   terminal ones: ever finished in it, for the metrics)
 -- Returns the new version, -1 on a version conflict.
@@ -62,6 +63,7 @@ place(KEYS[10], ARGV[12], 'NX')
 if ARGV[11] ~= '' then
   redis.call('EXPIRE', KEYS[1], ARGV[13])
   redis.call('EXPIRE', KEYS[2], ARGV[13])
+  redis.call('PUBLISH', ARGV[18], ARGV[17])
 else
   redis.call('PERSIST', KEYS[1])
   redis.call('PERSIST', KEYS[2])
