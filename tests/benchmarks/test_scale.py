@@ -33,8 +33,8 @@ from google.protobuf import struct_pb2
 from plugins.core import Phase
 from scheduler import Submission
 from tests.benchmarks.holding import GETS_KEY, RELEASE_KEY, latency
-from tests.benchmarks.measure import CpuWindow, cores_line, rss_mb
-from tests.benchmarks.stacks import production_timings
+from tests.benchmarks.measure import cores_line, rss_mb
+from tests.benchmarks.stacks import cpu_window, drained_after, production_timings
 from tests.helpers import RedisServer, wait_for
 from tests.integration.stack import Stack
 from tests.remote_job import CREATE_CALLS_KEY, CREATED_KEY
@@ -92,13 +92,7 @@ def test_executions_held_in_flight(
         time.sleep(RESYNC)  # one period for the first Gets to spread out
         beat_log = stack.log("beat")
         logged = len(beat_log.read_bytes())
-        cpu = CpuWindow(
-            {
-                "beat": stack.processes["beat"].pid,
-                "worker*": stack.processes["w1"].pid,
-                "redis": redis_server.process.pid,
-            }
-        )
+        cpu = cpu_window(stack, redis_server)
         gets0, t0 = int(client.get(GETS_KEY) or 0), time.perf_counter()
         time.sleep(RESYNC * WINDOW_PERIODS)
         gets1, t1 = int(client.get(GETS_KEY) or 0), time.perf_counter()
@@ -117,16 +111,7 @@ def test_executions_held_in_flight(
         worker = rss_mb(stack.processes["w1"].pid)
 
         client.set(RELEASE_KEY, 1)
-        start = time.perf_counter()
-        wait_for(
-            lambda: all(ex.refresh().phase is Phase.SUCCESS for ex in executions[-50:]),
-            timeout=3600,
-            interval=1,
-        )
-        wait_for(
-            lambda: len(api.list(phase=Phase.SUCCESS, limit=N + 1)) >= N, timeout=3600, interval=2
-        )
-        drained = time.perf_counter() - start
+        drained = drained_after(api, executions, N)
         calls = Counter(int(v) for v in client.hvals(CREATE_CALLS_KEY))
         successes = len(api.list(phase=Phase.SUCCESS, limit=N + 1))
     finally:

@@ -24,12 +24,11 @@ import pytest
 import redis
 from flyteidl.core import tasks_pb2
 
-from plugins.core import Phase
 from scheduler import Settings, Submission
 from tests.benchmarks.http_plugins import workers
 from tests.benchmarks.httpjobs import JobServiceProcess
-from tests.benchmarks.measure import CpuWindow, cores_line, rss_mb
-from tests.benchmarks.stacks import production_timings
+from tests.benchmarks.measure import cores_line, rss_mb
+from tests.benchmarks.stacks import cpu_window, drained_after, production_timings
 from tests.helpers import RedisServer, wait_for
 from tests.integration.stack import Stack
 
@@ -72,14 +71,7 @@ def test_http_jobs_held_in_flight(
         created = time.perf_counter() - start
 
         time.sleep(RESYNC)  # one period for the first Gets to spread out
-        cpu = CpuWindow(
-            {
-                "beat": stack.processes["beat"].pid,
-                "worker*": stack.processes["w1"].pid,
-                "redis": redis_server.process.pid,
-                "job service": service.process.pid,
-            }
-        )
+        cpu = cpu_window(stack, redis_server, {"job service": service.process.pid})
         gets0, t0 = service.stats()["gets"], time.perf_counter()
         time.sleep(RESYNC * WINDOW_PERIODS)
         gets1, t1 = service.stats()["gets"], time.perf_counter()
@@ -88,16 +80,7 @@ def test_http_jobs_held_in_flight(
         worker_rss = rss_mb(stack.processes["w1"].pid)
 
         service.release()
-        start = time.perf_counter()
-        wait_for(
-            lambda: all(ex.refresh().phase is Phase.SUCCESS for ex in executions[-50:]),
-            timeout=3600,
-            interval=1,
-        )
-        wait_for(
-            lambda: len(api.list(phase=Phase.SUCCESS, limit=N + 1)) >= N, timeout=3600, interval=2
-        )
-        drained = time.perf_counter() - start
+        drained = drained_after(api, executions, N)
         stats = service.stats()
     finally:
         stack.stop()
