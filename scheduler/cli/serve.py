@@ -18,7 +18,7 @@ from scheduler.cli.connect import connect
 from scheduler.cli.demo import DEMO_PLUGIN_SPEC, SERVICE_ENV, JobServer, flytekit_rows, workload
 from scheduler.cli.standalone import Standalone
 from scheduler.cli.views import HEADERS, execution_row, table
-from scheduler.client import Client
+from scheduler.client import Client, Execution
 from scheduler.console import serve_metrics
 
 __all__ = ["COMMANDS"]
@@ -129,6 +129,10 @@ def demo(
             overwrite = label == "python #1"
             ex = client.submit(template, inputs, project="demo", overwrite_cache=overwrite)
             executions.append((ex, label))
+            if overwrite:
+                # The second run goes in once the first holds the key's reservation:
+                # submitted together, either could take it, and then both populate.
+                _wait_past_cache_gate(ex, started + 120)
         click.echo(f"\nsubmitted {len(executions)} executions; waiting for them")
         sensors = [ex for ex, label in executions if label == "flytekit sensor"]
         while sensors and time.monotonic() - started < 120:
@@ -167,6 +171,15 @@ def demo(
                 input()
     server.shutdown()
     return 0 if succeeded == len(phases) - 1 and aborted == 1 else 1
+
+
+def _wait_past_cache_gate(ex: Execution, deadline: float) -> None:
+    """Wait until ``ex`` has passed the cache gate (it holds the reservation) or ended."""
+    while time.monotonic() < deadline:
+        ex.refresh()
+        if ex.cache_status is not None or ex.phase.is_terminal():
+            return
+        time.sleep(0.05)
 
 
 @click.command()
