@@ -6,7 +6,8 @@ socket; the launcher's first act is to make itself non-dumpable, so the task pro
 it forks, which run as its account, cannot trace it and plant code in later forks. It
 then drops its privileges as a task process does, imports the task runtime and the
 installed packages it is told to preload (flytekit, for the launcher of flytekit's
-templates), never user code, and serves, single-threaded so that forking is safe:
+templates), never user code, runs a task of its own to warm up (``launcher_warm``),
+and serves, single-threaded so that forking is safe:
 
 - it keeps one task process forked ahead, a spare (``forked``), that waits for a run;
 - each message on the control socket carries a run's three descriptors: the run's
@@ -39,6 +40,7 @@ import threading
 from pathlib import Path
 
 from plugins.builtin import forked
+from plugins.builtin.launcher_warm import warm_up
 from plugins.builtin.launching import (
     PRELOAD_VARIABLE,
     READY,
@@ -286,8 +288,12 @@ def main(argv: list[str]) -> int:
             "find the locks they held taken; preload fewer packages"
         )
     # Once, here, not in each fork: from now on user code loads from its source, and no
-    # finder of a user folder is left (this process imports nothing more).
+    # finder of a user folder is left (the warm-up removes its own).
     read_user_code_fresh(installed_roots())
+    try:
+        warm_up(Path(folder) / "warm-up")
+    except Exception as exc:
+        _say(f"the warm-up did not run ({exc}); task processes start cold")
     # What is loaded now stays: children need not touch it, so their pages stay shared.
     gc.freeze()
     server = _Server(control, base_path)

@@ -19,6 +19,7 @@ from tests.engine.conftest import EngineHarness as Harness
 from tests.engine.conftest import finished
 from tests.helpers import parent_pid, process_ended, wait_for
 from tests.tasks import sample
+from tests.tasks.sample import warm_up_traces
 
 WORKER_SECRET = "redis://:hunter2-worker-password@10.0.0.1:6379/0"
 
@@ -60,6 +61,21 @@ def test_the_launcher_never_imports_user_code(harness_factory) -> None:
     h: Harness = harness_factory()
     for _ in range(2):
         assert run(h, sample.user_modules) == ["tests", "tests.tasks", "tests.tasks.sample"]
+
+
+def test_the_launcher_warms_up_on_its_own_task_and_leaves_no_trace_of_it(
+    harness_factory, caplog: pytest.LogCaptureFixture
+) -> None:
+    h: Harness = harness_factory()
+    with caplog.at_level("WARNING", logger="flyte_celery.task"):
+        assert run(h, warm_up_traces) == []
+        assert run(h, warm_up_traces) == []
+    # The launcher reports a warm-up that failed; it did not.
+    assert not [r for r in caplog.records if "warm-up" in r.getMessage()]
+    # Its folder is its last argument; the warm-up worked in it, and removed its part.
+    folder = Path(f"/proc/{launcher_of(h)}/cmdline").read_bytes().rstrip(b"\0").split(b"\0")[-1]
+    assert Path(folder.decode()).is_dir()
+    assert not (Path(folder.decode()) / "warm-up").exists()
 
 
 def test_a_task_cannot_look_into_its_launcher(harness_factory) -> None:

@@ -306,3 +306,13 @@ def inspection() -> dict[str, bool]:
         "sibling_mem": any(readable(f"/proc/{pid}/mem") for pid in siblings()),
         "own_environ_by_its_child": child.returncode == 0,
     }
+
+
+@task
+def warm_up_traces() -> list[str]:
+    """What a task process can find of the launcher's warm-up: modules, paths, finders."""
+    found = [name for name in sys.modules if "warm_up" in name]
+    found += [p for p in sys.path if "warm-up" in p]
+    found += [p for p in sys.path_importer_cache if "warm-up" in p]
+    found += [k for k in os.environ if "WARM" in k]
+    return found
