@@ -39,9 +39,15 @@ from flyteidl.core import errors_pb2, literals_pb2, tasks_pb2
 from plugins.builtin.launching import Launch, LaunchKind
 from plugins.builtin.staging import Staging
 from plugins.builtin.task_env import exit_description
-from plugins.builtin.task_process import CANCELLED_MESSAGE, RunRequest, TaskProcess, tail_of
+from plugins.builtin.task_process import (
+    CANCELLED_MESSAGE,
+    RunRequest,
+    TaskProcess,
+    read_own,
+    tail_of,
+)
 from plugins.core import ErrorKind, ExecutionError, Phase, PhaseInfo
-from plugins.errors import TaskError
+from plugins.errors import OutputConversionError, TaskError
 
 __all__ = [
     "ENTRYPOINTS",
@@ -195,11 +201,14 @@ class FlytekitTaskRunner:
             return PhaseInfo.failure("Cancelled", CANCELLED_MESSAGE), None
         error_file, outputs_file = outputs / "error.pb", outputs / "outputs.pb"
         if error_file.exists():
-            document = errors_pb2.ErrorDocument.FromString(error_file.read_bytes())
+            document = errors_pb2.ErrorDocument.FromString(read_own(error_file))
             return _error_info(document), None
         if code == 0 and outputs_file.exists():
-            written = literals_pb2.LiteralMap.FromString(outputs_file.read_bytes())
-            return PhaseInfo.success(), staging.outputs(written)
+            written = literals_pb2.LiteralMap.FromString(read_own(outputs_file))
+            try:
+                return PhaseInfo.success(), staging.outputs(written)
+            except OutputConversionError as exc:
+                return PhaseInfo.failure(exc.code, exc.message), None
         message = f"flytekit's entrypoint {exit_description(code)} without outputs or an error"
         tail = tail_of(log_path)
         if tail:

@@ -13,13 +13,14 @@ download inputs, run, upload outputs.
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Callable
 from pathlib import Path
 
 from flyteidl.core import literals_pb2, types_pb2
 from fsspec.utils import get_protocol
 
-from plugins.errors import StorageError
+from plugins.errors import OutputConversionError, StorageError
 from plugins.io import DataStore, join_reference
 
 __all__ = ["Staging", "map_uris"]
@@ -97,6 +98,8 @@ class Staging:
 
         Raises:
             StorageError: An upload failed.
+            OutputConversionError: An output is a symbolic link, or holds one, or is a
+                special file (the task's doing: retrying cannot help).
         """
         return map_uris(literals, self._upload)
 
@@ -123,6 +126,38 @@ class Staging:
         self._originals[local] = uri
         return local
 
+    def _refuse_links(self, path: Path, relative: Path) -> None:
+        """Refuse an output that is not plain files and folders the task wrote in its folder.
+
+        The worker uploads with its own rights: a symbolic link (to a file the task may not
+        read) would be followed, and a pipe would block the upload forever.
+
+        Raises:
+            OutputConversionError: ``path`` is, holds or lies under anything else.
+        """
+        inside = os.path.realpath(self.local_raw) / relative
+        if Path(os.path.realpath(path)) != inside:
+            raise OutputConversionError(
+                f"task output raw/{relative} goes through a symbolic link; outputs must be "
+                "files and folders the task wrote in its raw folder"
+            )
+        entries = [path]
+        if path.is_dir():
+            for top, folders, files in os.walk(path):  # never into a linked folder
+                entries += [Path(top, name) for name in folders + files]
+        for entry in entries:
+            try:
+                mode = entry.lstat().st_mode
+            except OSError:
+                continue  # missing: the upload says so
+            if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+                what = "a symbolic link" if stat.S_ISLNK(mode) else "not a regular file"
+                shown = entry.relative_to(self.local_raw)
+                raise OutputConversionError(
+                    f"task output raw/{shown} is {what}; outputs must be files and folders "
+                    "the task wrote in its raw folder"
+                )
+
     def _upload(self, uri: str, folder: bool) -> str:
         original = self._originals.get(uri)
         if original is not None:
@@ -134,6 +169,7 @@ class Staging:
             relative = path.relative_to(self.local_raw)
         except ValueError:
             return uri  # not the task's output (e.g. a shared local path): kept as it is
+        self._refuse_links(path, relative)
         target = join_reference(self._raw_prefix, *relative.parts)
         fs, remote = self._store.filesystem(target)
         try:

@@ -25,6 +25,7 @@ import logging
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import tempfile
 import threading
@@ -41,7 +42,7 @@ from plugins.builtin.task_env import TaskUser, base_environment, exit_descriptio
 from plugins.builtin.task_run import Outcome, Status, task_environment
 from plugins.core import PhaseInfo
 from plugins.core.secrets import EnvSecretManager, SecretManager, secret_key
-from plugins.errors import SecretNotFoundError, TaskError
+from plugins.errors import OutputConversionError, SecretNotFoundError, TaskError
 from plugins.io import DataStore
 from plugins.tasks.resolver import TASK_PATHS_VARIABLE
 
@@ -49,6 +50,7 @@ __all__ = [
     "CANCELLED_MESSAGE",
     "RunRequest",
     "TaskProcess",
+    "read_own",
     "run_process",
     "tail_of",
 ]
@@ -193,8 +195,16 @@ class TaskProcess:
             outcome = self._spawn(folder, env, request.execution_id, request.cancelled)
             if outcome.status is not Status.SUCCEEDED:
                 return outcome.to_phase_info(), None
-            outputs = literals_pb2.LiteralMap.FromString((folder / "outputs.pb").read_bytes())
-            return outcome.to_phase_info(), staging.outputs(outputs)
+            try:
+                written = read_own(folder / "outputs.pb")
+            except OSError as exc:
+                message = f"the task's outputs could not be read: {exc}"
+                return PhaseInfo.failure("TaskOutputsUnreadable", message), None
+            try:
+                outputs = staging.outputs(literals_pb2.LiteralMap.FromString(written))
+            except OutputConversionError as exc:
+                return PhaseInfo.failure(exc.code, exc.message), None
+            return outcome.to_phase_info(), outputs
         finally:
             shutil.rmtree(folder, ignore_errors=True)
 
@@ -217,7 +227,7 @@ class TaskProcess:
         if code is None:
             return Outcome(Status.FAILED, "Cancelled", CANCELLED_MESSAGE, permanent=True)
         try:
-            return Outcome.from_json(json.loads((folder / "outcome.json").read_text()))
+            return Outcome.from_json(json.loads(read_own(folder / "outcome.json")))
         except (OSError, ValueError):
             message = f"the task's process {exit_description(code)} before it reported a result"
             if tail:
@@ -269,12 +279,32 @@ def run_process(
             process.wait()
 
 
+def read_own(path: Path, tail: int | None = None) -> bytes:
+    """A file the task's process wrote in its folder: only a regular file, never a link.
+
+    The task may replace the file with a symbolic link to one it may not read, or with a
+    pipe; the worker, which reads with its own rights, must follow neither.
+
+    Args:
+        path: The file.
+        tail: Read only its last ``tail`` bytes.
+
+    Raises:
+        OSError: It is missing, a link, or not a regular file.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    with os.fdopen(fd, "rb") as fh:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise OSError(f"{path.name} is not a regular file")
+        if tail is not None:
+            fh.seek(max(0, info.st_size - tail))
+        return fh.read()
+
+
 def tail_of(path: Path) -> str:
-    """The last 64 KiB of a process's output, as text."""
-    with path.open("rb") as fh:
-        size = os.fstat(fh.fileno()).st_size
-        if not size:
-            return ""
-        fh.seek(max(0, size - _LOG_TAIL))
-        text = fh.read().decode("utf-8", "replace")
-    return text.strip()
+    """The last 64 KiB of a process's output, as text ("" if it is not a regular file)."""
+    try:
+        return read_own(path, _LOG_TAIL).decode("utf-8", "replace").strip()
+    except OSError:
+        return ""

@@ -181,6 +181,28 @@ def test_files_are_staged_in_and_out_of_remote_storage(harness_factory, launcher
     assert counted.result(timeout=1) == 2
 
 
+@pytest.mark.parametrize("folder", [True, False], ids=["link-in-folder", "folder-is-link"])
+def test_an_output_that_links_out_of_the_task_folder_fails_and_nothing_is_uploaded(
+    harness_factory, launcher, tmp_path: Path, folder: bool
+) -> None:
+    # The worker uploads with its own rights: following the task's link would hand the
+    # submitter a file the task may not read.
+    secret = tmp_path / "worker-only"
+    secret.write_text("the worker's secret")
+    secret.chmod(0o600)
+    h: Harness = harness_factory(storage="memory://isolation-test/links")
+    ex = h.client.submit(sample.link_out, {"target": str(secret), "folder": folder})
+    h.drain()
+    assert ex.refresh().phase is Phase.PERMANENT_FAILURE
+    error = ex.error()
+    assert error is not None
+    assert error.code == "OutputConversionError"
+    assert "symbolic link" in error.message, error.message
+    fs, _ = h.runtime.data_store.filesystem("memory://isolation-test/links")
+    stored = [p for p in fs.find("/isolation-test/links") if "out" in p]
+    assert not any(b"secret" in fs.cat(p) for p in stored)
+
+
 @pytest.mark.parametrize("kind", ["task", "flytekit"])
 def test_tasks_run_as_the_task_user_or_the_setting_says_why_not(
     harness_factory, monkeypatch: pytest.MonkeyPatch, launcher: str, kind: str
