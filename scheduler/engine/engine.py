@@ -30,6 +30,8 @@ import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+import redis
+
 from scheduler.backend import LeaderLease
 from scheduler.engine.cache_gate import CacheGate
 from scheduler.engine.gets import dispatch_gets, next_gets
@@ -38,6 +40,8 @@ from scheduler.engine.outbox import UNAVAILABLE, Outbox, Publisher
 from scheduler.engine.upkeep import Upkeep
 from scheduler.metrics import LEADER, TICK_DURATION
 from scheduler.runtime import Runtime
+
+_REDIS_TROUBLE: tuple[type[Exception], ...] = (redis.RedisError, *UNAVAILABLE)
 
 __all__ = ["Engine"]
 
@@ -94,15 +98,19 @@ class Engine:
             # Not leading yet, so waiting costs nothing: a standby leads meanwhile.
             self._warmed = True
             self.runtime.plugins.routers(ROUTER_WARM_UP)
-        if not self.lease.acquire():
-            LEADER.set(0)
-            return min(timedelta(seconds=1), settings.leader_lease / 3)
-        LEADER.set(1)
-        started = time.perf_counter()
         try:
-            return self._lead(now)
-        finally:
-            TICK_DURATION.observe(time.perf_counter() - started)
+            if not self.lease.acquire():
+                LEADER.set(0)
+                return min(timedelta(seconds=1), settings.leader_lease / 3)
+            LEADER.set(1)
+            started = time.perf_counter()
+            try:
+                return self._lead(now)
+            finally:
+                TICK_DURATION.observe(time.perf_counter() - started)
+        except _REDIS_TROUBLE:
+            self.upkeep.redis_failed()  # the workers' leases lapsed too: give them time
+            raise
 
     def _lead(self, now: datetime) -> timedelta:
         """The leader's tick."""

@@ -39,6 +39,8 @@ class Upkeep:
         self._last_renewal: datetime | None = None
         self._last_forget: datetime | None = None
         self._freed: dict[str, int] = {}
+        self._after_outage = False
+        self._reap_after: datetime | None = None
 
     def tokens(self, now: datetime) -> None:
         """Renew live tokens, release orphans, reap expired ones (every third of a lease)."""
@@ -86,7 +88,8 @@ class Upkeep:
         progress for a visibility timeout was never started (a lost message).
         """
         runs, store = self.runtime.runs, self.runtime.store
-        reaped = runs.reap(now, self.outbox.batch)
+        may_reap = self._may_reap(now)
+        reaped = runs.reap(now, self.outbox.batch) if may_reap else []
         current = {r.id: r for r in self.outbox.records({i for i, _ in reaped})}
         for execution_id, lapsed in reaped:
             found = current.get(execution_id)
@@ -113,7 +116,7 @@ class Upkeep:
                 )
                 continue
             expiry = runs.expiry(run_member(record.id, claim))
-            if expiry is not None and expiry > now:
+            if expiry is not None and (expiry > now or not may_reap):
                 # Still running, however long it takes: look again a visibility timeout on.
                 self.outbox.write(record, replace(record, claimed_at=now))
                 continue
@@ -125,6 +128,26 @@ class Upkeep:
             if written is not None:
                 log.warning("%s: %s made no progress; publishing it again", record.id, claim)
                 self.outbox.publish_claimed(written)
+
+    def redis_failed(self) -> None:
+        """Note that a tick failed on Redis (away, stalled past its timeout, refusing)."""
+        self._after_outage = True
+
+    def _may_reap(self, now: datetime) -> bool:
+        """Whether a lapsed run lease means a dead worker now.
+
+        Not within a lease after a tick failed on Redis: the workers' renewals failed for
+        the same reason, and they renew, or write their answers back, as soon as Redis
+        answers again. Publishing their steps again at once would run them twice (a
+        Create sent twice).
+        """
+        if self._after_outage:
+            self._after_outage = False
+            lease = self.runtime.settings.run_lease
+            self._reap_after = now + lease
+            log.info("Redis is back: lapsed run leases wait %.0fs for their workers",
+                     lease.total_seconds())  # fmt: skip
+        return self._reap_after is None or now >= self._reap_after
 
     def wake_waiters(self, now: datetime) -> None:
         """Make quota waiters pending again where tokens were freed since the last look."""

@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from scheduler.backend.runs import run_member
 from scheduler.model import Claim
 from scheduler.runtime import Runtime
+from scheduler.steps.durable import OutageLog
 
 __all__ = ["Reservations", "RunLeaseHolder"]
 
@@ -31,31 +32,7 @@ def _period(runtime: Runtime) -> float:
     return runtime.settings.run_lease.total_seconds() / 3
 
 
-class _RenewalFailures:
-    """One log line when renewals start failing (Redis is away), one when they work again.
-
-    Every job and every reservation renews on its own thread; without this, an outage
-    would log a line per lease per renewal period.
-    """
-
-    def __init__(self) -> None:
-        self._failing = False
-        self._lock = threading.Lock()
-
-    def failed(self, exc: Exception) -> None:
-        with self._lock:
-            if not self._failing:
-                self._failing = True
-                log.warning("could not renew run leases: %s; retrying", exc)
-
-    def succeeded(self) -> None:
-        with self._lock:
-            if self._failing:
-                self._failing = False
-                log.warning("run leases renewed again")
-
-
-_failures = _RenewalFailures()
+_failures = OutageLog("renew run leases")
 
 
 def _renew_once(runtime: Runtime, members: list[str], owner: str) -> list[bool] | None:

@@ -18,8 +18,6 @@ from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any, TypeVar
 
-import redis
-
 from plugins.core import PhaseInfo
 from plugins.webapi import GetContext, StatusContext
 from scheduler.backend import RedisRateLimiter
@@ -36,6 +34,7 @@ from scheduler.model import (
     machine,
 )
 from scheduler.runtime import AttemptContext, CallSite, LoadedPlugin
+from scheduler.steps.durable import durably
 from scheduler.steps.observe import Observation, apply_observations
 from scheduler.steps.writeback import Apply, WriteBack
 
@@ -111,14 +110,12 @@ class WebAPISteps:
             try:
                 work = partial(self._create_all, loaded, actxs, outcomes, began)
                 outcomes = self.runtime.calls.run(work)
-            except (redis.ConnectionError, redis.TimeoutError):
-                # Redis is away (the limiter, say): the claims stay, and reconciliation runs
-                # the batch again; Create is idempotent on the generated name.
-                raise
             except Exception as exc:
-                # Celery's soft time limit, raised while waiting: the calls still going are
-                # cut off and fail; the ones that answered keep their answer; the ones not
-                # started yet keep their claims, for reconciliation to publish again.
+                # Redis away or refusing (a limiter's call), or Celery's soft time limit,
+                # raised while waiting: the Creates that answered keep their answer, and are
+                # written back below, never sent again; the calls still going (a time limit
+                # cut them off) fail; the ones not started yet keep their claims, for
+                # reconciliation to publish again.
                 for index, outcome in enumerate(outcomes):
                     if outcome is None and index in began:
                         outcomes[index] = _Created(error=exc)
@@ -136,7 +133,9 @@ class WebAPISteps:
                     log.exception("%s: writing back its Create failed", record.id)
                     apply = self.wb.finishing(failure_info(exc, FailureSite.SCHEDULER))
                 changes.append((record, Claim(Step.CREATE, record.attempt), apply))
-            self.wb.update_many(changes)  # one round trip for the batch
+            # One round trip for the batch, tried again until Redis takes it: a handle
+            # dropped here would send its Create again.
+            durably(partial(self.wb.update_many, changes), f"{len(changes)} Creates")
 
     async def _create_all(
         self,
@@ -157,8 +156,12 @@ class WebAPISteps:
 
         started: list[asyncio.Task[None]] = []
         limiter = self.runtime.limiter(loaded.id, LimiterKind.WRITE)
-        await _paced(limiter, [partial(create, i) for i in range(len(actxs))], started)
-        await asyncio.gather(*started)
+        try:
+            await _paced(limiter, [partial(create, i) for i in range(len(actxs))], started)
+        finally:
+            # Whatever stopped the rest (Redis, at the limiter), those begun finish and
+            # keep their answers.
+            await asyncio.gather(*started)
 
         async def first_get(index: int) -> None:
             outcome = outcomes[index]
@@ -177,8 +180,10 @@ class WebAPISteps:
         ]
         gets: list[asyncio.Task[None]] = []
         limiter = self.runtime.limiter(loaded.id, LimiterKind.READ)
-        await _paced(limiter, [partial(first_get, i) for i in waiting], gets)
-        await asyncio.gather(*gets)
+        try:
+            await _paced(limiter, [partial(first_get, i) for i in waiting], gets)
+        finally:
+            await asyncio.gather(*gets)
         return outcomes
 
     async def _create_one(self, loaded: LoadedPlugin, actx: AttemptContext) -> _Created:
@@ -263,7 +268,8 @@ class WebAPISteps:
             info = PhaseInfo.system_failure(
                 "BadPluginResult", f"sync plugin do() must return a terminal PhaseInfo, got {got}"
             )
-        self.wb.complete(record, expected, info, actx)
+        # A sync call's answer exists only here: written until Redis takes it.
+        durably(partial(self.wb.complete, record, expected, info, actx), f"{execution_id} Do")
 
     @contextmanager
     def _watching(

@@ -51,6 +51,43 @@ def test_a_dead_workers_step_is_published_again_once_its_lease_lapses(harness_fa
     assert sum(h.service.creates.values()) == 1
 
 
+def test_after_a_redis_outage_a_lapsed_lease_waits_a_lease_for_its_worker(
+    harness_factory,
+) -> None:
+    # Redis stalled: the worker could not renew, and the scheduler's tick failed too.
+    # The worker renews (or writes its answer back) as soon as Redis answers again; the
+    # scheduler gives it a lease's time before it publishes the step again.
+    h: Harness = harness_factory()
+    execution_id, _ = claimed_create(h)
+    member = run_member(execution_id, Claim(Step.CREATE, 0))
+    assert h.runtime.runs.take([member], "worker-of-the-stall", h.now, LEASE) == [True]
+    h.advance(LEASE + timedelta(seconds=5))  # the stall: the lease lapsed meanwhile
+    h.engine.upkeep.redis_failed()  # as the tick that met the stall noted it
+    h.tick()
+    assert h.jobs == [], "the worker gets a lease's time to renew"
+    h.advance(LEASE - timedelta(seconds=1))
+    h.tick()
+    assert h.jobs == []
+    h.advance(timedelta(seconds=2))
+    h.tick()  # it never renewed: it died in the outage, and the step runs again
+    (again,) = h.jobs
+    assert again.step is Step.CREATE
+
+
+def test_a_lease_renewed_after_an_outage_is_left_alone(harness_factory) -> None:
+    h: Harness = harness_factory()
+    execution_id, _ = claimed_create(h)
+    member = run_member(execution_id, Claim(Step.CREATE, 0))
+    assert h.runtime.runs.take([member], "worker-of-the-stall", h.now, LEASE) == [True]
+    h.advance(LEASE + timedelta(seconds=5))
+    h.engine.upkeep.redis_failed()
+    h.tick()
+    assert h.runtime.runs.renew([member], "worker-of-the-stall", h.now, LEASE) == [True]
+    h.advance(LEASE - timedelta(seconds=1))
+    h.tick()
+    assert h.jobs == [], "the worker renewed once Redis answered: its step still runs"
+
+
 def test_a_step_longer_than_the_visibility_timeout_runs_once(harness_factory) -> None:
     h: Harness = harness_factory()
     execution_id, _ = claimed_create(h)
