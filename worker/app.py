@@ -29,7 +29,7 @@ from plugins.errors import ConfigError
 from scheduler.metrics import process_ended, serve_process_metrics
 from scheduler.runtime import Runtime
 from scheduler.settings import Settings
-from worker.broker import OutageLog, guard_lost_connection
+from worker.broker import OutageLog, guard_lost_connection, treat_refused_writes_as_outage
 from worker.served import install as publish_served_types
 
 __all__ = ["app", "make_app"]
@@ -118,6 +118,7 @@ worker_process_shutdown.connect(_metrics_end, weak=False)
 # for the launcher's imports (only processes that loaded python-task want one).
 worker_process_init.connect(lambda **_: warm_up(), weak=False)
 guard_lost_connection()
+treat_refused_writes_as_outage()
 OutageLog().install()
 publish_served_types()
 

@@ -21,6 +21,13 @@ Celery handle as what it is: the message is not acknowledged now, stays in the
 transport's unacknowledged index in Redis, and is restored after the worker has
 reconnected (``unacked_restore_interval``, at most the visibility timeout); run leases
 keep a restored job from running twice.
+
+**Redis refusing writes is an outage too.** At ``maxmemory`` (``noeviction``), on a
+read-only replica or after a failed snapshot (``MISCONF``), Redis answers every write
+with an error reply, and kombu's bookkeeping of unacknowledged messages (``ZADD``,
+``HSET``) raised it as a channel error, which Celery takes for unrecoverable: the worker
+exited. :func:`treat_refused_writes_as_outage` makes those replies connection errors to
+kombu, so the consumer reconnects, with the pauses above, until Redis takes writes again.
 """
 
 from __future__ import annotations
@@ -36,12 +43,15 @@ from celery.app.amqp import AMQP as CeleryAMQP
 from kombu.connection import Connection
 from kombu.transport import redis as kombu_redis
 
+from scheduler.backend.refusals import WRITES_REFUSED
+
 __all__ = [
     "AMQP",
     "RECONNECT_INTERVAL_MAX",
     "OutageLog",
     "QuickReconnect",
     "guard_lost_connection",
+    "treat_refused_writes_as_outage",
 ]
 
 RECONNECT_INTERVAL_MAX = 1.0
@@ -96,6 +106,10 @@ class OutageLog(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         """Drop the repeated attempts of an outage; summarize them on reconnection."""
         message = record.getMessage()
+        if message.startswith("Frequent restarts detected") and self.attempts:
+            # Celery pauses a consumer that restarts often, and says so (with a traceback)
+            # once a second; within an outage that is one more line per attempt.
+            return False
         if message.startswith("consumer: Cannot connect to"):
             found = _PAUSE.search(message)
             self.longest = max(self.longest, float(found.group(1)) if found else 0.0)
@@ -141,3 +155,10 @@ def guard_lost_connection() -> None:
 
     _connparams._flyte_celery_guard = True  # type: ignore[attr-defined]
     channel._connparams = _connparams
+
+
+def treat_refused_writes_as_outage() -> None:
+    """Make kombu's Redis transport take refused writes for a lost connection (idempotent)."""
+    transport: Any = kombu_redis.Transport
+    known = tuple(transport.connection_errors)
+    transport.connection_errors = known + tuple(e for e in WRITES_REFUSED if e not in known)

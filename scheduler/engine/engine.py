@@ -75,6 +75,7 @@ class Engine:
         self._warmed = False
         self._served_at: datetime | None = None
         self._work: list[tuple[str, Callable[[datetime], None]]] = [
+            ("unsent", self.outbox.resend),
             ("tokens", self.upkeep.tokens),
             ("cache", self.cache_gate.heartbeat),
             ("timeouts", self.upkeep.timeouts),

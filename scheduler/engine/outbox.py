@@ -61,6 +61,22 @@ class Outbox:
         self.runtime = runtime
         self.publish = publish
         self.batch = batch
+        # Jobs whose claims are written but whose publish failed: sent again at the next
+        # tick, within seconds of the broker coming back, not after the visibility timeout.
+        self._unsent: list[tuple[Step, list[Any], str, timedelta]] = []
+
+    def resend(self, now: datetime) -> None:
+        """Publish again the jobs whose publish failed (a stale one finds its claim gone).
+
+        Raises:
+            Exception: One of :data:`UNAVAILABLE`: the broker is still away (the rest wait).
+        """
+        del now
+        while self._unsent:
+            step, args, queue, limit = self._unsent[0]
+            self.publish(step.job_name, args, queue, time_limit=limit)
+            self._unsent.pop(0)
+            log.info("published %s %s again after a failed publish", step, args)
 
     def records(self, ids: Iterable[str]) -> list[ExecutionRecord]:
         """The records that still exist among ``ids``, in one round trip."""
@@ -149,11 +165,13 @@ class Outbox:
         try:
             self.publish(step.job_name, args, queue, time_limit=limit)
         except UNAVAILABLE:
-            # The claims are written: reconciliation publishes them again once the broker is
-            # back. The tick stops here; its caller waits for the broker.
+            # The claims are written: the job is sent again at the first tick that reaches
+            # the broker (resend). The tick stops here; its caller waits for the broker.
+            self._unsent.append((step, args, queue, limit))
             raise
         except Exception:
-            # The claims are written: reconciliation publishes them again after the
-            # visibility timeout. Failing the attempts here would free tokens a launch may
-            # still use.
+            # Not an outage (a bug, a refused message): sending it again each tick would
+            # fail each tick. The claims are written: reconciliation publishes them again
+            # after the visibility timeout. Failing the attempts here would free tokens a
+            # launch may still use.
             log.exception("publishing %s %s failed; reconciliation will retry", step, args)

@@ -41,6 +41,7 @@ class Upkeep:
         self._freed: dict[str, int] = {}
         self._after_outage = False
         self._reap_after: datetime | None = None
+        self._sweep_before: datetime | None = None
 
     def tokens(self, now: datetime) -> None:
         """Renew live tokens, release orphans, reap expired ones (every third of a lease)."""
@@ -85,7 +86,9 @@ class Upkeep:
 
         A step in progress holds a run lease its worker renews: once it lapses, the worker
         is gone and the step is published again at once. A step with no run lease and no
-        progress for a visibility timeout was never started (a lost message).
+        progress for a visibility timeout was never started (a lost message); after an
+        outage, a run lease on, so was every step claimed before it ended that no worker
+        holds.
         """
         runs, store = self.runtime.runs, self.runtime.store
         may_reap = self._may_reap(now)
@@ -107,7 +110,16 @@ class Upkeep:
                             found.id, lapsed)  # fmt: skip
                 self.outbox.publish_claimed(written)
         cutoff = now - self.runtime.settings.visibility_timeout
-        for record in self.outbox.records(store.stale_claims(cutoff, self.outbox.batch)):
+        sweeping = may_reap and self._sweep_before is not None
+        if sweeping and self._sweep_before is not None:
+            # After an outage: a job published or taken then may be lost (a publish or a
+            # worker's bookkeeping refused): every claim from before Redis came back that
+            # no worker holds now is published again, not a visibility timeout later.
+            cutoff = max(cutoff, self._sweep_before)
+        stale = store.stale_claims(cutoff, self.outbox.batch)
+        if sweeping and len(stale) < self.outbox.batch:
+            self._sweep_before = None  # this pass covers them all
+        for record in self.outbox.records(stale):
             claim = record.claim
             if claim is None or claim.attempt != record.attempt:
                 self.outbox.write(
@@ -145,6 +157,7 @@ class Upkeep:
             self._after_outage = False
             lease = self.runtime.settings.run_lease
             self._reap_after = now + lease
+            self._sweep_before = now
             log.info("Redis is back: lapsed run leases wait %.0fs for their workers",
                      lease.total_seconds())  # fmt: skip
         return self._reap_after is None or now >= self._reap_after

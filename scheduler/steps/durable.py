@@ -20,7 +20,8 @@ from datetime import timedelta
 from typing import TypeVar
 
 import redis
-from redis.exceptions import OutOfMemoryError, ReadOnlyError
+
+from scheduler.backend.refusals import WRITES_REFUSED
 
 __all__ = ["PATIENCE", "REDIS_AWAY", "OutageLog", "durably"]
 
@@ -31,8 +32,7 @@ T = TypeVar("T")
 REDIS_AWAY: tuple[type[Exception], ...] = (
     redis.ConnectionError,
     redis.TimeoutError,
-    OutOfMemoryError,  # maxmemory with noeviction: writes are refused until there is room
-    ReadOnlyError,  # a replica, or a primary demoted during a failover
+    *WRITES_REFUSED,  # out of memory, read-only, MISCONF: until there is room again
 )
 """Errors that say Redis is away or refuses writes for now, not that the write is wrong."""
 

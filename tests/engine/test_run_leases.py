@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from plugins.core import Phase
 from scheduler.backend.runs import run_member
 from scheduler.model import Claim, Step
@@ -234,3 +236,54 @@ def test_a_redelivery_to_the_same_worker_does_not_pass_for_the_run(harness_facto
     # Once the run's lease lapses (its worker died), the step may start again.
     h.advance(LEASE + timedelta(seconds=1))
     assert runs.start([member], "other@w2/p1", h.now, LEASE, reserved_by="other@w2") == [True]
+
+
+def test_a_job_whose_publish_failed_is_sent_at_the_next_tick(harness_factory) -> None:
+    # The broker refused the publish (away, or Redis out of memory): the claim is written,
+    # and the job goes out as soon as a tick reaches the broker, not after the visibility
+    # timeout.
+    from kombu.exceptions import OperationalError
+
+    h: Harness = harness_factory()
+    sent = h.engine.outbox.publish
+    refused: list[str] = []
+
+    def broker_away(job: str, args: list, queue: str, *, time_limit=None) -> None:  # type: ignore[no-untyped-def]
+        refused.append(job)
+        raise OperationalError("OOM command not allowed when used memory > 'maxmemory'")
+
+    h.engine.outbox.publish = broker_away  # type: ignore[method-assign]
+    ex = h.client.submit(template("remote"), ints(x=1))
+    with pytest.raises(OperationalError):
+        h.tick()
+    assert refused and h.jobs == []
+    assert h.runtime.store.get(ex.id).claim == Claim(Step.CREATE, 0)  # type: ignore[union-attr]
+    h.engine.outbox.publish = sent  # type: ignore[method-assign]
+    h.tick()  # the broker takes messages again
+    (job,) = h.jobs
+    assert job.step is Step.CREATE and job.args == [[[ex.id, 0]]]
+    h.drain()
+    assert sum(h.service.creates.values()) == 1
+
+
+def test_after_an_outage_a_claim_no_worker_holds_is_sent_again_within_a_lease(
+    harness_factory,
+) -> None:
+    # Its job was published before the outage, and lost in it (the worker's bookkeeping of
+    # the message was refused): no worker holds its lease.
+    h: Harness = harness_factory()
+    execution_id, _ = claimed_create(h)
+    h.advance(timedelta(seconds=10))
+    h.tick()
+    assert h.jobs == [], "without an outage, a lost message waits for the visibility timeout"
+    h.engine.upkeep.redis_failed()
+    h.tick()
+    assert h.jobs == [], "the workers get a lease's time to renew first"
+    h.advance(LEASE + timedelta(seconds=1))
+    h.tick()
+    (again,) = h.jobs
+    assert again.step is Step.CREATE and again.args == [[[execution_id, 0]]]
+    h.advance(LEASE * 2)
+    h.jobs.clear()
+    h.tick()
+    assert h.jobs == [], "one sweep per outage"

@@ -1,10 +1,15 @@
-"""Redis stalls (SIGSTOP) while Creates are answering: every answer is kept, none sent twice.
+"""Redis stalls, or refuses writes, with executions in flight: nothing lost, none sent twice.
 
-A private redis-server is paused, past every client timeout and past the run lease, at
-the moment a batch of Creates reaches the HTTP job service; the service then answers
-them while Redis cannot be reached. The worker must keep the handles and write them back
-once Redis answers, and the scheduler must give it that time before it takes the lapsed
-run leases for a dead worker's: one Create request per attempt, nothing lost or stuck.
+- Paused (SIGSTOP), past every client timeout and past the run lease, at the moment a
+  batch of Creates reaches the HTTP job service, which answers them while Redis cannot be
+  reached. The worker must keep the handles and write them back once Redis answers, and
+  the scheduler must give it that time before it takes the lapsed run leases for a dead
+  worker's.
+- Full (``maxmemory`` reached, ``noeviction``), then given room: every write is refused,
+  the broker's bookkeeping included. No process may exit, and what a refused write lost
+  (a publish, a message taken) is sent again within seconds of the room coming back.
+
+Each: one Create request per attempt, nothing lost, stuck or leaked.
 """
 
 from __future__ import annotations
@@ -18,6 +23,9 @@ from pathlib import Path
 
 import pytest
 
+from plugins.core import Phase
+from plugins.errors import BackendUnavailableError
+from scheduler import Client
 from scheduler.testing import RedisServer
 from tests.faults.tally import tally
 from tests.helpers import wait_for
@@ -27,6 +35,9 @@ from tests.integration.test_flows import seconds, template
 
 STALL = 12.0
 """Seconds Redis stays paused: past redis-py's 5 s socket timeout and the 3 s run lease."""
+
+FULL = 8.0
+"""Seconds Redis stays full: Gets fall due every second, and the run lease is 3 s."""
 
 
 @pytest.fixture
@@ -65,6 +76,54 @@ def test_creates_answered_during_a_redis_stall_are_kept_and_never_sent_again(
     result = tally(client, executions, ledger, f"Redis paused {STALL:g}s mid-Create")
     assert (result.lost, result.stuck, result.duplicates, result.leaked) == (0, 0, 0, 0)
     assert result.resent == 0, ledger.create_requests
-    assert all(ex.refresh().phase.name == "SUCCESS" for ex in executions)
+    assert all(ex.refresh().phase is Phase.SUCCESS for ex in executions)
     for name in ("w1", "beat"):
         assert stack.processes[name].poll() is None, f"{name} exited"
+
+
+def test_a_full_redis_refuses_writes_then_gets_room_and_every_process_survives(
+    paused: tuple[RedisServer, Stack], ledger: Ledger
+) -> None:
+    server, stack = paused
+    client = stack.client()
+    worker = stack.processes["w1"]
+    # The worker's consumer is held while jobs are published, so that it takes them from
+    # the queue once Redis is full: its bookkeeping of each message is then refused.
+    os.kill(worker.pid, signal.SIGSTOP)
+    try:
+        executions = [
+            client.submit(template("http_job"), seconds(2), project="full") for _ in range(2)
+        ]
+        wait_for(
+            lambda: all(claimed(client, ex.id) for ex in executions),
+            timeout=60,
+            what="the Creates to be claimed and published",
+        )
+        admin = server.client()
+        admin.config_set("maxmemory-policy", "noeviction")
+        used = int(admin.info("memory")["used_memory"])
+        admin.config_set("maxmemory", max(1, used // 2))  # full: every write is refused now
+    finally:
+        os.kill(worker.pid, signal.SIGCONT)
+    with pytest.raises(BackendUnavailableError, match=r"(?i)memory"):
+        client.submit(template("http_job"), seconds(0), project="full")
+    wait_for(
+        lambda: "maxmemory" in stack.log("w1").read_text(),
+        timeout=60,
+        what="the worker to meet the refusal",
+    )
+    time.sleep(FULL)  # the fault's length, not a wait for some state
+    admin.config_set("maxmemory", 0)
+    wait_all(executions, timeout=120)
+    result = tally(client, executions, ledger, f"Redis full for {FULL:g}s")
+    assert (result.lost, result.stuck, result.duplicates, result.leaked) == (0, 0, 0, 0)
+    assert result.resent == 0, ledger.create_requests
+    assert all(ex.refresh().phase is Phase.SUCCESS for ex in executions)
+    for name in ("w1", "beat"):
+        assert stack.processes[name].poll() is None, f"{name} exited"
+    assert "Unrecoverable error" not in stack.log("w1").read_text()
+
+
+def claimed(client: Client, execution_id: str) -> bool:
+    record = client.runtime.store.get(execution_id)
+    return record is not None and record.claim is not None
