@@ -107,6 +107,13 @@ class Settings(BaseSettings):
 
     Attributes:
         redis_url: The Redis that holds executions, quotas and limiters.
+        redis_socket_timeout: The longest a Redis command may wait for its reply before
+            the caller treats Redis as away (it retries, or waits for it, as for a lost
+            connection). Longer than ``tick_interval``: the scheduler blocks that long.
+        redis_connect_timeout: The longest a connection to Redis may take to open.
+        redis_health_check_interval: A connection idle this long is checked (``PING``)
+            before use, so a half-open one (Redis restarted behind a proxy or NAT) fails
+            fast instead of at the next command's timeout.
         redis_password: Its password, when the URL carries none: put into the URL
             (escaped), so a password with ``@``, ``/`` or ``:`` needs no URL-encoding.
         broker_url: Celery's broker; defaults to ``redis_url``.
@@ -159,6 +166,9 @@ class Settings(BaseSettings):
 
     redis_url: str = "redis://127.0.0.1:6379/0"
     redis_password: str | None = Field(default=None, repr=False)
+    redis_socket_timeout: Duration = timedelta(seconds=10)
+    redis_connect_timeout: Duration = timedelta(seconds=5)
+    redis_health_check_interval: Duration = timedelta(seconds=30)
     broker_url: str | None = None
     storage: str = Field(default_factory=default_storage)
     storage_options: dict[str, Any] = Field(default_factory=dict)
@@ -189,6 +199,9 @@ class Settings(BaseSettings):
     metrics_host: str = "127.0.0.1"
 
     @field_validator(
+        "redis_socket_timeout",
+        "redis_connect_timeout",
+        "redis_health_check_interval",
         "visibility_timeout",
         "run_lease",
         "call_timeout",
@@ -217,6 +230,26 @@ class Settings(BaseSettings):
             url = str(data.get("redis_url") or "redis://127.0.0.1:6379/0")
             data = {**data, "redis_url": with_password(url, str(data["redis_password"]))}
         return data
+
+    @model_validator(mode="after")
+    def _blocking_fits_timeout(self) -> Settings:
+        if self.redis_socket_timeout <= self.tick_interval:
+            raise ValueError(
+                "FLYTE_CELERY_REDIS_SOCKET_TIMEOUT "
+                f"({self.redis_socket_timeout.total_seconds():g}s) must be longer than "
+                f"FLYTE_CELERY_TICK_INTERVAL ({self.tick_interval.total_seconds():g}s): the "
+                "scheduler blocks on Redis for up to a tick interval"
+            )
+        return self
+
+    def redis_options(self) -> dict[str, Any]:
+        """The timeouts of every Redis client (redis-py's keyword arguments)."""
+        return {
+            "socket_timeout": self.redis_socket_timeout.total_seconds(),
+            "socket_connect_timeout": self.redis_connect_timeout.total_seconds(),
+            "health_check_interval": self.redis_health_check_interval.total_seconds(),
+            "socket_keepalive": True,
+        }
 
     @field_validator("redis_url", "broker_url")
     @classmethod
@@ -252,6 +285,8 @@ class Settings(BaseSettings):
             lines = [
                 f"FLYTE_CELERY_{'__'.join(str(p) for p in err['loc']).upper()}: {err['msg']} "
                 f"(got {_shown(err.get('input'))})"
+                if err["loc"]
+                else err["msg"].removeprefix("Value error, ")  # it names the settings itself
                 for err in exc.errors()
             ]
             raise ConfigError("invalid flyte-celery settings:\n" + "\n".join(lines)) from None

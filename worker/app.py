@@ -44,11 +44,15 @@ def _queue(name: str) -> Queue:
 def make_app(settings: Settings) -> Celery:
     """Build the Celery app for ``settings``."""
     visibility = settings.visibility_timeout.total_seconds()
-    transport = {
+    transport: dict[str, Any] = {
         "visibility_timeout": visibility,
         # kombu >= 5.7: restore unacknowledged jobs of dead workers promptly.
         "unacked_restore_interval": max(1.0, min(60.0, visibility / 4)),
     }
+    if settings.broker.startswith(("redis://", "rediss://", "unix://")):
+        # The broker's connections have the timeouts of every other Redis client: a
+        # stalled Redis is an outage (reconnect) after them, never a process blocked.
+        transport.update(settings.redis_options())
     # worker.broker:AMQP: reconnect to a lost broker within about a second.
     celery = Celery(
         "flyte_celery", broker=settings.broker, include=["worker.jobs"], amqp="worker.broker:AMQP"

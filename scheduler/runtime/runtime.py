@@ -89,7 +89,9 @@ class Runtime:
         self.settings = settings
         self.clock = clock
         self.policy: RetryPolicy = settings.retry_policy
-        self.redis = redis_client or redis.Redis.from_url(settings.redis_url)
+        self.redis = redis_client or redis.Redis.from_url(
+            settings.redis_url, **settings.redis_options()
+        )
         self.keys = Keys(settings.key_prefix)
         self.data_store = DataStore(
             storage_options=settings.storage_options,

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from functools import partial
 
 from plugins.core import PhaseInfo
 from plugins.webapi import DeleteContext
 from scheduler.model import Claim, ExecutionRecord, LimiterKind, Step, describe, machine
 from scheduler.runtime import CallSite, PluginKind
 from scheduler.steps.core import CoreSteps
+from scheduler.steps.durable import durably
 from scheduler.steps.writeback import WriteBack
 
 __all__ = ["Teardown"]
@@ -98,7 +100,9 @@ class Teardown:
             if self._retry(record, expected, describe(exc)):
                 return
             failure = self._gave_up(record, describe(exc))
-        self.wb.finish(execution_id, expected, self._ended(failure), record)
+        # The Delete was sent: written until Redis takes it, never sent again for a stall.
+        finish = partial(self.wb.finish, execution_id, expected, self._ended(failure), record)
+        durably(finish, f"{execution_id} Delete")
 
     @staticmethod
     def _gave_up(record: ExecutionRecord, message: str) -> str:

@@ -62,3 +62,27 @@ def test_urls_in_messages_never_show_a_password() -> None:
     with pytest.raises(ConfigError) as caught:
         Settings.load(redis_url="rediss://:s3cret@h:6379/0?ssl_cert_reqs=bogus")
     assert "s3cret" not in str(caught.value)
+
+
+def test_every_redis_client_gets_the_timeouts_the_settings_choose(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from scheduler.runtime import Runtime
+
+    monkeypatch.setenv("FLYTE_CELERY_REDIS_SOCKET_TIMEOUT", "7s")
+    monkeypatch.setenv("FLYTE_CELERY_REDIS_HEALTH_CHECK_INTERVAL", "11")
+    settings = Settings.load()
+    assert settings.redis_options() == {
+        "socket_timeout": 7.0,
+        "socket_connect_timeout": 5.0,
+        "health_check_interval": 11.0,
+        "socket_keepalive": True,
+    }
+    kwargs = Runtime(settings).redis.connection_pool.connection_kwargs
+    assert (kwargs["socket_timeout"], kwargs["health_check_interval"]) == (7.0, 11.0)
+
+
+def test_a_socket_timeout_the_scheduler_would_block_past_is_refused_naming_both() -> None:
+    with pytest.raises(ConfigError) as refused:
+        Settings.load(redis_socket_timeout=1, tick_interval=2)
+    message = str(refused.value)
+    assert "FLYTE_CELERY_REDIS_SOCKET_TIMEOUT (1s)" in message
+    assert "FLYTE_CELERY_TICK_INTERVAL (2s)" in message
