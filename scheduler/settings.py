@@ -107,6 +107,8 @@ class Settings(BaseSettings):
 
     Attributes:
         redis_url: The Redis that holds executions, quotas and limiters.
+        redis_password: Its password, when the URL carries none: put into the URL
+            (escaped), so a password with ``@``, ``/`` or ``:`` needs no URL-encoding.
         redis_socket_timeout: The longest a Redis command may wait for its reply before
             the caller treats Redis as away (it retries, or waits for it, as for a lost
             connection). Longer than ``tick_interval``: the scheduler blocks that long.
@@ -114,8 +116,6 @@ class Settings(BaseSettings):
         redis_health_check_interval: A connection idle this long is checked (``PING``)
             before use, so a half-open one (Redis restarted behind a proxy or NAT) fails
             fast instead of at the next command's timeout.
-        redis_password: Its password, when the URL carries none: put into the URL
-            (escaped), so a password with ``@``, ``/`` or ``:`` needs no URL-encoding.
         broker_url: Celery's broker; defaults to ``redis_url``.
         storage: The fsspec base URL under which executions keep their files.
         storage_options: Options for fsspec (credentials, endpoint URLs).

@@ -98,8 +98,7 @@ class Client:
             if storage is not None:
                 overrides["storage"] = storage
             final = base.model_copy(update=overrides) if overrides else base
-            redis_client = redis.Redis.from_url(final.redis_url, **final.redis_options())
-            runtime = Runtime(final, redis_client, clock=clock or utcnow)
+            runtime = Runtime(final, clock=clock or utcnow)
         self.runtime = runtime
 
     @classmethod

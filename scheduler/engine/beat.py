@@ -22,7 +22,7 @@ import redis
 from celery import beat
 
 from scheduler.engine.engine import Engine
-from scheduler.engine.outbox import UNAVAILABLE
+from scheduler.engine.outbox import OUTAGE
 from scheduler.engine.tickstats import TickStats
 from scheduler.metrics import process_ended
 from scheduler.runtime import Runtime
@@ -35,7 +35,6 @@ log = logging.getLogger(__name__)
 _HARD_LIMIT_GRACE = timedelta(seconds=30)
 _FIRST_RETRY = timedelta(seconds=0.25)
 _LAST_RETRY = timedelta(seconds=2)
-_OUTAGE: tuple[type[Exception], ...] = (redis.RedisError, *UNAVAILABLE)
 
 
 def _where(redis_failed: bool) -> str:
@@ -117,7 +116,7 @@ class EngineScheduler(beat.Scheduler):  # type: ignore[misc]
             if wait > timedelta(0):
                 engine.runtime.wake.wait(wait)
             self._outage.recovered()
-        except _OUTAGE as exc:
+        except OUTAGE as exc:
             # Redis (or the broker) is away: keep beat alive, and try again after a short,
             # growing pause.
             time.sleep(self._outage.failed(exc).total_seconds())
@@ -132,7 +131,7 @@ class EngineScheduler(beat.Scheduler):  # type: ignore[misc]
         if self._engine is not None:
             try:
                 self._engine.stop()
-            except _OUTAGE as exc:
+            except OUTAGE as exc:
                 # Redis is away: the lease lapses by itself and a standby takes over then.
                 log.warning("could not release the scheduler lease: %s", exc)
             except Exception:

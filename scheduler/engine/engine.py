@@ -30,18 +30,14 @@ import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-import redis
-
 from scheduler.backend import LeaderLease
 from scheduler.engine.cache_gate import CacheGate
 from scheduler.engine.gets import dispatch_gets, next_gets
 from scheduler.engine.launch import Launcher
-from scheduler.engine.outbox import UNAVAILABLE, Outbox, Publisher
+from scheduler.engine.outbox import OUTAGE, UNAVAILABLE, Outbox, Publisher
 from scheduler.engine.upkeep import Upkeep
 from scheduler.metrics import LEADER, TICK_DURATION
 from scheduler.runtime import Runtime
-
-_REDIS_TROUBLE: tuple[type[Exception], ...] = (redis.RedisError, *UNAVAILABLE)
 
 __all__ = ["Engine"]
 
@@ -109,7 +105,7 @@ class Engine:
                 return self._lead(now)
             finally:
                 TICK_DURATION.observe(time.perf_counter() - started)
-        except _REDIS_TROUBLE:
+        except OUTAGE:
             self.upkeep.redis_failed()  # the workers' leases lapsed too: give them time
             raise
 

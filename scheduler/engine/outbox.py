@@ -23,7 +23,7 @@ from plugins.core import PhaseInfo
 from scheduler.model import ExecutionRecord, Step, machine
 from scheduler.runtime import Runtime
 
-__all__ = ["UNAVAILABLE", "Outbox", "Publisher"]
+__all__ = ["OUTAGE", "UNAVAILABLE", "Outbox", "Publisher"]
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +36,9 @@ UNAVAILABLE: tuple[type[Exception], ...] = (
 )
 """Errors that mean Redis or the broker is away: the tick stops and waits for them,
 instead of failing executions or logging a traceback per record."""
+
+OUTAGE: tuple[type[Exception], ...] = (redis.RedisError, *UNAVAILABLE)
+"""What ends a tick as an outage of Redis or the broker (refused writes included)."""
 
 
 class Publisher(Protocol):

@@ -110,14 +110,14 @@ class Upkeep:
                             found.id, lapsed)  # fmt: skip
                 self.outbox.publish_claimed(written)
         cutoff = now - self.runtime.settings.visibility_timeout
-        sweeping = may_reap and self._sweep_before is not None
-        if sweeping and self._sweep_before is not None:
+        sweep_before = self._sweep_before if may_reap else None
+        if sweep_before is not None:
             # After an outage: a job published or taken then may be lost (a publish or a
             # worker's bookkeeping refused): every claim from before Redis came back that
             # no worker holds now is published again, not a visibility timeout later.
-            cutoff = max(cutoff, self._sweep_before)
+            cutoff = max(cutoff, sweep_before)
         stale = store.stale_claims(cutoff, self.outbox.batch)
-        if sweeping and len(stale) < self.outbox.batch:
+        if sweep_before is not None and len(stale) < self.outbox.batch:
             self._sweep_before = None  # this pass covers them all
         for record in self.outbox.records(stale):
             claim = record.claim

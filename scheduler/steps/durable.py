@@ -23,7 +23,7 @@ import redis
 
 from scheduler.backend.refusals import WRITES_REFUSED
 
-__all__ = ["PATIENCE", "REDIS_AWAY", "OutageLog", "durably"]
+__all__ = ["PATIENCE", "REDIS_AWAY", "OutageNotice", "durably"]
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ _FIRST_PAUSE = 0.05
 _LONGEST_PAUSE = 1.0
 
 
-class OutageLog:
+class OutageNotice:
     """One log line when an operation starts failing (Redis is away), one when it works again.
 
     Every job retries on its own thread; without this, an outage would log a line per job
@@ -74,7 +74,7 @@ class OutageLog:
                 log.warning("%s: works again", self._what)
 
 
-_outage = OutageLog("write back plugin answers")
+_outage = OutageNotice("write back plugin answers")
 
 
 def durably(

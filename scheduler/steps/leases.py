@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from scheduler.backend.runs import run_member
 from scheduler.model import Claim
 from scheduler.runtime import Runtime
-from scheduler.steps.durable import OutageLog
+from scheduler.steps.durable import OutageNotice
 
 __all__ = ["Reservations", "RunLeaseHolder"]
 
@@ -32,7 +32,7 @@ def _period(runtime: Runtime) -> float:
     return runtime.settings.run_lease.total_seconds() / 3
 
 
-_failures = OutageLog("renew run leases")
+_failures = OutageNotice("renew run leases")
 
 
 def _renew_once(runtime: Runtime, members: list[str], owner: str) -> list[bool] | None:

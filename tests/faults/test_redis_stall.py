@@ -25,7 +25,7 @@ import pytest
 
 from plugins.core import Phase
 from plugins.errors import BackendUnavailableError
-from scheduler import Client
+from scheduler import Client, Execution
 from scheduler.testing import RedisServer
 from tests.faults.tally import tally
 from tests.helpers import wait_for
@@ -73,12 +73,7 @@ def test_creates_answered_during_a_redis_stall_are_kept_and_never_sent_again(
     time.sleep(STALL)  # the fault's length, not a wait for some state
     os.kill(server.process.pid, signal.SIGCONT)
     wait_all(executions, timeout=180)
-    result = tally(client, executions, ledger, f"Redis paused {STALL:g}s mid-Create")
-    assert (result.lost, result.stuck, result.duplicates, result.leaked) == (0, 0, 0, 0)
-    assert result.resent == 0, ledger.create_requests
-    assert all(ex.refresh().phase is Phase.SUCCESS for ex in executions)
-    for name in ("w1", "beat"):
-        assert stack.processes[name].poll() is None, f"{name} exited"
+    nothing_lost_or_repeated(stack, executions, ledger, f"Redis paused {STALL:g}s mid-Create")
 
 
 def test_a_full_redis_refuses_writes_then_gets_room_and_every_process_survives(
@@ -115,15 +110,22 @@ def test_a_full_redis_refuses_writes_then_gets_room_and_every_process_survives(
     time.sleep(FULL)  # the fault's length, not a wait for some state
     admin.config_set("maxmemory", 0)
     wait_all(executions, timeout=120)
-    result = tally(client, executions, ledger, f"Redis full for {FULL:g}s")
-    assert (result.lost, result.stuck, result.duplicates, result.leaked) == (0, 0, 0, 0)
-    assert result.resent == 0, ledger.create_requests
-    assert all(ex.refresh().phase is Phase.SUCCESS for ex in executions)
-    for name in ("w1", "beat"):
-        assert stack.processes[name].poll() is None, f"{name} exited"
+    nothing_lost_or_repeated(stack, executions, ledger, f"Redis full for {FULL:g}s")
     assert "Unrecoverable error" not in stack.log("w1").read_text()
 
 
 def claimed(client: Client, execution_id: str) -> bool:
     record = client.runtime.store.get(execution_id)
     return record is not None and record.claim is not None
+
+
+def nothing_lost_or_repeated(
+    stack: Stack, executions: list[Execution], ledger: Ledger, label: str
+) -> None:
+    """Every execution SUCCESS, one Create request per attempt, and no process exited."""
+    result = tally(stack.client(), executions, ledger, label)
+    assert (result.lost, result.stuck, result.duplicates, result.leaked) == (0, 0, 0, 0)
+    assert result.resent == 0, ledger.create_requests
+    assert all(ex.refresh().phase is Phase.SUCCESS for ex in executions)
+    for name in ("w1", "beat"):
+        assert stack.processes[name].poll() is None, f"{name} exited"
