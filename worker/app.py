@@ -74,7 +74,11 @@ def make_app(settings: Settings) -> Celery:
         # Retry a lost broker forever (Celery gives up after 100 attempts, and exits):
         # with attempts about a second apart that would be a 2-minute outage.
         broker_connection_max_retries=None,
-        worker_cancel_long_running_tasks_on_connection_loss=True,
+        # A job running when the broker connection is lost runs on: its claims and run
+        # leases keep a redelivery from running it twice, and its answers are written
+        # back. Cancelling it (Celery 6's default) would kill a Create mid-call, and
+        # send it again.
+        worker_cancel_long_running_tasks_on_connection_loss=False,
         task_default_queue=settings.queue_prefix,
         task_queues=[_queue(settings.queue_prefix)]
         + [_queue(q) for q in Runtime(settings).queues()],

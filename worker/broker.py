@@ -91,7 +91,11 @@ class AMQP(CeleryAMQP):  # type: ignore[misc]
 
 
 _PAUSE = re.compile(r"Trying again in ([0-9.]+) seconds?")
-_CONSUMER_LOGGERS = ("celery.worker.consumer.consumer", "celery.worker.consumer.connection")
+_CONSUMER_LOGGERS = (
+    "celery.worker.consumer.consumer",
+    "celery.worker.consumer.connection",
+    "py.warnings",  # Celery's warnings, which it logs (logging.captureWarnings)
+)
 
 
 class OutageLog(logging.Filter):
@@ -109,6 +113,10 @@ class OutageLog(logging.Filter):
         if message.startswith("Frequent restarts detected") and self.attempts:
             # Celery pauses a consumer that restarts often, and says so (with a traceback)
             # once a second; within an outage that is one more line per attempt.
+            return False
+        if "worker_cancel_long_running_tasks_on_connection_loss" in message:
+            # Celery warns at each lost connection that Celery 6 cancels the jobs running
+            # then; we keep them running on purpose (see worker.app), so this says nothing.
             return False
         if message.startswith("consumer: Cannot connect to"):
             found = _PAUSE.search(message)

@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from celery.signals import task_received
+from celery.worker import state as worker_state
 
 from plugins.errors import JobFailedError
 from scheduler.metrics import job_failures
@@ -52,6 +53,13 @@ def _owner(request: Any) -> str:
     return f"{request.id}@{request.hostname}"
 
 
+def _held_jobs() -> set[str]:
+    """The owners of the jobs this worker holds, reserved or running (its main process)."""
+    # Copies first: Celery's consumer thread changes these sets meanwhile.
+    held = worker_state.reserved_requests.copy() | worker_state.active_requests.copy()
+    return {_owner(request) for request in held}
+
+
 @task_received.connect  # type: ignore[untyped-decorator]
 def _reserve(request: Any = None, **kwargs: Any) -> None:
     """In the worker's main process: take the run leases of a job as it arrives."""
@@ -65,7 +73,7 @@ def _reserve(request: Any = None, **kwargs: Any) -> None:
         pid = os.getpid()
         if pid not in _reservations:
             _reservations.clear()
-            _reservations[pid] = Reservations(Runtime(Settings.load()))
+            _reservations[pid] = Reservations(Runtime(Settings.load()), live=_held_jobs)
         _reservations[pid].reserve(claims, _owner(request))
     except Exception as exc:
         # The job still runs and takes its leases itself; only the early cover is missing.

@@ -20,6 +20,7 @@ import redis
 from kombu.exceptions import OperationalError
 
 from plugins.core import PhaseInfo
+from scheduler.backend.refusals import WRITES_REFUSED
 from scheduler.model import ExecutionRecord, Step, machine
 from scheduler.runtime import Runtime
 
@@ -33,12 +34,15 @@ UNAVAILABLE: tuple[type[Exception], ...] = (
     redis.ConnectionError,
     redis.TimeoutError,
     OperationalError,  # kombu's: the broker (Redis or RabbitMQ) does not answer
+    *WRITES_REFUSED,  # Redis answers but takes no writes (OOM, READONLY, MISCONF)
 )
-"""Errors that mean Redis or the broker is away: the tick stops and waits for them,
-instead of failing executions or logging a traceback per record."""
+"""Errors that mean Redis or the broker is away, or refuses writes for now: the tick
+stops and waits for them, instead of failing executions (a write that is refused too) or
+logging a traceback per record."""
 
 OUTAGE: tuple[type[Exception], ...] = (redis.RedisError, *UNAVAILABLE)
-"""What ends a tick as an outage of Redis or the broker (refused writes included)."""
+"""What ends a tick as an outage of Redis or the broker (any Redis error, since a tick
+that met one has done what it could)."""
 
 
 class Publisher(Protocol):

@@ -12,8 +12,9 @@ import os
 import socket
 import threading
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime, timedelta
 
 from scheduler.backend.runs import run_member
 from scheduler.model import Claim
@@ -119,13 +120,21 @@ class Reservations:
     the run). A worker that dies stops renewing both, and the scheduler publishes the
     steps again once the lease lapses.
 
+    A job the worker lets go of before it runs (revoked, or cancelled after a lost broker
+    connection) must not be renewed forever: ``live`` names the jobs the worker still
+    holds, and a reservation whose job is not among them, a renewal period after it was
+    taken, is no longer renewed (its lease lapses, and the scheduler publishes it again).
+
     Args:
         runtime: The worker's runtime.
+        live: The owners of the jobs this worker still holds, reserved or running;
+            ``None`` renews every reservation until a pool process takes it over.
     """
 
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Runtime, live: Callable[[], Collection[str]] | None = None) -> None:
         self.runtime = runtime
-        self._held: dict[str, str] = {}  # member -> owner
+        self._live = live
+        self._held: dict[str, tuple[str, datetime]] = {}  # member -> (owner, reserved at)
         self._lock = threading.Lock()
         self._beat: threading.Thread | None = None
         self._stop = threading.Event()
@@ -133,30 +142,53 @@ class Reservations:
     def reserve(self, claims: Sequence[tuple[str, Claim]], owner: str) -> None:
         """Take the leases of a received job's claims, owned by ``owner`` (its id)."""
         members = [run_member(execution_id, claim) for execution_id, claim in claims]
-        lease = self.runtime.settings.run_lease
-        taken = self.runtime.runs.take(members, owner, self.runtime.clock(), lease)
+        lease, now = self.runtime.settings.run_lease, self.runtime.clock()
+        taken = self.runtime.runs.take(members, owner, now, lease)
         with self._lock:
-            self._held.update((m, owner) for m, ok in zip(members, taken, strict=True) if ok)
+            self._held.update((m, (owner, now)) for m, ok in zip(members, taken, strict=True) if ok)
             if self._beat is None:
                 self._beat = threading.Thread(target=self._renew, name="reserved", daemon=True)
                 self._beat.start()
+
+    def held(self) -> dict[str, str]:
+        """The leases renewed here: run member -> owner."""
+        with self._lock:
+            return {member: owner for member, (owner, _) in self._held.items()}
 
     def stop(self) -> None:
         """Stop renewing (the worker shuts down; its jobs' leases then lapse)."""
         self._stop.set()
 
+    def renew(self) -> None:
+        """One renewal: let go of the jobs the worker no longer holds, renew the rest."""
+        now = self.runtime.clock()
+        if self._live is not None:
+            live = set(self._live())
+            # A job is announced (and reserved here) just before Celery files it as
+            # reserved: one taken less than a period ago may not be listed yet.
+            settled = now - timedelta(seconds=_period(self.runtime))
+            with self._lock:
+                gone = [
+                    member
+                    for member, (owner, at) in self._held.items()
+                    if at <= settled and owner not in live
+                ]
+                for member in gone:
+                    # Run and done, or let go of unrun: either way not ours to renew.
+                    log.debug("%s: its job is no longer held here; not renewed", member)
+                    del self._held[member]
+        by_owner: dict[str, list[str]] = {}
+        for member, owner in self.held().items():
+            by_owner.setdefault(owner, []).append(member)
+        for owner, members in by_owner.items():
+            kept = _renew_once(self.runtime, members, owner)
+            if kept is None:
+                continue
+            with self._lock:
+                for member, ok in zip(members, kept, strict=True):
+                    if not ok:  # the job ran and dropped it (or it lapsed): done here
+                        self._held.pop(member, None)
+
     def _renew(self) -> None:
         while not self._stop.wait(_period(self.runtime)):
-            with self._lock:
-                held = dict(self._held)
-            by_owner: dict[str, list[str]] = {}
-            for member, owner in held.items():
-                by_owner.setdefault(owner, []).append(member)
-            for owner, members in by_owner.items():
-                kept = _renew_once(self.runtime, members, owner)
-                if kept is None:
-                    continue
-                with self._lock:
-                    for member, ok in zip(members, kept, strict=True):
-                        if not ok:  # the job ran and dropped it (or it lapsed): done here
-                            self._held.pop(member, None)
+            self.renew()

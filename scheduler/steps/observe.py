@@ -4,16 +4,22 @@ A non-terminal phase is recorded and the next Get planned after the resync
 interval (at once after a signal); a batch of them is written in one round trip.
 A terminal phase completes the attempt. An error counts against the plugin's
 ``maxSystemFailures``; past it the attempt fails with the last error.
+
+Each write-back is tried again until Redis takes it (see :mod:`scheduler.steps.durable`),
+like a Create's: an observation dropped because Redis stalled is a Get sent again, and
+for a job that ended, its outputs committed again.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 
 from plugins.core import PhaseInfo
 from scheduler.model import Claim, Event, ExecutionRecord, machine
 from scheduler.runtime import AttemptContext, LoadedPlugin
+from scheduler.steps.durable import durably
 from scheduler.steps.writeback import Apply, WriteBack
 
 __all__ = ["Observation", "apply_observation", "apply_observations"]
@@ -47,10 +53,15 @@ def apply_observation(
     now = wb.runtime.clock()
     info = observation.info
     if info is not None and info.phase.is_terminal():
-        wb.complete(record, expected, info, actx)
+        # The job ended: its outputs are committed once, then the end is written back
+        # until Redis takes it (a Get dropped here would be sent, and seen, again).
+        what = f"{record.id} Get"
+        done = durably(partial(wb.completing, record, info, actx), what)
+        durably(partial(wb.update, record.id, expected, done, record), what)
         return
     if info is not None:
-        wb.update(record.id, expected, _observing(info, now, caching.resync_interval), record)
+        observing = _observing(info, now, caching.resync_interval)
+        durably(partial(wb.update, record.id, expected, observing, record), f"{record.id} Get")
         return
     message = observation.error
 
@@ -63,7 +74,7 @@ def apply_observation(
             return machine.finish_attempt(r, now, outcome, wb.runtime.policy)
         return outcome, []
 
-    wb.update(record.id, expected, failed, record)
+    durably(partial(wb.update, record.id, expected, failed, record), f"{record.id} Get")
 
 
 def apply_observations(
@@ -87,7 +98,7 @@ def apply_observations(
             batch.append((record, record.claim, _observing(info, now, resync)))
         else:
             rest.append((record, observation, actx))
-    wb.update_many(batch)
+    durably(partial(wb.update_many, batch), f"{len(batch)} Gets")
     for record, observation, actx in rest:
         apply_observation(wb, loaded, record, observation, actx)
 

@@ -9,18 +9,16 @@ Creates, or of Gets, of one plugin runs concurrently on the process's event loop
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import threading
-from collections.abc import Callable, Coroutine, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any
 
 from plugins.core import PhaseInfo
 from plugins.webapi import GetContext, StatusContext
-from scheduler.backend import RedisRateLimiter
 from scheduler.metrics import plugin_call
 from scheduler.model import (
     Claim,
@@ -36,6 +34,7 @@ from scheduler.model import (
 from scheduler.runtime import AttemptContext, CallSite, LoadedPlugin
 from scheduler.steps.durable import durably
 from scheduler.steps.observe import Observation, apply_observations
+from scheduler.steps.paced import paced
 from scheduler.steps.writeback import Apply, WriteBack
 
 __all__ = ["WebAPISteps"]
@@ -43,8 +42,6 @@ __all__ = ["WebAPISteps"]
 log = logging.getLogger(__name__)
 
 _WATCH_PERIOD = 1.0  # seconds between looks at the record while a sync call runs
-
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -63,24 +60,8 @@ class _Created:
         return self.error is None
 
 
-async def _paced(
-    limiter: RedisRateLimiter,
-    calls: Sequence[Callable[[], Coroutine[Any, Any, T]]],
-    started: list[asyncio.Task[T]],
-) -> None:
-    """Start ``calls`` as tasks (into ``started``) as the limiter grants them.
-
-    The limiter is asked for the whole rest of the batch at once (one round trip), not
-    once per call; this returns when every call has started.
-    """
-    while len(started) < len(calls):
-        granted, wait = limiter.take(len(calls) - len(started))
-        for call in calls[len(started) : len(started) + granted]:
-            started.append(asyncio.ensure_future(call()))
-        if len(started) < len(calls):
-            pause = max(wait.total_seconds(), 0.001)
-            limiter.waited(pause)
-            await asyncio.sleep(pause)
+_Got = tuple[Any, Any, Exception | None]
+"""What one Get came to: (resource meta, resource, None), or (None, None, the error)."""
 
 
 class WebAPISteps:
@@ -154,14 +135,8 @@ class WebAPISteps:
             began.add(index)
             outcomes[index] = await self._create_one(loaded, actxs[index])
 
-        started: list[asyncio.Task[None]] = []
         limiter = self.runtime.limiter(loaded.id, LimiterKind.WRITE)
-        try:
-            await _paced(limiter, [partial(create, i) for i in range(len(actxs))], started)
-        finally:
-            # Whatever stopped the rest (Redis, at the limiter), those begun finish and
-            # keep their answers.
-            await asyncio.gather(*started)
+        await paced(limiter, [partial(create, i) for i in range(len(actxs))])
 
         async def first_get(index: int) -> None:
             outcome = outcomes[index]
@@ -178,12 +153,8 @@ class WebAPISteps:
         waiting = [
             i for i, o in enumerate(outcomes) if o is not None and o.ok and o.resource is None
         ]
-        gets: list[asyncio.Task[None]] = []
         limiter = self.runtime.limiter(loaded.id, LimiterKind.READ)
-        try:
-            await _paced(limiter, [partial(first_get, i) for i in waiting], gets)
-        finally:
-            await asyncio.gather(*gets)
+        await paced(limiter, [partial(first_get, i) for i in waiting])
         return outcomes
 
     async def _create_one(self, loaded: LoadedPlugin, actx: AttemptContext) -> _Created:
@@ -331,9 +302,7 @@ class WebAPISteps:
             return Observation(error=describe(exc))
         return Observation(info=info)
 
-    async def _get(
-        self, loaded: LoadedPlugin, record: ExecutionRecord
-    ) -> tuple[Any, Any, Exception | None]:
+    async def _get(self, loaded: LoadedPlugin, record: ExecutionRecord) -> _Got:
         """Get one resource: (meta, resource, None), or the error that prevented it."""
         try:
             meta = loaded.config.decode_resource_meta(record.webapi.resource_meta or "null")
@@ -344,37 +313,57 @@ class WebAPISteps:
             return None, None, exc
 
     async def _get_all(
-        self, loaded: LoadedPlugin, records: list[ExecutionRecord]
-    ) -> list[tuple[Any, Any, Exception | None]]:
+        self, loaded: LoadedPlugin, records: list[ExecutionRecord], got: list[_Got | None]
+    ) -> None:
         """Every Get of a batch, concurrently, started as the read limiter grants them.
 
         The limiter is asked for the whole rest of the batch at once (one round trip),
-        not once per Get.
+        not once per Get. Each answer goes into ``got`` as it comes.
         """
+
+        async def get(index: int) -> None:
+            got[index] = await self._get(loaded, records[index])
+
         limiter = self.runtime.limiter(loaded.id, LimiterKind.READ)
-        started: list[asyncio.Task[tuple[Any, Any, Exception | None]]] = []
-        await _paced(limiter, [partial(self._get, loaded, record) for record in records], started)
-        return list(await asyncio.gather(*started))
+        await paced(limiter, [partial(get, i) for i in range(len(records))])
 
     def _observe_all(
         self, loaded: LoadedPlugin, records: list[ExecutionRecord]
-    ) -> list[tuple[ExecutionRecord, Observation, AttemptContext]]:
-        """Get a batch, then run Status on each answer (in this thread, one after another)."""
-        got = self.runtime.calls.run(partial(self._get_all, loaded, records))
+    ) -> tuple[list[tuple[ExecutionRecord, Observation, AttemptContext]], Exception | None]:
+        """Get a batch, then run Status on each answer (in this thread, one after another).
+
+        Returns:
+            The observations, and what stopped the batch early (Redis away at the read
+            limiter, Celery's soft time limit), if anything did: the answers that came
+            are observed all the same; the records whose Get did not answer keep their
+            claims, for the scheduler to publish again.
+        """
+        got: list[_Got | None] = [None] * len(records)
+        stopped: Exception | None = None
+        try:
+            self.runtime.calls.run(partial(self._get_all, loaded, records, got))
+        except Exception as exc:
+            stopped = exc
         observed = []
-        for record, (meta, resource, error) in zip(records, got, strict=True):
+        for record, answer in zip(records, got, strict=True):
+            if answer is None:
+                continue
+            meta, resource, error = answer
             actx = self.runtime.contexts.attempt(record)
             if error is not None:
                 observation = Observation(error=describe(error))
             else:
                 observation = self._status(loaded, actx, meta, resource)
             observed.append((record, observation, actx))
-        return observed
+        return observed, stopped
 
     def get(self, items: list[tuple[str, int]]) -> None:
         """Get a batch of executions of one plugin: the calls run concurrently on one loop."""
         for loaded, records in self._claimed_by_plugin(Step.GET, items):
-            apply_observations(self.wb, loaded, self._observe_all(loaded, records))
+            observed, stopped = self._observe_all(loaded, records)
+            apply_observations(self.wb, loaded, observed)
+            if stopped is not None:
+                raise stopped  # after the answers that came are written back
 
     def _claimed_by_plugin(
         self, step: Step, items: Sequence[tuple[str, int]]

@@ -181,6 +181,39 @@ def test_a_job_reserved_by_a_worker_that_died_comes_back_within_the_lease(
     assert again.step is Step.CREATE and again.args == [[[execution_id, 0]]]
 
 
+def test_a_reservation_whose_job_left_the_worker_unrun_is_let_go_and_lapses(
+    harness_factory,
+) -> None:
+    # Celery let go of the job before a pool process ran it (revoked, or cancelled after
+    # a lost broker connection): the main process must stop renewing its lease, or the
+    # step would never run again.
+    from scheduler.steps.leases import Reservations
+
+    h: Harness = harness_factory()
+    execution_id, _ = claimed_create(h)
+    member = run_member(execution_id, Claim(Step.CREATE, 0))
+    holds: set[str] = set()
+    reservations = Reservations(h.runtime, live=lambda: holds)
+    try:
+        reservations.reserve([(execution_id, Claim(Step.CREATE, 0))], "task-1@w1")
+        reservations.renew()
+        assert reservations.held() == {member: "task-1@w1"}, "just announced: kept"
+        holds.add("task-1@w1")  # Celery files it as reserved
+        h.advance(LEASE / 3)
+        reservations.renew()
+        assert reservations.held() == {member: "task-1@w1"}
+        holds.clear()  # and then lets go of it, unrun
+        h.advance(LEASE / 3)
+        reservations.renew()
+        assert reservations.held() == {}
+        h.advance(LEASE)
+        h.tick()  # its lease lapsed: published again
+        (again,) = h.jobs
+        assert again.step is Step.CREATE and again.args == [[[execution_id, 0]]]
+    finally:
+        reservations.stop()
+
+
 def test_a_create_cut_off_after_the_deadline_ends_the_attempt_timed_out(harness_factory) -> None:
     h: Harness = harness_factory()
     ex = h.client.submit(template("remote", timeout=8), ints(x=1))
@@ -287,3 +320,42 @@ def test_after_an_outage_a_claim_no_worker_holds_is_sent_again_within_a_lease(
     h.jobs.clear()
     h.tick()
     assert h.jobs == [], "one sweep per outage"
+
+
+def test_a_tick_meeting_a_full_redis_stops_at_once_and_fails_nothing(
+    harness_factory, redis_client, caplog
+) -> None:
+    # Redis reaches maxmemory mid-tick and refuses every write. That is an outage like a
+    # lost connection:
+    # the tick ends at the first refusal (the caller waits and tries again), instead of
+    # failing executions (a write that is refused too) with a traceback for each.
+    from redis.exceptions import OutOfMemoryError
+
+    h: Harness = harness_factory()
+    h.tick()  # the quotas are registered (the first tick's write)
+    executions = [h.client.submit(template("remote"), ints(x=n)) for n in range(3)]
+    before = {r.id: r.version for r in h.runtime.store.get_many([ex.id for ex in executions])}
+    acquire = h.engine.lease.acquire
+
+    def fills_up() -> bool:
+        # Redis fills once the tick holds the lease (the lease's renewal is refused too).
+        held = acquire()
+        redis_client.config_set("maxmemory-policy", "noeviction")
+        redis_client.config_set("maxmemory", 1)  # full: every write is refused now
+        return held
+
+    h.engine.lease.acquire = fills_up  # type: ignore[method-assign]
+    try:
+        with pytest.raises(OutOfMemoryError):
+            h.tick()
+    finally:
+        redis_client.config_set("maxmemory", 0)
+        h.engine.lease.acquire = acquire  # type: ignore[method-assign]
+    assert "advancing failed" not in caplog.text
+    assert "scheduler step" not in caplog.text
+    after = {r.id: r.version for r in h.runtime.store.get_many([ex.id for ex in executions])}
+    assert after == before, "nothing was written, and no attempt failed"
+    h.tick()  # Redis takes writes again
+    h.drain()
+    assert [h.client.get(ex.id).phase for ex in executions] == [Phase.RUNNING] * 3
+    assert sum(h.service.creates.values()) == 3

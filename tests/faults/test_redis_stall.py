@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 import time
 from collections.abc import Iterator
 from datetime import timedelta
@@ -28,7 +29,7 @@ from plugins.errors import BackendUnavailableError
 from scheduler import Client, Execution
 from scheduler.testing import RedisServer
 from tests.faults.tally import tally
-from tests.helpers import wait_for
+from tests.helpers import free_port, wait_for
 from tests.integration.jobservice import JobService, Ledger
 from tests.integration.stack import Stack, wait_all
 from tests.integration.test_flows import seconds, template
@@ -68,12 +69,74 @@ def test_creates_answered_during_a_redis_stall_are_kept_and_never_sent_again(
         client.submit(template("http_job"), seconds(0.5), project="stall") for _ in range(8)
     ]
     wait_for(ledger.held.is_set, timeout=60, what="the Creates to reach the service")
-    os.kill(server.process.pid, signal.SIGSTOP)
-    ledger.hold_creates.clear()  # the held Creates answer now, while Redis is paused
-    time.sleep(STALL)  # the fault's length, not a wait for some state
-    os.kill(server.process.pid, signal.SIGCONT)
+    stall(server, release=ledger.hold_creates)  # the held Creates answer into the stall
     wait_all(executions, timeout=180)
     nothing_lost_or_repeated(stack, executions, ledger, f"Redis paused {STALL:g}s mid-Create")
+
+
+def test_gets_answered_during_a_redis_stall_are_written_back_and_not_sent_again(
+    paused: tuple[RedisServer, Stack], ledger: Ledger
+) -> None:
+    server, stack = paused
+    executions = running(stack, ledger)
+    ledger.hold_gets.set()
+    for name in list(ledger.jobs):
+        ledger.finish(name)  # the next Gets see the jobs end
+    wait_for(ledger.get_held.is_set, timeout=60, what="a Get to reach the service")
+    stall(server, release=ledger.hold_gets)  # the held Gets answer into the stall
+    wait_all(executions, timeout=180)
+    nothing_lost_or_repeated(stack, executions, ledger, f"Redis paused {STALL:g}s mid-Get")
+    assert set(ledger.final_answers.values()) == {1}, "a job's end was answered twice"
+
+
+def test_a_write_back_caught_in_a_redis_stall_is_written_once_redis_answers(
+    paused: tuple[RedisServer, Stack], ledger: Ledger
+) -> None:
+    # Redis stops the moment the first Get has answered that its job ended: the worker's
+    # write-back of that answer is sent into the paused Redis, and times out. Redis may
+    # still run it once it wakes (the command waits in its socket), and the worker tries
+    # again: the compare-and-set lets one of the two through.
+    server, stack = paused
+    executions = running(stack, ledger)
+    stopped = threading.Event()
+
+    def stop_redis() -> None:
+        if not stopped.is_set():
+            stopped.set()
+            os.kill(server.process.pid, signal.SIGSTOP)
+
+    ledger.after_final_answer = stop_redis
+    for name in list(ledger.jobs):
+        ledger.finish(name)
+    wait_for(stopped.is_set, timeout=60, what="a Get to see its job end")
+    stall(server)  # paused already: the rest of the stall
+    wait_all(executions, timeout=180)
+    label = f"Redis paused {STALL:g}s mid-write-back"
+    nothing_lost_or_repeated(stack, executions, ledger, label)
+    assert set(ledger.final_answers.values()) == {1}, "a job's end was answered twice"
+
+
+def stall(server: RedisServer, release: threading.Event | None = None) -> None:
+    """Redis paused (SIGSTOP) for :data:`STALL` seconds; ``release`` cleared once it is."""
+    os.kill(server.process.pid, signal.SIGSTOP)
+    if release is not None:
+        release.clear()
+    time.sleep(STALL)  # the fault's length, not a wait for some state
+    os.kill(server.process.pid, signal.SIGCONT)
+
+
+def running(stack: Stack, ledger: Ledger, count: int = 6) -> list[Execution]:
+    """``count`` executions whose remote jobs run until the test ends them."""
+    ledger.auto_finish = None
+    client = stack.client()
+    task = template("http_job_capped")  # a quota of 6: all run at once
+    executions = [client.submit(task, seconds(0), project="stall") for _ in range(count)]
+    wait_for(
+        lambda: all(ex.refresh().phase is Phase.RUNNING for ex in executions),
+        timeout=60,
+        what="every execution to run",
+    )
+    return executions
 
 
 def test_a_full_redis_refuses_writes_then_gets_room_and_every_process_survives(
@@ -112,6 +175,40 @@ def test_a_full_redis_refuses_writes_then_gets_room_and_every_process_survives(
     wait_all(executions, timeout=120)
     nothing_lost_or_repeated(stack, executions, ledger, f"Redis full for {FULL:g}s")
     assert "Unrecoverable error" not in stack.log("w1").read_text()
+
+
+def test_a_redis_demoted_to_a_replica_refuses_writes_then_leads_again(
+    paused: tuple[RedisServer, Stack], ledger: Ledger
+) -> None:
+    # A failover demotes the primary while Creates are in flight: it turns replica (of a
+    # primary it cannot reach, so it keeps its data and serves reads) and answers every
+    # write READONLY; the worker's consumer loses its broker connection. Then it leads
+    # again. Workers and beat must take that for an outage, not exit, and the Creates in
+    # flight must finish and be written back, not be cut off and sent again.
+    server, stack = paused
+    client = stack.client()
+    task = template("http_job_capped")
+    ledger.hold_creates.set()
+    executions = [client.submit(task, seconds(2), project="demoted") for _ in range(6)]
+    wait_for(ledger.held.is_set, timeout=60, what="the Creates to reach the service")
+    admin = server.client()
+    admin.execute_command("REPLICAOF", "127.0.0.1", str(free_port()))  # nobody listens there
+    try:
+        wait_for(
+            lambda: "broker" in stack.log("w1").read_text(),
+            timeout=60,
+            what="the worker to lose its broker connection",
+        )
+        ledger.hold_creates.clear()  # the Creates answer now, while Redis refuses writes
+        with pytest.raises(BackendUnavailableError, match=r"(?i)read.only"):
+            client.submit(task, seconds(0), project="demoted")
+        time.sleep(FULL)  # the fault's length, not a wait for some state
+    finally:
+        admin.execute_command("REPLICAOF", "NO", "ONE")
+    wait_all(executions, timeout=120)
+    nothing_lost_or_repeated(stack, executions, ledger, f"Redis read-only for {FULL:g}s")
+    for name in ("w1", "beat"):
+        assert "Unrecoverable error" not in stack.log(name).read_text()
 
 
 def claimed(client: Client, execution_id: str) -> bool:

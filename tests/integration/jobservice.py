@@ -14,6 +14,7 @@ import json
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -50,6 +51,9 @@ class Ledger:
     hanging_gets: set[str] = field(default_factory=set)  # projects whose Gets hang
     released: threading.Event = field(default_factory=threading.Event)  # ends every hang
     delete_requests: Counter[str] = field(default_factory=Counter)
+    final_answers: Counter[str] = field(default_factory=Counter)  # Gets that saw the job end
+    # Called once a Get's answer that the job ended has been sent (a fault test's trigger).
+    after_final_answer: Callable[[], None] | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def _tick(self) -> None:
@@ -82,6 +86,8 @@ class Ledger:
             self.hanging_creates.clear()
             self.hanging_gets.clear()
             self.delete_requests.clear()
+            self.final_answers.clear()
+            self.after_final_answer = None
             self.max_running = 0
             self.auto_finish = 0.0
         self.hold_creates.clear()
@@ -170,7 +176,13 @@ class _Handler(BaseHTTPRequestHandler):
         elif job is None:
             self._reply(404, {"error": f"no job {name}"})
         else:
+            ended = job.state != "RUNNING"
+            if ended:
+                with ledger.lock:
+                    ledger.final_answers[name] += 1
             self._reply(200, {"name": name, "state": job.state})
+            if ended and ledger.after_final_answer is not None:
+                ledger.after_final_answer()
 
     def do_DELETE(self) -> None:
         ledger = self.server.ledger

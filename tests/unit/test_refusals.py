@@ -1,4 +1,4 @@
-"""Redis refusing writes is told apart from a bug by type: ``MISCONF`` included.
+"""Redis refusing writes is told apart from a bug by type: ``MISCONF`` and ``UNBLOCKED`` included.
 
 A real socket speaks Redis's protocol here and refuses every command as a Redis whose
 last snapshot failed does (``stop-writes-on-bgsave-error``), which a test cannot make a
@@ -14,8 +14,10 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-from scheduler.backend.refusals import WRITES_REFUSED, MisconfError
+from scheduler.backend.refusals import WRITES_REFUSED, MisconfError, UnblockedError
 from scheduler.steps.durable import REDIS_AWAY
+from scheduler.testing import RedisServer
+from tests.helpers import free_port, wait_for
 
 MISCONF = (
     b"-MISCONF Redis is configured to save RDB snapshots, but it's currently unable to "
@@ -56,3 +58,32 @@ def test_a_misconf_reply_raises_its_own_type_which_counts_as_redis_away(refusing
         client.set("key", "value")
     assert MisconfError in WRITES_REFUSED
     assert all(refusal in REDIS_AWAY for refusal in WRITES_REFUSED)
+
+
+def test_a_primary_turning_replica_ends_a_blocking_pop_with_its_own_type(tmp_path) -> None:
+    # What a Celery worker waiting for messages meets first when a failover demotes its
+    # Redis: not READONLY, but UNBLOCKED, which must count as Redis away too.
+    server = RedisServer.start(tmp_path)
+    try:
+        waiting = server.client()
+        popped: list[BaseException] = []
+
+        def pop() -> None:
+            try:
+                waiting.brpop(["queue"], timeout=30)
+            except redis.RedisError as exc:
+                popped.append(exc)
+
+        thread = threading.Thread(target=pop)
+        thread.start()
+        admin = server.client()
+        wait_for(lambda: admin.info("clients")["blocked_clients"] == 1, timeout=30)
+        admin.execute_command("REPLICAOF", "127.0.0.1", str(free_port()))  # nobody there
+        thread.join(30)
+        (error,) = popped
+        assert isinstance(error, UnblockedError) and isinstance(error, WRITES_REFUSED)
+        with pytest.raises(redis.ReadOnlyError):
+            admin.set("key", "value")
+        admin.execute_command("REPLICAOF", "NO", "ONE")
+    finally:
+        server.stop()
