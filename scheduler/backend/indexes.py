@@ -21,6 +21,7 @@ from scheduler.model import Claim, ExecutionRecord, Step
 
 __all__ = [
     "COUNTS",
+    "NAME_CLAIM",
     "DueClaim",
     "DueOutlook",
     "PhaseCount",
@@ -58,7 +59,8 @@ class PhaseCount:
     count: int
 
 
-_NAME_CLAIM_MS = 60_000
+NAME_CLAIM = timedelta(seconds=60)
+"""How long a submission holds an execution name while it writes (a cut-off one lapses)."""
 """How long a submission's claim on a name lasts if it never releases it (it died)."""
 
 
@@ -222,7 +224,12 @@ class StoreIndexes:
         """
         pipe = self._redis.pipeline(transaction=False)
         for execution_id in execution_ids:
-            pipe.set(self._keys.name_claim(execution_id), owner, nx=True, px=_NAME_CLAIM_MS)
+            pipe.set(
+                self._keys.name_claim(execution_id),
+                owner,
+                nx=True,
+                px=int(NAME_CLAIM.total_seconds() * 1000),
+            )
             pipe.exists(self._keys.record(execution_id))
         replies = pipe.execute()
         taken = set()

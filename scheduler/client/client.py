@@ -29,7 +29,7 @@ from plugins.io.readers import NO_OUTPUTS_PRODUCED, RemoteFileInputReader
 from plugins.tasks import (
     Task,
 )
-from scheduler.backend.indexes import PhaseCount
+from scheduler.backend.indexes import NAME_CLAIM, PhaseCount
 from scheduler.client.execution import Execution
 from scheduler.client.redis_errors import project_error
 from scheduler.client.submission import Prepared, Submission, Submitter
@@ -172,7 +172,14 @@ class Client:
         # A name is claimed before its files are written: those of an execution that has
         # it, or of a submission racing for it, are never overwritten.
         if claimed and self.runtime.store.claim_names(claimed, submitter.owner):
-            raise ExecutionExistsError(f"execution {prepared.record.id!r} already exists")
+            if self.runtime.store.get(prepared.record.id) is not None:
+                raise ExecutionExistsError(f"execution {prepared.record.id!r} already exists")
+            # Held by a submission still writing, or by one Redis cut off: not an execution.
+            raise ExecutionExistsError(
+                f"execution name {prepared.record.id!r} is held by another submission "
+                "(one in progress, or one cut off by a Redis outage: then it is free "
+                f"again within {NAME_CLAIM.total_seconds():g}s)"
+            )
         try:
             submitter.write_files(prepared)
             created = self.runtime.store.create(prepared.record)

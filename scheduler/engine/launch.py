@@ -194,4 +194,7 @@ class Launcher:
             self.outbox.fail(record, now, machine.teardown_phase_info(record, now))
             return
         claimed = machine.claimed(record, now, Step.DELETE)
-        self.outbox.claim_and_publish(record, replace(claimed, pending=False))
+        # One aborted before its launch has no plugin yet; Flyte still calls its Delete
+        # (with no handle), which must go to that plugin's queue, where workers listen.
+        torn_down = replace(claimed, pending=False, plugin_id=loaded.id)
+        self.outbox.claim_and_publish(record, torn_down)

@@ -134,6 +134,21 @@ def test_abort_while_waiting_for_a_token(harness_factory) -> None:
     assert first.refresh().phase is Phase.RUNNING
 
 
+def test_abort_before_the_launch_deletes_on_the_plugins_queue(harness_factory) -> None:
+    # Aborted before the scheduler first saw it: the record names no plugin yet. The
+    # Delete (with no handle, as Flyte) must go to the plugin's queue; a queue named after
+    # no plugin has no worker, and the execution would wait there forever.
+    h: Harness = harness_factory()
+    ex = h.client.submit(template("remote"), ints(x=1))
+    ex.abort("changed my mind")
+    h.tick()
+    (job,) = h.jobs
+    assert job.step is Step.DELETE and job.queue == h.runtime.queue("remote")
+    h.drain()
+    assert ex.refresh().phase is Phase.ABORTED
+    assert h.service.deletes == [(None, "changed my mind")]
+
+
 def test_max_system_failures_after_a_successful_get(harness_factory) -> None:
     h: Harness = harness_factory()
     ex = h.client.submit(template("remote"), ints(x=1))

@@ -7,7 +7,12 @@
   worker's.
 - Full (``maxmemory`` reached, ``noeviction``), then given room: every write is refused,
   the broker's bookkeeping included. No process may exit, and what a refused write lost
-  (a publish, a message taken) is sent again within seconds of the room coming back.
+  (a publish, a message taken) is sent again within seconds of the room coming back. A
+  broker of its own that is full refuses only the publishes, after their claims are
+  written.
+- Mid-Get and mid-write-back: a Get's answer that its job ended is written back once
+  Redis answers, and never asked for again.
+- Demoted to a read-only replica while Creates are in flight, then primary again.
 
 Each: one Create request per attempt, nothing lost, stuck or leaked.
 """
@@ -209,6 +214,50 @@ def test_a_redis_demoted_to_a_replica_refuses_writes_then_leads_again(
     nothing_lost_or_repeated(stack, executions, ledger, f"Redis read-only for {FULL:g}s")
     for name in ("w1", "beat"):
         assert "Unrecoverable error" not in stack.log(name).read_text()
+
+
+def test_publishes_the_broker_refuses_go_out_once_it_has_room(
+    tmp_path: Path, job_service: JobService, ledger: Ledger
+) -> None:
+    # The broker is a Redis of its own, and it is full: the scheduler writes each Create's
+    # claim (the state Redis has room), then the broker refuses the publish. The jobs must
+    # go out within seconds of the broker taking messages again, not after the visibility
+    # timeout (2 minutes here, past the test's deadline).
+    (tmp_path / "broker").mkdir()
+    server = RedisServer.start(tmp_path)
+    broker = RedisServer.start(tmp_path / "broker")
+    overrides = {"broker_url": broker.url, "visibility_timeout": timedelta(minutes=2)}
+    stack = Stack(server.url, tmp_path, job_service.url, overrides=overrides)
+    try:
+        stack.start_worker("w1")
+        stack.start_beat("beat")
+        admin = broker.client()
+        admin.config_set("maxmemory-policy", "noeviction")
+        used = int(admin.info("memory")["used_memory"])
+        admin.config_set("maxmemory", max(1, used // 2))  # full: every publish is refused
+        client = stack.client()
+        task = template("http_job_capped")
+        executions = [client.submit(task, seconds(0.5), project="refused") for _ in range(4)]
+        wait_for(
+            lambda: all(claimed(client, ex.id) for ex in executions),
+            timeout=60,
+            what="the Creates to be claimed",
+        )
+        wait_for(
+            lambda: "unavailable" in stack.log("beat").read_text(),
+            timeout=60,
+            what="the broker to refuse the publish",
+        )
+        time.sleep(FULL)  # the fault's length, not a wait for some state
+        assert not ledger.create_requests, "a job went out through a full broker"
+        admin.config_set("maxmemory", 0)
+        wait_all(executions, timeout=60)
+        nothing_lost_or_repeated(stack, executions, ledger, f"broker full for {FULL:g}s")
+        assert "again after a failed publish" in stack.log("beat").read_text()
+    finally:
+        stack.stop()
+        broker.stop()
+        server.stop()
 
 
 def claimed(client: Client, execution_id: str) -> bool:

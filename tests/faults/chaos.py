@@ -1,0 +1,136 @@
+"""The faults of tests/faults/, as actions a chaos soak picks from at random.
+
+Each fault is bounded and undone before it returns (a finally), so a failed soak leaves no
+Redis paused, full or read-only behind. They act on real processes: the stack's workers
+and beats, its redis-server, and the HTTP job service its remote plugin calls.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from scheduler.testing import RedisServer
+from tests.helpers import free_port, wait_for
+from tests.integration.jobservice import Ledger
+from tests.integration.stack import Stack
+
+WORKERS = ("w1", "w2")
+BEATS = ("beat-a", "beat-b")
+
+
+@dataclass
+class Chaos:
+    """Faults on one stack, chosen with ``rng`` (seeded, so a soak can be replayed).
+
+    Attributes:
+        done: How many times each fault ran.
+        kills: Processes killed (a Create cut off by a kill may be sent again).
+    """
+
+    stack: Stack
+    server: RedisServer
+    ledger: Ledger
+    rng: random.Random
+    projects: tuple[str, ...]
+    done: Counter[str] = field(default_factory=Counter)
+    kills: int = 0
+
+    def faults(self) -> dict[str, Callable[[], None]]:
+        """Every fault, by name."""
+        return {
+            "worker SIGKILL": self.kill_worker,
+            "leader SIGKILL": self.kill_leader,
+            "Redis paused (SIGSTOP)": self.pause_redis,
+            "Redis full (maxmemory)": self.fill_redis,
+            "Redis read-only (demoted)": self.demote_redis,
+            "Redis restarted": self.restart_redis,
+            "remote 500s and 429s": self.remote_errors,
+            "remote Gets failing": self.failing_gets,
+        }
+
+    def one(self) -> str:
+        """Run one fault picked at random; its name."""
+        name, fault = self.rng.choice(sorted(self.faults().items()))
+        fault()
+        self.done[name] += 1
+        return name
+
+    def _length(self, low: float, high: float) -> float:
+        return self.rng.uniform(low, high)
+
+    def kill_worker(self) -> None:
+        name = self.rng.choice(WORKERS)
+        self.stack.kill(name)  # the whole process group: pool children and task processes
+        self.kills += 1
+        self.stack.start_worker(name)
+
+    def kill_leader(self) -> None:
+        leader = wait_for(self._leading_beat, timeout=60, what="a leading beat")
+        self.stack.kill(leader)
+        self.kills += 1
+        self.stack.start_beat(leader)  # back, as the standby
+
+    def _leading_beat(self) -> str | None:
+        owner = self.stack.leader()  # "<host>:<pid>:..." while a beat holds the lease
+        if owner is None:
+            return None
+        pid = owner.split(":")[1]
+        return next((n for n in BEATS if str(self.stack.processes[n].pid) == pid), None)
+
+    def pause_redis(self) -> None:
+        # Past redis-py's socket timeout (10 s) about half the time.
+        os.kill(self.server.process.pid, signal.SIGSTOP)
+        try:
+            time.sleep(self._length(4, 14))  # the fault's length
+        finally:
+            os.kill(self.server.process.pid, signal.SIGCONT)
+
+    def fill_redis(self) -> None:
+        admin = self.server.client()
+        used = int(admin.info("memory")["used_memory"])
+        admin.config_set("maxmemory", max(1, used // 2))  # every write is refused
+        try:
+            time.sleep(self._length(3, 10))
+        finally:
+            admin.config_set("maxmemory", 0)
+
+    def demote_redis(self) -> None:
+        admin = self.server.client()
+        admin.execute_command("REPLICAOF", "127.0.0.1", str(free_port()))  # nobody there
+        try:
+            time.sleep(self._length(3, 10))
+        finally:
+            admin.execute_command("REPLICAOF", "NO", "ONE")
+
+    def restart_redis(self) -> None:
+        self.server.stop()  # SIGTERM: Redis writes its append-only file and exits
+        try:
+            time.sleep(self._length(2, 6))
+        finally:
+            self.server.start_again()
+
+    def remote_errors(self) -> None:
+        # The next Creates of two projects answer 500, then 429: each ends an attempt, and
+        # the system retries the execution.
+        for project in self.rng.sample(self.projects, 2):
+            with self.ledger.lock:
+                self.ledger.create_errors[project] = [500, 429]
+
+    def failing_gets(self) -> None:
+        # Some running jobs' Gets answer 503 for a while: below the plugin's failure budget
+        # (maxSystemFailures 2 at a 5 s resync), so the executions carry on.
+        with self.ledger.lock:
+            running = [n for n, j in self.ledger.jobs.items() if j.state == "RUNNING"]
+            chosen = set(self.rng.sample(running, min(3, len(running))))
+            self.ledger.fail_gets |= chosen
+        try:
+            time.sleep(self._length(1, 4))
+        finally:
+            with self.ledger.lock:
+                self.ledger.fail_gets -= chosen
