@@ -237,6 +237,8 @@ class RedisServer:
             args += ["--save", "", "--appendonly", "yes" if persistence else "no"]
             args += ["--appendfilename", f"redis-{port}.aof", "--logfile", str(log)]
             args += ["--maxmemory-policy", "noeviction"]
+            # A fault test may move ``dir`` (a protected setting) to make a snapshot fail.
+            args += ["--enable-protected-configs", "local"]
             server = cls(cls._spawn(args), port, directory, args)
             if server._answers(timeout=10.0):
                 return server

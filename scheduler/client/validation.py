@@ -6,19 +6,19 @@ a bad submission never becomes an execution that fails later for a misleading re
 date, a value of the wrong type that the plugin trips over).
 
 Input values are checked against the template's interface as FlytePropeller checks a
-launch: by name, and each literal against its declared :class:`LiteralType`, through
-collections, maps and unions. An integer is accepted where a float is declared (it
-converts without loss); types this check does not know are accepted as they are.
+launch: by name, and each literal against its declared :class:`LiteralType`
+(:mod:`plugins.io.literal_types`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import timedelta
 
-from flyteidl.core import literals_pb2, tasks_pb2, types_pb2
+from flyteidl.core import literals_pb2, tasks_pb2
 
 from plugins.errors import InvalidSubmissionError
+from plugins.io.literal_types import type_problem
 
 __all__ = ["MAX_RETRIES", "MAX_TIMEOUT", "check_inputs", "check_template", "normalize_inputs"]
 
@@ -28,29 +28,25 @@ MAX_RETRIES = 100
 MAX_TIMEOUT = timedelta(days=30)
 """The longest attempt timeout a template may ask for."""
 
-_SIMPLE: dict[int, tuple[str, ...]] = {
-    types_pb2.NONE: ("none_type",),
-    types_pb2.INTEGER: ("integer",),
-    types_pb2.FLOAT: ("float_value", "integer"),
-    types_pb2.STRING: ("string_value",),
-    types_pb2.BOOLEAN: ("boolean",),
-    types_pb2.DATETIME: ("datetime",),
-    types_pb2.DURATION: ("duration",),
-    types_pb2.BINARY: ("binary",),
-    types_pb2.ERROR: ("error",),
-    types_pb2.STRUCT: ("generic", "binary"),
-}
-
 
 def check_template(template: tasks_pb2.TaskTemplate, max_bytes: int) -> None:
     """Refuse a template no worker could run as asked.
 
     Raises:
         InvalidSubmissionError: No task type, larger than ``max_bytes``, too many
-            retries, or a negative or too long timeout.
+            retries, a negative or too long timeout, or a construct no plugin here
+            runs as Flyte does (a flytekit ``map_task``).
     """
     if not template.type:
         raise InvalidSubmissionError("task template has no task type (TaskTemplate.type is empty)")
+    if template.type == "container_array" or template.container.args[:1] == ["pyflyte-map-execute"]:
+        # Flyte runs an array node once per element and gathers the outputs; run as one
+        # task it would do one element and return the wrong type.
+        raise InvalidSubmissionError(
+            f"task {template.id.name or template.type!r} is a flytekit map_task (an array "
+            "node), which flyte-celery does not run yet; submit the mapped task once per "
+            "element instead"
+        )
     size = template.ByteSize()
     if size > max_bytes:
         raise InvalidSubmissionError(
@@ -129,101 +125,10 @@ def check_inputs(template: tasks_pb2.TaskTemplate, values: literals_pb2.LiteralM
     if unknown:
         problems.append(f"inputs the task does not declare: {', '.join(unknown)}")
     for name in sorted(set(declared) & set(values.literals)):
-        problem = _type_problem(values.literals[name], declared[name].type, repr(name))
+        problem = type_problem(values.literals[name], declared[name].type, f"input {name!r}")
         if problem:
             problems.append(problem)
     if problems:
         raise InvalidSubmissionError(
             f"task {template.id.name or template.type!r}: " + "; ".join(problems)
         )
-
-
-def _kind(literal: literals_pb2.Literal) -> str:
-    which = literal.WhichOneof("value") or "nothing"
-    if which != "scalar":
-        return which
-    scalar = literal.scalar.WhichOneof("value") or "nothing"
-    if scalar == "primitive":
-        return literal.scalar.primitive.WhichOneof("value") or "nothing"
-    return scalar
-
-
-Check = Callable[[literals_pb2.Literal, types_pb2.LiteralType, str, str], str]
-
-
-def _type_problem(literal: literals_pb2.Literal, lt: types_pb2.LiteralType, where: str) -> str:
-    which = lt.WhichOneof("type")
-    kind = _kind(literal)
-    if which is None or kind == "offloaded_metadata":
-        return ""  # nothing declared, or nothing here to look at
-    check = _CHECKS.get(which)
-    return "" if check is None else check(literal, lt, kind, where)
-
-
-def _simple(literal: literals_pb2.Literal, lt: types_pb2.LiteralType, kind: str, where: str) -> str:
-    expected = _SIMPLE.get(lt.simple, ())
-    if not expected or kind in expected:
-        return ""
-    return f"input {where}: expected {types_pb2.SimpleType.Name(lt.simple)}, got {kind}"
-
-
-def _collection(
-    literal: literals_pb2.Literal, lt: types_pb2.LiteralType, kind: str, where: str
-) -> str:
-    if kind != "collection":
-        return f"input {where}: expected a collection, got {kind}"
-    for i, item in enumerate(literal.collection.literals):
-        problem = _type_problem(item, lt.collection_type, f"{where}[{i}]")
-        if problem:
-            return problem
-    return ""
-
-
-def _map(literal: literals_pb2.Literal, lt: types_pb2.LiteralType, kind: str, where: str) -> str:
-    if kind != "map":
-        return f"input {where}: expected a map, got {kind}"
-    for key, item in literal.map.literals.items():
-        problem = _type_problem(item, lt.map_value_type, f"{where}[{key!r}]")
-        if problem:
-            return problem
-    return ""
-
-
-def _union(literal: literals_pb2.Literal, lt: types_pb2.LiteralType, kind: str, where: str) -> str:
-    variants = lt.union_type.variants
-    if kind == "union" or any(not _type_problem(literal, v, where) for v in variants):
-        return ""
-    return f"input {where}: {kind} fits none of the union's variants"
-
-
-def _enum(literal: literals_pb2.Literal, lt: types_pb2.LiteralType, kind: str, where: str) -> str:
-    values = list(lt.enum_type.values)
-    if kind == "string_value" and (not values or literal.scalar.primitive.string_value in values):
-        return ""
-    return f"input {where}: expected one of {values}, got {kind}"
-
-
-def _scalar(*expected: str) -> Check:
-    def check(
-        literal: literals_pb2.Literal, lt: types_pb2.LiteralType, kind: str, where: str
-    ) -> str:
-        del literal
-        return (
-            ""
-            if kind in expected
-            else f"input {where}: expected {lt.WhichOneof('type')}, got {kind}"
-        )
-
-    return check
-
-
-_CHECKS: dict[str, Check] = {
-    "simple": _simple,
-    "collection_type": _collection,
-    "map_value_type": _map,
-    "union_type": _union,
-    "enum_type": _enum,
-    "blob": _scalar("blob"),
-    "schema": _scalar("schema", "structured_dataset"),
-    "structured_dataset_type": _scalar("structured_dataset", "schema"),
-}

@@ -271,7 +271,10 @@ class WriteBack:
             committer = RemoteFileOutputWriter(self.runtime.data_store, actx.paths)
             reader = actx.writer.reader
             declared = declares_outputs(template)
-            err = validate_output(reader, outputs_declared=declared, committer=committer)
+            outputs = template.interface.outputs if declared else None
+            err = validate_output(
+                reader, outputs_declared=declared, committer=committer, interface=outputs
+            )
             if err is None and not declared and reader is not None and not reader.is_file():
                 # Flyte drops outputs the interface does not declare; we keep them.
                 literals, _ = reader.read()

@@ -8,6 +8,7 @@ import pytest
 
 from plugins.builtin.flytekit_task import is_flytekit_template, render_args
 from plugins.core import ErrorKind, Phase
+from plugins.errors import InvalidSubmissionError
 from tests.engine.conftest import EngineHarness as Harness
 from tests.engine.conftest import finished
 from tests.flytekit import fktasks
@@ -124,27 +125,21 @@ def test_a_fast_registered_task_gets_its_code_from_storage(
     assert ex.outputs().literals["o0"].scalar.primitive.string_value == "HEY!"
 
 
-@pytest.mark.parametrize("launcher", ["fork", "spawn"])
-def test_a_map_task_runs_the_element_its_array_index_names(
-    harness_factory, monkeypatch: pytest.MonkeyPatch, launcher: str
-) -> None:
+def test_a_map_task_is_refused_at_submit_by_name(harness_factory) -> None:
+    # Flyte runs an array node once per element and gathers the outputs. Run as one task,
+    # it did one element and ended SUCCESS with an int where list[int] is declared.
     from flyteidl.core import literals_pb2
     from flytekit import map_task
 
-    monkeypatch.setenv("FLYTE_CELERY_TASK_LAUNCHER", launcher)
     h: Harness = harness_factory()
     t = template(map_task(fktasks.double))
     assert t.container.args[0] == "pyflyte-map-execute"
-    # Propeller runs each element as a process of its own and names its index this way.
-    t.container.env.add(key="BATCH_JOB_ARRAY_INDEX_VAR_NAME", value="ELEMENT")
-    t.container.env.add(key="ELEMENT", value="2")
     xs = literals_pb2.Literal()
     for value in (1, 2, 3):
         xs.collection.literals.add().scalar.primitive.integer = value
-    ex = h.client.submit(t, {"x": xs})
-    h.drain()
-    assert ex.refresh().phase is Phase.SUCCESS, ex.error()
-    assert ex.outputs().literals["o0"].scalar.primitive.integer == 6
+    with pytest.raises(InvalidSubmissionError, match="is a flytekit map_task"):
+        h.client.submit(t, {"x": xs})
+    assert h.client.list() == []
 
 
 def test_flytekit_runs_forked_with_the_runs_own_folders_and_settings(harness_factory) -> None:

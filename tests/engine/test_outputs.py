@@ -37,3 +37,22 @@ def test_one_unreadable_outputs_file_does_not_break_the_listing(
     out = capsys.readouterr().out
     assert good.id in out and "x=1" in out
     assert bad.id in out and "unreadable outputs" in out
+
+
+def test_outputs_that_do_not_match_the_interface_fail_the_attempt(harness_factory) -> None:
+    # echo's outputs are its inputs (an int), while the task declares a string: a wrong
+    # result is a failure that names the mismatch, never a SUCCESS.
+    from flyteidl.core import types_pb2
+
+    from plugins.core import ErrorKind
+
+    h: Harness = harness_factory()
+    t = template("echo")
+    t.interface.outputs.variables["x"].type.simple = types_pb2.STRING
+    ex = h.client.submit(t, ints(x=1))
+    h.drain()
+    assert ex.refresh().phase is Phase.PERMANENT_FAILURE
+    err = ex.error()
+    assert err is not None and err.code == "OutputsDoNotMatchInterface"
+    assert err.kind is ErrorKind.USER
+    assert "output 'x': expected STRING, got integer" in err.message

@@ -12,7 +12,8 @@ import random
 import signal
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from scheduler.testing import RedisServer
@@ -22,6 +23,49 @@ from tests.integration.stack import Stack
 
 WORKERS = ("w1", "w2")
 BEATS = ("beat-a", "beat-b")
+
+
+@contextmanager
+def demoted(server: RedisServer) -> Iterator[None]:
+    """Redis turned replica (as a failover demotes a primary): every write is READONLY.
+
+    Its primary is nobody, so it keeps its data and serves reads; it leads again after.
+    """
+    admin = server.client()
+    admin.execute_command("REPLICAOF", "127.0.0.1", str(free_port()))  # nobody listens there
+    try:
+        yield
+    finally:
+        admin.execute_command("REPLICAOF", "NO", "ONE")
+
+
+@contextmanager
+def failed_snapshot(server: RedisServer) -> Iterator[None]:
+    """Redis whose last snapshot failed: every write is refused ``MISCONF``.
+
+    That is ``stop-writes-on-bgsave-error`` (on by default) once snapshots are configured
+    and one fails: here, written to a folder where nobody, root included, creates files.
+    """
+    admin = server.client()
+    folder = admin.config_get("dir")["dir"]
+
+    def saved(status: str) -> bool:
+        info = admin.info("persistence")
+        return info["rdb_bgsave_in_progress"] == 0 and info["rdb_last_bgsave_status"] == status
+
+    admin.config_set("save", "3600 1")
+    admin.config_set("dir", "/proc")
+    wait_for(lambda: saved("ok") or saved("err"), timeout=30, what="no snapshot in progress")
+    admin.bgsave()
+    wait_for(lambda: saved("err"), timeout=30, what="the snapshot to fail")
+    try:
+        yield
+    finally:
+        admin.config_set("dir", folder)
+        wait_for(lambda: saved("ok") or saved("err"), timeout=30, what="no snapshot in progress")
+        admin.bgsave()
+        wait_for(lambda: saved("ok"), timeout=30, what="a snapshot to succeed")
+        admin.config_set("save", "")
 
 
 @dataclass
@@ -49,6 +93,7 @@ class Chaos:
             "Redis paused (SIGSTOP)": self.pause_redis,
             "Redis full (maxmemory)": self.fill_redis,
             "Redis read-only (demoted)": self.demote_redis,
+            "Redis MISCONF (a snapshot failed)": self.fail_a_snapshot,
             "Redis restarted": self.restart_redis,
             "remote 500s and 429s": self.remote_errors,
             "remote Gets failing": self.failing_gets,
@@ -101,12 +146,12 @@ class Chaos:
             admin.config_set("maxmemory", 0)
 
     def demote_redis(self) -> None:
-        admin = self.server.client()
-        admin.execute_command("REPLICAOF", "127.0.0.1", str(free_port()))  # nobody there
-        try:
+        with demoted(self.server):
             time.sleep(self._length(3, 10))
-        finally:
-            admin.execute_command("REPLICAOF", "NO", "ONE")
+
+    def fail_a_snapshot(self) -> None:
+        with failed_snapshot(self.server):
+            time.sleep(self._length(3, 10))
 
     def restart_redis(self) -> None:
         self.server.stop()  # SIGTERM: Redis writes its append-only file and exits

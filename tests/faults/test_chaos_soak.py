@@ -5,7 +5,8 @@ run a stream of executions of every kind: remote jobs (Create, Gets, some aborte
 Delete), Python tasks in their own processes (Do), a core plugin's rounds (Handle), and
 executions whose inputs file is corrupt. Meanwhile :class:`tests.faults.chaos.Chaos`
 runs one fault after another, picked at random: a worker or the leading beat SIGKILLed,
-Redis paused past every timeout, full, demoted to a read-only replica, or restarted, the
+Redis paused past every timeout, full, demoted to a read-only replica, refusing writes
+after a failed snapshot (MISCONF), or restarted, the
 remote answering 500s and 429s or failing Gets.
 
 Then the faults stop and the checks are the fault suite's: nothing lost, stuck, leaked or

@@ -12,7 +12,8 @@
   written.
 - Mid-Get and mid-write-back: a Get's answer that its job ended is written back once
   Redis answers, and never asked for again.
-- Demoted to a read-only replica while Creates are in flight, then primary again.
+- Demoted to a read-only replica while Creates are in flight, then primary again; and
+  refusing writes (``MISCONF``) after a failed snapshot, until one succeeds.
 
 Each: one Create request per attempt, nothing lost, stuck or leaked.
 """
@@ -33,8 +34,9 @@ from plugins.core import Phase
 from plugins.errors import BackendUnavailableError
 from scheduler import Client, Execution
 from scheduler.testing import RedisServer
+from tests.faults.chaos import demoted, failed_snapshot
 from tests.faults.tally import tally
-from tests.helpers import free_port, wait_for
+from tests.helpers import wait_for
 from tests.integration.jobservice import JobService, Ledger
 from tests.integration.stack import Stack, wait_all
 from tests.integration.test_flows import seconds, template
@@ -121,6 +123,16 @@ def test_a_write_back_caught_in_a_redis_stall_is_written_once_redis_answers(
     assert set(ledger.final_answers.values()) == {1}, "a job's end was answered twice"
 
 
+def creates_held(stack: Stack, ledger: Ledger) -> list[Execution]:
+    """Six executions whose Creates the remote service holds open until the test says."""
+    client = stack.client()
+    ledger.hold_creates.set()
+    task = template("http_job_capped")  # a quota of 6: all at once
+    executions = [client.submit(task, seconds(2), project="refused") for _ in range(6)]
+    wait_for(ledger.held.is_set, timeout=60, what="the Creates to reach the service")
+    return executions
+
+
 def stall(server: RedisServer, release: threading.Event | None = None) -> None:
     """Redis paused (SIGSTOP) for :data:`STALL` seconds; ``release`` cleared once it is."""
     os.kill(server.process.pid, signal.SIGSTOP)
@@ -179,7 +191,6 @@ def test_a_full_redis_refuses_writes_then_gets_room_and_every_process_survives(
     admin.config_set("maxmemory", 0)
     wait_all(executions, timeout=120)
     nothing_lost_or_repeated(stack, executions, ledger, f"Redis full for {FULL:g}s")
-    assert "Unrecoverable error" not in stack.log("w1").read_text()
 
 
 def test_a_redis_demoted_to_a_replica_refuses_writes_then_leads_again(
@@ -191,14 +202,8 @@ def test_a_redis_demoted_to_a_replica_refuses_writes_then_leads_again(
     # again. Workers and beat must take that for an outage, not exit, and the Creates in
     # flight must finish and be written back, not be cut off and sent again.
     server, stack = paused
-    client = stack.client()
-    task = template("http_job_capped")
-    ledger.hold_creates.set()
-    executions = [client.submit(task, seconds(2), project="demoted") for _ in range(6)]
-    wait_for(ledger.held.is_set, timeout=60, what="the Creates to reach the service")
-    admin = server.client()
-    admin.execute_command("REPLICAOF", "127.0.0.1", str(free_port()))  # nobody listens there
-    try:
+    executions = creates_held(stack, ledger)
+    with demoted(server):
         wait_for(
             lambda: "broker" in stack.log("w1").read_text(),
             timeout=60,
@@ -206,14 +211,30 @@ def test_a_redis_demoted_to_a_replica_refuses_writes_then_leads_again(
         )
         ledger.hold_creates.clear()  # the Creates answer now, while Redis refuses writes
         with pytest.raises(BackendUnavailableError, match=r"(?i)read.only"):
-            client.submit(task, seconds(0), project="demoted")
+            stack.client().submit(template("http_job"), seconds(0))
         time.sleep(FULL)  # the fault's length, not a wait for some state
-    finally:
-        admin.execute_command("REPLICAOF", "NO", "ONE")
     wait_all(executions, timeout=120)
     nothing_lost_or_repeated(stack, executions, ledger, f"Redis read-only for {FULL:g}s")
-    for name in ("w1", "beat"):
-        assert "Unrecoverable error" not in stack.log(name).read_text()
+
+
+def test_a_redis_whose_snapshot_failed_refuses_writes_then_takes_them_again(
+    paused: tuple[RedisServer, Stack], ledger: Ledger
+) -> None:
+    # MISCONF: the last snapshot failed, and Redis holds writes until one succeeds.
+    server, stack = paused
+    executions = creates_held(stack, ledger)
+    with failed_snapshot(server):
+        ledger.hold_creates.clear()  # the Creates answer now, while Redis refuses writes
+        with pytest.raises(BackendUnavailableError, match=r"MISCONF|unable to persist"):
+            stack.client().submit(template("http_job"), seconds(0))
+        wait_for(
+            lambda: "unavailable" in stack.log("beat").read_text(),
+            timeout=60,
+            what="the scheduler to meet the refusal",
+        )
+        time.sleep(FULL)  # the fault's length, not a wait for some state
+    wait_all(executions, timeout=120)
+    nothing_lost_or_repeated(stack, executions, ledger, f"Redis MISCONF for {FULL:g}s")
 
 
 def test_publishes_the_broker_refuses_go_out_once_it_has_room(
@@ -275,3 +296,4 @@ def nothing_lost_or_repeated(
     assert all(ex.refresh().phase is Phase.SUCCESS for ex in executions)
     for name in ("w1", "beat"):
         assert stack.processes[name].poll() is None, f"{name} exited"
+        assert "Unrecoverable error" not in stack.log(name).read_text()

@@ -100,3 +100,50 @@ def test_phase_info_for_output_error_keeps_kind() -> None:
     assert phase_info_for_output_error(recoverable).phase is Phase.RETRYABLE_FAILURE
     assert phase_info_for_output_error(recoverable).err == recoverable
     assert phase_info_for_output_error(fatal).phase is Phase.PERMANENT_FAILURE
+
+
+def declared(**types: types_pb2.LiteralType) -> interface_pb2.VariableMap:
+    interface = interface_pb2.VariableMap()
+    for name, literal_type in types.items():
+        interface.variables[name].type.CopyFrom(literal_type)
+    return interface
+
+
+STRING = types_pb2.LiteralType(simple=types_pb2.STRING)
+INTS = types_pb2.LiteralType(collection_type=types_pb2.LiteralType(simple=types_pb2.INTEGER))
+
+
+def test_outputs_that_fit_the_interface_pass(
+    store: DataStore, paths: RemoteFileOutputPaths
+) -> None:
+    store.write_protobuf(paths.get_output_path(), outputs())
+    reader = RemoteFileOutputReader(store, paths)
+    assert validate_output(reader, outputs_declared=True, interface=declared(o=STRING)) is None
+
+
+def test_outputs_of_another_type_fail_naming_each_mismatch(store: DataStore) -> None:
+    # What a map_task run as one task returned: one element's int for its list[int].
+    wrong = literals_pb2.LiteralMap()
+    wrong.literals["o0"].scalar.primitive.integer = 1
+    err = validate_output(
+        InMemoryOutputReader(wrong), outputs_declared=True, interface=declared(o0=INTS, o1=STRING)
+    )
+    assert err is not None and err.code == "OutputsDoNotMatchInterface"
+    assert err.kind is ErrorKind.USER and not err.is_recoverable
+    assert "missing outputs: o1" in err.message
+    assert "output 'o0': expected a collection, got integer" in err.message
+    assert phase_info_for_output_error(err).phase is Phase.PERMANENT_FAILURE
+
+
+def test_a_mismatch_is_found_before_anything_is_committed(
+    store: DataStore, paths: RemoteFileOutputPaths
+) -> None:
+    committer = RemoteFileOutputWriter(store, paths)
+    err = validate_output(
+        InMemoryOutputReader(outputs()),
+        outputs_declared=True,
+        committer=committer,
+        interface=declared(o=INTS),
+    )
+    assert err is not None and "output 'o': expected a collection, got string_value" in err.message
+    assert not store.head(paths.get_output_path()).exists
