@@ -55,9 +55,11 @@ def _owner(request: Any) -> str:
 
 def _held_jobs() -> set[str]:
     """The owners of the jobs this worker holds, reserved or running (its main process)."""
-    # Copies first: Celery's consumer thread changes these sets meanwhile.
-    held = worker_state.reserved_requests.copy() | worker_state.active_requests.copy()
-    return {_owner(request) for request in held}
+    # Celery's consumer thread changes these sets meanwhile, and iterating a WeakSet is
+    # Python code; copying the plain sets of references under them is one step in C.
+    refs = set(worker_state.reserved_requests.data) | set(worker_state.active_requests.data)
+    requests = (ref() for ref in refs)
+    return {_owner(request) for request in requests if request is not None}
 
 
 @task_received.connect  # type: ignore[untyped-decorator]

@@ -199,18 +199,37 @@ class FlytekitTaskRunner:
             return PhaseInfo.system_retryable_failure(exc.code, exc.message), None
         if code is None:
             return PhaseInfo.failure("Cancelled", CANCELLED_MESSAGE), None
-        error_file, outputs_file = outputs / "error.pb", outputs / "outputs.pb"
-        if error_file.exists():
-            document = errors_pb2.ErrorDocument.FromString(read_own(error_file))
-            return _error_info(document), None
-        if code == 0 and outputs_file.exists():
-            written = literals_pb2.LiteralMap.FromString(read_own(outputs_file))
-            try:
-                return PhaseInfo.success(), staging.outputs(written)
-            except OutputConversionError as exc:
-                return PhaseInfo.failure(exc.code, exc.message), None
-        message = f"flytekit's entrypoint {exit_description(code)} without outputs or an error"
-        tail = tail_of(log_path)
-        if tail:
-            message += f"; its last output:\n{tail}"
-        return PhaseInfo.system_retryable_failure("TaskProcessDied", message), None
+        return _what_it_left(template, code, outputs, log_path, staging)
+
+
+def _what_it_left(
+    template: tasks_pb2.TaskTemplate,
+    code: int,
+    outputs: Path,
+    log_path: Path,
+    staging: Staging,
+) -> tuple[PhaseInfo, literals_pb2.LiteralMap | None]:
+    """The attempt's end from what flytekit's entrypoint left: an error, outputs, or neither."""
+    error_file, outputs_file = outputs / "error.pb", outputs / "outputs.pb"
+    if error_file.exists():
+        document = errors_pb2.ErrorDocument.FromString(read_own(error_file))
+        return _error_info(document), None
+    if code == 0 and outputs_file.exists():
+        written = literals_pb2.LiteralMap.FromString(read_own(outputs_file))
+        try:
+            return PhaseInfo.success(), staging.outputs(written)
+        except OutputConversionError as exc:
+            return PhaseInfo.failure(exc.code, exc.message), None
+    if code == 0 and (outputs / "futures.pb").exists():
+        # A @dynamic task returns a workflow for the platform to run, not outputs.
+        return PhaseInfo.failure(
+            "DynamicWorkflowUnsupported",
+            f"task {template.id.name!r} is a @dynamic task: it returned a workflow to run "
+            "(futures.pb) instead of outputs, and flyte-celery does not run dynamic "
+            "workflows; make it a @task that computes its result itself",
+        ), None
+    message = f"flytekit's entrypoint {exit_description(code)} without outputs or an error"
+    tail = tail_of(log_path)
+    if tail:
+        message += f"; its last output:\n{tail}"
+    return PhaseInfo.system_retryable_failure("TaskProcessDied", message), None

@@ -96,7 +96,9 @@ def _models(ctx: TaskExecutionContextReader) -> tuple[tasks_pb2.TaskTemplate, di
     inputs = ctx.input_reader.get()
     return template, {
         "task_template": TaskTemplate.from_flyte_idl(template),
-        "inputs": LiteralMap.from_flyte_idl(inputs) if inputs.literals else None,
+        # Always a map, empty when there are no inputs, as flytekit's own service passes it
+        # (a connector may read `inputs.literals` unguarded: WebhookTask does).
+        "inputs": LiteralMap.from_flyte_idl(inputs),
         "output_prefix": ctx.output_writer.get_output_prefix_path(),
     }
 

@@ -191,4 +191,8 @@ class Reservations:
 
     def _renew(self) -> None:
         while not self._stop.wait(_period(self.runtime)):
-            self.renew()
+            try:
+                self.renew()
+            except Exception:
+                # The thread must outlive a bad round: the leases it renews cover the jobs.
+                log.exception("renewing reserved run leases failed; trying again")

@@ -64,6 +64,18 @@ def test_the_webhook_posts_and_returns_its_answer_again_and_again(
     assert sorted(int(str(b["x"])) for b in hook.received) == [0, 1, 2]
 
 
+def test_a_webhook_without_inputs_gets_an_empty_map_as_flytekit_gives_it(
+    harness_factory, hook: HookServer
+) -> None:
+    # flytekit's own service passes an empty LiteralMap, never None; WebhookTask reads
+    # its items unguarded ("'NoneType' object has no attribute 'items'" otherwise).
+    h: Harness = harness_factory()
+    ex = h.client.submit(template(fktasks.webhook_get(hook.url)), {})
+    h.drain()
+    assert ex.refresh().phase is Phase.SUCCESS, ex.error()
+    assert hook.received == [{"get": "/hook"}]
+
+
 def test_an_unknown_task_type_is_still_refused_at_submit(harness_factory) -> None:
     h: Harness = harness_factory()
     t = template(fktasks.file_sensor())

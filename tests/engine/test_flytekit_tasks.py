@@ -142,6 +142,19 @@ def test_a_map_task_is_refused_at_submit_by_name(harness_factory) -> None:
     assert h.client.list() == []
 
 
+def test_a_dynamic_task_fails_at_once_naming_dynamic_workflows(harness_factory) -> None:
+    # It writes futures.pb (a workflow for the platform to run) and exits 0: not a process
+    # that died and is worth retrying, but a construct that is not supported.
+    h: Harness = harness_factory()
+    ex = h.client.submit(template(fktasks.doubles), literals(n=3))
+    h.until(finished(ex))
+    assert ex.refresh().phase is Phase.PERMANENT_FAILURE
+    assert ex.attempt == 0
+    err = ex.error()
+    assert err is not None and err.code == "DynamicWorkflowUnsupported", err
+    assert "@dynamic" in err.message and err.kind is ErrorKind.USER
+
+
 def test_flytekit_runs_forked_with_the_runs_own_folders_and_settings(harness_factory) -> None:
     import json
     import os

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flytekit import task
+from flytekit import dynamic, task
 from flytekit.exceptions.user import FlyteRecoverableException
 
 
@@ -58,6 +58,13 @@ def webhook(url: str) -> object:
     )
 
 
+def webhook_get(url: str) -> object:
+    """flytekit's WebhookTask calling ``url`` with GET, without inputs."""
+    from flytekit.extras.webhook import WebhookTask
+
+    return WebhookTask(name="ping", url=url, method="GET")
+
+
 @task
 def surroundings() -> str:
     """Where flytekit put this run's working folder, its log level, and the process's parent."""
@@ -92,3 +99,9 @@ def whoami() -> int:
     import os
 
     return os.geteuid()
+
+
+@dynamic
+def doubles(n: int) -> list[int]:
+    """A dynamic workflow: it returns a workflow of ``double`` calls, not outputs."""
+    return [double(x=i) for i in range(n)]

@@ -16,6 +16,12 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        self._answer(body)
+
+    def do_GET(self) -> None:
+        self._answer({"get": self.path})
+
+    def _answer(self, body: dict[str, Any]) -> None:
         self.server.received.append(body)
         data = json.dumps({"ok": True, "seen": body}).encode()
         self.send_response(200)
