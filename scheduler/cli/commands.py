@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import secrets
 import shlex
+from collections.abc import Sequence
 from pathlib import Path
 
 import click
@@ -22,7 +23,7 @@ from scheduler.cli.bulk import read_submissions
 from scheduler.cli.connect import connect
 from scheduler.cli.inputs import parse_input, read_template, template_of_type
 from scheduler.cli.views import HEADERS, execution_row, outcome, table, watch
-from scheduler.client import Client
+from scheduler.client import Client, Execution
 from scheduler.settings import Settings
 
 __all__ = ["COMMANDS"]
@@ -97,7 +98,7 @@ def submit(
         if wait:
             watch([ex], wait, Console(stderr=True), client.runtime.clock)
         click.echo(table(HEADERS, [execution_row(ex.refresh(), client.runtime.clock())]))
-    return 0
+    return ended_status([ex]) if wait else 0
 
 
 @click.command("submit-many")
@@ -121,21 +122,34 @@ def submit_many(file: Path, project: str, domain: str, ids: bool, wait: float) -
             watch(executions, wait, Console(stderr=True), client.runtime.clock)
             now = client.runtime.clock()
             click.echo(table(HEADERS, [execution_row(ex, now) for ex in executions]))
-    return 0
+    return ended_status(executions) if wait else 0
 
 
 @click.command()
 @click.argument("execution_id", metavar="ID")
-def get(execution_id: str) -> int:
+@click.option(
+    "--wait",
+    type=click.FloatRange(min=0),
+    default=0,
+    help="Seconds to wait for it to finish; the exit status then says how it ended.",
+)
+def get(execution_id: str, wait: float) -> int:
     """Show one execution (project/domain/name), with all of its error."""
     with connect() as client:
         ex = client.get(execution_id)
-        click.echo(table(HEADERS, [execution_row(ex, client.runtime.clock())]))
+        if wait:
+            watch([ex], wait, Console(stderr=True), client.runtime.clock)
+        click.echo(table(HEADERS, [execution_row(ex.refresh(), client.runtime.clock())]))
         err = ex.error()
         if err is not None:
             kind = f"{err.kind.name}, recoverable={err.is_recoverable}"
             click.echo(f"\nlast error ({kind}):\n{outcome(ex, whole=True)}")
-    return 0
+    return ended_status([ex]) if wait else 0
+
+
+def ended_status(executions: Sequence[Execution]) -> int:
+    """The exit status after waiting: 0 if every execution succeeded, else 1."""
+    return 0 if all(ex.phase is Phase.SUCCESS for ex in executions) else 1
 
 
 @click.command("list")
@@ -177,6 +191,10 @@ def events(execution_id: str) -> int:
 def abort(execution_id: str, reason: str) -> int:
     """Abort an execution."""
     with connect() as client:
+        ex = client.get(execution_id)
+        if ex.phase.is_terminal():
+            click.echo(f"{execution_id} already ended {ex.phase.name}: nothing to abort", err=True)
+            return 1
         client.abort(execution_id, reason)
         click.echo(f"abort requested for {execution_id}")
     return 0

@@ -24,6 +24,7 @@ from typing import Any
 import redis
 
 from plugins.errors import ConfigError
+from scheduler.cli.datalock import DataFolderLock
 from scheduler.settings import Settings
 
 __all__ = ["Standalone"]
@@ -91,10 +92,11 @@ class Standalone:
     def __post_init__(self) -> None:
         self.data_dir = self.data_dir.expanduser().resolve()
         self.logs = self.data_dir / "logs"
-        self.logs.mkdir(parents=True, exist_ok=True)
+        self._lock = DataFolderLock(self.data_dir)
         self.settings: Settings | None = None
 
     def _spawn(self, name: str, args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+        self.logs.mkdir(parents=True, exist_ok=True)
         log = (self.logs / f"{name}.log").open("ab")
         process = subprocess.Popen(
             args, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
@@ -134,7 +136,12 @@ class Standalone:
         return url
 
     def start(self) -> Settings:
-        """Start every process and wait until each is ready; returns the shared settings."""
+        """Start every process and wait until each is ready; returns the shared settings.
+
+        Raises:
+            ConfigError: Another stack runs on the data folder (nothing was started).
+        """
+        self._lock.acquire()
         overrides: dict[str, Any] = {}
         if "FLYTE_CELERY_REDIS_URL" not in os.environ:
             overrides["redis_url"] = self._start_redis()
@@ -230,6 +237,7 @@ class Standalone:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(process.pid, signal.SIGKILL)
                 process.wait(15)
+        self._lock.release()  # last: the folder is free once nothing of this stack runs
 
     def __enter__(self) -> Standalone:
         try:

@@ -77,7 +77,16 @@ def test_commands(
     assert main(["list", "--phase", "SUCCESS", "--limit", "500"]) == 0
     assert "cli/development/cli-echo" in capsys.readouterr().out
     assert main(["signal", "cli/development/cli-echo"]) == 0
-    assert main(["abort", "cli/development/cli-echo"]) == 0  # finished: a no-op
+    assert main(["get", "--wait", "60", "cli/development/cli-echo"]) == 0
+    capsys.readouterr()
+    assert main(["abort", "cli/development/cli-echo"]) == 1  # ended: nothing to abort
+    assert "already ended SUCCESS: nothing to abort" in capsys.readouterr().err
+    # A failure gates a script: exit status 1 (the first attempt's Create fails).
+    failing = ["submit", "--type", "flaky_create", "--project", "cli", "--name", "cli-fails"]
+    assert main([*failing, "--wait", "60"]) == 1
+    assert "PERMANENT_FAILURE" in capsys.readouterr().out
+    assert main(["get", "--wait", "60", "cli/development/cli-fails"]) == 1
+    assert main(["get", "cli/development/cli-fails"]) == 0  # no wait: it just shows
     capsys.readouterr()
     assert main(["get", "cli/development/nope"]) == 2
     assert "no execution 'cli/development/nope'" in capsys.readouterr().err
@@ -163,6 +172,14 @@ def test_standalone_starts_everything_and_stops_on_ctrl_c(tmp_path: Path) -> Non
             assert exec_id.group(1) in page.read().decode()
         assert sign_in(console, "admin", login.group(1)) == "/"
         assert sign_in(console, "admin", login.group(1) + "x") == "refused"
+        # A second stack on the same data folder is refused at once, naming the first.
+        second = subprocess.run(
+            [*CLI, "demo", "--exit", "--data-dir", str(tmp_path / "data")],
+            env=env, capture_output=True, text=True, cwd=ROOT, timeout=120, check=False,
+        )  # fmt: skip
+        assert second.returncode == 2, second.stdout + second.stderr
+        assert "is in use by another stack (flyte-celery standalone, pid" in second.stderr
+        assert len(second.stderr.strip().splitlines()) == 1, second.stderr
         process.send_signal(signal.SIGINT)
         assert process.wait(60) == 0
         client = redis.Redis.from_url(url)
