@@ -23,7 +23,7 @@ from plugins.idl import struct_to_dict
 from plugins.tasks.base import IgnoreOutputs, Task
 from plugins.tasks.context import ExecutionParameters
 from plugins.tasks.function import PYTHON_TASK_TYPE
-from plugins.tasks.resolver import load_resolver
+from plugins.tasks.resolver import load_resolver, loading_task_code
 
 __all__ = ["Outcome", "Status", "load_task_from_template", "run_task", "task_environment"]
 
@@ -108,7 +108,8 @@ def load_task_from_template(custom: Mapping[str, Any]) -> Task:
             "a python-task template needs custom.resolver (a string) and "
             f"custom.loader_args (a list), got {sorted(custom)}"
         )
-    return load_resolver(resolver).load_task([str(a) for a in loader_args])
+    with loading_task_code():
+        return load_resolver(resolver).load_task([str(a) for a in loader_args])
 
 
 def task_environment(template: tasks_pb2.TaskTemplate) -> dict[str, str]:

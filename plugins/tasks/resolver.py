@@ -16,7 +16,10 @@ import importlib
 import importlib.util
 import os
 import sys
+import threading
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +37,8 @@ __all__ = [
     "allowed_task_file",
     "default_task_resolver",
     "load_resolver",
+    "loading",
+    "loading_task_code",
 ]
 
 TASK_PATHS_VARIABLE = "FLYTE_CELERY_TASK_PATHS"
@@ -75,6 +80,28 @@ class TaskResolverMixin(ABC):
     def get_all_tasks(self) -> list[Task]:
         """Every task this resolver knows (optional)."""
         return []
+
+
+_loading = threading.local()
+
+
+@contextmanager
+def loading_task_code() -> Iterator[None]:
+    """Mark this thread as importing a task's code for a run (see :func:`loading`)."""
+    _loading.active = True
+    try:
+        yield
+    finally:
+        _loading.active = False
+
+
+def loading() -> bool:
+    """Whether this thread is importing a task's code for a run.
+
+    A module that submits at import (no ``if __name__ == "__main__":`` guard) would
+    submit again from every worker that imports it: a client made now refuses.
+    """
+    return bool(getattr(_loading, "active", False))
 
 
 def function_module(fn: Any) -> tuple[str, str | None]:

@@ -24,11 +24,13 @@ from plugins.errors import (
     ExecutionNotFoundError,
     FlyteCeleryError,
     InvalidSubmissionError,
+    TaskLoadError,
 )
 from plugins.io.readers import NO_OUTPUTS_PRODUCED, RemoteFileInputReader
 from plugins.tasks import (
     Task,
 )
+from plugins.tasks.resolver import loading
 from scheduler.backend.indexes import NAME_CLAIM, PhaseCount
 from scheduler.client.execution import Execution
 from scheduler.client.redis_errors import project_error
@@ -88,6 +90,15 @@ class Client:
         runtime: Runtime | None = None,
         clock: Clock | None = None,
     ) -> None:
+        if loading():
+            # A module that submits at import submits again from every worker that
+            # imports it to run one of its tasks (and a task process's settings point
+            # at no stack): refuse, and say how to fix the module.
+            raise TaskLoadError(
+                "the task's module makes a flyte-celery Client as it is imported, so it "
+                "would submit again from the worker that runs the task; put the code that "
+                'submits under `if __name__ == "__main__":`'
+            )
         if runtime is not None and clock is not None and clock is not runtime.clock:
             raise ValueError("pass the clock to the shared runtime, not to the client")
         if runtime is None:

@@ -227,3 +227,21 @@ def test_tasks_run_as_the_task_user_or_the_setting_says_why_not(
     else:
         # e.g. the interpreter lives where nobody may read it: the error says so.
         assert "'nobody': that user cannot start a task process" in message
+
+
+def test_a_module_that_submits_at_import_fails_at_once_naming_the_main_guard(
+    harness_factory, launcher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Without the guard, the worker's import submitted again, to the default Redis (a task
+    # process has no FLYTE_CELERY_* settings), and waited there a minute per attempt.
+    monkeypatch.setenv("UNGUARDED_IMPORT_ONLY", "1")
+    from tests.tasks import unguarded
+
+    h: Harness = harness_factory()
+    ex = h.client.submit(unguarded.inc, {"x": 1})
+    h.until(finished(ex))
+    assert ex.refresh().phase is Phase.PERMANENT_FAILURE
+    assert ex.attempt == 0  # not retried: importing it again cannot help
+    err = ex.error()
+    assert err is not None and 'if __name__ == "__main__":' in err.message, err
+    assert "would submit again" in err.message
