@@ -180,8 +180,8 @@ class DefaultTaskResolver(TaskResolverMixin):
         """``["task-module", m, "task-name", n, "task-file", f]``.
 
         Raises:
-            TaskLoadError: The function is defined inside another function, so no
-                worker could find it.
+            TaskLoadError: The function is defined inside another function, or in code
+                with no file, so no worker could find it.
         """
         del settings
         fn: Any = getattr(task, "task_function", None)
@@ -194,6 +194,12 @@ class DefaultTaskResolver(TaskResolverMixin):
                 "cannot import it. Define it at module level to run it remotely."
             )
         module, file = function_module(fn)
+        if fn.__module__ == "__main__" and not file:
+            raise TaskLoadError(
+                f"task {task.name!r} is defined in code with no file (python -c, a REPL or "
+                "a notebook cell); a worker cannot import it. Define it in a .py file, or in "
+                "an installed module, to run it remotely."
+            )
         args = ["task-module", module, "task-name", qualname]
         if file:
             args += ["task-file", os.path.abspath(file)]

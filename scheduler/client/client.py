@@ -90,10 +90,7 @@ class Client:
         runtime: Runtime | None = None,
         clock: Clock | None = None,
     ) -> None:
-        if loading():
-            # A module that submits at import submits again from every worker that
-            # imports it to run one of its tasks (and a task process's settings point
-            # at no stack): refuse, and say how to fix the module.
+        if loading():  # a module that submits at import, as a worker imports it to run
             raise TaskLoadError(
                 "the task's module makes a flyte-celery Client as it is imported, so it "
                 "would submit again from the worker that runs the task; put the code that "

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 import textwrap
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -266,6 +269,24 @@ def test_nested_tasks_run_locally_but_cannot_be_serialized() -> None:
     assert inner(x=1) == 2
     with pytest.raises(TaskLoadError, match="defined inside a function"):
         inner.to_task_template()
+
+
+def test_a_task_defined_in_python_c_is_refused_before_it_is_submitted() -> None:
+    # No file a worker could load: refused at once, not accepted and failed in the worker.
+    code = (
+        "from plugins.tasks import task\n"
+        "@task\n"
+        "def f(x: int) -> int:\n"
+        "    return x\n"
+        "f.to_task_template()\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=root, timeout=60,
+        env={**os.environ, "PYTHONPATH": str(root)}, check=False,
+    )  # fmt: skip
+    assert done.returncode != 0
+    assert "defined in code with no file (python -c, a REPL or a notebook cell)" in done.stderr
 
 
 @pytest.mark.parametrize(
