@@ -88,18 +88,19 @@ _loading = threading.local()
 @contextmanager
 def loading_task_code() -> Iterator[None]:
     """Mark this thread as importing a task's code for a run (see :func:`loading`)."""
+    before = loading()
     _loading.active = True
     try:
         yield
     finally:
-        _loading.active = False
+        _loading.active = before  # a load within a load leaves the outer one marked
 
 
 def loading() -> bool:
     """Whether this thread is importing a task's code for a run.
 
     A module that submits at import (no ``if __name__ == "__main__":`` guard) would
-    submit again from every worker that imports it: a client made now refuses.
+    submit again from every worker that imports it: a submission made now is refused.
     """
     return bool(getattr(_loading, "active", False))
 

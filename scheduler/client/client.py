@@ -24,13 +24,11 @@ from plugins.errors import (
     ExecutionNotFoundError,
     FlyteCeleryError,
     InvalidSubmissionError,
-    TaskLoadError,
 )
 from plugins.io.readers import NO_OUTPUTS_PRODUCED, RemoteFileInputReader
 from plugins.tasks import (
     Task,
 )
-from plugins.tasks.resolver import loading
 from scheduler.backend.indexes import NAME_CLAIM, PhaseCount
 from scheduler.client.execution import Execution
 from scheduler.client.redis_errors import project_error
@@ -90,12 +88,6 @@ class Client:
         runtime: Runtime | None = None,
         clock: Clock | None = None,
     ) -> None:
-        if loading():  # a module that submits at import, as a worker imports it to run
-            raise TaskLoadError(
-                "the task's module makes a flyte-celery Client as it is imported, so it "
-                "would submit again from the worker that runs the task; put the code that "
-                'submits under `if __name__ == "__main__":`'
-            )
         if runtime is not None and clock is not None and clock is not runtime.clock:
             raise ValueError("pass the clock to the shared runtime, not to the client")
         if runtime is None:

@@ -38,6 +38,7 @@ from plugins.tasks import (
     Task,
     TransformContext,
 )
+from plugins.tasks.resolver import loading
 from scheduler.client.redis_errors import project_error
 from scheduler.client.template_inputs import template_inputs
 from scheduler.client.validation import check_inputs, check_template, normalize_inputs
@@ -105,6 +106,18 @@ class Submitter:
     """
 
     def __init__(self, runtime: Runtime) -> None:
+        """Start a submission.
+
+        Raises:
+            TaskLoadError: A worker is importing a task's module to run it, and the module
+                submits as it is imported: it would submit again from every worker.
+        """
+        if loading():
+            raise TaskLoadError(
+                "the task's module submits as it is imported, so it would submit again "
+                "from the worker that runs the task; put the code that submits under "
+                '`if __name__ == "__main__":`'
+            )
         self.runtime = runtime
         self.owner = secrets.token_hex(8)  # whose claims on names these are
 

@@ -14,7 +14,7 @@ import threading
 import uuid
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from scheduler.backend.runs import run_member
 from scheduler.model import Claim
@@ -122,8 +122,9 @@ class Reservations:
 
     A job the worker lets go of before it runs (revoked, or cancelled after a lost broker
     connection) must not be renewed forever: ``live`` names the jobs the worker still
-    holds, and a reservation whose job is not among them, a renewal period after it was
-    taken, is no longer renewed (its lease lapses, and the scheduler publishes it again).
+    holds. A reservation is no longer renewed (its lease lapses, and the scheduler
+    publishes it again) once its job was seen there and is gone, or was never seen there
+    for a whole run lease (Celery files a job as reserved only after announcing it).
 
     Args:
         runtime: The worker's runtime.
@@ -135,6 +136,7 @@ class Reservations:
         self.runtime = runtime
         self._live = live
         self._held: dict[str, tuple[str, datetime]] = {}  # member -> (owner, reserved at)
+        self._seen: set[str] = set()  # owners seen among the live jobs
         self._lock = threading.Lock()
         self._beat: threading.Thread | None = None
         self._stop = threading.Event()
@@ -142,8 +144,9 @@ class Reservations:
     def reserve(self, claims: Sequence[tuple[str, Claim]], owner: str) -> None:
         """Take the leases of a received job's claims, owned by ``owner`` (its id)."""
         members = [run_member(execution_id, claim) for execution_id, claim in claims]
-        lease, now = self.runtime.settings.run_lease, self.runtime.clock()
-        taken = self.runtime.runs.take(members, owner, now, lease)
+        lease = self.runtime.settings.run_lease
+        taken = self.runtime.runs.take(members, owner, self.runtime.clock(), lease)
+        now = self.runtime.clock()  # after the round trip, which a slow Redis may stretch
         with self._lock:
             self._held.update((m, (owner, now)) for m, ok in zip(members, taken, strict=True) if ok)
             if self._beat is None:
@@ -164,14 +167,14 @@ class Reservations:
         now = self.runtime.clock()
         if self._live is not None:
             live = set(self._live())
-            # A job is announced (and reserved here) just before Celery files it as
-            # reserved: one taken less than a period ago may not be listed yet.
-            settled = now - timedelta(seconds=_period(self.runtime))
+            unseen_since = now - self.runtime.settings.run_lease
             with self._lock:
+                owners = {owner for owner, _ in self._held.values()}
+                self._seen = (self._seen & owners) | (live & owners)
                 gone = [
                     member
                     for member, (owner, at) in self._held.items()
-                    if at <= settled and owner not in live
+                    if owner not in live and (owner in self._seen or at <= unseen_since)
                 ]
                 for member in gone:
                     # Run and done, or let go of unrun: either way not ours to renew.

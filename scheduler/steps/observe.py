@@ -12,6 +12,7 @@ for a job that ended, its outputs committed again.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
@@ -60,8 +61,7 @@ def apply_observation(
         durably(partial(wb.update, record.id, expected, done, record), what)
         return
     if info is not None:
-        observing = _observing(info, now, caching.resync_interval)
-        durably(partial(wb.update, record.id, expected, observing, record), f"{record.id} Get")
+        _write_back(wb, record, expected, _observing(info, now, caching.resync_interval))
         return
     message = observation.error
 
@@ -74,7 +74,7 @@ def apply_observation(
             return machine.finish_attempt(r, now, outcome, wb.runtime.policy)
         return outcome, []
 
-    durably(partial(wb.update, record.id, expected, failed, record), f"{record.id} Get")
+    _write_back(wb, record, expected, failed)
 
 
 def apply_observations(
@@ -98,9 +98,38 @@ def apply_observations(
             batch.append((record, record.claim, _observing(info, now, resync)))
         else:
             rest.append((record, observation, actx))
-    durably(partial(wb.update_many, batch), f"{len(batch)} Gets")
+    tries = itertools.count()
+
+    def write_batch() -> None:
+        retry = next(tries) > 0
+        wb.update_many([(r, c, _unchanged(r, a) if retry else a) for r, c, a in batch])
+
+    durably(write_batch, f"{len(batch)} Gets")
     for record, observation, actx in rest:
         apply_observation(wb, loaded, record, observation, actx)
+
+
+def _write_back(wb: WriteBack, record: ExecutionRecord, expected: Claim, apply: Apply) -> None:
+    """Write a non-terminal observation (or a failed Get) back until Redis takes it.
+
+    A try that failed may still have been written, its reply lost; by the time it is
+    tried again the scheduler may have claimed the next Get (the same claim, the same
+    attempt), and applying the old observation again would clear that claim (or count a
+    failure twice). So a retry writes only while the record is as the Get read it; else
+    the observation is dropped, and the next Get sees for itself.
+    """
+    tries = itertools.count()
+
+    def write() -> None:
+        change = _unchanged(record, apply) if next(tries) > 0 else apply
+        wb.update(record.id, expected, change, record)
+
+    durably(write, f"{record.id} Get")
+
+
+def _unchanged(read: ExecutionRecord, apply: Apply) -> Apply:
+    """``apply``, but only to the record at the version it was read at."""
+    return lambda current: apply(current) if current.version == read.version else None
 
 
 def _observing(info: PhaseInfo, now: datetime, resync: timedelta) -> Apply:

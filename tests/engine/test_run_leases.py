@@ -214,6 +214,26 @@ def test_a_reservation_whose_job_left_the_worker_unrun_is_let_go_and_lapses(
         reservations.stop()
 
 
+def test_a_reservation_never_filed_by_celery_is_let_go_after_a_lease(harness_factory) -> None:
+    # Celery announces a job before it files it as reserved, and a slow Redis or broker
+    # may stretch that: a reservation is kept while unseen, but not for a whole lease.
+    from scheduler.steps.leases import Reservations
+
+    h: Harness = harness_factory()
+    execution_id, _ = claimed_create(h)
+    reservations = Reservations(h.runtime, live=set)
+    try:
+        reservations.reserve([(execution_id, Claim(Step.CREATE, 0))], "task-1@w1")
+        h.advance(LEASE - timedelta(seconds=1))
+        reservations.renew()
+        assert reservations.held(), "unseen for less than a lease: kept"
+        h.advance(timedelta(seconds=2))
+        reservations.renew()
+        assert reservations.held() == {}
+    finally:
+        reservations.stop()
+
+
 def test_a_create_cut_off_after_the_deadline_ends_the_attempt_timed_out(harness_factory) -> None:
     h: Harness = harness_factory()
     ex = h.client.submit(template("remote", timeout=8), ints(x=1))
@@ -359,3 +379,40 @@ def test_a_tick_meeting_a_full_redis_stops_at_once_and_fails_nothing(
     h.drain()
     assert [h.client.get(ex.id).phase for ex in executions] == [Phase.RUNNING] * 3
     assert sum(h.service.creates.values()) == 3
+
+
+def test_a_get_write_back_whose_reply_was_lost_is_not_applied_again_over_the_next_get(
+    harness_factory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The write landed but its reply was lost (a stall past the socket timeout), and the
+    # scheduler claimed the next Get meanwhile: same claim, same attempt. The retry must
+    # not apply the old observation again, which would clear the new Get's claim.
+    import redis
+
+    from scheduler.steps.writeback import WriteBack
+
+    h: Harness = harness_factory()
+    ex = h.client.submit(template("remote"), ints(x=1))
+    h.drain()
+    h.advance(timedelta(seconds=31))
+    h.tick()
+    (get,) = h.jobs
+    h.jobs.clear()
+    assert get.step is Step.GET
+    real = WriteBack.update_many
+    lost: list[bool] = []
+
+    def reply_lost(self, items):  # type: ignore[no-untyped-def]
+        real(self, items)
+        if not lost:
+            lost.append(True)
+            h.advance(timedelta(seconds=31))
+            h.tick()  # the next Get is claimed while the worker waits for its reply
+            raise redis.TimeoutError("Timeout reading from socket")
+
+    monkeypatch.setattr(WriteBack, "update_many", reply_lost)
+    h.run(get)
+    assert lost
+    (again,) = h.jobs
+    assert again.step is Step.GET
+    assert ex.refresh().record.claim == Claim(Step.GET, 0), "the next Get's claim was cleared"
