@@ -94,6 +94,7 @@ _PAUSE = re.compile(r"Trying again in ([0-9.]+) seconds?")
 _CONSUMER_LOGGERS = (
     "celery.worker.consumer.consumer",
     "celery.worker.consumer.connection",
+    "celery.worker.request",  # a job's ack, which fails after a lost connection
     "py.warnings",  # Celery's warnings, which it logs (logging.captureWarnings)
 )
 
@@ -114,6 +115,17 @@ class OutageLog(logging.Filter):
             # Celery pauses a consumer that restarts often, and says so (with a traceback)
             # once a second; within an outage that is one more line per attempt.
             return False
+        if message.startswith("Couldn't ack"):
+            # A job that ran on across a lost connection cannot ack on the new one. Kombu
+            # says so as CRITICAL with a traceback; it is expected, and harmless: the broker
+            # delivers the message again after the visibility timeout, and its claim is gone.
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+            record.msg = (
+                f"{message}: the job ran on across a lost broker connection; its message "
+                "comes back after the visibility timeout and does nothing (its claim is gone)"
+            )
+            record.args, record.exc_info, record.exc_text = (), None, None
+            return True
         if "worker_cancel_long_running_tasks_on_connection_loss" in message:
             # Celery warns at each lost connection that Celery 6 cancels the jobs running
             # then; we keep them running on purpose (see worker.app), so this says nothing.
