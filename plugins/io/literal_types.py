@@ -27,17 +27,6 @@ _SIMPLE: dict[int, tuple[str, ...]] = {
 }
 
 
-def type_problem(literal: literals_pb2.Literal, lt: types_pb2.LiteralType, where: str) -> str:
-    """What is wrong with ``literal`` as a value of ``lt``, or ``""`` if it fits.
-
-    Args:
-        literal: The value.
-        lt: Its declared type.
-        where: What the value is, to start the message with (``"input 'x'"``).
-    """
-    return _type_problem(literal, lt, where)
-
-
 def _kind(literal: literals_pb2.Literal) -> str:
     which = literal.WhichOneof("value") or "nothing"
     if which != "scalar":
@@ -51,7 +40,14 @@ def _kind(literal: literals_pb2.Literal) -> str:
 Check = Callable[[literals_pb2.Literal, types_pb2.LiteralType, str, str], str]
 
 
-def _type_problem(literal: literals_pb2.Literal, lt: types_pb2.LiteralType, where: str) -> str:
+def type_problem(literal: literals_pb2.Literal, lt: types_pb2.LiteralType, where: str) -> str:
+    """What is wrong with ``literal`` as a value of ``lt``, or ``""`` if it fits.
+
+    Args:
+        literal: The value.
+        lt: Its declared type.
+        where: What the value is, to start the message with (``"input 'x'"``).
+    """
     which = lt.WhichOneof("type")
     kind = _kind(literal)
     if which is None or kind == "offloaded_metadata":
@@ -73,7 +69,7 @@ def _collection(
     if kind != "collection":
         return f"{where}: expected a collection, got {kind}"
     for i, item in enumerate(literal.collection.literals):
-        problem = _type_problem(item, lt.collection_type, f"{where}[{i}]")
+        problem = type_problem(item, lt.collection_type, f"{where}[{i}]")
         if problem:
             return problem
     return ""
@@ -83,7 +79,7 @@ def _map(literal: literals_pb2.Literal, lt: types_pb2.LiteralType, kind: str, wh
     if kind != "map":
         return f"{where}: expected a map, got {kind}"
     for key, item in literal.map.literals.items():
-        problem = _type_problem(item, lt.map_value_type, f"{where}[{key!r}]")
+        problem = type_problem(item, lt.map_value_type, f"{where}[{key!r}]")
         if problem:
             return problem
     return ""
@@ -91,7 +87,7 @@ def _map(literal: literals_pb2.Literal, lt: types_pb2.LiteralType, kind: str, wh
 
 def _union(literal: literals_pb2.Literal, lt: types_pb2.LiteralType, kind: str, where: str) -> str:
     variants = lt.union_type.variants
-    if kind == "union" or any(not _type_problem(literal, v, where) for v in variants):
+    if kind == "union" or any(not type_problem(literal, v, where) for v in variants):
         return ""
     return f"{where}: {kind} fits none of the union's variants"
 

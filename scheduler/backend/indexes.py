@@ -60,8 +60,8 @@ class PhaseCount:
 
 
 NAME_CLAIM = timedelta(seconds=60)
-"""How long a submission holds an execution name while it writes (a cut-off one lapses)."""
-"""How long a submission's claim on a name lasts if it never releases it (it died)."""
+"""How long a submission holds an execution name while it writes, if it never releases it
+(it died, or a Redis outage cut it off)."""
 
 
 def ms_or_empty(value: datetime | None) -> str:

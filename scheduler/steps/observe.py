@@ -61,7 +61,8 @@ def apply_observation(
         durably(partial(wb.update, record.id, expected, done, record), what)
         return
     if info is not None:
-        _write_back(wb, record, expected, _observing(info, now, caching.resync_interval))
+        observing = _observing(info, now, caching.resync_interval)
+        _write_back(wb, [(record, expected, observing)], f"{record.id} Get")
         return
     message = observation.error
 
@@ -74,7 +75,7 @@ def apply_observation(
             return machine.finish_attempt(r, now, outcome, wb.runtime.policy)
         return outcome, []
 
-    _write_back(wb, record, expected, failed)
+    _write_back(wb, [(record, expected, failed)], f"{record.id} Get")
 
 
 def apply_observations(
@@ -98,19 +99,15 @@ def apply_observations(
             batch.append((record, record.claim, _observing(info, now, resync)))
         else:
             rest.append((record, observation, actx))
-    tries = itertools.count()
-
-    def write_batch() -> None:
-        retry = next(tries) > 0
-        wb.update_many([(r, c, _unchanged(r, a) if retry else a) for r, c, a in batch])
-
-    durably(write_batch, f"{len(batch)} Gets")
+    _write_back(wb, batch, f"{len(batch)} Gets")
     for record, observation, actx in rest:
         apply_observation(wb, loaded, record, observation, actx)
 
 
-def _write_back(wb: WriteBack, record: ExecutionRecord, expected: Claim, apply: Apply) -> None:
-    """Write a non-terminal observation (or a failed Get) back until Redis takes it.
+def _write_back(
+    wb: WriteBack, items: list[tuple[ExecutionRecord, Claim, Apply]], what: str
+) -> None:
+    """Write non-terminal observations (or failed Gets) back until Redis takes them.
 
     A try that failed may still have been written, its reply lost; by the time it is
     tried again the scheduler may have claimed the next Get (the same claim, the same
@@ -121,10 +118,10 @@ def _write_back(wb: WriteBack, record: ExecutionRecord, expected: Claim, apply: 
     tries = itertools.count()
 
     def write() -> None:
-        change = _unchanged(record, apply) if next(tries) > 0 else apply
-        wb.update(record.id, expected, change, record)
+        retry = next(tries) > 0
+        wb.update_many([(r, c, _unchanged(r, a) if retry else a) for r, c, a in items])
 
-    durably(write, f"{record.id} Get")
+    durably(write, what)
 
 
 def _unchanged(read: ExecutionRecord, apply: Apply) -> Apply:

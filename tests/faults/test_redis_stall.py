@@ -182,11 +182,7 @@ def test_a_full_redis_refuses_writes_then_gets_room_and_every_process_survives(
         os.kill(worker.pid, signal.SIGCONT)
     with pytest.raises(BackendUnavailableError, match=r"(?i)memory"):
         client.submit(template("http_job"), seconds(0), project="full")
-    wait_for(
-        lambda: "maxmemory" in stack.log("w1").read_text(),
-        timeout=60,
-        what="the worker to meet the refusal",
-    )
+    stack.wait_log("w1", "maxmemory")
     time.sleep(FULL)  # the fault's length, not a wait for some state
     admin.config_set("maxmemory", 0)
     wait_all(executions, timeout=120)
@@ -204,11 +200,7 @@ def test_a_redis_demoted_to_a_replica_refuses_writes_then_leads_again(
     server, stack = paused
     executions = creates_held(stack, ledger)
     with demoted(server):
-        wait_for(
-            lambda: "broker" in stack.log("w1").read_text(),
-            timeout=60,
-            what="the worker to lose its broker connection",
-        )
+        stack.wait_log("w1", "broker")
         ledger.hold_creates.clear()  # the Creates answer now, while Redis refuses writes
         with pytest.raises(BackendUnavailableError, match=r"(?i)read.only"):
             stack.client().submit(template("http_job"), seconds(0))
@@ -227,11 +219,7 @@ def test_a_redis_whose_snapshot_failed_refuses_writes_then_takes_them_again(
         ledger.hold_creates.clear()  # the Creates answer now, while Redis refuses writes
         with pytest.raises(BackendUnavailableError, match=r"MISCONF|unable to persist"):
             stack.client().submit(template("http_job"), seconds(0))
-        wait_for(
-            lambda: "unavailable" in stack.log("beat").read_text(),
-            timeout=60,
-            what="the scheduler to meet the refusal",
-        )
+        stack.wait_log("beat", "unavailable")
         time.sleep(FULL)  # the fault's length, not a wait for some state
     wait_all(executions, timeout=120)
     nothing_lost_or_repeated(stack, executions, ledger, f"Redis MISCONF for {FULL:g}s")
@@ -264,11 +252,7 @@ def test_publishes_the_broker_refuses_go_out_once_it_has_room(
             timeout=60,
             what="the Creates to be claimed",
         )
-        wait_for(
-            lambda: "unavailable" in stack.log("beat").read_text(),
-            timeout=60,
-            what="the broker to refuse the publish",
-        )
+        stack.wait_log("beat", "unavailable")
         time.sleep(FULL)  # the fault's length, not a wait for some state
         assert not ledger.create_requests, "a job went out through a full broker"
         admin.config_set("maxmemory", 0)
