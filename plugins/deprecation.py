@@ -14,12 +14,16 @@ from collections.abc import Callable, Mapping
 __all__ = ["moved_names"]
 
 
-def moved_names(package: str, moved: Mapping[str, str]) -> Callable[[str], object]:
+def moved_names(
+    package: str, moved: Mapping[str, str], *, stacklevel: int = 2
+) -> Callable[[str], object]:
     """A module ``__getattr__`` for ``package`` that finds each moved name in its new module.
 
     Args:
         package: The package the names left, for the messages.
         moved: Each moved name and the module that holds it now.
+        stacklevel: Where the warning points: 2 is the code that asked for the name
+            (one more when another ``__getattr__`` calls this one).
     """
 
     def module_getattr(name: str) -> object:
@@ -29,7 +33,7 @@ def moved_names(package: str, moved: Mapping[str, str]) -> Callable[[str], objec
         warnings.warn(
             f"{package}.{name} moved to {home}.{name}; import it from there",
             DeprecationWarning,
-            stacklevel=2,
+            stacklevel=stacklevel,
         )
         return getattr(importlib.import_module(home), name)
 

@@ -10,10 +10,15 @@
 
 from __future__ import annotations
 
-from plugins.builtin.echo import ECHO, EchoPlugin, EchoTask
-from plugins.builtin.launching import TaskLauncher
-from plugins.builtin.python_task import PYTHON_TASK, PythonTaskPlugin, TaskIsolation
-from plugins.builtin.sleep import SLEEP, SleepHandle, SleepPlugin, SleepTask
+from typing import TYPE_CHECKING as _TYPE_CHECKING
+
+from plugins.exports import lazy_exports as _lazy_exports
+
+if _TYPE_CHECKING:
+    from plugins.builtin.echo import ECHO, EchoPlugin, EchoTask
+    from plugins.builtin.launching import TaskLauncher
+    from plugins.builtin.python_task import PYTHON_TASK, PythonTaskPlugin, TaskIsolation
+    from plugins.builtin.sleep import SLEEP, SleepHandle, SleepPlugin, SleepTask
 
 __all__ = [
     "ECHO",
@@ -28,3 +33,12 @@ __all__ = [
     "TaskIsolation",
     "TaskLauncher",
 ]
+
+_EXPORTS = {
+    "plugins.builtin.echo": ("ECHO", "EchoPlugin", "EchoTask"),
+    "plugins.builtin.launching": ("TaskLauncher",),
+    "plugins.builtin.python_task": ("PYTHON_TASK", "PythonTaskPlugin", "TaskIsolation"),
+    "plugins.builtin.sleep": ("SLEEP", "SleepHandle", "SleepPlugin", "SleepTask"),
+}
+
+__getattr__ = _lazy_exports(__name__, _EXPORTS)

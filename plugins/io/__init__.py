@@ -17,30 +17,38 @@ submodule:
 
 from __future__ import annotations
 
-from plugins.deprecation import moved_names as _moved_names
-from plugins.io.datastore import DataStore, Metadata, join_reference
-from plugins.io.interfaces import (
-    CheckpointPaths,
-    DataReference,
-    ErrorReader,
-    InputFilePaths,
-    InputReader,
-    OutputFilePaths,
-    OutputReader,
-    OutputWriter,
-    RawOutputPaths,
-)
-from plugins.io.paths import (
-    DECK_SUFFIX,
-    ERRORS_SUFFIX,
-    FUTURES_SUFFIX,
-    INPUTS_SUFFIX,
-    OUTPUTS_SUFFIX,
-    TASK_TEMPLATE_SUFFIX,
-    RemoteFileOutputPaths,
-)
-from plugins.io.readers import InMemoryOutputReader, RemoteFileInputReader, RemoteFileOutputReader
-from plugins.io.writers import RemoteFileOutputWriter
+from typing import TYPE_CHECKING as _TYPE_CHECKING
+
+from plugins.exports import lazy_exports as _lazy_exports
+
+if _TYPE_CHECKING:
+    from plugins.io.datastore import DataStore, Metadata, join_reference
+    from plugins.io.interfaces import (
+        CheckpointPaths,
+        DataReference,
+        ErrorReader,
+        InputFilePaths,
+        InputReader,
+        OutputFilePaths,
+        OutputReader,
+        OutputWriter,
+        RawOutputPaths,
+    )
+    from plugins.io.paths import (
+        DECK_SUFFIX,
+        ERRORS_SUFFIX,
+        FUTURES_SUFFIX,
+        INPUTS_SUFFIX,
+        OUTPUTS_SUFFIX,
+        TASK_TEMPLATE_SUFFIX,
+        RemoteFileOutputPaths,
+    )
+    from plugins.io.readers import (
+        InMemoryOutputReader,
+        RemoteFileInputReader,
+        RemoteFileOutputReader,
+    )
+    from plugins.io.writers import RemoteFileOutputWriter
 
 __all__ = [
     "DECK_SUFFIX",
@@ -111,4 +119,34 @@ _MOVED = {
 }
 
 
-__getattr__ = _moved_names(__name__, _MOVED)
+_EXPORTS = {
+    "plugins.io.datastore": ("DataStore", "Metadata", "join_reference"),
+    "plugins.io.interfaces": (
+        "CheckpointPaths",
+        "DataReference",
+        "ErrorReader",
+        "InputFilePaths",
+        "InputReader",
+        "OutputFilePaths",
+        "OutputReader",
+        "OutputWriter",
+        "RawOutputPaths",
+    ),
+    "plugins.io.paths": (
+        "DECK_SUFFIX",
+        "ERRORS_SUFFIX",
+        "FUTURES_SUFFIX",
+        "INPUTS_SUFFIX",
+        "OUTPUTS_SUFFIX",
+        "TASK_TEMPLATE_SUFFIX",
+        "RemoteFileOutputPaths",
+    ),
+    "plugins.io.readers": (
+        "InMemoryOutputReader",
+        "RemoteFileInputReader",
+        "RemoteFileOutputReader",
+    ),
+    "plugins.io.writers": ("RemoteFileOutputWriter",),
+}
+
+__getattr__ = _lazy_exports(__name__, _EXPORTS, _MOVED)

@@ -7,20 +7,16 @@ readers never see half a file; object stores give that guarantee themselves.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
+import functools
 import itertools
 import os
 import threading
 import uuid
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from fsspec.asyn import sync
-from fsspec.core import url_to_fs
-from fsspec.implementations.local import LocalFileSystem
 from google.protobuf.message import DecodeError, Message
 
 from plugins.errors import (
@@ -93,7 +89,9 @@ class DataStore:
             raise StorageError("empty storage reference")
         if ref.startswith("file:///") and not self._options and "::" not in ref:
             # The common local case without fsspec's URL parsing (a tenth of a write).
-            return _LOCAL, ref[len("file://") :]
+            return _local_filesystem(), ref[len("file://") :]
+        from fsspec.core import url_to_fs  # noqa: PLC0415 - see _local_filesystem
+
         try:
             fs, path = url_to_fs(ref, **self._options)
         except (ValueError, ImportError) as exc:
@@ -210,6 +208,8 @@ class DataStore:
                     except StorageError as exc:
                         failures.append((index, exc))
             elif getattr(fs, "async_impl", False):
+                from fsspec.asyn import sync  # noqa: PLC0415 - see _local_filesystem
+
                 failures += sync(fs.loop, _pipe_all, fs, writes, concurrency)
             else:
                 failures += _threaded(fs, writes, concurrency)
@@ -304,6 +304,8 @@ async def _pipe_all(
     fs: Any, writes: Sequence[_Write], concurrency: int
 ) -> list[tuple[int, StorageError]]:
     """Write on an asynchronous filesystem's loop, ``concurrency`` at a time; the failures."""
+    import asyncio  # noqa: PLC0415 - see _local_filesystem
+
     gate = asyncio.Semaphore(concurrency)
 
     async def write(ref: DataReference, path: str, data: bytes) -> None:
@@ -335,11 +337,24 @@ def _threaded(
             return index, _failed(ref, exc)
         return None
 
+    from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415 - see _local_filesystem
+
     with ThreadPoolExecutor(max_workers=min(concurrency, len(writes))) as pool:
         return [failure for failure in pool.map(write, writes) if failure is not None]
 
 
-_LOCAL = LocalFileSystem()
+@functools.cache
+def _local_filesystem() -> Any:
+    """The local filesystem of fsspec, imported when first used, as the rest of fsspec is.
+
+    fsspec brings asyncio, ssl and importlib.metadata with it. A process that imports this
+    module and never touches storage (the task launcher, whose memory every isolated run's
+    fork maps, copies and unmaps) is lighter without them.
+    """
+    from fsspec.implementations.local import LocalFileSystem  # noqa: PLC0415
+
+    return LocalFileSystem()
+
 
 _TEMPORARY = itertools.count()
 """Numbers temporary file names; with the process and thread ids they are unique."""

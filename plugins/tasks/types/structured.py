@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import sys
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pydantic
 from flyteidl.core import literals_pb2, types_pb2
-from pydantic_core import PydanticSerializationError
 
 from plugins.tasks.types.binary import (
     check_json_like,
@@ -32,12 +31,20 @@ from plugins.tasks.types.engine import (
 )
 from plugins.tasks.types.jsonstruct import dict_to_struct
 
+if TYPE_CHECKING:
+    import pydantic
+
 __all__ = ["StructuredTransformer"]
+
+# pydantic is imported when a task first uses a dataclass or a model, not before: the task
+# launcher, whose memory each isolated run's fork maps, copies and unmaps, stays without it.
 
 
 @functools.lru_cache(maxsize=256)
 def _adapter(python_type: type[Any]) -> tuple[pydantic.TypeAdapter[Any], dict[str, Any]]:
     """The TypeAdapter and JSON schema of a class; building them is slow, so cache."""
+    import pydantic  # noqa: PLC0415 - see above
+
     try:
         adapter: pydantic.TypeAdapter[Any] = pydantic.TypeAdapter(python_type)
         schema = adapter.json_schema()
@@ -49,7 +56,13 @@ def _adapter(python_type: type[Any]) -> tuple[pydantic.TypeAdapter[Any], dict[st
 
 
 def _is_model(python_type: Any) -> bool:
-    return isinstance(python_type, type) and issubclass(python_type, pydantic.BaseModel)
+    # A model's class exists only once pydantic was imported.
+    pydantic = sys.modules.get("pydantic")
+    return (
+        pydantic is not None
+        and isinstance(python_type, type)
+        and issubclass(python_type, pydantic.BaseModel)
+    )
 
 
 class StructuredTransformer(TypeTransformer[object]):
@@ -92,6 +105,9 @@ class StructuredTransformer(TypeTransformer[object]):
         A mapping is accepted too and validated, since inputs that arrive as JSON
         are dicts rather than instances.
         """
+        import pydantic  # noqa: PLC0415 - _adapter imported it
+        from pydantic_core import PydanticSerializationError  # noqa: PLC0415
+
         adapter, _ = _adapter(python_type)
         if isinstance(value, Mapping) and not isinstance(value, python_type):
             try:
@@ -116,6 +132,8 @@ class StructuredTransformer(TypeTransformer[object]):
         self, ctx: TransformContext, literal: literals_pb2.Literal, python_type: Any
     ) -> Any:
         """An instance validated from the Struct (ours) or msgpack Binary (flytekit's)."""
+        import pydantic  # noqa: PLC0415 - _adapter imported it
+
         data = read_json_like(literal)
         adapter, _ = _adapter(python_type)
         try:
