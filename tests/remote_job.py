@@ -32,6 +32,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
 import redis
+from flyteidl.core import execution_pb2
 from google.protobuf import struct_pb2
 
 from plugins.core import (
@@ -174,7 +175,13 @@ class RemoteJobPlugin(AsyncPlugin[JobHandle, str]):
             return PhaseInfo.success()
         if state in ("FAILED", "DELETED"):
             return PhaseInfo.retryable_failure("JobFailed", f"job ended {state}")
-        return PhaseInfo.running(1, TaskInfo(custom_info={"job": ctx.resource_meta.name}))
+        # A log link, as a connector reports one (the console shows it): the job's own page
+        # on an HTTP service, a link-less name on an in-memory one.
+        where = getattr(self.service, "url", "memory://jobs")
+        log = execution_pb2.TaskLog(name="job status", uri=f"{where}/jobs/{ctx.resource_meta.name}")
+        return PhaseInfo.running(
+            1, TaskInfo(logs=[log], custom_info={"job": ctx.resource_meta.name})
+        )
 
 
 def _number(fields: Mapping[str, struct_pb2.Value], key: str) -> float | None:

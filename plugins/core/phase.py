@@ -41,8 +41,9 @@ MAX_PHASE_VERSION = 2**32 - 1
 class Phase(enum.IntEnum):
     """The phase of one task-execution attempt, in Flyte's order.
 
-    ``str(phase)`` gives Flyte's name (``"PhaseRunning"``); ``phase.name`` gives
-    ours (``"RUNNING"``). :meth:`from_string` accepts both.
+    ``str(phase)`` and ``phase.name`` give ours (``"RUNNING"``), as the CLI and the
+    console show it; :attr:`flyte_name` gives Flyte's (``"PhaseRunning"``), as
+    :class:`PhaseInfo` prints it. :meth:`from_string` accepts both.
     """
 
     UNDEFINED = 0
@@ -83,7 +84,8 @@ class Phase(enum.IntEnum):
         return "Phase" + "".join(part.capitalize() for part in self.name.split("_"))
 
     def __str__(self) -> str:
-        return self.flyte_name
+        # What a user reads everywhere else; print(execution.phase) showed "PhaseSuccess".
+        return self.name
 
     @classmethod
     def from_string(cls, value: str | Phase) -> Phase:

@@ -406,9 +406,9 @@ class PhaseInfo:
 
     def __str__(self) -> str:
         if self.err is not None:
-            return f"Phase<{self.phase}:{self.version} Error:{self.err}>"
+            return f"Phase<{self.phase.flyte_name}:{self.version} Error:{self.err}>"
         info = "<nil>" if self.info is None else str(self.info)
-        return f"Phase<{self.phase}:{self.version} {info} Reason:{self.reason}>"
+        return f"Phase<{self.phase.flyte_name}:{self.version} {info} Reason:{self.reason}>"
 
 
 def _err(code: str, message: str, kind: ErrorKind) -> ExecutionError:

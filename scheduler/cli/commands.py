@@ -155,19 +155,27 @@ def ended_status(executions: Sequence[Execution]) -> int:
 @click.command("list")
 @click.option("--phase", type=_PHASES, help="Only this phase, e.g. RUNNING.")
 @click.option("--type", "task_type", help="Only this task type.")
+@click.option("--task", "task_name", help="Only this task, by name (e.g. tasks.divide).")
 @click.option("--project", help="Only this project.")
 @click.option("--domain", help="Only this domain.")
 @click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
 def list_(
-    *, phase: str | None, task_type: str | None, project: str | None, domain: str | None, limit: int
+    *,
+    phase: str | None,
+    task_type: str | None,
+    task_name: str | None,
+    project: str | None,
+    domain: str | None,
+    limit: int,
 ) -> int:
-    """List executions, newest first (errors by their first line)."""
+    """List executions, newest first (errors by their summary: what the task raised)."""
     wanted = Phase[phase.upper()] if phase else None
     with connect() as client:
         now = client.runtime.clock()
         found = client.list(
-            phase=wanted, limit=limit, task_type=task_type, project=project, domain=domain
-        )
+            phase=wanted, limit=limit, task_type=task_type, project=project, domain=domain,
+            task_name=task_name,
+        )  # fmt: skip
         click.echo(table(HEADERS, [execution_row(ex, now) for ex in found]))
     return 0
 

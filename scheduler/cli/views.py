@@ -23,12 +23,12 @@ from rich.table import Table
 from plugins.core import Phase
 from plugins.errors import ExecutionTimeoutError, FlyteCeleryError
 from scheduler.client import Execution
-from scheduler.console.pages import error_text, first_line, seconds, took
+from scheduler.console.pages import error_summary, error_text, first_line, seconds, took
 from scheduler.console.values import primitive_value
 
 __all__ = ["HEADERS", "execution_row", "first_line", "render", "table", "took", "watch"]
 
-HEADERS = ["execution", "task type", "phase", "attempt", "took", "outputs / error"]
+HEADERS = ["execution", "task", "task type", "phase", "attempt", "took", "outputs / error"]
 
 
 # Rich's SIMPLE_HEAD drawn in ASCII: the header underlined with dashes, nothing else.
@@ -64,7 +64,7 @@ def _literal_text(lit: literals_pb2.Literal) -> str:
 
 
 def outcome(ex: Execution, *, whole: bool = False) -> str:
-    """Outputs of a success; the error of a failure (its first line unless ``whole``)."""
+    """Outputs of a success; the error of a failure (its summary unless ``whole``)."""
     if ex.phase is Phase.SUCCESS:
         try:
             outputs = ex.outputs().literals
@@ -78,15 +78,15 @@ def outcome(ex: Execution, *, whole: bool = False) -> str:
     err = ex.error()
     if err is None:
         return "-"
-    text = error_text(err)
-    return text if whole else first_line(text)
+    return error_text(err) if whole else error_summary(err)
 
 
 def execution_row(ex: Execution, now: datetime) -> list[str]:
-    """A table row: id, task type, phase, attempt (from 0), took, outputs or error."""
+    """A table row: id, task name, task type, phase, attempt (from 0), took, outputs or error."""
     rec = ex.record
     return [
         ex.id,
+        rec.task_name or "-",
         rec.task_type,
         ex.phase.name,
         str(rec.attempt),

@@ -314,9 +314,14 @@ class Client:
         task_type: str | None = None,
         project: str | None = None,
         domain: str | None = None,
+        task_name: str | None = None,
     ) -> list[Execution]:
-        """The newest executions first, optionally only those matching every filter given."""
-        where = ExecutionFilter(phase, task_type, project, domain)
+        """The newest executions first, optionally only those matching every filter given.
+
+        ``task_name`` is the task's name (the template's ``id.name``, a ``@task``'s
+        ``module.function``), matched exactly.
+        """
+        where = ExecutionFilter(phase, task_type, project, domain, task_name)
         return [Execution(self, r) for r in self.runtime.store.list(where, limit)]
 
     @_reaching_redis

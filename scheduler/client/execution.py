@@ -95,6 +95,11 @@ class Execution:
         return None if info is None else PhaseInfo.from_dict(info)
 
     @property
+    def task_name(self) -> str:
+        """The task's name: the template's ``id.name`` (a ``@task``'s ``module.function``)."""
+        return self._record.task_name
+
+    @property
     def attempt(self) -> int:
         """The current attempt, from 0."""
         return self._record.attempt
@@ -181,10 +186,7 @@ class Execution:
         )
         if self._task is not None:
             return self._task.outputs_from_literal_map(params, outputs)
-        template = self._client.runtime.data_store.read_protobuf(
-            self._record.template_uri, tasks_pb2.TaskTemplate
-        )
-        declared = template.interface.outputs.variables
+        declared = self.template().interface.outputs.variables
         # A proto map keeps no order: o0, o1, ... by index, other names alphabetically.
         names = sorted(set(declared) | set(outputs.literals), key=_output_order)
         values: dict[str, Any] = {}
@@ -206,6 +208,16 @@ class Execution:
         if len(values) == 1:
             return next(iter(values.values()))
         return namedtuple("Outputs", list(values), rename=True)(**values)
+
+    def template(self) -> tasks_pb2.TaskTemplate:
+        """The task template the execution runs, as it was submitted (``task.pb``).
+
+        Raises:
+            StorageError: It cannot be read, or is not a ``TaskTemplate``.
+        """
+        return self._client.runtime.data_store.read_protobuf(
+            self._record.template_uri, tasks_pb2.TaskTemplate
+        )
 
     def error(self) -> ExecutionError | None:
         """The error of the last failed attempt, if any."""

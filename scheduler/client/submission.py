@@ -214,6 +214,7 @@ class Submitter:
             domain=domain,
             name=name,
             task_type=template.type,
+            task_name=template.id.name,
             template_uri=template_uri or join_reference(prefix, TASK_TEMPLATE_SUFFIX),
             inputs_uri=prefix,
             output_prefix=join_reference(prefix, "data"),

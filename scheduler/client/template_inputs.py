@@ -18,7 +18,7 @@ from flyteidl.core import literals_pb2, tasks_pb2
 from plugins.errors import InvalidSubmissionError
 from plugins.tasks.types import TransformContext, TypeEngine
 from plugins.tasks.types.engine import CONVERSION_ERRORS
-from scheduler.model.record import is_utf8
+from scheduler.model.ids import is_utf8
 
 __all__ = ["template_inputs"]
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from plugins.core import ExecutionError, Phase
 from scheduler.backend.indexes import PhaseCount
-from scheduler.model import Event, ExecutionRecord
+from scheduler.model import Event, ExecutionRecord, Step
 
 __all__ = [
     "Row",
@@ -55,6 +55,24 @@ def when(value: datetime | None) -> str:
     return value.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="milliseconds")
 
 
+def flower_jobs(flower: str, execution_id: str | None = None) -> str:
+    """Flower's job list, searched: one execution's jobs, or every job but the status polls.
+
+    Gets poll every running execution each resync and would bury the jobs that change
+    something (Create, Do, Delete, Handle). Flower's list takes a search from its URL
+    (``name=``, sent as ``name:<value>``) in its own query language: terms joined by
+    ``OR``, or by a space for AND, and ``args:`` for a substring of the job's arguments,
+    where every job names its execution.
+    """
+    if execution_id is not None:
+        escaped = execution_id.replace("\\", "\\\\").replace('"', '\\"')
+        search = f'flyte_celery. args:"{escaped}"'
+    else:
+        names = [step.job_name for step in Step if step is not Step.GET]
+        search = " OR name:".join(names)
+    return f"{flower.rstrip('/')}/tasks?{urlencode({'name': search}, quote_via=quote)}"
+
+
 def error_text(err: ExecutionError) -> str:
     """An error as ``code: message`` (the message whole, a traceback included)."""
     return f"{err.code}: {err.message}"
@@ -65,13 +83,45 @@ def first_line(text: str) -> str:
     return next((line.strip() for line in text.splitlines() if line.strip()), "")
 
 
+_TRACEBACK = "Traceback (most recent call last):"
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip())
+
+
+def raised_line(text: str) -> str | None:
+    """The exception a Python traceback in ``text`` ends with (its first line), if any.
+
+    The last traceback's frames are indented below its header; the first line after them
+    that is not is the exception itself (``ZeroDivisionError: division by zero``). This
+    reads Python's own format and flytekit's, which indents the whole traceback.
+    """
+    lines = text.splitlines()
+    header = next((i for i in range(len(lines) - 1, -1, -1) if _TRACEBACK in lines[i]), None)
+    if header is None:
+        return None
+    depth = _indent(lines[header])
+    for line in lines[header + 1 :]:
+        if line.strip() and _indent(line) <= depth:
+            return line.strip()
+    return None
+
+
+def error_summary(err: ExecutionError) -> str:
+    """One line for an error: the exception a task raised, else ``code: message``'s first line.
+
+    A Python task's message is a wrapper line and a traceback; what a reader wants first
+    is what was raised, not the wrapper.
+    """
+    return raised_line(err.message) or first_line(error_text(err))
+
+
 def outcome_line(record: ExecutionRecord) -> str:
-    """One line on how the execution stands: the error's first line, or the reason."""
+    """One line on how the execution stands: the error's summary, or the reason."""
     if record.phase is Phase.ABORTED or record.last_error is None:
-        text = record.reason
-    else:
-        text = error_text(record.last_error)
-    return first_line(text)
+        return first_line(record.reason)
+    return error_summary(record.last_error)
 
 
 @dataclass(frozen=True)
@@ -81,16 +131,18 @@ class Row:
     Attributes:
         id: ``project/domain/name``.
         path: Its page on the console.
+        task_name: The task's name (the template's ``id.name``); empty if it has none.
         task_type: The template's task type.
         phase: The current phase's name.
         attempt: The current attempt, from 0.
         submitted: When it was submitted.
         took: Submission to the end, or to now.
-        outcome: The error's first line, or why the phase is what it is.
+        outcome: The error's summary, or why the phase is what it is.
     """
 
     id: str
     path: str
+    task_name: str
     task_type: str
     phase: str
     attempt: int
@@ -104,6 +156,7 @@ def row(record: ExecutionRecord, now: datetime) -> Row:
     return Row(
         id=record.id,
         path=execution_path(record.id),
+        task_name=record.task_name,
         task_type=record.task_type,
         phase=record.phase.name,
         attempt=record.attempt,

@@ -84,11 +84,19 @@ def _text(value: Any) -> str:
             return f"<unshowable: {type(exc).__name__}>"
 
 
+def _is_time(literal: literals_pb2.Literal) -> bool:
+    """A duration or a datetime: shown as it reads (``900s``), not as a quoted JSON string."""
+    if literal.WhichOneof("value") != "scalar" or literal.scalar.WhichOneof("value") != "primitive":
+        return False
+    return literal.scalar.primitive.WhichOneof("value") in ("duration", "datetime")
+
+
 def shown(literals: literals_pb2.LiteralMap) -> list[tuple[str, str]]:
     """Each name with its value as one line of text, names in order."""
     rows = []
     for name, literal in sorted(literals.literals.items()):
-        text = _text(literal_value(literal))
+        value = literal_value(literal)
+        text = str(value) if _is_time(literal) else _text(value)
         if len(text) > _LONGEST:
             text = text[:_LONGEST] + f"... ({len(text) - _LONGEST} more characters)"
         rows.append((name, text))

@@ -31,18 +31,22 @@ from tornado.netutil import bind_sockets
 from plugins.core import Phase
 from plugins.errors import AccessDeniedError, ExecutionNotFoundError, FlyteCeleryError
 from scheduler.backend.indexes import PhaseCount
-from scheduler.client import Client
+from scheduler.client import Client, Execution
 from scheduler.console.auth import Users
 from scheduler.console.pages import (
     error_text,
     events_newest_first,
     execution_path,
     first_line,
+    flower_jobs,
     phase_totals,
     row,
+    seconds,
     timings,
     when,
 )
+from scheduler.console.template_view import LogLink, TemplateView, log_links, template_view
+from scheduler.console.timeline import timeline
 from scheduler.console.values import shown
 from scheduler.model import Cursor, ExecutionFilter
 
@@ -112,6 +116,8 @@ class _Page(tornado.web.RequestHandler):
             refresh_ms=int(self.console.refresh.total_seconds() * 1000),
             execution_path=execution_path,
             first_line=first_line,
+            flower_jobs=flower_jobs,
+            seconds=seconds,
             when=when,
         )
         return namespace
@@ -172,6 +178,7 @@ class _ListPage(_Page):
             task_type=self.get_argument("type", "").strip() or None,
             project=self.get_argument("project", "").strip() or None,
             domain=self.get_argument("domain", "").strip() or None,
+            task_name=self.get_argument("task", "").strip() or None,
         )
         after_text = self.get_argument("after", "")
         try:
@@ -196,6 +203,7 @@ class _ListPage(_Page):
             "type": where.task_type or "",
             "project": where.project or "",
             "domain": where.domain or "",
+            "task": where.task_name or "",
         }
         kept = {k: v for k, v in query.items() if v}
         if limit != self.console.page_size:
@@ -238,8 +246,14 @@ class _ExecutionPage(_Page):
         record = ex.record
         inputs: list[tuple[str, str]] = []
         inputs_problem = ""
-        if not self.get_argument("live", ""):  # the page's own refresh: inputs do not change
+        template: TemplateView | None = None
+        template_problem = ""
+        if not self.get_argument("live", ""):  # the page's own refresh: these do not change
             inputs, inputs_problem = await self._values(lambda: client.inputs(record))
+            try:
+                template = await self.read(lambda: template_view(ex.template()))
+            except Exception as exc:  # shown as such; the rest of the page still is
+                template_problem = f"cannot show it: {exc}"
         outputs: list[tuple[str, str]] = []
         outputs_problem = ""
         if record.phase is Phase.SUCCESS:
@@ -257,6 +271,11 @@ class _ExecutionPage(_Page):
             outputs=outputs,
             outputs_problem=outputs_problem,
             done=self.get_argument("done", ""),
+            relaunched_from=self.get_argument("from", ""),
+            template=template,
+            template_problem=template_problem,
+            logs=_logs(ex),
+            timeline=timeline(events, record, self.console.now()),
             jobs=list(dict.fromkeys(e.job for e in events if e.job)),
             flower=None if self.console.flower_url is None else self.console.flower_url.rstrip("/"),
         )
@@ -271,6 +290,23 @@ class _ExecutionPage(_Page):
             return [], f"cannot show them: {exc}"
 
 
+def _relaunch(client: Client, exec_id: str) -> str:
+    """Submit the execution's template and inputs again, as a new execution: its id."""
+    ex = client.get(exec_id)
+    again = client.submit(
+        ex.template(), client.inputs(ex.record), project=ex.record.project,
+        domain=ex.record.domain,
+    )  # fmt: skip
+    return again.id
+
+
+def _logs(ex: Execution) -> list[LogLink]:
+    try:
+        return log_links(ex.phase_info)
+    except (KeyError, TypeError, ValueError):
+        return []  # a malformed report: no links, the rest of the page still shows
+
+
 class _Action(_Page):
     async def post(self, project: str, domain: str, name: str, action: str) -> None:
         user = self.current_user
@@ -279,6 +315,11 @@ class _Action(_Page):
         exec_id = _execution_id(project, domain, name)
         client = self.console.client
         try:
+            if action == "relaunch":
+                again = await self.read(_relaunch, client, exec_id)
+                query = urlencode({"done": "relaunched", "from": exec_id})
+                self.redirect(f"{execution_path(again)}?{query}")
+                return
             if (await self.read(client.record, exec_id)).finished:
                 self.redirect(f"{execution_path(exec_id)}?done=over")  # nothing to act on
                 return
@@ -336,7 +377,7 @@ def console_app(console: Console) -> tornado.web.Application:
         [
             (r"/", _ListPage, kwargs),
             (execution, _ExecutionPage, kwargs),
-            (f"{execution}/(abort|signal)", _Action, kwargs),
+            (f"{execution}/(abort|signal|relaunch)", _Action, kwargs),
             (r"/login", _Login, kwargs),
             (r"/logout", _Logout, kwargs),
             (r"/healthz", _Health, kwargs),

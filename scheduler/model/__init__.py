@@ -18,14 +18,9 @@ from __future__ import annotations
 
 from scheduler.model.cache_key import CacheKey, CacheStatus, cache_key
 from scheduler.model.failures import FailureSite, describe, failure_info
+from scheduler.model.ids import execution_id
 from scheduler.model.listing import Cursor, ExecutionFilter
-from scheduler.model.record import (
-    Event,
-    ExecutionRecord,
-    WebAPIPhase,
-    WebAPIState,
-    execution_id,
-)
+from scheduler.model.record import Event, ExecutionRecord, WebAPIPhase, WebAPIState
 from scheduler.model.steps import Claim, LimiterKind, Step, TeardownKind
 
 __all__ = [

@@ -25,12 +25,14 @@ class ExecutionFilter:
         task_type: The template's task type.
         project: The project.
         domain: The domain.
+        task_name: The task's name (the template's ``id.name``), exactly.
     """
 
     phase: Phase | None = None
     task_type: str | None = None
     project: str | None = None
     domain: str | None = None
+    task_name: str | None = None
 
     def matches(self, record: ExecutionRecord) -> bool:
         """Whether ``record`` passes every field given."""

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import enum
 import json
-import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -21,51 +20,7 @@ from plugins.idl import JSONValue, datetime_from_json, datetime_to_json, utc
 from scheduler.model.cache_key import CacheStatus
 from scheduler.model.steps import Claim, TeardownKind
 
-__all__ = ["Event", "ExecutionRecord", "WebAPIPhase", "WebAPIState", "execution_id"]
-
-
-_MAX_ID_PART = 255  # one path segment in storage: most filesystems' limit
-_UNSAFE_ID_CHARS = re.compile(r"[/\\\x00-\x1f\x7f]")
-
-
-def is_utf8(text: str) -> bool:
-    """Whether ``text`` encodes as UTF-8 (no lone surrogates): what Redis and protobuf take."""
-    try:
-        text.encode()
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def execution_id(project: str, domain: str, name: str) -> str:
-    """The id of an execution: ``project/domain/name``.
-
-    Each part becomes one path segment in storage, so it must be one: non-empty, not
-    ``.`` or ``..``, without a slash, a backslash or control characters, and at most 255
-    characters. Otherwise two executions could share a directory, or one could write
-    outside the storage root.
-
-    Raises:
-        ValueError: A part is not a valid segment; the message names it.
-    """
-    for label, part in (("project", project), ("domain", domain), ("name", name)):
-        if not isinstance(part, str):
-            raise ValueError(f"execution {label} must be a string, got {type(part).__name__}")
-        problem = ""
-        if not part:
-            problem = "must not be empty"
-        elif part in (".", ".."):
-            problem = "must not be '.' or '..'"
-        elif _UNSAFE_ID_CHARS.search(part):
-            problem = "must not contain '/', '\\' or control characters"
-        elif len(part) > _MAX_ID_PART:
-            problem = f"must be at most {_MAX_ID_PART} characters, got {len(part)}"
-        elif not is_utf8(part):
-            problem = "must be valid Unicode text (it has a lone surrogate)"
-        if problem:
-            shown = part if len(part) <= 60 else part[:60] + "..."
-            raise ValueError(f"execution {label} {problem}: {shown!r}")
-    return f"{project}/{domain}/{name}"
+__all__ = ["Event", "ExecutionRecord", "WebAPIPhase", "WebAPIState"]
 
 
 class WebAPIPhase(enum.IntEnum):
@@ -188,6 +143,8 @@ class ExecutionRecord:
         name: The execution's name.
         task_type: The template's task type.
         plugin_id: The plugin that handles it, once resolved.
+        task_name: The task's name: the template's ``id.name`` (a ``@task``'s module and
+            function, ``tasks.divide``); empty when the template names none.
         template_uri: Where ``task.pb`` lives.
         inputs_uri: The input prefix (``inputs.pb`` lives under it).
         output_prefix: The execution's output prefix; attempts write below it.
@@ -238,6 +195,7 @@ class ExecutionRecord:
     created_at: datetime
     updated_at: datetime
     plugin_id: str = ""
+    task_name: str = ""
     attempt: int = 0
     user_failures: int = 0
     system_failures: int = 0
@@ -293,6 +251,7 @@ class ExecutionRecord:
             "name": self.name,
             "task_type": self.task_type,
             "plugin_id": self.plugin_id,
+            "task_name": self.task_name,
             "template_uri": self.template_uri,
             "inputs_uri": self.inputs_uri,
             "output_prefix": self.output_prefix,
@@ -345,6 +304,7 @@ class ExecutionRecord:
             name=data["name"],
             task_type=data["task_type"],
             plugin_id=data.get("plugin_id", ""),
+            task_name=data.get("task_name", ""),
             template_uri=data["template_uri"],
             inputs_uri=data["inputs_uri"],
             output_prefix=data["output_prefix"],

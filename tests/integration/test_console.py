@@ -8,6 +8,7 @@ its events, values and jobs, and an abort from the page ends it ABORTED.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -91,6 +92,19 @@ def site(fresh_stack: Stack, tmp_path: Path) -> Iterator[Site]:
     # fresh_stack stops the processes
 
 
+def flower_table(browser: WebDriver) -> str:
+    """The text of Flower's job list (its rows load after the page, from its own API)."""
+    tables = browser.find_elements(By.ID, "tasks-table")
+    return str(tables[0].text) if tables else ""
+
+
+def flower_knows(flower: str, name: str) -> bool:
+    """Whether Flower has seen a job named ``name`` (its HTTP API, open in tests)."""
+    query = urllib.parse.urlencode({"taskname": name, "limit": 1})
+    with urllib.request.urlopen(f"{flower}/api/tasks?{query}", timeout=30) as response:
+        return bool(json.loads(response.read()))
+
+
 def row_phase(browser: WebDriver, exec_id: str) -> str | None:
     rows = browser.find_elements(By.CSS_SELECTOR, f'tr[data-id="{exec_id}"] .phase')
     return str(rows[0].text) if rows else None
@@ -132,6 +146,18 @@ def test_the_list_shows_submitted_executions_filters_pages_and_refreshes(site: S
     site.open("/?type=echo&project=shop&domain=development")
     assert row_phase(browser, done.id) == "SUCCESS"
     assert row_phase(browser, held.id) is None
+    # Flower without the status polls: the held execution's Gets are in Flower, and the
+    # console's "Flower without polls" link leaves them out and keeps its Create.
+    links = browser.find_element(By.ID, "flower-changes").get_attribute("href")
+    assert links is not None
+    # Flower's list loads once and does not refresh: open it once a Get has run (the first
+    # comes a resync after the Create).
+    wait_for(lambda: flower_knows(site.flower, "flyte_celery.get"), timeout=60)
+    browser.get(site.flower + "/tasks?name=flyte_celery.get")
+    until(browser, lambda d: "flyte_celery.get" in flower_table(d))
+    browser.get(links)
+    until(browser, lambda d: "flyte_celery.create" in flower_table(d))
+    assert "flyte_celery.get" not in flower_table(browser)
     site.open("/?project=nobody")
     assert "No executions match these filters." in site.text("#executions")
 
@@ -176,19 +202,47 @@ def test_an_execution_page_shows_events_values_error_and_jobs(site: Site) -> Non
     href = jobs[0].get_attribute("href")
     assert href is not None
     assert href.startswith(site.flower + "/task/")
+    flower_list = browser.find_element(By.ID, "flower-jobs").get_attribute("href")
+    assert flower_list is not None
     site.shot("execution")
     # Read-only: nobody is signed in, so there is no abort button on a running one.
     assert not browser.find_elements(By.ID, "abort")
 
-    # The list shows an error's first line; the execution's page shows all of it.
+    # The list shows the task's name, and sums an error up as what the task raised (not
+    # the wrapper's first line); the execution's page shows all of it.
     site.open("/?phase=PERMANENT_FAILURE")
     listed = site.text(f'tr[data-id="{bad.id}"]')
-    assert "USER:ValueError" in listed
+    assert "tests.tasks.sample.explode" in listed
+    assert "ValueError: remote kaboom" in listed
     assert "Traceback" not in listed
-    assert "remote kaboom" not in listed  # it is further down the message
+    assert "Error encountered" not in listed
+    # The task's name links to its executions alone.
+    browser.find_element(By.LINK_TEXT, "tests.tasks.sample.explode").click()
+    until(browser, lambda d: "task=tests.tasks.sample.explode" in d.current_url)
+    assert row_phase(browser, bad.id) == "PERMANENT_FAILURE"
+    assert row_phase(browser, ok.id) is None
+    assert browser.find_element(By.ID, "filter-task").get_attribute("value") == (
+        "tests.tasks.sample.explode"
+    )
     browser.find_element(By.LINK_TEXT, bad.id).click()
     until(browser, lambda d: d.find_elements(By.ID, "error"))
     assert site.text("#phase") == "PERMANENT_FAILURE"
+    assert site.text("#task-name") == "tests.tasks.sample.explode"
+    # What it ran: the template's type, id, retries and interface, and its custom (folded).
+    task = site.text("#template")
+    assert "python-task" in task
+    assert "tests.tasks.sample.explode" in task
+    assert "message" in site.text("#interface") and "string" in site.text("#interface")
+    custom = browser.find_element(By.ID, "custom").get_attribute("textContent") or ""
+    assert "loader_args" in custom and "tests.tasks.sample" in custom
+    # The timeline: one lane (attempt 0) through QUEUED ... to PERMANENT_FAILURE.
+    lanes = browser.find_elements(By.CSS_SELECTOR, "#timeline .lane")
+    assert [lane.get_attribute("data-attempt") for lane in lanes] == ["0"]
+    phases = [
+        seg.get_attribute("data-phase") for seg in lanes[0].find_elements(By.CSS_SELECTOR, ".seg")
+    ]
+    assert phases[0] == "QUEUED" and phases[-1] == "PERMANENT_FAILURE", phases
+    assert len(phases) == len(set(phases))  # one segment per phase, versions inside it
     error = site.text("#error")
     assert "remote kaboom" in error
     assert "Traceback (most recent call last)" in error
@@ -199,6 +253,11 @@ def test_an_execution_page_shows_events_values_error_and_jobs(site: Site) -> Non
     site.browser.get(href)
     site.shot("flower")
     until(site.browser, lambda d: ok.id in d.page_source)
+    # Flower's list, searched from the console's link: this execution's jobs, no other's.
+    site.browser.get(flower_list)
+    until(site.browser, lambda d: ok.id in flower_table(d))
+    assert bad.id not in flower_table(site.browser)
+    site.shot("flower-searched")
 
 
 def test_abort_and_signal_from_the_page_need_a_signed_in_user(site: Site) -> None:
@@ -212,9 +271,19 @@ def test_abort_and_signal_from_the_page_need_a_signed_in_user(site: Site) -> Non
     assert status == 403
     assert "sign in to abort executions" in body
     assert held.refresh().phase is Phase.RUNNING
+    status, body, _ = console_post(site.url, page + "/relaunch", {})
+    assert status == 403
+    assert "sign in to relaunch executions" in body
 
     browser = site.open(page)
     assert not browser.find_elements(By.ID, "abort")
+    assert not browser.find_elements(By.ID, "relaunch")
+    # The plugin's log link for the running job, to the job service's page of the job.
+    link = until(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#logs a.log"))[0]
+    assert link.text == "job status"
+    href = link.get_attribute("href") or ""
+    assert href.startswith(f"{site.stack.job_service_url}/jobs/")
+    assert href.rsplit("/", 1)[1] in (held.refresh().record.webapi.resource_meta or "")
     site.sign_in("ops", "wrong")
     failed = "Wrong name or password."
     until(browser, lambda d: failed in d.find_element(By.ID, "login-failed").text)
@@ -238,6 +307,18 @@ def test_abort_and_signal_from_the_page_need_a_signed_in_user(site: Site) -> Non
     assert held.wait(30) is Phase.ABORTED
     assert held.record.reason == "wrong inputs (by ops)"
     assert not browser.find_elements(By.ID, "abort")
+
+    # Relaunch: a new execution of the same template and inputs, in the same project.
+    browser.find_element(By.ID, "relaunch").click()
+    until(browser, lambda d: "Relaunched from" in d.find_element(By.ID, "done").text)
+    again_id = site.text("#execution-id")
+    assert again_id != held.id and again_id.startswith(f"{held.record.project}/")
+    again = client.get(again_id)
+    assert again.task_name == held.task_name
+    assert client.inputs(again.record) == client.inputs(held.record)
+    assert again.template() == held.template()
+    wait_for(lambda: again.refresh().phase is Phase.RUNNING, timeout=60)
+    again.abort("test over")
 
 
 def fetch(url: str) -> tuple[int, str]:

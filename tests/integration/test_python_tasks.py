@@ -8,6 +8,7 @@ import pytest
 
 from plugins.core import Phase
 from plugins.errors import ExecutionFailedError
+from scheduler.cli.views import execution_row
 from tests.integration.conftest import BROKERS
 from tests.integration.stack import Stack
 from tests.tasks import sample
@@ -39,6 +40,16 @@ def test_a_raised_exception_shows_its_message_and_traceback(stack: Stack) -> Non
     assert "Traceback (most recent call last)" in err.message
     assert "raise ValueError(message)" in err.message
     assert stack.alive() == dict.fromkeys(stack.alive(), True)  # the workers survived
+    # The execution carries the task's name, lists by it, and sums its error up as what
+    # the task raised, not as the wrapper's first line.
+    assert ex.refresh().task_name == "tests.tasks.sample.explode"
+    with stack.client() as client:
+        named = client.list(task_name="tests.tasks.sample.explode", limit=500)
+        assert ex.id in [found.id for found in named]
+        assert ex.id not in [found.id for found in client.list(task_name="tests.tasks.sample.add")]
+        shown = execution_row(client.get(ex.id), client.runtime.clock())
+    assert shown[1] == "tests.tasks.sample.explode"
+    assert shown[-1] == "ValueError: remote kaboom"
 
 
 def test_a_task_cannot_read_the_workers_credentials(stack: Stack) -> None:

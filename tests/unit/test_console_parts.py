@@ -9,11 +9,19 @@ import msgpack
 import pytest
 from flyteidl.core import literals_pb2
 
+from plugins.builtin.task_run import Outcome
 from plugins.core import ErrorKind, ExecutionError, Phase
 from plugins.errors import ConfigError
 from scheduler.backend.indexes import PhaseCount
 from scheduler.console import Users
-from scheduler.console.pages import execution_path, phase_totals, row, timings, took
+from scheduler.console.pages import (
+    error_summary,
+    execution_path,
+    phase_totals,
+    row,
+    timings,
+    took,
+)
 from scheduler.console.values import literal_value, shown
 from scheduler.console.web import _local_path
 from scheduler.model import ExecutionRecord
@@ -97,6 +105,67 @@ def test_rows_show_the_first_line_of_an_error_and_took_since_submission() -> Non
     labels = [t.label for t in timings(replace(running, next_get_at=now), now)]
     assert labels == ["submitted", "last change", "running for", "next status check (Get)"]
     assert [t.label for t in timings(failed, now)][-1] == "finished"
+
+
+def _raised(exc: BaseException) -> ExecutionError:
+    """The error a Python task's run reports for ``exc``, raised for real (a real traceback)."""
+    try:
+        raise exc
+    except BaseException as caught:
+        outcome = Outcome.user_failure("nc_failing.divide", caught)
+    return ExecutionError(outcome.code, outcome.message, ErrorKind.USER)
+
+
+def _divide() -> float:
+    return 1 / 0
+
+
+def test_an_error_is_summed_up_by_what_the_task_raised() -> None:
+    now = T0 + timedelta(seconds=10)
+    try:
+        _divide()
+    except ZeroDivisionError as exc:
+        divided = _raised(exc)
+    assert divided.message.startswith("Error encountered while executing 'nc_failing.divide'")
+    failed = record(phase=Phase.PERMANENT_FAILURE, finished=True, last_error=divided)
+    assert row(failed, now).outcome == "ZeroDivisionError: division by zero"
+    # A chained exception: the one raised last, with the first line of its message.
+    try:
+        try:
+            {}["key"]
+        except KeyError as inner:
+            raise ValueError("bad config\nsee the docs") from inner
+    except ValueError as exc:
+        chained = _raised(exc)
+    assert error_summary(chained) == "ValueError: bad config"
+    # flytekit indents the whole traceback under "Trace:".
+    flytekit = (
+        'Trace:\n\n    Traceback (most recent call last):\n      File "t.py", line 3\n'
+        "        1 / 0\n    ZeroDivisionError: division by zero\n\nMessage:\n\n    ..."
+    )
+    error = ExecutionError("USER:ZeroDivisionError", flytekit, ErrorKind.USER)
+    assert error_summary(error) == "ZeroDivisionError: division by zero"
+    # No traceback: the code and the message's first line, as before.
+    plain = ExecutionError("RemoteError", "the job failed\ndetails", ErrorKind.USER)
+    assert error_summary(plain) == "RemoteError: the job failed"
+
+
+def test_rows_carry_the_task_name() -> None:
+    named = record(task_name="tests.tasks.sample.add", task_type="python-task")
+    assert row(named, T0).task_name == "tests.tasks.sample.add"
+    assert row(record(), T0).task_name == ""
+
+
+def test_durations_and_times_read_as_themselves_and_text_stays_quoted() -> None:
+    values = literals_pb2.LiteralMap()
+    values.literals["wait"].scalar.primitive.duration.FromTimedelta(timedelta(minutes=15))
+    values.literals["at"].scalar.primitive.datetime.FromDatetime(datetime(2026, 1, 2, 3, 4, 5))
+    values.literals["note"].scalar.primitive.string_value = "900s"
+    assert shown(values) == [
+        ("at", "2026-01-02T03:04:05+00:00"),
+        ("note", '"900s"'),  # text: quoted, so "42" and 42 read apart
+        ("wait", "900s"),
+    ]
 
 
 def test_execution_paths_escape_each_part_as_one_segment() -> None:
