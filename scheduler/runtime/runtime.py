@@ -180,21 +180,25 @@ class Runtime:
         return self.plugins.route(task_type, self.served.lookup)
 
     def check_served(self, task_type: str) -> None:
-        """Accept a task type this process's registry knows, or that a live process serves.
+        """Accept a task type that a live process serves, or that this process's registry knows.
 
         A client cannot know every type: workers import connector modules it does
-        not, and the scheduler discovers connectors over gRPC. So a type unknown here
-        is looked up in what live processes publish (:class:`ServedTypes`).
+        not, and the scheduler discovers connectors over gRPC. So what live processes
+        publish (:class:`ServedTypes`) is asked first, and the local plugins are loaded
+        only for a type none serves.
 
         Raises:
             PluginNotFoundError: Nothing serves it; the message lists what is served.
             PluginError: Several local plugins handle it and none is preferred.
         """
+        if self.served.lookup(task_type) is not None:
+            # A live process routes it: no need to load every plugin here (connector
+            # modules would import flytekit, and install its traceback hook, in the
+            # user's script).
+            return
         try:
             self.plugins.registry.entry_for(task_type)
         except PluginNotFoundError as exc:
-            if self.served.lookup(task_type) is not None:
-                return
             served = ", ".join(sorted(self.served.all())) or "none"
             raise PluginNotFoundError(
                 f"{exc.message}, and no running worker or scheduler serves it "

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -10,7 +13,7 @@ from plugins.core import Phase
 from plugins.errors import ExecutionFailedError
 from scheduler.cli.views import execution_row
 from tests.integration.conftest import BROKERS
-from tests.integration.stack import Stack
+from tests.integration.stack import ROOT, Stack
 from tests.tasks import sample
 
 # Every flow runs on both brokers: Redis (the default) and RabbitMQ.
@@ -50,6 +53,27 @@ def test_a_raised_exception_shows_its_message_and_traceback(stack: Stack) -> Non
         shown = execution_row(client.get(ex.id), client.runtime.clock())
     assert shown[1] == "tests.tasks.sample.explode"
     assert shown[-1] == "ValueError: remote kaboom"
+
+
+def test_submitting_a_task_leaves_the_users_script_alone(stack: Stack) -> None:
+    # The workers serve python-task: the script that submits loads no plugin of its own,
+    # so it imports no flytekit (seconds of imports, a temporary folder) and keeps its
+    # own traceback hook (flytekit installs rich's as it is imported).
+    script = (
+        "import json, sys\n"
+        "from scheduler import Client\n"
+        "from tests.tasks import sample\n"
+        "hook = sys.excepthook\n"
+        "with Client.from_settings() as client:\n"
+        "    assert client.submit(sample.add, {'a': 1}).result(timeout=120) == 3\n"
+        "print(json.dumps(['flytekit' in sys.modules, sys.excepthook is hook]))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, env=stack.env, capture_output=True,
+        text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == [False, True]
 
 
 def test_a_task_cannot_read_the_workers_credentials(stack: Stack) -> None:
