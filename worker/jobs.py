@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from celery.signals import task_received
+from celery.signals import task_received, worker_process_init
 from celery.worker import state as worker_state
 
 from plugins.errors import JobFailedError
@@ -45,6 +45,16 @@ def steps() -> Steps:
         _by_process.clear()
         _by_process[pid] = Steps(Runtime(Settings.load()))
     return _by_process[pid]
+
+
+@worker_process_init.connect  # type: ignore[untyped-decorator]
+def _zero_metrics(**_: Any) -> None:
+    """As a pool process starts: its plugins' metric series exist from now on, at zero."""
+    try:
+        steps().runtime.zero_metrics()
+    except Exception as exc:
+        # The process still runs its jobs; the series appear as they are first recorded.
+        log.warning("could not make this process's metric series: %s", exc)
 
 
 def _owner(request: Any) -> str:

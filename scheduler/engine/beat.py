@@ -88,6 +88,11 @@ class EngineScheduler(beat.Scheduler):  # type: ignore[misc]
             runtime = Runtime(Settings.load())
             self._engine = Engine(runtime, self._publish)
             self._stats = TickStats(runtime.clock, runtime.settings.tick_stats_period)
+            try:
+                runtime.zero_metrics()
+            except Exception as exc:
+                # The scheduler still runs; the series appear as they are first recorded.
+                log.warning("could not make the scheduler's metric series: %s", exc)
             log.info("flyte-celery scheduler %s ready", self._engine.lease.owner)
         return self._engine
 

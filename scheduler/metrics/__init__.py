@@ -19,6 +19,7 @@ from scheduler.metrics.instruments import (
     RESOURCE_WAIT,
     TICK_DURATION,
     process_ended,
+    zero_series,
 )
 
 __all__ = [
@@ -39,4 +40,5 @@ __all__ = [
     "process_ended",
     "processes_registry",
     "serve_process_metrics",
+    "zero_series",
 ]

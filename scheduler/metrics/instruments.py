@@ -20,6 +20,7 @@ otherwise.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Mapping
 
 from prometheus_client import Counter, Gauge, Histogram
 from prometheus_client.multiprocess import mark_process_dead
@@ -89,6 +90,41 @@ RESOURCE_WAIT = Histogram(
     ["namespace"],
     buckets=(0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600),
 )
+
+
+def zero_series(
+    calls: Mapping[str, Iterable[str]],
+    limiters: Iterable[str],
+    task_types: Iterable[str],
+    namespaces: Iterable[str],
+) -> None:
+    """Make every series that will exist, now, at zero: a dashboard shows 0, not "No data".
+
+    A labelled series exists only once something records it; a plugin that never failed
+    would have no failure series at all, and a rate over it reads as missing data.
+
+    Args:
+        calls: Each plugin id and the calls it makes (``create``, ``get``, ``do``...).
+        limiters: The global rate limiters' names (``<plugin id>/read``, ``/write``).
+        task_types: The task types whose result-cache lookups are counted.
+        namespaces: The quota namespaces (``<plugin id>:<namespace>``).
+    """
+    for plugin, operations in calls.items():
+        PLUGIN_CALLS_RUNNING.labels(plugin)
+        PLUGIN_CALLS_WAITING.labels(plugin)
+        for operation in operations:
+            PLUGIN_REQUESTS_SUCCESS.labels(plugin, operation)
+            # No error code until one happens: the series without one holds the zero, so
+            # a sum by plugin or operation reads 0.
+            PLUGIN_REQUESTS_FAILURE.labels(plugin, operation, "")
+            PLUGIN_LATENCY.labels(plugin, operation)
+    for name in limiters:
+        RATE_LIMITER_WAIT.labels(name)
+    for task_type in task_types:
+        CACHE_HITS.labels(task_type)
+        CACHE_MISSES.labels(task_type)
+    for namespace in namespaces:
+        RESOURCE_WAIT.labels(namespace)
 
 
 def process_ended() -> None:

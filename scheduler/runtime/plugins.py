@@ -29,7 +29,7 @@ from plugins.core import (
 from plugins.core import Plugin as CorePlugin
 from plugins.errors import ConfigError, PluginLoadError, PluginNotFoundError
 from plugins.webapi import DEFAULT_PLUGIN_CONFIG, AsyncPlugin, PluginConfig, SyncPlugin
-from scheduler.model import Step
+from scheduler.model import LimiterKind, Step
 
 __all__ = ["LoadedPlugin", "PluginKind", "PluginSet"]
 
@@ -52,6 +52,16 @@ class PluginKind(enum.Enum):
         step: Step = self.value
         return step
 
+    @property
+    def operations(self) -> tuple[str, ...]:
+        """The plugin calls of this kind, as the metrics name them."""
+        return _OPERATIONS[self]
+
+    @property
+    def limiters(self) -> tuple[LimiterKind, ...]:
+        """The global rate limiters its calls go through (Get: read; the rest: write)."""
+        return _LIMITERS[self]
+
     @classmethod
     def of(cls, plugin: object) -> PluginKind:
         """The kind of a loaded plugin.
@@ -64,6 +74,18 @@ class PluginKind(enum.Enum):
         if not hasattr(plugin, "create") and hasattr(plugin, "do"):
             return cls.SYNC
         return cls.ASYNC
+
+
+_OPERATIONS = {
+    PluginKind.ASYNC: ("create", "get", "status", "delete"),
+    PluginKind.SYNC: ("do",),
+    PluginKind.CORE: ("handle", "abort", "finalize"),
+}
+_LIMITERS = {
+    PluginKind.ASYNC: (LimiterKind.READ, LimiterKind.WRITE),
+    PluginKind.SYNC: (LimiterKind.WRITE,),
+    PluginKind.CORE: (),
+}
 
 
 @dataclass(frozen=True)
@@ -367,9 +389,25 @@ class PluginSet:
         return loaded
 
     def quotas(self) -> dict[str, int]:
-        """The quotas of every plugin that loads, by ``<plugin id>:<namespace>``."""
+        """The quotas of every plugin that loads, by ``<plugin id>:<namespace>``.
+
+        Not those of a router that claims no task type (a connector service with no
+        deployment configured): it serves nothing, and its namespace would only show up
+        in the metrics. Once it claims one (its first discovery found some), its quota is
+        registered with the rest (:meth:`Runtime.ensure_quotas`).
+        """
         return {
             self.quota_namespace(loaded.id, namespace): quota
             for loaded in self.loadable()
+            if not _claims_nothing(loaded)
             for namespace, quota in loaded.config.resource_quotas.items()
         }
+
+
+def _claims_nothing(loaded: LoadedPlugin) -> bool:
+    if not isinstance(loaded.plugin, TaskTypeRouter):
+        return False
+    try:
+        return loaded.plugin.claimed_task_types() == frozenset()
+    except Exception:
+        return False  # its discovery failing: keep its quota, as before

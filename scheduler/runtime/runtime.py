@@ -17,10 +17,11 @@ import contextlib
 import logging
 import threading
 from datetime import timedelta
+from typing import cast
 
 import redis
 
-from plugins.core import EnvSecretManager, PluginRegistry
+from plugins.core import EnvSecretManager, PluginRegistry, TaskTypeRouter
 from plugins.errors import PluginError, PluginNotFoundError
 from plugins.io import DataStore
 from scheduler.backend import (
@@ -36,6 +37,7 @@ from scheduler.backend import (
     WakeChannel,
 )
 from scheduler.clock import Clock, utcnow
+from scheduler.metrics import zero_series
 from scheduler.model import ExecutionRecord, LimiterKind
 from scheduler.runtime.calls import PluginCalls
 from scheduler.runtime.contexts import Contexts
@@ -280,7 +282,30 @@ class Runtime:
                     else config.write_rate_limiter
                 )
                 key = self.keys.limiter(plugin_id, kind.value)
-                name = f"{plugin_id}/{kind.value}"
+                name = _limiter_name(plugin_id, kind)
                 limiter = RedisRateLimiter.from_config(self.redis, key, limits, name)
                 self._limiters[plugin_id, kind] = limiter
             return limiter
+
+    def zero_metrics(self) -> None:
+        """Make the metric series of every plugin that loads, now, at zero.
+
+        Its calls, its rate limiters, the task types whose cache lookups are counted and
+        the quota namespaces (see :func:`scheduler.metrics.zero_series`). Loads the
+        plugins, as the first job or tick would.
+        """
+        plugins = self.plugins
+        loaded = plugins.loadable()
+        task_types = set(plugins.registry.task_types())
+        for router in plugins.routers():
+            task_types |= cast(TaskTypeRouter, router.plugin).claimed_task_types() or set()
+        zero_series(
+            {p.id: p.kind.operations for p in loaded},
+            [_limiter_name(p.id, kind) for p in loaded for kind in p.kind.limiters],
+            task_types,
+            plugins.quotas(),
+        )
+
+
+def _limiter_name(plugin_id: str, kind: LimiterKind) -> str:
+    return f"{plugin_id}/{kind.value}"

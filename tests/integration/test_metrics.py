@@ -149,6 +149,38 @@ def test_the_endpoint_reports_the_deployment_and_every_process(
     )
 
 
+def present(samples: Samples, name: str, **labels: str) -> bool:
+    wanted = set(labels.items())
+    return any(n == name and wanted <= found for (n, found) in samples)
+
+
+def test_every_series_exists_at_zero_from_start_up(metered: tuple[Stack, str]) -> None:
+    # Nothing submitted: each plugin's calls, limiters, cache lookups and quota waits are
+    # there at 0 all the same, so a dashboard reads 0 and not "No data".
+    _, url = metered
+    failure = "flyte_celery_plugin_requests_failure_total"
+    latency = "flyte_celery_plugin_request_latency_seconds_count"
+    expected = [
+        ("flyte_celery_plugin_requests_success_total", {"plugin": "echo", "operation": "do"}),
+        (failure, {"plugin": "http-job", "operation": "create"}),
+        (failure, {"plugin": "http-job", "operation": "get"}),
+        (latency, {"plugin": "echo", "operation": "do"}),
+        ("flyte_celery_plugin_calls_running", {"plugin": "http-job"}),
+        ("flyte_celery_rate_limiter_wait_seconds_count", {"limiter": "http-job/read"}),
+        ("flyte_celery_rate_limiter_wait_seconds_count", {"limiter": "echo/write"}),
+        ("flyte_celery_cache_hits_total", {"task_type": "echo"}),
+        ("flyte_celery_cache_misses_total", {"task_type": "http_job"}),
+        ("flyte_celery_resource_wait_time_seconds_count", {"namespace": "http-job:default"}),
+    ]
+    wait_for(lambda: all(present(scrape(url), n, **labels) for n, labels in expected), timeout=60)
+    samples = scrape(url)
+    for name, labels in expected:
+        assert value(samples, name, **labels) == 0, (name, labels)
+    # A connector service with no deployment configured holds no quota namespace.
+    namespaces = {v for (_, found) in samples for k, v in found if k == "namespace"}
+    assert namespaces and not [n for n in namespaces if n.startswith("connector-service:")]
+
+
 def test_each_container_serves_its_own_processes_metrics(
     fresh_stack: Stack, tmp_path: Path
 ) -> None:

@@ -137,7 +137,7 @@ SCHEDULER_PINS: dict[str, frozenset[str]] = {
         "PLUGIN_LATENCY", "PLUGIN_REQUESTS_FAILURE",
         "PLUGIN_REQUESTS_SUCCESS", "RATE_LIMITER_WAIT", "RESOURCE_WAIT", "TICK_DURATION",
         "job_failures", "note_failure", "plugin_call", "process_ended", "processes_registry",
-        "serve_process_metrics",
+        "serve_process_metrics", "zero_series",
     }),
     "worker": frozenset({"app"}),
 }  # fmt: skip

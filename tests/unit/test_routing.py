@@ -9,7 +9,7 @@ import redis
 
 from plugins.core import PhaseInfo, PluginRegistry
 from plugins.errors import PluginNotFoundError
-from plugins.webapi import PluginEntry, SyncPlugin, TaskExecutionContext
+from plugins.webapi import PluginConfig, PluginEntry, SyncPlugin, TaskExecutionContext
 from scheduler.backend import Keys, ServedTypes
 from scheduler.clock import ManualClock
 from scheduler.runtime.plugins import PluginSet
@@ -25,6 +25,9 @@ class Router(Plain):
 
     def __init__(self, claimed: set[str] | None) -> None:
         self.claimed = claimed
+
+    def get_config(self) -> PluginConfig:
+        return PluginConfig(resource_quotas={"default": 5})  # as connector-service has
 
     def claimed_task_types(self, wait: timedelta = timedelta(0)) -> frozenset[str] | None:
         return None if self.claimed is None else frozenset(self.claimed)
@@ -80,6 +83,13 @@ def test_nothing_is_routed_while_a_router_does_not_know_its_types_yet() -> None:
     assert plugins.route("webhook") is None
     assert plugins.routes(claims=True) == {"bigquery": "preferring"}  # its default wins anyway
     assert plugins.routes(claims=False)["webhook"] == "in-process"
+
+
+def test_a_router_that_claims_nothing_holds_no_quota() -> None:
+    # A connector service with no deployment: its namespace must not show up anywhere.
+    assert plugin_set(set()).quotas() == {}
+    assert "router:default" in plugin_set({"countdown"}).quotas()
+    assert "router:default" in plugin_set(None).quotas()  # not known yet: kept
 
 
 def test_routes_published_with_and_without_claims() -> None:
