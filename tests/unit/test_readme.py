@@ -14,15 +14,46 @@ from pathlib import Path
 import pytest
 
 README = Path(__file__).resolve().parents[2] / "README.md"
+DOCS = README.parent / "docs"
+GUIDES = [README, DOCS / "plugins.md", DOCS / "redis.md"]
+"""The pages whose Python examples run, in the order a reader meets them."""
 
 
 STACK_MARK = "# Needs a running stack"
 
 
 def python_blocks(*, needs_stack: bool = False) -> list[str]:
-    """The README's Python examples; those marked as needing a running stack, or the others."""
-    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.DOTALL)
+    """The examples of the README and the guides it links; those needing a stack, or the others."""
+    blocks = [
+        block
+        for page in GUIDES
+        for block in re.findall(r"```python\n(.*?)```", page.read_text(), flags=re.DOTALL)
+    ]
     return [b for b in blocks if b.startswith(STACK_MARK) == needs_stack]
+
+
+def test_every_page_with_examples_is_run() -> None:
+    # A guide moved out of the README keeps its examples tested.
+    pages = [README, *sorted(DOCS.glob("*.md"))]
+    with_examples = {p for p in pages if "```python" in p.read_text()}
+    assert with_examples <= set(GUIDES), with_examples - set(GUIDES)
+
+
+def _anchors(page: Path) -> set[str]:
+    headings = re.findall(r"^#+ (.+)$", page.read_text(), flags=re.MULTILINE)
+    return {re.sub(r"[^\w\- ]", "", h.lower()).replace(" ", "-") for h in headings}
+
+
+def test_links_between_the_readme_and_its_guides_resolve() -> None:
+    for page in [README, *sorted(DOCS.glob("*.md"))]:
+        for target in re.findall(r"\]\(([^)\s]+)\)", page.read_text()):
+            if re.match(r"^[a-z]+:", target):
+                continue  # http(s), mailto: not ours to check
+            path, _, anchor = target.partition("#")
+            linked = (page.parent / path).resolve() if path else page
+            assert linked.exists(), f"{page.name} links to {target}, which does not exist"
+            if anchor and linked.suffix == ".md":
+                assert anchor in _anchors(linked), f"{page.name} links to {target}: no such heading"
 
 
 def test_readme_has_examples() -> None:
@@ -42,11 +73,9 @@ def test_readme_examples_run(
     assert "unknown task type 'spark'" in capsys.readouterr().out
 
 
-def test_the_grafana_dashboard_shows_only_metrics_the_readme_names() -> None:
-    readme = README.read_text()
-    section = readme[readme.index("### Metrics") :]
-    section = section[: section.index("\n## ")]
-    named = {n.removesuffix("_total") for n in re.findall(r"flyte_celery_\w+", section)}
+def test_the_grafana_dashboard_shows_only_metrics_the_docs_name() -> None:
+    documented = (DOCS / "metrics.md").read_text()
+    named = {n.removesuffix("_total") for n in re.findall(r"flyte_celery_\w+", documented)}
     dashboard = json.loads((README.parent / "docs" / "grafana" / "flyte-celery.json").read_text())
     used = {
         re.sub(r"_(total|bucket|sum|count)$", "", name)
