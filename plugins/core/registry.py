@@ -191,6 +191,30 @@ class PluginRegistry:
                 ids.append(entry.id)
         return ids
 
+    @staticmethod
+    def published_entry(plugin_id: str, group: str = ENTRY_POINT_GROUP) -> RegistrableEntry | None:
+        """The entry of ``plugin_id``, from the entry point of that name alone, if it has one.
+
+        Built-in and most third-party plugins publish one entry under their own id. Loading
+        that one entry point spares a process the others (the flytekit connectors' would
+        import flytekit) when it needs one plugin's declarations, not a registry.
+
+        Returns:
+            The entry, or ``None`` when no entry point of that name publishes exactly one
+            entry with that id (load the registry then).
+        """
+        found = [ep for ep in entry_points(group=group) if ep.name == plugin_id]
+        if len(found) != 1:
+            return None
+        source = f"entry point {plugin_id!r} in group {group!r}"
+        try:
+            obj = found[0].load()
+        except Exception:
+            return None  # the registry's load reports it, with its message
+        if not isinstance(obj, RegistrableEntry) or obj.id != plugin_id:
+            return None  # a factory, or several entries: only the registry knows them
+        return _as_entries(obj, source)[0]
+
     def load_specs(self, specs: str | Iterable[str]) -> list[str]:
         """Register the entries named by ``module:attr`` specs (e.g. from ``FLYTE_CELERY_PLUGINS``).
 

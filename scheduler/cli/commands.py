@@ -16,7 +16,7 @@ import click
 from flyteidl.core import tasks_pb2
 from rich.console import Console
 
-from plugins.core import Phase
+from plugins.core import Phase, PluginRegistry
 from plugins.errors import PluginError
 from scheduler.backend import AclRole, Keys, setuser_command
 from scheduler.cli.bulk import read_submissions
@@ -36,10 +36,15 @@ def _typed_template(
 ) -> tasks_pb2.TaskTemplate:
     """A template of ``task_type``, with the interface its plugin declares, if it does."""
     template = template_of_type(task_type, retries, timeout)
-    try:
-        entry = client.runtime.plugins.registry.entry_for(task_type)
-    except PluginError:
-        return template  # served elsewhere, or unknown: submit says which
+    # The plugin a running worker serves it with, loaded alone: the registry would load
+    # every plugin here, and the flytekit connectors' import flytekit (seconds).
+    served = client.runtime.served.lookup(task_type)
+    entry = None if served is None else PluginRegistry.published_entry(served)
+    if entry is None or task_type not in entry.task_types:
+        try:
+            entry = client.runtime.plugins.registry.entry_for(task_type)
+        except PluginError:
+            return template  # served elsewhere, or unknown: submit says which
     declared = getattr(entry, "task_interface", None)
     if declared is not None:
         template.interface.CopyFrom(declared)

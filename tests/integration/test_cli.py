@@ -43,6 +43,28 @@ def test_table() -> None:
     assert table(["a", "bb"], [[1, "x"]]) == "a   bb\n------\n1   x"
 
 
+def test_submit_of_a_served_type_loads_no_other_plugin(stack: Stack) -> None:
+    # The workers serve echo: the CLI loads echo's entry alone for its interface, and no
+    # other plugin (the flytekit connectors' entry would import flytekit: seconds).
+    script = (
+        "import runpy, sys\n"
+        "sys.argv = ['flyte-celery', 'submit', '--type', 'echo', '--input', 'n=7', "
+        "'--project', 'cli', '--name', 'cli-light', '--wait', '60']\n"
+        "try:\n"
+        "    runpy.run_module('scheduler.cli', run_name='__main__')\n"
+        "except SystemExit as exc:\n"
+        "    print('EXIT', exc.code)\n"
+        "print('FLYTEKIT', 'flytekit' in sys.modules)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, env=stack.env, capture_output=True,
+        text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert "EXIT 0" in done.stdout, done.stdout + done.stderr
+    assert "n=7" in done.stdout  # the input, typed by echo's declared interface
+    assert "FLYTEKIT False" in done.stdout
+
+
 def test_commands(
     stack: Stack, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

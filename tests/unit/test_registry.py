@@ -308,3 +308,12 @@ def test_webapi_entry_rejects_invalid_configs_and_non_plugins() -> None:
         registry.resolve("a")
     with pytest.raises(PluginLoadError, match="neither an AsyncPlugin"):
         registry.resolve("b")
+
+
+def test_one_published_entry_loads_alone() -> None:
+    from plugins.builtin.echo import ECHO
+
+    assert PluginRegistry.published_entry("echo") is ECHO
+    # A factory of entries (the flytekit connectors') or no such entry point: the registry's.
+    assert PluginRegistry.published_entry("flytekit-connectors") is None
+    assert PluginRegistry.published_entry("no-such-plugin") is None
