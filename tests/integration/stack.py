@@ -152,6 +152,13 @@ class Stack:
     def alive(self) -> dict[str, bool]:
         return {name: p.poll() is None for name, p in self.processes.items()}
 
+    def run_python(self, script: str) -> subprocess.CompletedProcess[str]:
+        """Run ``script`` in a fresh interpreter, as a user's script with this stack's settings."""
+        return subprocess.run(
+            [sys.executable, "-c", script], cwd=ROOT, env=self.env, capture_output=True,
+            text=True, timeout=300, check=False,
+        )  # fmt: skip
+
     def client(self, registry: PluginRegistry | None = None) -> Client:
         return Client(runtime=Runtime(self.settings, registry=registry))
 

@@ -56,10 +56,7 @@ def test_submit_of_a_served_type_loads_no_other_plugin(stack: Stack) -> None:
         "    print('EXIT', exc.code)\n"
         "print('FLYTEKIT', 'flytekit' in sys.modules)\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", script], cwd=ROOT, env=stack.env, capture_output=True,
-        text=True, timeout=300, check=False,
-    )  # fmt: skip
+    done = stack.run_python(script)
     assert "EXIT 0" in done.stdout, done.stdout + done.stderr
     assert "n=7" in done.stdout  # the input, typed by echo's declared interface
     assert "FLYTEKIT False" in done.stdout

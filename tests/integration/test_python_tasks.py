@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,7 +11,7 @@ from plugins.core import Phase
 from plugins.errors import ExecutionFailedError
 from scheduler.cli.views import execution_row
 from tests.integration.conftest import BROKERS
-from tests.integration.stack import ROOT, Stack
+from tests.integration.stack import Stack
 from tests.tasks import sample
 
 # Every flow runs on both brokers: Redis (the default) and RabbitMQ.
@@ -68,10 +66,7 @@ def test_submitting_a_task_leaves_the_users_script_alone(stack: Stack) -> None:
         "    assert client.submit(sample.add, {'a': 1}).result(timeout=120) == 3\n"
         "print(json.dumps(['flytekit' in sys.modules, sys.excepthook is hook]))\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", script], cwd=ROOT, env=stack.env, capture_output=True,
-        text=True, timeout=300, check=False,
-    )  # fmt: skip
+    done = stack.run_python(script)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout.strip().splitlines()[-1]) == [False, True]
 
