@@ -31,6 +31,7 @@ from plugins.core import PhaseInfo
 from plugins.flytekit.loop import run_on_loop
 from plugins.flytekit.requests import rendered_template, task_execution_metadata
 from plugins.flytekit.status import resource_phase_info
+from plugins.flytekit.tidy import remove_temporary_folders_at_exit
 from plugins.io import InMemoryOutputReader
 from plugins.webapi import (
     AsyncPlugin,
@@ -195,6 +196,7 @@ def _import_connector_modules() -> bool:
         importlib.import_module("flytekit")
     except ImportError:
         return False
+    remove_temporary_folders_at_exit()
     configured = [m.strip() for m in os.environ.get(MODULES_VARIABLE, "").split(",") if m.strip()]
     for module in (*_BUILT_IN[1:], *configured):
         try:

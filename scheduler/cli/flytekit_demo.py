@@ -19,7 +19,11 @@ from flytekit.configuration import ImageConfig, SerializationSettings
 from flytekit.sensor.file_sensor import FileSensor
 from flytekit.tools.translator import get_serializable
 
+from plugins.flytekit.tidy import remove_temporary_folders_at_exit
+
 __all__ = ["rows", "triple"]
+
+remove_temporary_folders_at_exit()
 
 
 @task  # type: ignore[untyped-decorator]  # flytekit ships no type information

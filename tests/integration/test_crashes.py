@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import signal
 import urllib.request
 from datetime import timedelta
+from pathlib import Path
 
 from flyteidl.core import tasks_pb2
 
@@ -193,3 +195,28 @@ def test_a_hung_get_does_not_hold_the_attempt_past_its_timeout(
     finally:
         ledger.hold_gets.clear()
     wait_for(lambda: no_token_left(fresh_stack), timeout=30, what="the token to be released")
+
+
+def _flytekit_folders(folder: Path) -> list[str]:
+    # flytekit's own (flyte-XXXX, flyteXXXX), not ours (flyte-celery-task-..., -launcher-...).
+    names = [entry.name for entry in folder.iterdir()]
+    return [name for name in names if name.startswith("flyte") and "celery" not in name]
+
+
+def test_processes_that_import_flytekit_leave_no_temporary_folders(
+    fresh_stack: Stack, tmp_path: Path
+) -> None:
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    fresh_stack.extra_env["TMPDIR"] = str(temporary)
+    fresh_stack.start_worker("w1")
+    fresh_stack.start_beat("beat")
+    done = fresh_stack.client().submit(template("echo"), seconds(0))
+    assert done.wait(60) is Phase.SUCCESS
+    # The worker imported flytekit (its connectors' entry point), and flytekit made its folders.
+    wait_for(lambda: _flytekit_folders(temporary), timeout=30)
+    for name in ("w1", "beat"):
+        process = fresh_stack.processes.pop(name)
+        process.send_signal(signal.SIGTERM)  # a warm shutdown, as an operator stops them
+        process.wait(60)
+    assert _flytekit_folders(temporary) == []
