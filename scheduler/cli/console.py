@@ -84,7 +84,11 @@ def console(
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stopping.set)
         server, bound = serve_console(site, port, host)
-        access = f"abort and signal for {len(users.passwords)} user(s)" if users else "read-only"
+        access = (
+            f"abort, signal and relaunch for {len(users.passwords)} user(s)"
+            if users
+            else "read-only"
+        )
         click.echo(f"flyte-celery console: http://{host}:{bound}/ ({access})", nl=True)
         await stopping.wait()
         server.stop()

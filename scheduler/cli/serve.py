@@ -47,7 +47,9 @@ def _stack_options(fn: Any) -> Any:
 def _say_login(stack: Standalone) -> None:
     if stack.console_login is not None:
         name, password = stack.console_login
-        click.echo(f"Console: sign in as {name} with password {password} to abort and signal.")
+        click.echo(
+            f"Console: sign in as {name} with password {password} to abort, signal and relaunch."
+        )
 
 
 @click.command()

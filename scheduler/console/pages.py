@@ -44,8 +44,10 @@ def took(record: ExecutionRecord, now: datetime) -> timedelta:
 
 
 def seconds(value: timedelta) -> str:
-    """A duration as the CLI prints it: ``12.3s``."""
-    return f"{value.total_seconds():.1f}s"
+    """A duration as the CLI prints it: ``12.3s``, or ``29ms`` under a second."""
+    total = value.total_seconds()
+    # An isolated task takes milliseconds: "0.0s" would say it took no time at all.
+    return f"{total * 1000:.0f}ms" if total < 1 else f"{total:.1f}s"
 
 
 def when(value: datetime | None) -> str:
@@ -106,6 +108,11 @@ def raised_line(text: str) -> str | None:
         if line.strip() and _indent(line) <= depth:
             return line.strip()
     return None
+
+
+def reason_line(text: str) -> str:
+    """A reason in one line: the exception it ends with, if it holds a traceback."""
+    return raised_line(text) or first_line(text)
 
 
 def error_summary(err: ExecutionError) -> str:

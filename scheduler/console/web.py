@@ -5,7 +5,8 @@
 - ``/executions/<project>/<domain>/<name>``: one execution: phase, attempts, timings,
   the event timeline, the error whole, inputs and outputs as values, the quota
   namespace, and links to its jobs in Flower;
-- abort and signal from that page, for a signed-in user (``FLYTE_CELERY_CONSOLE_USERS``);
+- abort, signal and relaunch from that page, for a signed-in user
+  (``FLYTE_CELERY_CONSOLE_USERS``);
   read-only for everyone else, and for all when no users are configured;
 - ``/healthz``: 200 while Redis answers, for health checks.
 
@@ -40,6 +41,7 @@ from scheduler.console.pages import (
     first_line,
     flower_jobs,
     phase_totals,
+    reason_line,
     row,
     seconds,
     timings,
@@ -67,7 +69,7 @@ class Console:
 
     Attributes:
         client: The deployment's client.
-        users: Who may sign in to abort and signal (none: read-only).
+        users: Who may sign in to abort, signal and relaunch (none: read-only).
         flower_url: Flower's address, for links to jobs (``None``: no links).
         refresh: How often open pages refresh themselves.
         page_size: Executions per page by default.
@@ -116,6 +118,7 @@ class _Page(tornado.web.RequestHandler):
             refresh_ms=int(self.console.refresh.total_seconds() * 1000),
             execution_path=execution_path,
             first_line=first_line,
+            reason_line=reason_line,
             flower_jobs=flower_jobs,
             seconds=seconds,
             when=when,

@@ -86,7 +86,8 @@ def site(fresh_stack: Stack, tmp_path: Path) -> Iterator[Site]:
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip
     log.close()
-    fresh_stack.wait_log("console", f"http://127.0.0.1:{port}/ (abort and signal for 2 user(s))")
+    access = "abort, signal and relaunch for 2 user(s)"
+    fresh_stack.wait_log("console", f"http://127.0.0.1:{port}/ ({access})")
     with chromium(tmp_path / "profile") as browser:
         yield Site(fresh_stack, f"http://127.0.0.1:{port}", flower, browser, tmp_path / "shots")
     # fresh_stack stops the processes
@@ -228,6 +229,8 @@ def test_an_execution_page_shows_events_values_error_and_jobs(site: Site) -> Non
     until(browser, lambda d: d.find_elements(By.ID, "error"))
     assert site.text("#phase") == "PERMANENT_FAILURE"
     assert site.text("#task-name") == "tests.tasks.sample.explode"
+    assert site.text("#reason") == "ValueError: remote kaboom"  # what was raised, in one line
+    assert "Error encountered" not in site.text("#events")
     # What it ran: the template's type, id, retries and interface, and its custom (folded).
     task = site.text("#template")
     assert "python-task" in task

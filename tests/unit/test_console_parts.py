@@ -19,6 +19,7 @@ from scheduler.console.pages import (
     execution_path,
     phase_totals,
     row,
+    seconds,
     timings,
     took,
 )
@@ -100,6 +101,8 @@ def test_rows_show_the_first_line_of_an_error_and_took_since_submission() -> Non
     running = record(phase=Phase.RUNNING, attempt=1, reason="polling")
     assert (row(running, now).took, row(running, now).attempt) == ("10.0s", 1)
     assert took(running, now) == timedelta(seconds=10)
+    assert seconds(timedelta(milliseconds=29)) == "29ms"  # not "0.0s": it took some time
+    assert seconds(timedelta(seconds=1)) == "1.0s"
     aborted = record(phase=Phase.ABORTED, finished=True, last_error=error, reason="by ops")
     assert row(aborted, now).outcome == "by ops"
     labels = [t.label for t in timings(replace(running, next_get_at=now), now)]
