@@ -206,14 +206,13 @@ class PluginRegistry:
         found = [ep for ep in entry_points(group=group) if ep.name == plugin_id]
         if len(found) != 1:
             return None
-        source = f"entry point {plugin_id!r} in group {group!r}"
         try:
             obj = found[0].load()
         except Exception:
             return None  # the registry's load reports it, with its message
         if not isinstance(obj, RegistrableEntry) or obj.id != plugin_id:
             return None  # a factory, or several entries: only the registry knows them
-        return _as_entries(obj, source)[0]
+        return obj
 
     def load_specs(self, specs: str | Iterable[str]) -> list[str]:
         """Register the entries named by ``module:attr`` specs (e.g. from ``FLYTE_CELERY_PLUGINS``).

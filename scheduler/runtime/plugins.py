@@ -54,13 +54,15 @@ class PluginKind(enum.Enum):
 
     @property
     def operations(self) -> tuple[str, ...]:
-        """The plugin calls of this kind, as the metrics name them."""
-        return _OPERATIONS[self]
+        """The plugin calls of this kind, as the metrics name them: its steps, and the rest."""
+        steps, others = _CALLS[self]
+        return (*(step.value for step in steps), *others)
 
     @property
     def limiters(self) -> tuple[LimiterKind, ...]:
-        """The global rate limiters its calls go through (Get: read; the rest: write)."""
-        return _LIMITERS[self]
+        """The global rate limiters its steps go through (:attr:`Step.limiter`)."""
+        steps, _ = _CALLS[self]
+        return tuple(dict.fromkeys(s.limiter for s in steps if s.limiter is not None))
 
     @classmethod
     def of(cls, plugin: object) -> PluginKind:
@@ -76,15 +78,11 @@ class PluginKind(enum.Enum):
         return cls.ASYNC
 
 
-_OPERATIONS = {
-    PluginKind.ASYNC: ("create", "get", "status", "delete"),
-    PluginKind.SYNC: ("do",),
-    PluginKind.CORE: ("handle", "abort", "finalize"),
-}
-_LIMITERS = {
-    PluginKind.ASYNC: (LimiterKind.READ, LimiterKind.WRITE),
-    PluginKind.SYNC: (LimiterKind.WRITE,),
-    PluginKind.CORE: (),
+_CALLS: dict[PluginKind, tuple[tuple[Step, ...], tuple[str, ...]]] = {
+    # Each kind's steps (worker jobs), and the plugin calls made inside them.
+    PluginKind.ASYNC: ((Step.CREATE, Step.GET, Step.DELETE), ("status",)),
+    PluginKind.SYNC: ((Step.DO,), ()),
+    PluginKind.CORE: ((Step.HANDLE,), ("abort", "finalize")),
 }
 
 

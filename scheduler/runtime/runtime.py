@@ -17,11 +17,10 @@ import contextlib
 import logging
 import threading
 from datetime import timedelta
-from typing import cast
 
 import redis
 
-from plugins.core import EnvSecretManager, PluginRegistry, TaskTypeRouter
+from plugins.core import EnvSecretManager, PluginRegistry
 from plugins.errors import PluginError, PluginNotFoundError
 from plugins.io import DataStore
 from scheduler.backend import (
@@ -296,13 +295,10 @@ class Runtime:
         """
         plugins = self.plugins
         loaded = plugins.loadable()
-        task_types = set(plugins.registry.task_types())
-        for router in plugins.routers():
-            task_types |= cast(TaskTypeRouter, router.plugin).claimed_task_types() or set()
         zero_series(
             {p.id: p.kind.operations for p in loaded},
             [_limiter_name(p.id, kind) for p in loaded for kind in p.kind.limiters],
-            task_types,
+            plugins.routes(claims=True),  # the task types it routes, as the scheduler does
             plugins.quotas(),
         )
 
