@@ -154,12 +154,32 @@ class CachingConfig(_ConfigModel):
             process runs at once; a Get job carries this many Gets when it is more than
             the Get batch size.
         max_system_failures: Failed Gets tolerated per attempt; one more fails it.
+        poll_backoff: The first wait between two Gets after Create. The wait is then as
+            long as the job has run so far (1 s, 2 s, 4 s...) up to ``resync_interval``,
+            so a short job is seen done soon after it ends. Zero polls every
+            ``resync_interval`` from the start, as Flyte does (our addition; YAML key
+            ``pollBackoff``).
     """
 
     size: int = 100_000
     resync_interval: Duration = timedelta(seconds=30)
     workers: int = 10
     max_system_failures: int = 5
+    poll_backoff: Duration = timedelta(seconds=1)
+
+    def poll_interval(self, running_for: timedelta) -> timedelta:
+        """The wait before the next Get of a job created ``running_for`` ago.
+
+        Args:
+            running_for: The time since Create; negative (clocks apart) counts as zero.
+
+        Returns:
+            ``resync_interval`` without a back-off, else the time run so far, at least
+            ``poll_backoff`` and at most ``resync_interval``.
+        """
+        if self.poll_backoff <= timedelta(0):
+            return self.resync_interval
+        return min(self.resync_interval, max(self.poll_backoff, running_for))
 
 
 def _unwrap(exc: ValidationError) -> PluginConfigError:
@@ -241,6 +261,7 @@ class PluginConfig(_ConfigModel):
                 MAX_SYNC_SECONDS,
                 c.resync_interval.total_seconds(),
             ),
+            _range("poll backoff", 0.0, MAX_SYNC_SECONDS, c.poll_backoff.total_seconds()),
             _range("read burst", MIN_BURST, MAX_BURST, r.burst),
             _range("read qps", MIN_QPS, MAX_QPS, r.qps),
             _range("write burst", MIN_BURST, MAX_BURST, w.burst),

@@ -54,6 +54,7 @@ HOT_FIELDS = ("claim", "claimed_at", "next_get_at")
 
 _US = timedelta(microseconds=1)
 _TIMES = ("created_at", "updated_at", "next_get_at", "deadline", "claimed_at", "not_before")
+_WEBAPI_TIMES = ("allocation_start", "launched_at")
 _REQUIRED = frozenset(
     ("project", "domain", "name", "task_type", "template_uri", "inputs_uri", "output_prefix")
 )
@@ -117,7 +118,8 @@ def encode_doc(record: ExecutionRecord) -> bytes:
         if name in full:
             full[name] = _us(getattr(record, name))
     webapi: dict[str, JSONValue] = full["webapi"]
-    webapi["allocation_start"] = _us(record.webapi.allocation_start)
+    for name in _WEBAPI_TIMES:
+        webapi[name] = _us(getattr(record.webapi, name))
     full["webapi"] = {k: v for k, v in webapi.items() if v != _WEBAPI_DEFAULTS[k]}
     kept = {k: v for k, v in full.items() if k != "id" and (k in _REQUIRED or v != _DEFAULTS[k])}
     return zlib.compress(_JSON.encode(kept).encode(), 1)  # level 1: as small as 6 here, faster
@@ -134,9 +136,10 @@ def decode_record(version: Any, doc: Any, hot: Any = None) -> ExecutionRecord:
     for name in _TIMES:
         if name in data:
             data[name] = _when(data[name])
-    webapi = data.get("webapi")
-    if webapi and "allocation_start" in webapi:
-        webapi["allocation_start"] = _when(webapi["allocation_start"])
+    webapi: dict[str, Any] = data.get("webapi") or {}
+    for name in _WEBAPI_TIMES:
+        if name in webapi:
+            webapi[name] = _when(webapi[name])
     if "id" not in data:
         data["id"] = f"{data['project']}/{data['domain']}/{data['name']}"
     return ExecutionRecord.from_dict(data, version=int(version))

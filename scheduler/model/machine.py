@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 
 from plugins.core import ErrorKind, ExecutionError, Phase, PhaseInfo, TaskInfo
 from plugins.idl import JSONValue
+from plugins.webapi.config import CachingConfig
 from scheduler.model.evolve import evolve
 from scheduler.model.record import Event, ExecutionRecord, WebAPIPhase, WebAPIState
 from scheduler.model.steps import Claim, Step, TeardownKind
@@ -150,6 +151,7 @@ def created(record: ExecutionRecord, now: datetime, resource_meta: str) -> Execu
             phase=WebAPIPhase.RESOURCES_CREATED,
             phase_version=LAUNCHED_VERSION,
             resource_meta=resource_meta,
+            launched_at=now,
         ),
         claim=None,
         claimed_at=None,
@@ -159,14 +161,19 @@ def created(record: ExecutionRecord, now: datetime, resource_meta: str) -> Execu
 
 
 def observed(
-    record: ExecutionRecord, now: datetime, info: PhaseInfo, resync: timedelta
+    record: ExecutionRecord, now: datetime, info: PhaseInfo, caching: CachingConfig
 ) -> ExecutionRecord:
     """Status reported a non-terminal phase: record it and schedule the next Get.
 
-    A signal that arrived while the Get was in flight makes the next Get immediate.
+    The next Get waits as long as the job has run since Create, from the plugin's
+    ``poll_backoff`` up to its resync interval (:meth:`CachingConfig.poll_interval`); a
+    record launched before the back-off existed waits the resync interval. A signal that
+    arrived while the Get was in flight makes the next Get immediate.
     """
     webapi_phase = to_webapi_phase(info.phase)
-    next_get = now if record.signal_pending else now + resync
+    launched = record.webapi.launched_at
+    wait = caching.resync_interval if launched is None else caching.poll_interval(now - launched)
+    next_get = now if record.signal_pending else now + wait
     seen = evolve(record.webapi, phase=webapi_phase, phase_version=info.version)
     # Still RUNNING as before (the common poll): keep the phase and when it last changed,
     # so that only the claim and the next Get change and the store writes just those.

@@ -49,6 +49,7 @@ class WebAPIState:
         sync_failure_count: Failed Gets in this attempt (never reset by a success).
         error_message: The last Get error.
         allocation_start: When the attempt started waiting for a quota token.
+        launched_at: When Create returned the handle (paces the Gets' back-off).
     """
 
     phase: WebAPIPhase = WebAPIPhase.NOT_STARTED
@@ -57,6 +58,7 @@ class WebAPIState:
     sync_failure_count: int = 0
     error_message: str = ""
     allocation_start: datetime | None = None
+    launched_at: datetime | None = None
 
     def to_dict(self) -> dict[str, JSONValue]:
         """A JSON-compatible dict."""
@@ -67,6 +69,7 @@ class WebAPIState:
             "sync_failure_count": self.sync_failure_count,
             "error_message": self.error_message,
             "allocation_start": datetime_to_json(self.allocation_start),
+            "launched_at": datetime_to_json(self.launched_at),
         }
 
     @classmethod
@@ -79,6 +82,7 @@ class WebAPIState:
             sync_failure_count=int(data.get("sync_failure_count", 0)),
             error_message=data.get("error_message", ""),
             allocation_start=datetime_from_json(data.get("allocation_start")),
+            launched_at=datetime_from_json(data.get("launched_at")),
         )
 
 

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import partial
 
 from plugins.core import PhaseInfo
+from plugins.webapi import CachingConfig
 from scheduler.model import Claim, Event, ExecutionRecord, machine
 from scheduler.runtime import AttemptContext, LoadedPlugin
 from scheduler.steps.durable import durably
@@ -61,7 +62,7 @@ def apply_observation(
         durably(partial(wb.update, record.id, expected, done, record), what)
         return
     if info is not None:
-        observing = _observing(info, now, caching.resync_interval)
+        observing = _observing(info, now, caching)
         _write_back(wb, [(record, expected, observing)], f"{record.id} Get")
         return
     message = observation.error
@@ -90,13 +91,13 @@ def apply_observations(
     they were read; a terminal phase and an error go through :func:`apply_observation`.
     """
     now = wb.runtime.clock()
-    resync = loaded.config.caching.resync_interval
+    caching = loaded.config.caching
     batch: list[tuple[ExecutionRecord, Claim, Apply]] = []
     rest: list[tuple[ExecutionRecord, Observation, AttemptContext]] = []
     for record, observation, actx in observed:
         info = observation.info
         if record.claim is not None and info is not None and not info.phase.is_terminal():
-            batch.append((record, record.claim, _observing(info, now, resync)))
+            batch.append((record, record.claim, _observing(info, now, caching)))
         else:
             rest.append((record, observation, actx))
     _write_back(wb, batch, f"{len(batch)} Gets")
@@ -129,6 +130,6 @@ def _unchanged(read: ExecutionRecord, apply: Apply) -> Apply:
     return lambda current: apply(current) if current.version == read.version else None
 
 
-def _observing(info: PhaseInfo, now: datetime, resync: timedelta) -> Apply:
+def _observing(info: PhaseInfo, now: datetime, caching: CachingConfig) -> Apply:
     """The change a non-terminal observation makes: record it, plan the next Get."""
-    return lambda record: (machine.observed(record, now, info, resync), [])
+    return lambda record: (machine.observed(record, now, info, caching), [])

@@ -192,7 +192,7 @@ class WebAPISteps:
         def apply(r: ExecutionRecord) -> tuple[ExecutionRecord, list[Event]]:
             created = machine.created(r, now, meta_json)
             if observation.info is not None:
-                observed = machine.observed(created, now, observation.info, caching.resync_interval)
+                observed = machine.observed(created, now, observation.info, caching)
                 return observed, [launched] if observed.event_key() != created.event_key() else []
             outcome = machine.get_failed(
                 created,

@@ -4,7 +4,8 @@ Each is tests.remote_job's plugin on a HoldingJobService, whose state also count
 and answers SUCCEEDED once :data:`RELEASE_KEY` is set. Each process counts its Gets in
 memory; a thread adds them to :data:`GETS_KEY`, and looks at :data:`RELEASE_KEY`, every
 0.2 s. No rate limit holds them back; their resync comes from
-FLYTE_CELERY_BENCH_HOLD_RESYNC.
+FLYTE_CELERY_BENCH_HOLD_RESYNC, and the Gets' back-off after Create (``caching.pollBackoff``)
+from FLYTE_CELERY_BENCH_HOLD_BACKOFF (the plugin default, 1 s; ``0s`` is Flyte's schedule).
 
 Three Gets, one plugin (task type) each, as users write them:
 
@@ -97,9 +98,14 @@ class BlockingHoldingPlugin(RemoteJobPlugin):
         return self.service.state(ctx.resource_meta)
 
 
+BACKOFF_VARIABLE = "FLYTE_CELERY_BENCH_HOLD_BACKOFF"
+
+
 def _config(workers: int | None = None) -> PluginConfig:
     resync = os.environ.get("FLYTE_CELERY_BENCH_HOLD_RESYNC", "30s")
     caching: dict[str, object] = {"resyncInterval": resync, "size": 500000}
+    if BACKOFF_VARIABLE in os.environ:
+        caching["pollBackoff"] = os.environ[BACKOFF_VARIABLE]
     if workers is not None:
         caching["workers"] = workers
     return PluginConfig.model_validate(

@@ -13,7 +13,10 @@ the benchmark plugin's own keys), the beat's and the worker's RSS, the worst p99
 the scheduler's tick in the window (from the beat's tick summaries), the CPU each process
 used in the window (and the worker pool's per Get), the time to
 create all, and the time to drain all after release. FLYTE_CELERY_BENCH_RESYNC sets
-the resync (default 30 s; 5 s in smoke mode).
+the resync (default 30 s; 5 s in smoke mode), FLYTE_CELERY_BENCH_HOLD_BACKOFF the Gets'
+back-off after Create (``caching.pollBackoff``: the default 1 s, or ``0s``, Flyte's schedule);
+the Gets answered from the first Create to one resync after the last shows what the back-off
+costs while executions start.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from google.protobuf import struct_pb2
 
 from plugins.core import Phase
 from scheduler import Submission
-from tests.benchmarks.holding import GETS_KEY, RELEASE_KEY, latency
+from tests.benchmarks.holding import BACKOFF_VARIABLE, GETS_KEY, RELEASE_KEY, latency
 from tests.benchmarks.measure import cores_line, rss_mb
 from tests.benchmarks.stacks import cpu_window, drained_after, production_timings
 from tests.helpers import RedisServer, wait_for
@@ -89,7 +92,8 @@ def test_executions_held_in_flight(
         created = time.perf_counter() - start
 
         # Steady state: count the Gets over a few resync periods.
-        time.sleep(RESYNC)  # one period for the first Gets to spread out
+        time.sleep(RESYNC)  # one period for the first Gets to spread out (and back off)
+        starting = int(client.get(GETS_KEY) or 0) / N  # Gets per execution so far
         beat_log = stack.log("beat")
         logged = len(beat_log.read_bytes())
         cpu = cpu_window(stack, redis_server)
@@ -119,12 +123,14 @@ def test_executions_held_in_flight(
         client.close()
 
     described = DESCRIBED[kind].format(ms=latency() * 1000)
+    backoff = os.environ.get(BACKOFF_VARIABLE, "1s")
     print(
         f"\n{N} executions of {kind} ({described}) held RUNNING, resync {RESYNC:g}s, "
-        "one beat + one worker (-c 2):"
+        f"poll back-off {backoff}, one beat + one worker (-c 2):"
     )
     print(f"  submit_many        {N / submitted:10.0f}/s")
     print(f"  all created after  {created:10.1f} s")
+    print(f"  Gets while starting {starting:9.1f} per execution (to one resync after the last)")
     print(
         f"  Gets/s achieved    {achieved:10.1f}  needed {needed:.1f}  ratio {achieved / needed:.2f}"
     )

@@ -36,9 +36,10 @@ def get_jobs(h: Harness) -> list[int]:
     return sizes
 
 
-WIDE = {"remote": {"caching": {"workers": 12}}}
+WIDE = {"remote": {"caching": {"workers": 12, "pollBackoff": "0s"}}}
 """The remote plugin runs 12 calls at once; every other plugin of the harness 10 (Flyte's
-default), so with a Get batch size of 10 a whole job is 12 Gets."""
+default), so with a Get batch size of 10 a whole job is 12 Gets. Its Gets come every resync
+from the start (no back-off after Create), so executions created together fall due together."""
 
 
 def test_a_get_job_carries_the_plugins_workers_when_more_than_the_batch_size(
@@ -58,7 +59,8 @@ def test_a_get_job_carries_the_plugins_workers_when_more_than_the_batch_size(
 
 def test_the_batch_size_holds_for_a_plugin_with_fewer_workers(harness_factory) -> None:
     h: Harness = harness_factory(
-        get_batch_size=10, plugin_configs={"remote": {"caching": {"workers": 4}}}
+        get_batch_size=10,
+        plugin_configs={"remote": {"caching": {"workers": 4, "pollBackoff": "0s"}}},
     )
     assert h.runtime.get_batch_size("remote") == 10
     running(h, 23)

@@ -35,7 +35,9 @@ class ThreePolls(AsyncPlugin[str, int]):
     """An author's plugin: its job is done at the third Get, polled every 10 s."""
 
     def get_config(self) -> PluginConfig:
-        return PluginConfig.model_validate({"caching": {"resyncInterval": "10s"}})
+        return PluginConfig.model_validate(
+            {"caching": {"resyncInterval": "10s", "pollBackoff": "0s"}}
+        )
 
     def create(self, ctx: TaskExecutionContextReader) -> tuple[str, int | None]:
         return ctx.task_execution_metadata.task_execution_id.generated_name, None
@@ -80,7 +82,7 @@ def test_an_async_plugin_is_polled_on_the_injected_clock(harness: Harness) -> No
     assert ex.refresh().phase is Phase.RUNNING
     harness.advance(timedelta(seconds=9))
     harness.drain()
-    assert POLLS[ex.record.token] == 1, "the next Get waits for the resync interval"
+    assert POLLS[ex.record.token] == 1, "the next Get waits for the resync interval (no back-off)"
     harness.until(lambda: ex.refresh().phase is Phase.SUCCESS, step=timedelta(seconds=1))
     assert POLLS[ex.record.token] == 3
     # One clock for the client, the engine and the steps: every event is on it.

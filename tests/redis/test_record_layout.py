@@ -13,6 +13,7 @@ from hypothesis import given
 
 from plugins.core import Phase, PhaseInfo, TaskInfo
 from plugins.errors import ConfigError
+from plugins.webapi import CachingConfig
 from scheduler.backend import ExecutionStore, RedisRateLimiter
 from scheduler.backend.records import (
     decode_event,
@@ -132,7 +133,7 @@ def test_a_claim_writes_only_the_hot_fields_and_a_full_write_folds_them_back(
     assert store.transition(first, replace(first, next_get_at=T0 + RESYNC)) is None
     # Status says the same as before: only the claim and the next Get change.
     info = PhaseInfo.running(0, TaskInfo(occurred_at=T0 + RESYNC))
-    same = machine.observed(stored, T0 + RESYNC, info, RESYNC)
+    same = machine.observed(stored, T0 + RESYNC, info, CachingConfig(resync_interval=RESYNC))
     assert hot_only(stored, same) and same.updated_at == stored.updated_at
     polled = store.transition(stored, same)
     assert polled is not None and store.get(first.id) == polled

@@ -84,7 +84,7 @@ def test_full_record_round_trips(store: ExecutionStore) -> None:
         reason="polling",
         plugin_state_version=1,
         plugin_state={"k": [1, 2]},
-        webapi=WebAPIState(WebAPIPhase.RESOURCES_CREATED, 2, '{"job": "j"}', 1, "boom", T0),
+        webapi=WebAPIState(WebAPIPhase.RESOURCES_CREATED, 2, '{"job": "j"}', 1, "boom", T0, T0),
         last_error=ExecutionError("E", "m", ErrorKind.SYSTEM, is_recoverable=True),
         next_get_at=T0 + timedelta(seconds=30),
         waiting_namespace="echo:default",
@@ -350,6 +350,7 @@ records = st.builds(
         sync_failure_count=st.integers(min_value=0, max_value=10),
         resource_meta=st.none() | st.text(max_size=20),
         allocation_start=st.none() | aware_datetimes,
+        launched_at=st.none() | aware_datetimes,
     ),
 )
 

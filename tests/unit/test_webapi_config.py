@@ -209,3 +209,19 @@ def test_meta_errors_are_clear() -> None:
         DEFAULT_PLUGIN_CONFIG.encode_resource_meta(object())
     with pytest.raises(PluginStateError, match="JobHandle"):
         PluginConfig(resource_meta=JobHandle).decode_resource_meta('{"job_id": 1}')
+
+
+def test_poll_backoff_waits_as_long_as_the_job_has_run_up_to_the_resync() -> None:
+    caching = CachingConfig.model_validate({"resyncInterval": "30s", "pollBackoff": "1s"})
+    waits = [caching.poll_interval(timedelta(seconds=s)) for s in (-1, 0, 0.5, 1, 2, 16, 29, 90)]
+    assert [w.total_seconds() for w in waits] == [1, 1, 1, 1, 2, 16, 29, 30]
+    flyte = CachingConfig(poll_backoff=timedelta(0))
+    assert flyte.poll_interval(timedelta(0)) == flyte.resync_interval == timedelta(seconds=30)
+    assert DEFAULT_PLUGIN_CONFIG.caching.poll_backoff == timedelta(seconds=1)
+
+
+def test_poll_backoff_out_of_range_is_named() -> None:
+    with pytest.raises(
+        PluginConfigError, match="poll backoff is expected to be between 0 and 3600"
+    ):
+        PluginConfig.model_validate({"caching": {"pollBackoff": "-1s"}})
