@@ -37,7 +37,7 @@ from pathlib import Path
 from flyteidl.core import errors_pb2, literals_pb2, tasks_pb2
 
 from plugins.builtin.launching import Launch, LaunchKind
-from plugins.builtin.staging import Staging
+from plugins.builtin.staging import Staging, as_paths
 from plugins.builtin.task_env import exit_description
 from plugins.builtin.task_process import (
     CANCELLED_MESSAGE,
@@ -163,7 +163,8 @@ class FlytekitTaskRunner:
         for path in made:
             path.mkdir()
         self._process.own(folder, *made)
-        (staged_inputs / "inputs.pb").write_bytes(staging.inputs(inputs).SerializeToString())
+        staged = as_paths(staging.inputs(inputs))
+        (staged_inputs / "inputs.pb").write_bytes(staged.SerializeToString())
         (folder / "task.pb").write_bytes(template.SerializeToString())
         values = {
             "input": str(staged_inputs / "inputs.pb"),

@@ -23,7 +23,7 @@ from fsspec.utils import get_protocol
 from plugins.errors import OutputConversionError, StorageError
 from plugins.io import DataStore, join_reference
 
-__all__ = ["Staging", "map_uris"]
+__all__ = ["Staging", "as_paths", "map_uris"]
 
 Rewrite = Callable[[str, bool], str]
 """``(uri, is_folder) -> uri``."""
@@ -59,6 +59,15 @@ def map_uris(literals: literals_pb2.LiteralMap, rewrite: Rewrite) -> literals_pb
     for literal in copy.literals.values():
         _rewrite_literal(literal, rewrite)
     return copy
+
+
+def as_paths(literals: literals_pb2.LiteralMap) -> literals_pb2.LiteralMap:
+    """A copy of ``literals`` whose ``file://`` URIs are plain paths, as flytekit takes them.
+
+    flytekit 1.16 reads a URI without a remote protocol as a local path and checks it with
+    ``os.path.isfile``, which ``file:///x`` fails; ``/x`` is the same file to us.
+    """
+    return map_uris(literals, lambda uri, _folder: _local_path(uri) if _is_local(uri) else uri)
 
 
 def _is_local(uri: str) -> bool:
@@ -159,7 +168,7 @@ class Staging:
                 )
 
     def _upload(self, uri: str, folder: bool) -> str:
-        original = self._originals.get(uri)
+        original = self._originals.get(uri) or self._originals.get(f"file://{uri}")
         if original is not None:
             return original  # an input passed through as an output
         if not _is_local(uri):

@@ -56,7 +56,8 @@ def _typed_template(
 @click.option(
     "--template",
     type=click.Path(path_type=Path),
-    help="A serialized flyteidl TaskTemplate file instead of --type.",
+    help="A serialized flyteidl TaskTemplate file (or an admin TaskSpec, as pyflyte package "
+    "writes) instead of --type.",
 )
 @click.option(
     "--input", "inputs", multiple=True, metavar="NAME=[TYPE:]VALUE", help="An input; repeat."

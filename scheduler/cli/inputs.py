@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+from flyteidl.admin import task_pb2
 from flyteidl.core import literals_pb2, tasks_pb2
 from google.protobuf.message import DecodeError
 
@@ -63,22 +64,38 @@ def _is_float(value: str) -> bool:
 
 
 def read_template(path: Path) -> tasks_pb2.TaskTemplate:
-    """The serialized flyteidl TaskTemplate in ``path``.
+    """The serialized flyteidl TaskTemplate in ``path``, or the template of an admin TaskSpec.
+
+    ``pyflyte package`` writes each task as an admin ``TaskSpec`` (``<n>_<name>_1.pb`` in
+    its archive); the bytes of one also parse as a TaskTemplate with no type, so a file
+    that gives no task type that way is read as a TaskSpec.
 
     Raises:
-        InvalidSubmissionError: The file cannot be read or is not a TaskTemplate.
+        InvalidSubmissionError: The file cannot be read or is neither.
     """
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise InvalidSubmissionError(f"cannot read the template file {path}: {exc}") from None
     template = tasks_pb2.TaskTemplate()
+    spec = task_pb2.TaskSpec()
     try:
         template.ParseFromString(data)
     except DecodeError as exc:
-        raise InvalidSubmissionError(
-            f"{path} is not a serialized flyteidl TaskTemplate: {exc}"
-        ) from None
+        try:
+            spec.ParseFromString(data)
+        except DecodeError:
+            raise InvalidSubmissionError(
+                f"{path} is not a serialized flyteidl TaskTemplate or admin TaskSpec: {exc}"
+            ) from None
+        return spec.template
+    if not template.type:
+        try:
+            spec.ParseFromString(data)
+        except DecodeError:
+            return template  # refused at submit for its missing type
+        if spec.template.type:
+            return spec.template
     return template
 
 

@@ -26,13 +26,10 @@ from plugins.errors import (
     InvalidSubmissionError,
 )
 from plugins.io.readers import NO_OUTPUTS_PRODUCED, RemoteFileInputReader
-from plugins.tasks import (
-    Task,
-)
 from scheduler.backend.indexes import NAME_CLAIM, PhaseCount
 from scheduler.client.execution import Execution
 from scheduler.client.redis_errors import project_error
-from scheduler.client.submission import Prepared, Submission, Submitter
+from scheduler.client.submission import Prepared, Submission, SubmittedTask, Submitter
 from scheduler.clock import Clock, utcnow
 from scheduler.model import (
     Cursor,
@@ -126,7 +123,7 @@ class Client:
     @_reaching_redis
     def submit(
         self,
-        task: tasks_pb2.TaskTemplate | Task,
+        task: SubmittedTask,
         inputs: Mapping[str, Any] | literals_pb2.LiteralMap | None = None,
         *,
         project: str = "default",
@@ -137,12 +134,14 @@ class Client:
         """Start an execution of a task with ``inputs``.
 
         Args:
-            task: A :class:`~plugins.tasks.Task` (e.g. a ``@task`` function), or a
-                flyteidl ``TaskTemplate``.
-            inputs: For a ``PythonTask``, native Python values by input name (missing
-                ones take the function's defaults). For a template, a ``LiteralMap``
-                (flyteidl's or flytekit's model), or a dict of flyteidl ``Literal``,
-                flytekit ``Literal`` models or Python values, which are converted to the
+            task: A :class:`~plugins.tasks.Task` (e.g. a ``@task`` function), a flytekit
+                task (serialized as ``pyflyte register`` does), a flyteidl
+                ``TaskTemplate``, or a flyteidl admin ``TaskSpec`` (``pyflyte package``).
+            inputs: For a ``PythonTask`` or a flytekit task, native Python values by
+                input name (missing ones take the function's defaults). For a template,
+                a ``LiteralMap`` (flyteidl's or flytekit's model), or a dict of flyteidl
+                ``Literal``, flytekit ``Literal`` models or Python values (dataclass
+                instances too), which are converted to the
                 types the template declares.
             project: The project.
             domain: The domain.
@@ -186,7 +185,7 @@ class Client:
         finally:
             self.runtime.store.release_names(claimed)
         self.runtime.wake.notify()
-        return Execution(self, created, prepared.python_task)
+        return Execution(self, created, prepared.native)
 
     @_reaching_redis
     def submit_many(
@@ -278,7 +277,7 @@ class Client:
                 + ", ".join(sorted(taken))
             )
         return [
-            Execution(self, c, p.python_task)
+            Execution(self, c, p.native)
             for p, c in zip(prepared, created, strict=True)
             if c is not None
         ]

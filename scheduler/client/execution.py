@@ -12,7 +12,8 @@ from flyteidl.core import literals_pb2, tasks_pb2
 
 from plugins.core import ExecutionError, Phase, PhaseInfo
 from plugins.errors import ExecutionFailedError, ExecutionTimeoutError, FlyteCeleryError
-from plugins.tasks import ExecutionParameters, PythonTask, TransformContext, TypeEngine
+from plugins.flytekit.values import guessed_python_value
+from plugins.tasks import ExecutionParameters, TransformContext, TypeEngine
 from scheduler.model import CacheStatus, Event, ExecutionRecord
 from scheduler.runtime import Runtime
 
@@ -21,6 +22,16 @@ __all__ = ["Execution", "ExecutionSource"]
 _FIRST_POLL = timedelta(milliseconds=10)
 _LAST_POLL = timedelta(milliseconds=250)
 """How often :meth:`Execution.wait` re-reads the record, at first and at most."""
+
+
+class NativeTask(Protocol):
+    """A task object whose results convert back through it (ours, or a flytekit task)."""
+
+    def outputs_from_literal_map(
+        self, params: ExecutionParameters, outputs: literals_pb2.LiteralMap
+    ) -> Any:
+        """The outputs as the task returns them."""
+        ...
 
 
 class ExecutionSource(Protocol):
@@ -64,7 +75,7 @@ class Execution:
     """
 
     def __init__(
-        self, client: ExecutionSource, record: ExecutionRecord, task: PythonTask[Any] | None = None
+        self, client: ExecutionSource, record: ExecutionRecord, task: NativeTask | None = None
     ) -> None:
         self._client = client
         self._record = record
@@ -194,11 +205,15 @@ class Execution:
             if key not in outputs.literals:
                 continue
             literal = outputs.literals[key]
-            tp = (
-                TypeEngine.guess_python_type(declared[key].type)
-                if key in declared
-                else _guess_from_literal(literal)
-            )
+            try:
+                tp = (
+                    TypeEngine.guess_python_type(declared[key].type)
+                    if key in declared
+                    else _guess_from_literal(literal)
+                )
+            except TypeError:  # a type only flytekit knows (a StructuredDataset)
+                values[key] = guessed_python_value(key, literal, declared[key].type)
+                continue
             if tp is Any:
                 values[key] = literal  # nothing to convert it to: the flyteidl Literal itself
             else:

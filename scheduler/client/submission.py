@@ -20,6 +20,7 @@ from datetime import timedelta
 from typing import Any
 
 import redis
+from flyteidl.admin import task_pb2
 from flyteidl.core import literals_pb2, tasks_pb2
 
 from plugins.core import Phase
@@ -30,6 +31,7 @@ from plugins.errors import (
     StorageError,
     TaskLoadError,
 )
+from plugins.flytekit.values import FlytekitTask, is_flytekit_entity, is_flytekit_task
 from plugins.io import INPUTS_SUFFIX, TASK_TEMPLATE_SUFFIX, join_reference
 from plugins.tasks import (
     ExecutionParameters,
@@ -64,17 +66,22 @@ def new_name() -> str:
     return secrets.choice(string.ascii_lowercase) + tail
 
 
+SubmittedTask = tasks_pb2.TaskTemplate | Task | task_pb2.TaskSpec | Any
+"""What ``submit`` takes: one of our tasks, a flytekit task, a template or an admin TaskSpec."""
+
+
 @dataclass(frozen=True)
 class Submission:
     """One execution for :meth:`~scheduler.client.Client.submit_many`.
 
     Attributes:
-        task: A :class:`~plugins.tasks.Task` or a flyteidl ``TaskTemplate``.
+        task: A :class:`~plugins.tasks.Task`, a flytekit task, a flyteidl ``TaskTemplate``
+            or an admin ``TaskSpec``.
         inputs: Its inputs, as :meth:`~scheduler.client.Client.submit` takes them.
         name: The execution name; a random one when omitted.
     """
 
-    task: tasks_pb2.TaskTemplate | Task
+    task: SubmittedTask
     inputs: Mapping[str, Any] | literals_pb2.LiteralMap | None = None
     name: str | None = None
 
@@ -87,15 +94,25 @@ class Prepared:
         record: The execution's first record.
         template: Its task template.
         values: Its inputs.
-        python_task: The ``PythonTask`` it came from, if any (its results convert back).
+        native: The ``PythonTask`` or flytekit task it came from, if any (its results
+            convert back through it).
         prefix: Where its files go.
     """
 
     record: ExecutionRecord
     template: tasks_pb2.TaskTemplate
     values: literals_pb2.LiteralMap
-    python_task: PythonTask[Any] | None
+    native: PythonTask[Any] | FlytekitTask | None
     prefix: str
+
+
+def _resolved(task: object) -> object:
+    """An admin ``TaskSpec`` as its template, a flytekit task wrapped; else as it is."""
+    if isinstance(task, task_pb2.TaskSpec):
+        return task.template
+    if is_flytekit_task(task):
+        return FlytekitTask(task)
+    return task
 
 
 class Submitter:
@@ -121,15 +138,16 @@ class Submitter:
         self.runtime = runtime
         self.owner = secrets.token_hex(8)  # whose claims on names these are
 
-    def template_of(
-        self, task: tasks_pb2.TaskTemplate | Task, project: str, domain: str
-    ) -> tasks_pb2.TaskTemplate:
+    def template_of(self, task: SubmittedTask, project: str, domain: str) -> tasks_pb2.TaskTemplate:
         """The task's template, checked.
 
         Raises:
             InvalidSubmissionError: It cannot be built, or is malformed.
         """
-        if isinstance(task, Task):
+        task = _resolved(task)
+        if isinstance(task, FlytekitTask):
+            template = task.template(project, domain)
+        elif isinstance(task, Task):
             task.warn_if_deprecated()
             try:
                 template = task.to_task_template(
@@ -145,17 +163,22 @@ class Submitter:
                 ) from None
         elif isinstance(task, tasks_pb2.TaskTemplate):
             template = task
+        elif is_flytekit_entity(task):
+            raise InvalidSubmissionError(
+                f"submit() runs tasks; flytekit's {type(task).__name__} is not one "
+                "(workflows and launch plans are not supported: submit their tasks)"
+            )
         else:
             raise InvalidSubmissionError(
-                "submit() takes a Task (e.g. a @task function) or a flyteidl core.TaskTemplate, "
-                f"got {type(task).__name__}"
+                "submit() takes a Task (e.g. a @task function), a flytekit task, a flyteidl "
+                f"core.TaskTemplate or an admin.TaskSpec, got {type(task).__name__}"
             )
         check_template(template, self.runtime.settings.max_download_bytes)
         return template
 
     def prepare(
         self,
-        task: tasks_pb2.TaskTemplate | Task,
+        task: SubmittedTask,
         inputs: object,
         *,
         project: str,
@@ -191,12 +214,15 @@ class Submitter:
         except ValueError as exc:
             raise InvalidSubmissionError(str(exc)) from None
         prefix = execution_prefix(self.runtime.settings.storage, project, domain, name)
+        task = _resolved(task)
         template = template or self.template_of(task, project, domain)
-        python_task = task if isinstance(task, PythonTask) else None
+        native = task if isinstance(task, PythonTask | FlytekitTask) else None
         limit = self.runtime.settings.max_download_bytes
         uploads = TransformContext(self.runtime.data_store, join_reference(prefix, "uploads"))
-        if python_task is not None and not isinstance(inputs, literals_pb2.LiteralMap):
-            values = self._convert(python_task, inputs or {}, exec_id, uploads)
+        if isinstance(task, FlytekitTask) and not isinstance(inputs, literals_pb2.LiteralMap):
+            values = normalize_inputs(task.inputs(inputs or {}, uploads.raw_output_prefix), limit)
+        elif isinstance(task, PythonTask) and not isinstance(inputs, literals_pb2.LiteralMap):
+            values = self._convert(task, inputs or {}, exec_id, uploads)
         else:
             # Literals, flytekit's literal models, or Python values of the declared types.
             values = normalize_inputs(template_inputs(template, inputs, uploads), limit)
@@ -229,7 +255,7 @@ class Submitter:
             cache_serialize=key is not None and metadata.cache_serializable,
             cache_overwrite=key is not None and overwrite_cache,
         )
-        return Prepared(record, template, values, python_task, prefix)
+        return Prepared(record, template, values, native, prefix)
 
     def _convert(
         self, task: PythonTask[Any], inputs: object, exec_id: str, uploads: TransformContext

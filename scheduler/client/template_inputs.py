@@ -5,11 +5,13 @@ template) declares its inputs' literal types. Its inputs may be given as flyteid
 literals, as flytekit's literal models (anything with ``to_flyte_idl()``), or as plain
 Python values, which are converted to the declared type by our type engine (the
 Python type is guessed from the literal type, as ``FlyteRemote`` guesses it): ``21``
-for an INTEGER, ``{"a": 1}`` for a STRUCT, ``[1.0, 2.0]`` for a list of FLOAT.
+for an INTEGER, ``{"a": 1}`` (or a dataclass instance) for a STRUCT, ``[1.0, 2.0]`` for a
+list of FLOAT.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
@@ -29,6 +31,24 @@ def _as_proto(value: Any) -> Any:
     return to_idl() if callable(to_idl) else value
 
 
+def _plain(value: Any) -> Any:
+    """A dataclass or pydantic instance as the dict its STRUCT literal holds; else as it is.
+
+    A template declares a dataclass input as a STRUCT (with its JSON schema); the type is not
+    here to convert with, but its fields are what the literal carries.
+    """
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    dump = getattr(value, "model_dump", None)  # a pydantic model
+    if callable(dump) and not isinstance(value, type):
+        return dump(mode="json")
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    return value
+
+
 def _convert(
     template: tasks_pb2.TaskTemplate, name: str, value: Any, ctx: TransformContext
 ) -> literals_pb2.Literal:
@@ -42,7 +62,7 @@ def _convert(
     try:
         python_type = TypeEngine.guess_python_type(literal_type)
         transformer = TypeEngine.get_transformer(python_type)
-        return transformer.to_literal(ctx, value, python_type, literal_type)
+        return transformer.to_literal(ctx, _plain(value), python_type, literal_type)
     except CONVERSION_ERRORS as exc:
         raise InvalidSubmissionError(f"input {name!r}: {exc}") from None
 

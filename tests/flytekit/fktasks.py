@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
-from flytekit import dynamic, task
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import flytekit
+from flytekit import StructuredDataset, dynamic, task, workflow
 from flytekit.exceptions.user import FlyteRecoverableException
+from flytekit.types.directory import FlyteDirectory
+from flytekit.types.file import FlyteFile
 
 
 @task
@@ -105,3 +112,52 @@ def whoami() -> int:
 def doubles(n: int) -> list[int]:
     """A dynamic workflow: it returns a workflow of ``double`` calls, not outputs."""
     return [double(x=i) for i in range(n)]
+
+
+@dataclass
+class Point:
+    x: float
+    y: float
+
+
+@task
+def norm(p: Point, scale: float = 1.0) -> float:
+    """A dataclass input (flytekit serializes it as a STRUCT with its schema)."""
+    return scale * (p.x**2 + p.y**2) ** 0.5
+
+
+@task
+def pair(n: int) -> tuple[int, str]:
+    return n + 1, f"n={n}"
+
+
+@task
+def dataset(rows: int) -> StructuredDataset:
+    """A StructuredDataset output, written as a folder of (pretend) parquet files."""
+    folder = Path(tempfile.mkdtemp())
+    (folder / "00000").write_bytes(b"rows=%d" % rows)
+    return StructuredDataset(uri=str(folder), file_format="parquet")
+
+
+@workflow
+def doubled_twice(x: int) -> int:
+    return double(x=double(x=x))
+
+
+@task
+def shout(f: FlyteFile) -> FlyteFile:
+    """Reads a file input and writes a file output."""
+    out = Path(flytekit.current_context().working_directory) / "shouted.txt"
+    out.write_text(Path(f.download()).read_text().upper())
+    return FlyteFile(str(out))
+
+
+@task
+def listing(d: FlyteDirectory) -> tuple[list[str], FlyteDirectory]:
+    """Lists a folder input and writes a folder output."""
+    names = sorted(p.name for p in Path(d.download()).iterdir())
+    out = Path(flytekit.current_context().working_directory) / "copy"
+    out.mkdir()
+    for name in names:
+        (out / name).write_text(name)
+    return names, FlyteDirectory(str(out))
