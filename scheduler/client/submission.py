@@ -31,6 +31,7 @@ from plugins.errors import (
     StorageError,
     TaskLoadError,
 )
+from plugins.flyte2 import as_flyteidl1, is_flyteidl2
 from plugins.flytekit.values import FlytekitTask, is_flytekit_entity, is_flytekit_task
 from plugins.io import INPUTS_SUFFIX, TASK_TEMPLATE_SUFFIX, join_reference
 from plugins.tasks import (
@@ -67,7 +68,8 @@ def new_name() -> str:
 
 
 SubmittedTask = tasks_pb2.TaskTemplate | Task | task_pb2.TaskSpec | Any
-"""What ``submit`` takes: one of our tasks, a flytekit task, a template or an admin TaskSpec."""
+"""What ``submit`` takes: one of our tasks, a flytekit task, a template (flyteidl or flyteidl2)
+or an admin TaskSpec."""
 
 
 @dataclass(frozen=True)
@@ -107,9 +109,20 @@ class Prepared:
 
 
 def _resolved(task: object) -> object:
-    """An admin ``TaskSpec`` as its template, a flytekit task wrapped; else as it is."""
+    """What ``submit`` runs: a TaskSpec's template, flyteidl2 as flyteidl 1, flytekit's wrapped.
+
+    Anything else comes back as it is.
+
+    Raises:
+        InvalidSubmissionError: A flyteidl2 message that is no template.
+    """
     if isinstance(task, task_pb2.TaskSpec):
         return task.template
+    if is_flyteidl2(task):
+        try:
+            return as_flyteidl1(task)
+        except (TypeError, ValueError) as exc:
+            raise InvalidSubmissionError(f"task: {exc}") from None
     if is_flytekit_task(task):
         return FlytekitTask(task)
     return task

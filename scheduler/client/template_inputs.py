@@ -18,6 +18,7 @@ from typing import Any
 from flyteidl.core import literals_pb2, tasks_pb2
 
 from plugins.errors import InvalidSubmissionError
+from plugins.flyte2 import as_flyteidl1
 from plugins.tasks.types import TransformContext, TypeEngine
 from plugins.tasks.types.engine import CONVERSION_ERRORS
 from scheduler.model.ids import is_utf8
@@ -26,9 +27,18 @@ __all__ = ["template_inputs"]
 
 
 def _as_proto(value: Any) -> Any:
-    """A flytekit model's flyteidl message; anything else as it is."""
+    """A flytekit model's or a flyteidl2 message's flyteidl message; anything else as it is.
+
+    Raises:
+        InvalidSubmissionError: A flyteidl2 message that is no literal or literal map.
+    """
     to_idl = getattr(value, "to_flyte_idl", None)
-    return to_idl() if callable(to_idl) else value
+    if callable(to_idl):
+        return to_idl()
+    try:
+        return as_flyteidl1(value)
+    except (TypeError, ValueError) as exc:
+        raise InvalidSubmissionError(f"inputs: {exc}") from None
 
 
 def _plain(value: Any) -> Any:

@@ -21,6 +21,7 @@ from flyteidl.core import interface_pb2, literals_pb2, tasks_pb2, types_pb2
 from plugins.builtin import ECHO, PYTHON_TASK
 from plugins.core import PluginEntry as CorePluginEntry
 from plugins.core import PluginRegistry, PluginSetupContext
+from plugins.flyte2.connectors import flyte2_entries
 from plugins.flytekit.connectors import connector_entries
 from plugins.flytekit.service import connector_service_entries
 from plugins.webapi import PluginConfig, PluginEntry
@@ -106,6 +107,8 @@ def harness_factory(
         registry.register(ECHO)
         registry.register(PYTHON_TASK)
         for entry in connector_entries():  # flytekit's sensor and webhook, in process
+            registry.register(entry)
+        for entry in flyte2_entries():  # Flyte 2's, in process (tests.flyte2.jobs if imported)
             registry.register(entry)
         for entry in connector_service_entries():  # connectors over gRPC
             registry.register(entry)

@@ -1,0 +1,251 @@
+"""Flyte 2's connectors served in process, beside flytekit's.
+
+Every ``flyte.connectors.AsyncConnector`` in Flyte 2's ``ConnectorRegistry`` becomes the
+plugin ``flyte2-connectors`` for its task type: those its packages register through
+Flyte 2's own entry points (group ``flyte.connectors``, as Flyte 2's ``ConnectorService``
+loads them) and those of the modules named in ``FLYTE_CELERY_CONNECTOR_MODULES``. A task
+type that flytekit's connectors serve stays theirs.
+
+A call gets what Flyte 2's connector service would give it: the flyteidl2 template (with
+Propeller's container variables rendered), the inputs as Python values (typed from the
+template's interface by Flyte 2's type engine), the output prefix, the attempt's metadata,
+and the secrets the template names (``custom.secrets``: keyword to environment variable,
+read from the worker's environment, as Flyte 2 runs a connector task locally). Its
+``Resource`` maps to phases as a flytekit connector's does (:mod:`plugins.flytekit.status`),
+and its outputs are written as the task's. Calls run on the process's one event loop.
+
+Without Flyte 2 installed (the ``flyte-celery[flyte2]`` extra), :func:`flyte2_entries`
+registers nothing.
+"""
+
+from __future__ import annotations
+
+# ruff: noqa: PLC0415 - Flyte 2 is imported inside the calls: the core runs without it
+import base64
+import importlib
+import inspect
+import logging
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from flyteidl.admin import agent_pb2
+from flyteidl.core import literals_pb2
+
+from plugins.core import PhaseInfo
+from plugins.errors import SecretNotFoundError
+from plugins.flytekit.connectors import MODULES_VARIABLE
+from plugins.flytekit.loop import run_on_loop
+from plugins.flytekit.requests import rendered_template, task_execution_metadata
+from plugins.flytekit.status import resource_phase_info
+from plugins.io import InMemoryOutputReader
+from plugins.webapi import (
+    AsyncPlugin,
+    DeleteContext,
+    GetContext,
+    PluginConfig,
+    PluginEntry,
+    StatusContext,
+    TaskExecutionContext,
+    TaskExecutionContextReader,
+)
+
+__all__ = ["PLUGIN_ID", "Flyte2ConnectorPlugin", "Flyte2Handle", "flyte2_entries"]
+
+log = logging.getLogger(__name__)
+
+PLUGIN_ID = "flyte2-connectors"
+
+
+@dataclass(frozen=True)
+class Flyte2Handle:
+    """What a Flyte 2 connector's Create left: enough for Get and Delete in any worker.
+
+    Attributes:
+        task_type: The connector's task type.
+        task_type_version: Its version.
+        resource_meta: The connector's ``ResourceMeta.encode()``, base64.
+        output_prefix: Where the attempt's outputs go.
+        secrets: The environment variables of the template's secrets, by keyword.
+    """
+
+    task_type: str
+    task_type_version: int
+    resource_meta: str
+    output_prefix: str
+    secrets: dict[str, str]
+
+
+def _connector(task_type: str, version: int) -> Any:
+    from flyte.connectors import ConnectorRegistry
+
+    return ConnectorRegistry.get_connector(task_type, version)
+
+
+def _secret_variables(template: Any) -> dict[str, str]:
+    """The template's ``custom.secrets``: keyword argument to environment variable."""
+    from google.protobuf import json_format
+
+    custom = json_format.MessageToDict(template.custom)
+    secrets = custom.get("secrets") or {}
+    return {str(k): str(v) for k, v in secrets.items()} if isinstance(secrets, dict) else {}
+
+
+def _secrets(variables: dict[str, str]) -> dict[str, str]:
+    """The secrets' values from the worker's environment.
+
+    Raises:
+        SecretNotFoundError: One is not set; the message names it.
+    """
+    values = {}
+    for keyword, variable in variables.items():
+        value = os.environ.get(variable)
+        if value is None:
+            raise SecretNotFoundError(
+                f"the connector's secret {keyword!r} is read from the environment variable "
+                f"{variable!r}, which the worker does not have"
+            )
+        values[keyword] = value
+    return values
+
+
+async def _native_inputs(template: Any, inputs: literals_pb2.LiteralMap) -> dict[str, Any]:
+    """The inputs as Python values, typed from the template as Flyte 2's service types them."""
+    from flyte._internal.runtime.convert import Inputs, convert_from_inputs_to_native
+    from flyte.models import NativeInterface
+    from flyte.types import TypeEngine
+
+    from plugins.flyte2.idl import inputs_v2
+
+    types: dict[str, tuple[type[Any], Any]] = {
+        entry.key: (TypeEngine.guess_python_type(entry.value.type), inspect.Parameter.empty)
+        for entry in template.interface.inputs.variables
+    }
+    interface = NativeInterface.from_types(inputs=types, outputs={})
+    native: dict[str, Any] = await convert_from_inputs_to_native(
+        interface, Inputs(proto_inputs=inputs_v2(inputs))
+    )
+    return native
+
+
+async def _resource(connector: Any, method: str, meta: Any, secrets: dict[str, str]) -> Any:
+    from flyte.connectors._connector import get_resource_proto
+
+    resource = await getattr(connector, method)(resource_meta=meta, **secrets)
+    return await get_resource_proto(resource)
+
+
+def _write_outputs(ctx: TaskExecutionContext, resource: agent_pb2.Resource) -> None:
+    if resource.HasField("outputs") and resource.outputs.literals:
+        outputs = literals_pb2.LiteralMap()
+        outputs.CopyFrom(resource.outputs)
+        ctx.output_writer.put(InMemoryOutputReader(outputs))
+
+
+class Flyte2ConnectorPlugin(AsyncPlugin[Flyte2Handle, agent_pb2.Resource]):
+    """Flyte 2's async connectors: Create, Get (backing off), Delete on abort."""
+
+    def get_config(self) -> PluginConfig:
+        """Flyte's defaults, a 5 s resync (as flytekit's connectors), the handle as JSON."""
+        return PluginConfig(resource_meta=Flyte2Handle, caching={"resyncInterval": "5s"})
+
+    def create(self, ctx: TaskExecutionContextReader) -> tuple[Flyte2Handle, None]:
+        """The connector's ``create``; its resource meta becomes the handle.
+
+        Raises:
+            SecretNotFoundError: A secret the template names is not in the environment.
+        """
+        from flyteidl2.connector import connector_pb2
+
+        from plugins.flyte2.idl import as_v2, template_v2
+
+        template = template_v2(rendered_template(ctx))
+        connector = _connector(template.type, template.task_type_version)
+        variables = _secret_variables(template)
+        secrets = _secrets(variables)
+        output_prefix = ctx.output_writer.get_output_prefix_path()
+        metadata = as_v2(task_execution_metadata(ctx), connector_pb2.TaskExecutionMetadata)
+
+        async def create() -> Any:
+            inputs = await _native_inputs(template, ctx.input_reader.get())
+            return await connector.create(
+                task_template=template,
+                output_prefix=output_prefix,
+                inputs=inputs,
+                task_execution_metadata=metadata,
+                **secrets,
+            )
+
+        meta = run_on_loop(create())
+        encoded = base64.b64encode(meta.encode()).decode()
+        handle = Flyte2Handle(
+            template.type, template.task_type_version, encoded, output_prefix, variables
+        )
+        return handle, None
+
+    def _call(self, handle: Flyte2Handle, method: str) -> Any:
+        connector = _connector(handle.task_type, handle.task_type_version)
+        meta = connector.metadata_type.decode(base64.b64decode(handle.resource_meta))
+        return run_on_loop(_resource(connector, method, meta, _secrets(handle.secrets)))
+
+    def get(self, ctx: GetContext[Flyte2Handle]) -> agent_pb2.Resource:
+        """The connector's ``get``, as flyteidl 1's ``Resource``."""
+        from plugins.flyte2.idl import resource_v1
+
+        return resource_v1(self._call(ctx.resource_meta, "get"))
+
+    def delete(self, ctx: DeleteContext[Flyte2Handle]) -> None:
+        """The connector's ``delete``; nothing to do if Create never succeeded."""
+        if ctx.resource_meta is None:
+            return
+        handle = ctx.resource_meta
+        connector = _connector(handle.task_type, handle.task_type_version)
+        meta = connector.metadata_type.decode(base64.b64decode(handle.resource_meta))
+        run_on_loop(connector.delete(resource_meta=meta, **_secrets(handle.secrets)))
+
+    def status(self, ctx: StatusContext[Flyte2Handle, agent_pb2.Resource]) -> PhaseInfo:
+        """Propeller's mapping; on success, the outputs the connector returned."""
+        info = resource_phase_info(ctx.resource)
+        if info.phase.name == "SUCCESS":
+            _write_outputs(ctx, ctx.resource)
+        return info
+
+
+def _import_connectors() -> bool:
+    """Import Flyte 2, its connectors' entry points and the configured modules."""
+    try:
+        importlib.import_module("flyte.connectors")
+    except ImportError:
+        return False
+    from importlib.metadata import entry_points
+
+    for point in entry_points(group="flyte.connectors"):
+        try:
+            point.load()
+        except Exception as exc:  # one broken package fails only the types it would serve
+            log.error("cannot load Flyte 2 connector %r: %s", point.name, exc)
+    configured = [m.strip() for m in os.environ.get(MODULES_VARIABLE, "").split(",") if m.strip()]
+    for module in configured:
+        try:
+            importlib.import_module(module)
+        except Exception as exc:
+            log.error("%s: cannot import connector module %r: %s", MODULES_VARIABLE, module, exc)
+    return True
+
+
+def flyte2_entries() -> list[PluginEntry]:
+    """The plugin entry of the Flyte 2 connectors here (none without Flyte 2 installed).
+
+    Task types that flytekit's connectors serve here stay theirs.
+    """
+    if not _import_connectors():
+        return []
+    from flyte.connectors import ConnectorRegistry
+
+    from plugins.flytekit.connectors import connector_entries
+
+    taken = {t for entry in connector_entries() for t in entry.supported_task_types}
+    types = sorted({key.task_type_name for key in ConnectorRegistry._REGISTRY} - taken)
+    # Registered even with no task type here: a scheduler or client without the connector
+    # modules routes the types that workers serve with it to this plugin by its id.
+    return [PluginEntry(PLUGIN_ID, types, Flyte2ConnectorPlugin)]

@@ -1,0 +1,102 @@
+"""flyteidl2 and flyteidl 1 messages convert both ways without loss (property tests)."""
+
+from __future__ import annotations
+
+import pytest
+from flyteidl.core import execution_pb2, literals_pb2
+from flyteidl2.connector import connector_pb2
+from flyteidl2.core import execution_pb2 as execution2_pb2
+from flyteidl2.core import literals_pb2 as literals2_pb2
+from flyteidl2.core import tasks_pb2 as tasks2_pb2
+from flyteidl2.task import common_pb2
+from hypothesis import given
+
+from plugins.flyte2 import as_flyteidl1, is_flyteidl2
+from plugins.flyte2.idl import (
+    as_v1,
+    as_v2,
+    inputs_v1,
+    inputs_v2,
+    outputs_v1,
+    outputs_v2,
+    resource_v1,
+    template_v1,
+    template_v2,
+)
+from plugins.flytekit.status import resource_phase_info
+from tests.strategies import execution_errors, literal_maps, literals
+from tests.tasks import sample
+
+
+@given(literal_maps)
+def test_literal_maps_cross_as_inputs_and_outputs(values: literals_pb2.LiteralMap) -> None:
+    assert inputs_v1(inputs_v2(values)) == values
+    assert outputs_v1(outputs_v2(values)) == values
+    assert [n.name for n in inputs_v2(values).literals] == sorted(values.literals)
+
+
+@given(literals)
+def test_literals_cross_and_keep_their_values(value: literals_pb2.Literal) -> None:
+    twin = as_v2(value, literals2_pb2.Literal)
+    assert as_v1(twin, literals_pb2.Literal) == value
+    assert twin.WhichOneof("value") == value.WhichOneof("value")
+    assert as_flyteidl1(twin) == value
+
+
+@given(execution_errors)
+def test_errors_cross(error) -> None:
+    proto = error.to_flyte_idl()
+    assert as_v1(as_v2(proto, execution2_pb2.ExecutionError), execution_pb2.ExecutionError) == proto
+
+
+def test_fields_only_flyteidl2_has_ride_through_flyteidl_1() -> None:
+    literal = literals2_pb2.Literal()
+    literal.scalar.primitive.integer = 3
+    literal.artifact_id.key.name = "model"  # flyteidl 1's Literal has no artifact_id
+    assert as_v2(as_v1(literal, literals_pb2.Literal), literals2_pb2.Literal) == literal
+    template = tasks2_pb2.TaskTemplate(type="t")
+    template.metadata.is_entrypoint = True  # neither has flyteidl 1
+    template.metadata.cache_max_age.seconds = 60
+    assert template_v2(template_v1(template)) == template
+
+
+def test_a_template_crosses_with_its_interface_and_custom() -> None:
+    ours = sample.add.to_task_template()
+    twin = template_v2(ours)
+    assert {e.key for e in twin.interface.inputs.variables} == set(ours.interface.inputs.variables)
+    assert template_v1(twin) == ours
+    assert is_flyteidl2(twin) and not is_flyteidl2(ours) and as_flyteidl1(ours) is ours
+
+
+def test_inputs_that_name_a_literal_twice_are_refused() -> None:
+    twice = common_pb2.Inputs(
+        literals=[common_pb2.NamedLiteral(name="x"), common_pb2.NamedLiteral(name="x")]
+    )
+    with pytest.raises(ValueError, match="'x' is given twice"):
+        inputs_v1(twice)
+    with pytest.raises(TypeError, match=r"flyteidl2\.core\.TaskLog has no flyteidl 1 form"):
+        as_flyteidl1(execution2_pb2.TaskLog())
+
+
+@pytest.mark.parametrize(
+    ("phase", "expected"),
+    [
+        (execution2_pb2.TaskExecution.QUEUED, "QUEUED"),
+        (execution2_pb2.TaskExecution.INITIALIZING, "INITIALIZING"),
+        (execution2_pb2.TaskExecution.RUNNING, "RUNNING"),
+        (execution2_pb2.TaskExecution.SUCCEEDED, "SUCCESS"),
+        (execution2_pb2.TaskExecution.FAILED, "PERMANENT_FAILURE"),
+        (execution2_pb2.TaskExecution.RETRYABLE_FAILED, "RETRYABLE_FAILURE"),
+    ],
+)
+def test_a_flyte2_resource_maps_as_propeller_maps_it(phase: int, expected: str) -> None:
+    resource = connector_pb2.Resource(phase=phase, message="m")
+    resource.log_links.add(name="job", uri="http://x")
+    resource.custom_info.update({"k": 1})
+    resource.outputs.literals.add(name="o0").value.scalar.primitive.integer = 2
+    converted = resource_v1(resource)
+    assert converted.outputs.literals["o0"].scalar.primitive.integer == 2
+    info = resource_phase_info(converted)
+    assert info.phase.name == expected
+    assert [log.uri for log in info.info.logs] == ["http://x"]
+    assert info.info.custom_info == {"k": 1.0}
