@@ -26,7 +26,7 @@ import importlib
 import inspect
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from flyteidl.admin import agent_pb2
@@ -34,11 +34,10 @@ from flyteidl.core import literals_pb2
 
 from plugins.core import PhaseInfo
 from plugins.errors import SecretNotFoundError
-from plugins.flytekit.connectors import MODULES_VARIABLE
+from plugins.flytekit.connectors import MODULES_VARIABLE, ConnectorHandle
 from plugins.flytekit.loop import run_on_loop
 from plugins.flytekit.requests import rendered_template, task_execution_metadata
-from plugins.flytekit.status import resource_phase_info
-from plugins.io import InMemoryOutputReader
+from plugins.flytekit.status import resource_status
 from plugins.webapi import (
     AsyncPlugin,
     DeleteContext,
@@ -46,7 +45,6 @@ from plugins.webapi import (
     PluginConfig,
     PluginEntry,
     StatusContext,
-    TaskExecutionContext,
     TaskExecutionContextReader,
 )
 
@@ -58,22 +56,14 @@ PLUGIN_ID = "flyte2-connectors"
 
 
 @dataclass(frozen=True)
-class Flyte2Handle:
-    """What a Flyte 2 connector's Create left: enough for Get and Delete in any worker.
+class Flyte2Handle(ConnectorHandle):
+    """A flytekit connector's handle, and the secrets the connector's calls get.
 
     Attributes:
-        task_type: The connector's task type.
-        task_type_version: Its version.
-        resource_meta: The connector's ``ResourceMeta.encode()``, base64.
-        output_prefix: Where the attempt's outputs go.
         secrets: The environment variables of the template's secrets, by keyword.
     """
 
-    task_type: str
-    task_type_version: int
-    resource_meta: str
-    output_prefix: str
-    secrets: dict[str, str]
+    secrets: dict[str, str] = field(default_factory=dict)
 
 
 def _connector(task_type: str, version: int) -> Any:
@@ -133,13 +123,6 @@ async def _resource(connector: Any, method: str, meta: Any, secrets: dict[str, s
 
     resource = await getattr(connector, method)(resource_meta=meta, **secrets)
     return await get_resource_proto(resource)
-
-
-def _write_outputs(ctx: TaskExecutionContext, resource: agent_pb2.Resource) -> None:
-    if resource.HasField("outputs") and resource.outputs.literals:
-        outputs = literals_pb2.LiteralMap()
-        outputs.CopyFrom(resource.outputs)
-        ctx.output_writer.put(InMemoryOutputReader(outputs))
 
 
 class Flyte2ConnectorPlugin(AsyncPlugin[Flyte2Handle, agent_pb2.Resource]):
@@ -205,10 +188,7 @@ class Flyte2ConnectorPlugin(AsyncPlugin[Flyte2Handle, agent_pb2.Resource]):
 
     def status(self, ctx: StatusContext[Flyte2Handle, agent_pb2.Resource]) -> PhaseInfo:
         """Propeller's mapping; on success, the outputs the connector returned."""
-        info = resource_phase_info(ctx.resource)
-        if info.phase.name == "SUCCESS":
-            _write_outputs(ctx, ctx.resource)
-        return info
+        return resource_status(ctx, ctx.resource)
 
 
 def _import_connectors() -> bool:

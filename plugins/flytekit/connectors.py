@@ -25,14 +25,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from flyteidl.admin import agent_pb2
-from flyteidl.core import literals_pb2, tasks_pb2
+from flyteidl.core import tasks_pb2
 
 from plugins.core import PhaseInfo
 from plugins.flytekit.loop import run_on_loop
 from plugins.flytekit.requests import rendered_template, task_execution_metadata
-from plugins.flytekit.status import resource_phase_info
+from plugins.flytekit.status import resource_status
 from plugins.flytekit.tidy import remove_temporary_folders_at_exit
-from plugins.io import InMemoryOutputReader
 from plugins.webapi import (
     AsyncPlugin,
     DeleteContext,
@@ -115,13 +114,6 @@ async def _resource_proto(resource: Any) -> agent_pb2.Resource:
     return proto
 
 
-def _write_outputs(ctx: TaskExecutionContext, resource: agent_pb2.Resource) -> None:
-    if resource.HasField("outputs") and resource.outputs.literals:
-        outputs = literals_pb2.LiteralMap()
-        outputs.CopyFrom(resource.outputs)
-        ctx.output_writer.put(InMemoryOutputReader(outputs))
-
-
 class ConnectorPlugin(AsyncPlugin[ConnectorHandle, agent_pb2.Resource]):
     """Async flytekit connectors: Create, Get every resync interval, Delete on abort."""
 
@@ -166,10 +158,7 @@ class ConnectorPlugin(AsyncPlugin[ConnectorHandle, agent_pb2.Resource]):
 
     def status(self, ctx: StatusContext[ConnectorHandle, agent_pb2.Resource]) -> PhaseInfo:
         """Propeller's mapping; on success, the outputs the connector returned."""
-        info = resource_phase_info(ctx.resource)
-        if info.phase.name == "SUCCESS":
-            _write_outputs(ctx, ctx.resource)
-        return info
+        return resource_status(ctx, ctx.resource)
 
 
 class SyncConnectorPlugin(SyncPlugin):
@@ -184,10 +173,7 @@ class SyncConnectorPlugin(SyncPlugin):
             return await _resource_proto(await _call(connector.do, **kwargs))
 
         resource = run_on_loop(do())
-        info = resource_phase_info(resource)
-        if info.phase.name == "SUCCESS":
-            _write_outputs(ctx, resource)
-        return info
+        return resource_status(ctx, resource)
 
 
 def _import_connector_modules() -> bool:

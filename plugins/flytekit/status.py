@@ -17,8 +17,10 @@ from flyteidl.core import execution_pb2
 from google.protobuf import json_format
 
 from plugins.core import PhaseInfo, TaskInfo
+from plugins.io import InMemoryOutputReader
+from plugins.webapi import TaskExecutionContext
 
-__all__ = ["FAILED_CODE", "resource_phase_info"]
+__all__ = ["FAILED_CODE", "resource_phase_info", "resource_status"]
 
 FAILED_CODE = "TaskFailedWithError"
 """The error code of a failed connector job whose connector gave none (``agent_error``)."""
@@ -83,3 +85,15 @@ def resource_phase_info(resource: agent_pb2.Resource) -> PhaseInfo:
     return PhaseInfo.system_failure(
         "BadResource", f"the connector reported no phase (phase {phase}, state {resource.state})"
     )
+
+
+def resource_status(ctx: TaskExecutionContext, resource: agent_pb2.Resource) -> PhaseInfo:
+    """The resource's PhaseInfo; on success, the outputs it returned become the task's.
+
+    A connector that wrote ``outputs.pb`` under the output prefix itself returns none, and
+    that file stands.
+    """
+    info = resource_phase_info(resource)
+    if info.phase.name == "SUCCESS" and resource.outputs.literals:
+        ctx.output_writer.put(InMemoryOutputReader(resource.outputs))
+    return info

@@ -34,8 +34,7 @@ from plugins.flytekit.service.config import (
     parse_service_config,
 )
 from plugins.flytekit.service.discovery import Discovery
-from plugins.flytekit.status import resource_phase_info
-from plugins.io import InMemoryOutputReader
+from plugins.flytekit.status import resource_status
 from plugins.webapi import (
     DEFAULT_RESOURCE_NAMESPACE,
     AsyncPlugin,
@@ -215,11 +214,7 @@ class ConnectorServicePlugin(AsyncPlugin[ServiceHandle, agent_pb2.Resource]):
 
     def status(self, ctx: StatusContext[ServiceHandle, agent_pb2.Resource]) -> PhaseInfo:
         """Propeller's mapping; on success the returned outputs (else ``outputs.pb``)."""
-        resource = ctx.resource
-        info = resource_phase_info(resource)
-        if info.phase.name == "SUCCESS" and resource.outputs.literals:
-            ctx.output_writer.put(InMemoryOutputReader(resource.outputs))
-        return info
+        return resource_status(ctx, ctx.resource)
 
     def close(self) -> None:
         """Stop discovering."""
