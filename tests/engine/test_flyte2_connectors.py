@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -10,11 +11,14 @@ import pytest
 from flyteidl2.task import common_pb2
 
 from plugins.core import Phase
+from plugins.errors import ConfigError
 from plugins.flyte2.connectors import PLUGIN_ID
 from plugins.flyte2.idl import template_v1
+from plugins.flytekit.service.config import Protocol, parse_service_config
 from tests.engine.conftest import EngineHarness as Harness
 from tests.engine.conftest import finished
 from tests.flyte2 import jobs
+from tests.flyte2.server import Flyte2ConnectorServer
 
 
 @pytest.fixture(autouse=True)
@@ -84,3 +88,40 @@ def test_a_connector_that_raises_fails_with_its_message(
     err = ex.refresh().error()
     assert ex.phase is Phase.PERMANENT_FAILURE and err is not None
     assert "bad token 'wrong'" in err.message
+
+
+@pytest.fixture(scope="module")
+def flyte2_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flyte2ConnectorServer]:
+    running = Flyte2ConnectorServer(tmp_path_factory.mktemp("flyte2"))
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+def test_a_flyte2_connector_runs_over_grpc_in_flyteidl2(
+    harness_factory, tmp_path: Path, flyte2_server: Flyte2ConnectorServer
+) -> None:
+    deployment = {"endpoint": flyte2_server.endpoint, "insecure": True, "protocol": "flyteidl2"}
+    section = {"connectors": {"flyte2": deployment}, "pollInterval": "1s"}
+    h: Harness = harness_factory(plugin_configs={"connector-service": section})
+    h.tick()  # the scheduler asks the deployment for its connectors (ListConnectors)
+    done = h.client.submit(jobs.template(tmp_path, polls=2), {"x": jobs.integer(21)})
+    held = h.client.submit(jobs.template(tmp_path, polls=1000), {"x": jobs.integer(1)})
+    h.until(finished(done), step=timedelta(seconds=1))
+    assert done.refresh().phase is Phase.SUCCESS, done.error()
+    assert done.record.plugin_id == "connector-service" and done.result(timeout=5) == 42
+    assert held.refresh().phase is Phase.RUNNING
+    held.abort("enough")
+    h.until(finished(held))
+    assert held.refresh().phase is Phase.ABORTED
+    states = [json.loads(p.read_text()) for p in tmp_path.glob("*.json")]
+    assert sorted(s["state"] for s in states) == ["DELETED", "SUCCEEDED"]
+    assert {s["pid"] for s in states} == {flyte2_server.process.pid}  # the server made them
+
+
+def test_flyteidl2_is_a_protocol_a_deployment_names() -> None:
+    with pytest.raises(ConfigError, match="protocol"):
+        parse_service_config({"defaultConnector": {"endpoint": "x:1", "protocol": "flyteidl3"}})
+    parsed = parse_service_config({"defaultConnector": {"endpoint": "x:1"}})
+    assert parsed.deployments["default"].protocol is Protocol.FLYTEIDL

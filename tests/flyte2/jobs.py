@@ -5,12 +5,14 @@ files in the folder the template names (``custom.jobs``), so every process of a 
 sees them: Create writes one, each Get counts a poll and says SUCCEEDED (with ``o0 = 2x``)
 after ``custom.polls`` of them, Delete marks it deleted. It needs the secret ``token``,
 which the template maps to an environment variable (``custom.secrets``), and reports a
-log link. Importing this module registers it in Flyte 2's ``ConnectorRegistry``.
+log link. Each job records the process that created it. Importing this module registers it
+in Flyte 2's ``ConnectorRegistry``.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,12 +45,14 @@ class DoubleConnector(AsyncConnector[DoubleJob]):
         **kwargs: Any,
     ) -> DoubleJob:
         custom = json_format.MessageToDict(task_template.custom)
-        if kwargs.get("token") != "sesame":
-            raise PermissionError(f"bad token {kwargs.get('token')!r}")
+        # In process the token comes from the template's secrets; a server has it itself.
+        token = kwargs.get("token") or os.environ.get(TOKEN_VARIABLE)
+        if token != "sesame":
+            raise PermissionError(f"bad token {token!r}")
         name = task_execution_metadata.task_execution_id.node_execution_id.execution_id.name
         path = Path(custom["jobs"]) / f"{name}.json"
         if not path.exists():  # Create is idempotent on the attempt
-            state = {"x": (inputs or {})["x"], "polls": 0, "state": "RUNNING"}
+            state = {"x": (inputs or {})["x"], "polls": 0, "state": "RUNNING", "pid": os.getpid()}
             state["need"] = int(custom.get("polls", 1))
             path.write_text(json.dumps(state))
         return DoubleJob(str(path))

@@ -24,7 +24,7 @@ from flyteidl.admin import agent_pb2
 from flyteidl.service import agent_pb2_grpc
 
 from plugins.errors import RemoteCallError
-from plugins.flytekit.service.config import Deployment, Method
+from plugins.flytekit.service.config import Deployment, Method, Protocol
 
 __all__ = ["NOT_FOUND_CODE", "ConnectorCalls"]
 
@@ -112,8 +112,23 @@ class ConnectorCalls:
         except grpc.RpcError as exc:
             raise _error(exc, deployment, method) from None
 
+    def _flyte2(self, deployment: Deployment, method: Method, metadata: bool = False) -> Any:
+        """A flyteidl2 deployment's stub, and its calls with their deadline and errors."""
+        from plugins.flyte2 import service  # noqa: PLC0415 - the flyte2 extra's
+
+        kind = service.METADATA_STUB if metadata else service.ASYNC_STUB
+
+        def call(bound: Any, request: Any) -> Any:
+            return self._call(deployment, method, bound, request)
+
+        return service, self._stub(kind, deployment, method), call
+
     def list_agents(self, deployment: Deployment) -> list[agent_pb2.Agent]:
-        """The connectors a deployment serves (``ListAgents``)."""
+        """The connectors a deployment serves (``ListAgents``, or ``ListConnectors``)."""
+        if deployment.protocol is Protocol.FLYTEIDL2:
+            service, stub, call = self._flyte2(deployment, Method.LIST, metadata=True)
+            agents: list[agent_pb2.Agent] = service.list_connectors(stub, call)
+            return agents
         stub = self._stub(agent_pb2_grpc.AgentMetadataServiceStub, deployment, Method.LIST)
         response = self._call(
             deployment, Method.LIST, stub.ListAgents, agent_pb2.ListAgentsRequest()
@@ -124,6 +139,10 @@ class ConnectorCalls:
         self, deployment: Deployment, request: agent_pb2.CreateTaskRequest
     ) -> agent_pb2.CreateTaskResponse:
         """``CreateTask`` on an async connector."""
+        if deployment.protocol is Protocol.FLYTEIDL2:
+            service, stub, call = self._flyte2(deployment, Method.CREATE)
+            created: agent_pb2.CreateTaskResponse = service.create(stub, call, request)
+            return created
         stub = self._stub(agent_pb2_grpc.AsyncAgentServiceStub, deployment, Method.CREATE)
         response: agent_pb2.CreateTaskResponse = self._call(
             deployment, Method.CREATE, stub.CreateTask, request
@@ -132,6 +151,10 @@ class ConnectorCalls:
 
     def get(self, deployment: Deployment, request: agent_pb2.GetTaskRequest) -> agent_pb2.Resource:
         """``GetTask``: the job's resource."""
+        if deployment.protocol is Protocol.FLYTEIDL2:
+            service, stub, call = self._flyte2(deployment, Method.GET)
+            found: agent_pb2.Resource = service.get(stub, call, request)
+            return found
         stub = self._stub(agent_pb2_grpc.AsyncAgentServiceStub, deployment, Method.GET)
         response = self._call(deployment, Method.GET, stub.GetTask, request)
         resource: agent_pb2.Resource = response.resource
@@ -139,6 +162,10 @@ class ConnectorCalls:
 
     def delete(self, deployment: Deployment, request: agent_pb2.DeleteTaskRequest) -> None:
         """``DeleteTask``."""
+        if deployment.protocol is Protocol.FLYTEIDL2:
+            service, stub, call = self._flyte2(deployment, Method.DELETE)
+            service.delete(stub, call, request)
+            return
         stub = self._stub(agent_pb2_grpc.AsyncAgentServiceStub, deployment, Method.DELETE)
         self._call(deployment, Method.DELETE, stub.DeleteTask, request)
 
@@ -148,7 +175,19 @@ class ConnectorCalls:
         header: agent_pb2.CreateRequestHeader,
         inputs: Any,
     ) -> agent_pb2.Resource:
-        """``ExecuteTaskSync``: a header message, then the inputs; one resource back."""
+        """``ExecuteTaskSync``: a header message, then the inputs; one resource back.
+
+        Raises:
+            RemoteCallError: Also for a flyteidl2 deployment: Flyte 2 has no sync service.
+        """
+        if deployment.protocol is Protocol.FLYTEIDL2:
+            raise RemoteCallError(
+                f"connector {deployment.name!r} speaks flyteidl2, which has no sync connector "
+                "service (ExecuteTaskSync)",
+                code="ConnectorRejected",
+                system=False,
+                retryable=False,
+            )
 
         def requests() -> Iterator[agent_pb2.ExecuteTaskSyncRequest]:
             yield agent_pb2.ExecuteTaskSyncRequest(header=header)

@@ -5,7 +5,8 @@ The section ``connector-service`` of the ``FLYTE_CELERY_PLUGIN_CONFIG`` file::
     connector-service:
       defaultConnector: {endpoint: "dns:///connector:8000", insecure: true,
                          defaultTimeout: 10s, timeouts: {CreateTask: 5s, GetTask: 5s}}
-      connectors: {custom: {endpoint: "localhost:8001", insecure: true}}
+      connectors: {custom: {endpoint: "localhost:8001", insecure: true},
+                   flyte2: {endpoint: "localhost:8002", insecure: true, protocol: flyteidl2}}
       connectorForTaskTypes: {bigquery_query_job_task: custom}
       supportedTaskTypes: [sensor]
       pollInterval: 10s
@@ -32,7 +33,14 @@ from plugins.core import ResourceConstraint, ResourceConstraintsSpec
 from plugins.errors import ConfigError
 from plugins.webapi.config import Duration
 
-__all__ = ["OWN_KEYS", "Deployment", "Method", "ServiceConfig", "parse_service_config"]
+__all__ = [
+    "OWN_KEYS",
+    "Deployment",
+    "Method",
+    "Protocol",
+    "ServiceConfig",
+    "parse_service_config",
+]
 
 
 class Method(enum.Enum):
@@ -43,6 +51,13 @@ class Method(enum.Enum):
     DELETE = "DeleteTask"
     EXECUTE_SYNC = "ExecuteTaskSync"
     LIST = "ListAgents"
+
+
+class Protocol(enum.Enum):
+    """What a deployment speaks: flytekit's connector service, or Flyte 2's."""
+
+    FLYTEIDL = "flyteidl"
+    FLYTEIDL2 = "flyteidl2"
 
 
 _TIMEOUT_KEYS = {m.value: m for m in Method} | {"ListConnectors": Method.LIST}
@@ -60,6 +75,9 @@ class Deployment:
         service_config: gRPC's JSON service config (``defaultServiceConfig``).
         timeouts: Per-call deadlines; a call not listed gets ``default_timeout``.
         default_timeout: The deadline of calls without their own.
+        protocol: flyteidl (``flyteidl.service.AsyncAgentService``, flytekit's and
+            Propeller's) or flyteidl2 (``flyteidl2.connector.AsyncConnectorService``, Flyte
+            2's ``ConnectorService``).
     """
 
     name: str
@@ -68,6 +86,7 @@ class Deployment:
     service_config: str = ""
     timeouts: Mapping[Method, timedelta] = field(default_factory=dict)
     default_timeout: timedelta = _DEFAULT_TIMEOUT
+    protocol: Protocol = Protocol.FLYTEIDL
 
     def timeout(self, method: Method) -> timedelta:
         """The deadline of ``method`` on this deployment."""
@@ -84,6 +103,7 @@ class _Deployment(_Model):
     default_service_config: str = Field("", alias="defaultServiceConfig")
     timeouts: dict[str, Duration] = Field(default_factory=dict)
     default_timeout: Duration = Field(_DEFAULT_TIMEOUT, alias="defaultTimeout")
+    protocol: Protocol = Protocol.FLYTEIDL
 
 
 class _Constraint(_Model):
@@ -178,6 +198,7 @@ def _deployment(name: str, model: _Deployment) -> Deployment:
         service_config=model.default_service_config,
         timeouts=timeouts,
         default_timeout=model.default_timeout,
+        protocol=model.protocol,
     )
 
 
