@@ -24,6 +24,7 @@ from plugins.flyte2.idl import (
     template_v2,
 )
 from plugins.flytekit.status import resource_phase_info
+from scheduler.cli.inputs import read_template
 from tests.strategies import execution_errors, literal_maps, literals
 from tests.tasks import sample
 
@@ -100,3 +101,13 @@ def test_a_flyte2_resource_maps_as_propeller_maps_it(phase: int, expected: str) 
     assert info.phase.name == expected
     assert [log.uri for log in info.info.logs] == ["http://x"]
     assert info.info.custom_info == {"k": 1.0}
+
+
+def test_the_cli_reads_a_flyteidl2_template_file(tmp_path) -> None:
+    twin = template_v2(sample.add.to_task_template())
+    twin.metadata.is_entrypoint = True  # a flyteidl2-only field rides along
+    path = tmp_path / "task.pb"
+    path.write_bytes(twin.SerializeToString())
+    read = read_template(path)
+    assert read == template_v1(twin) and read.type == twin.type
+    assert template_v2(read) == twin
