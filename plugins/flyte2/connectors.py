@@ -9,10 +9,11 @@ type that flytekit's connectors serve stays theirs.
 A call gets what Flyte 2's connector service would give it: the flyteidl2 template (with
 Propeller's container variables rendered), the inputs as Python values (typed from the
 template's interface by Flyte 2's type engine), the output prefix, the attempt's metadata,
-and the secrets the template names (``custom.secrets``: keyword to environment variable,
-read from the worker's environment, as Flyte 2 runs a connector task locally). Its
-``Resource`` maps to phases as a flytekit connector's does (:mod:`plugins.flytekit.status`),
-and its outputs are written as the task's. Calls run on the process's one event loop.
+and the secrets the template names (``custom.secrets``: keyword to secret name), looked up
+as every secret of a task is, among the worker's configured secrets (``_FSEC_<NAME>``
+variables, ``/etc/secrets``), never its other variables. Its ``Resource`` maps to phases as a
+flytekit connector's does (:mod:`plugins.flytekit.status`), and its outputs are written as the
+task's. Calls run on the process's one event loop.
 
 Without Flyte 2 installed (the ``flyte-celery[flyte2]`` extra), :func:`flyte2_entries`
 registers nothing.
@@ -32,7 +33,8 @@ from typing import Any
 from flyteidl.admin import agent_pb2
 from flyteidl.core import literals_pb2
 
-from plugins.core import PhaseInfo
+from plugins.core import PhaseInfo, PluginSetupContext
+from plugins.core.secrets import SecretManager
 from plugins.errors import SecretNotFoundError
 from plugins.flytekit.connectors import MODULES_VARIABLE, ConnectorHandle
 from plugins.flytekit.loop import run_on_loop
@@ -60,7 +62,7 @@ class Flyte2Handle(ConnectorHandle):
     """A flytekit connector's handle, and the secrets the connector's calls get.
 
     Attributes:
-        secrets: The environment variables of the template's secrets, by keyword.
+        secrets: The names of the template's secrets, by keyword (never their values).
     """
 
     secrets: dict[str, str] = field(default_factory=dict)
@@ -72,8 +74,8 @@ def _connector(task_type: str, version: int) -> Any:
     return ConnectorRegistry.get_connector(task_type, version)
 
 
-def _secret_variables(template: Any) -> dict[str, str]:
-    """The template's ``custom.secrets``: keyword argument to environment variable."""
+def _secret_names(template: Any) -> dict[str, str]:
+    """The template's ``custom.secrets``: keyword argument to secret name."""
     from google.protobuf import json_format
 
     custom = json_format.MessageToDict(template.custom)
@@ -81,21 +83,20 @@ def _secret_variables(template: Any) -> dict[str, str]:
     return {str(k): str(v) for k, v in secrets.items()} if isinstance(secrets, dict) else {}
 
 
-def _secrets(variables: dict[str, str]) -> dict[str, str]:
-    """The secrets' values from the worker's environment.
+def _secrets(names: dict[str, str], manager: SecretManager) -> dict[str, str]:
+    """The secrets' values, from the worker's configured secrets (never its other variables).
 
     Raises:
-        SecretNotFoundError: One is not set; the message names it.
+        SecretNotFoundError: One is not configured; the message names where it was looked for.
     """
     values = {}
-    for keyword, variable in variables.items():
-        value = os.environ.get(variable)
-        if value is None:
+    for keyword, name in names.items():
+        try:
+            values[keyword] = manager.get(name)
+        except SecretNotFoundError as exc:
             raise SecretNotFoundError(
-                f"the connector's secret {keyword!r} is read from the environment variable "
-                f"{variable!r}, which the worker does not have"
-            )
-        values[keyword] = value
+                f"the connector's secret {keyword!r} ({name!r}): {exc.message}"
+            ) from None
     return values
 
 
@@ -126,7 +127,14 @@ async def _resource(connector: Any, method: str, meta: Any, secrets: dict[str, s
 
 
 class Flyte2ConnectorPlugin(AsyncPlugin[Flyte2Handle, agent_pb2.Resource]):
-    """Flyte 2's async connectors: Create, Get (backing off), Delete on abort."""
+    """Flyte 2's async connectors: Create, Get (backing off), Delete on abort.
+
+    Args:
+        setup: Its setup context; the connectors' secrets come from its secret manager.
+    """
+
+    def __init__(self, setup: PluginSetupContext | None = None) -> None:
+        self._secret_manager = (setup or PluginSetupContext()).secret_manager
 
     def get_config(self) -> PluginConfig:
         """Flyte's defaults, a 5 s resync (as flytekit's connectors), the handle as JSON."""
@@ -136,7 +144,7 @@ class Flyte2ConnectorPlugin(AsyncPlugin[Flyte2Handle, agent_pb2.Resource]):
         """The connector's ``create``; its resource meta becomes the handle.
 
         Raises:
-            SecretNotFoundError: A secret the template names is not in the environment.
+            SecretNotFoundError: A secret the template names is not configured.
         """
         from flyteidl2.connector import connector_pb2
 
@@ -144,8 +152,8 @@ class Flyte2ConnectorPlugin(AsyncPlugin[Flyte2Handle, agent_pb2.Resource]):
 
         template = template_v2(rendered_template(ctx))
         connector = _connector(template.type, template.task_type_version)
-        variables = _secret_variables(template)
-        secrets = _secrets(variables)
+        variables = _secret_names(template)
+        secrets = _secrets(variables, self._secret_manager)
         output_prefix = ctx.output_writer.get_output_prefix_path()
         metadata = as_v2(task_execution_metadata(ctx), connector_pb2.TaskExecutionMetadata)
 
@@ -169,7 +177,9 @@ class Flyte2ConnectorPlugin(AsyncPlugin[Flyte2Handle, agent_pb2.Resource]):
     def _call(self, handle: Flyte2Handle, method: str) -> Any:
         connector = _connector(handle.task_type, handle.task_type_version)
         meta = connector.metadata_type.decode(base64.b64decode(handle.resource_meta))
-        return run_on_loop(_resource(connector, method, meta, _secrets(handle.secrets)))
+        return run_on_loop(
+            _resource(connector, method, meta, _secrets(handle.secrets, self._secret_manager))
+        )
 
     def get(self, ctx: GetContext[Flyte2Handle]) -> agent_pb2.Resource:
         """The connector's ``get``, as flyteidl 1's ``Resource``."""
@@ -184,7 +194,9 @@ class Flyte2ConnectorPlugin(AsyncPlugin[Flyte2Handle, agent_pb2.Resource]):
         handle = ctx.resource_meta
         connector = _connector(handle.task_type, handle.task_type_version)
         meta = connector.metadata_type.decode(base64.b64decode(handle.resource_meta))
-        run_on_loop(connector.delete(resource_meta=meta, **_secrets(handle.secrets)))
+        run_on_loop(
+            connector.delete(resource_meta=meta, **_secrets(handle.secrets, self._secret_manager))
+        )
 
     def status(self, ctx: StatusContext[Flyte2Handle, agent_pb2.Resource]) -> PhaseInfo:
         """Propeller's mapping; on success, the outputs the connector returned."""

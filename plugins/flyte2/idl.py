@@ -57,8 +57,41 @@ def template_v2(template: tasks_pb2.TaskTemplate) -> tasks2_pb2.TaskTemplate:
     return as_v2(template, tasks2_pb2.TaskTemplate)
 
 
+_NOT_ENFORCED = (
+    ("metadata.timeouts.queued_timeout", ("timeouts",), "queued_timeout"),
+    ("metadata.timeouts.deadline", ("timeouts",), "deadline"),
+    ("metadata.cache_max_age", (), "cache_max_age"),
+    ("metadata.retries.backoff", ("retries",), "backoff"),
+)
+"""flyteidl2-only settings that would change how a task runs, which flyteidl 1 cannot say:
+(name, path below the metadata, field)."""
+
+
+def not_enforced(template: tasks2_pb2.TaskTemplate) -> list[str]:
+    """The flyteidl2-only settings of ``template`` that flyte-celery would not enforce."""
+    found = []
+    for name, path, last in _NOT_ENFORCED:
+        holder: Message = template.metadata
+        for part in path:
+            holder = getattr(holder, part)
+        if holder.HasField(last):
+            found.append(name)
+    return found
+
+
 def template_v1(template: tasks2_pb2.TaskTemplate) -> tasks_pb2.TaskTemplate:
-    """A flyteidl2 template as flyteidl 1's (its flyteidl2-only fields kept, unknown)."""
+    """A flyteidl2 template as flyteidl 1's (its flyteidl2-only fields kept, unknown).
+
+    Raises:
+        ValueError: It sets what only flyteidl2 says and flyte-celery does not enforce (a
+            queued timeout, a deadline, a cache max age, a retry back-off), named.
+    """
+    ignored = not_enforced(template)
+    if ignored:
+        raise ValueError(
+            f"the flyteidl2 template sets {', '.join(ignored)}, which flyte-celery does not "
+            "enforce; use metadata.timeout and metadata.retries.retries, or leave them out"
+        )
     return as_v1(template, tasks_pb2.TaskTemplate)
 
 
@@ -107,8 +140,12 @@ def resource_v1(resource: connector_pb2.Resource) -> agent_pb2.Resource:
     Raises:
         ValueError: An output is given twice.
     """
-    # By name: flyteidl 1's TaskExecution.Phase has the same names (and numbers).
-    phase = execution2_pb2.TaskExecution.Phase.Name(resource.phase)
+    # By name: flyteidl 1's TaskExecution.Phase has the same names (and numbers). A phase
+    # newer than ours is UNDEFINED, which the mapping reports as a bad resource.
+    try:
+        phase = execution2_pb2.TaskExecution.Phase.Name(resource.phase)
+    except ValueError:
+        phase = "UNDEFINED"
     result = agent_pb2.Resource(phase=phase, message=resource.message)
     for link in resource.log_links:
         result.log_links.add().ParseFromString(link.SerializeToString())

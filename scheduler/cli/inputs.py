@@ -67,8 +67,8 @@ def read_template(path: Path) -> tasks_pb2.TaskTemplate:
     """The serialized flyteidl TaskTemplate in ``path``, or the template of an admin TaskSpec.
 
     ``pyflyte package`` writes each task as an admin ``TaskSpec`` (``<n>_<name>_1.pb`` in
-    its archive); the bytes of one also parse as a TaskTemplate with no type, so a file
-    that gives no task type that way is read as a TaskSpec.
+    its archive); the bytes of one also parse as a TaskTemplate, with no type or an
+    unprintable one (the spec's description), so such a file is read as a TaskSpec.
 
     Raises:
         InvalidSubmissionError: The file cannot be read or is neither.
@@ -89,12 +89,13 @@ def read_template(path: Path) -> tasks_pb2.TaskTemplate:
                 f"{path} is not a serialized flyteidl TaskTemplate or admin TaskSpec: {exc}"
             ) from None
         return spec.template
-    if not template.type:
+    if not template.type.isprintable() or not template.type:
+        # A TaskSpec's fields land on a template's: its description on ``type``.
         try:
             spec.ParseFromString(data)
         except DecodeError:
-            return template  # refused at submit for its missing type
-        if spec.template.type:
+            return template  # refused at submit for its type
+        if spec.template.type.isprintable() and spec.template.type:
             return spec.template
     return template
 

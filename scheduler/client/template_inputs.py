@@ -15,7 +15,7 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
-from flyteidl.core import literals_pb2, tasks_pb2
+from flyteidl.core import literals_pb2, tasks_pb2, types_pb2
 
 from plugins.errors import InvalidSubmissionError
 from plugins.flyte2 import as_flyteidl1
@@ -72,7 +72,9 @@ def _convert(
     try:
         python_type = TypeEngine.guess_python_type(literal_type)
         transformer = TypeEngine.get_transformer(python_type)
-        return transformer.to_literal(ctx, _plain(value), python_type, literal_type)
+        if literal_type.simple == types_pb2.SimpleType.STRUCT:
+            value = _plain(value)  # a dataclass for a STRUCT: its fields (a File stays a File)
+        return transformer.to_literal(ctx, value, python_type, literal_type)
     except CONVERSION_ERRORS as exc:
         raise InvalidSubmissionError(f"input {name!r}: {exc}") from None
 

@@ -171,9 +171,7 @@ def observed(
     arrived while the Get was in flight makes the next Get immediate.
     """
     webapi_phase = to_webapi_phase(info.phase)
-    launched = record.webapi.launched_at
-    wait = caching.resync_interval if launched is None else caching.poll_interval(now - launched)
-    next_get = now if record.signal_pending else now + wait
+    next_get = now if record.signal_pending else _next_poll(record, now, caching)
     seen = evolve(record.webapi, phase=webapi_phase, phase_version=info.version)
     # Still RUNNING as before (the common poll): keep the phase and when it last changed,
     # so that only the claim and the next Get change and the store writes just those.
@@ -187,6 +185,13 @@ def observed(
         next_get_at=None if record.teardown else next_get,
         pending=record.teardown is not None,
     )
+
+
+def _next_poll(record: ExecutionRecord, now: datetime, caching: CachingConfig) -> datetime:
+    """When the next Get is due: after the back-off, or the resync for an older record."""
+    launched = record.webapi.launched_at
+    wait = caching.resync_interval if launched is None else caching.poll_interval(now - launched)
+    return now + wait
 
 
 def handled(
@@ -213,29 +218,26 @@ def handled(
 
 
 def get_failed(
-    record: ExecutionRecord,
-    now: datetime,
-    message: str,
-    max_system_failures: int,
-    resync: timedelta,
+    record: ExecutionRecord, now: datetime, message: str, caching: CachingConfig
 ) -> ExecutionRecord | PhaseInfo:
     """A Get (or Status) failed: count it, and fail the attempt past the budget.
 
     Unlike Flyte, the budget applies even if an earlier Get succeeded: the
-    attempt fails with the last error instead of reporting a stale phase forever.
+    attempt fails with the last error instead of reporting a stale phase forever. The
+    next Get comes as a successful one's would (the back-off, up to the resync interval).
 
     Returns:
         The next record, or the failure PhaseInfo that ends the attempt.
     """
     failures = record.webapi.sync_failure_count + 1
-    if failures > max_system_failures:
+    if failures > caching.max_system_failures:
         return PhaseInfo.failure(AUTO_REFRESH_CACHE_FAILED, message)
     return evolve(
         record,
         webapi=evolve(record.webapi, sync_failure_count=failures, error_message=message),
         claim=None,
         claimed_at=None,
-        next_get_at=None if record.teardown else now + resync,
+        next_get_at=None if record.teardown else _next_poll(record, now, caching),
         pending=record.teardown is not None,
         updated_at=now,
     )

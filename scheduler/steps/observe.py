@@ -68,9 +68,7 @@ def apply_observation(
     message = observation.error
 
     def failed(r: ExecutionRecord) -> tuple[ExecutionRecord, list[Event]]:
-        outcome = machine.get_failed(
-            r, now, message, caching.max_system_failures, caching.resync_interval
-        )
+        outcome = machine.get_failed(r, now, message, caching)
         if isinstance(outcome, PhaseInfo):
             wb.runtime.release_token(r)
             return machine.finish_attempt(r, now, outcome, wb.runtime.policy)

@@ -194,13 +194,7 @@ class WebAPISteps:
             if observation.info is not None:
                 observed = machine.observed(created, now, observation.info, caching)
                 return observed, [launched] if observed.event_key() != created.event_key() else []
-            outcome = machine.get_failed(
-                created,
-                now,
-                observation.error,
-                caching.max_system_failures,
-                caching.resync_interval,
-            )
+            outcome = machine.get_failed(created, now, observation.error, caching)
             if isinstance(outcome, PhaseInfo):
                 self.runtime.release_token(created)
                 ended, events = machine.finish_attempt(created, now, outcome, self.runtime.policy)

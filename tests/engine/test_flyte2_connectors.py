@@ -11,7 +11,7 @@ import pytest
 from flyteidl2.task import common_pb2
 
 from plugins.core import Phase
-from plugins.errors import ConfigError
+from plugins.errors import ConfigError, InvalidSubmissionError
 from plugins.flyte2.connectors import PLUGIN_ID
 from plugins.flyte2.idl import template_v1
 from plugins.flytekit.service.config import Protocol, parse_service_config
@@ -23,7 +23,7 @@ from tests.flyte2.server import Flyte2ConnectorServer
 
 @pytest.fixture(autouse=True)
 def token(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(jobs.TOKEN_VARIABLE, "sesame")
+    monkeypatch.setenv(jobs.SECRET_ENV, "sesame")
 
 
 def test_a_flyte2_connector_runs_from_a_flyteidl2_template(harness_factory, tmp_path: Path) -> None:
@@ -68,7 +68,7 @@ def test_abort_deletes_the_job(harness_factory, tmp_path: Path) -> None:
 def test_a_missing_secret_fails_the_attempt_by_name(
     harness_factory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.delenv(jobs.TOKEN_VARIABLE)
+    monkeypatch.delenv(jobs.SECRET_ENV)
     h: Harness = harness_factory()
     ex = h.client.submit(jobs.template(tmp_path), {"x": jobs.integer(1)})
     h.until(finished(ex))
@@ -81,7 +81,7 @@ def test_a_missing_secret_fails_the_attempt_by_name(
 def test_a_connector_that_raises_fails_with_its_message(
     harness_factory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv(jobs.TOKEN_VARIABLE, "wrong")
+    monkeypatch.setenv(jobs.SECRET_ENV, "wrong")
     h: Harness = harness_factory()
     ex = h.client.submit(jobs.template(tmp_path), {"x": jobs.integer(1)})
     h.until(finished(ex))
@@ -125,3 +125,13 @@ def test_flyteidl2_is_a_protocol_a_deployment_names() -> None:
         parse_service_config({"defaultConnector": {"endpoint": "x:1", "protocol": "flyteidl3"}})
     parsed = parse_service_config({"defaultConnector": {"endpoint": "x:1"}})
     assert parsed.deployments["default"].protocol is Protocol.FLYTEIDL
+
+
+def test_a_flyteidl2_setting_that_would_not_be_enforced_is_refused_at_submit(
+    harness_factory, tmp_path: Path
+) -> None:
+    h: Harness = harness_factory()
+    template = jobs.template(tmp_path)
+    template.metadata.timeouts.deadline.seconds = 60
+    with pytest.raises(InvalidSubmissionError, match=r"metadata\.timeouts\.deadline"):
+        h.client.submit(template, {"x": jobs.integer(1)})

@@ -78,6 +78,10 @@ def test_an_admin_task_spec_is_submitted_from_python_and_from_a_file(
     assert read_template(path) == spec.template
     h.drain()
     assert ex.result(timeout=5) == 8
+    described = task_pb2.TaskSpec(template=spec.template)
+    described.description.short_description = "Doubles x."  # lands on a template's type
+    path.write_bytes(described.SerializeToString())
+    assert read_template(path) == spec.template
     plain = tmp_path / "task.pb"
     plain.write_bytes(spec.template.SerializeToString())
     assert read_template(plain) == spec.template
@@ -124,3 +128,13 @@ def test_files_and_folders_cross_both_ways(harness_factory, tmp_path: Path, stor
     # Read without the task object, the outputs are flytekit's types too.
     again = h.client.get(shouted.id).result(timeout=5)
     assert Path(again.download()).read_text() == "HELLO"
+
+
+def test_a_file_input_of_a_template_stays_a_file(harness_factory, tmp_path: Path) -> None:
+    # flytekit's FlyteFile is a dataclass too: only a STRUCT input takes a dataclass's fields.
+    h: Harness = harness_factory()
+    source = tmp_path / "note.txt"
+    source.write_text("quiet")
+    ex = h.client.submit(template(fktasks.shout), {"f": FlyteFile(str(source))})
+    h.drain()
+    assert Path(ex.result(timeout=5).download()).read_text() == "QUIET", ex.error()

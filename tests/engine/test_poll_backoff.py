@@ -76,3 +76,13 @@ def test_a_signal_still_asks_for_a_get_at_once(harness_factory) -> None:
     ex.signal()  # the next Get would come at 32 s
     h.drain()
     assert h.service.gets == 7
+
+
+def test_a_failed_get_is_tried_again_on_the_same_back_off(harness_factory) -> None:
+    h: Harness = harness_factory(resync=30)  # two failed Gets are tolerated, a third fails it
+    ex = h.client.submit(template("remote"), ints(x=1))
+    h.drain()
+    h.service.fail_gets_after = h.service.gets  # every Get from now on times out
+    assert get_times(h, 5)[:3] == [1, 2, 4]
+    err = ex.refresh().error()  # the third failure ended the attempt
+    assert err is not None and err.code == "AutoRefreshCacheFailed", err

@@ -24,6 +24,8 @@ from google.protobuf import json_format, struct_pb2
 
 TASK_TYPE = "flyte2-double"
 TOKEN_VARIABLE = "FLYTE2_TEST_TOKEN"
+"""The secret's name in the template; a worker holds it as ``_FSEC_FLYTE2_TEST_TOKEN``."""
+SECRET_ENV = f"_FSEC_{TOKEN_VARIABLE}"
 
 
 @dataclass

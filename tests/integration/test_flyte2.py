@@ -18,7 +18,7 @@ from tests.integration.stack import Stack
 def flyte2_stack(redis_server: RedisServer, tmp_path: Path) -> Iterator[Stack]:
     stack = Stack(redis_server.url, tmp_path, "http://127.0.0.1:9")
     try:
-        env = {"FLYTE_CELERY_CONNECTOR_MODULES": "tests.flyte2.jobs", jobs.TOKEN_VARIABLE: "sesame"}
+        env = {"FLYTE_CELERY_CONNECTOR_MODULES": "tests.flyte2.jobs", jobs.SECRET_ENV: "sesame"}
         stack.start_worker("w1", env=env)
         stack.start_beat("beat")
         yield stack

@@ -57,8 +57,27 @@ def test_fields_only_flyteidl2_has_ride_through_flyteidl_1() -> None:
     assert as_v2(as_v1(literal, literals_pb2.Literal), literals2_pb2.Literal) == literal
     template = tasks2_pb2.TaskTemplate(type="t")
     template.metadata.is_entrypoint = True  # neither has flyteidl 1
-    template.metadata.cache_max_age.seconds = 60
+    template.metadata.debuggable = True
     assert template_v2(template_v1(template)) == template
+
+
+@pytest.mark.parametrize(
+    "setting",
+    [
+        "timeouts.queued_timeout",
+        "timeouts.deadline",
+        "cache_max_age",
+        "retries.backoff",
+    ],
+)
+def test_settings_that_would_not_be_enforced_are_refused_by_name(setting: str) -> None:
+    template = tasks2_pb2.TaskTemplate(type="t")
+    target = template.metadata
+    for part in setting.split("."):
+        target = getattr(target, part)
+    target.SetInParent()
+    with pytest.raises(ValueError, match=f"sets metadata.{setting}, which flyte-celery does not"):
+        template_v1(template)
 
 
 def test_a_template_crosses_with_its_interface_and_custom() -> None:

@@ -21,6 +21,7 @@ its key.
 from __future__ import annotations
 
 import enum
+import importlib.util
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -191,6 +192,11 @@ def _deployment(name: str, model: _Deployment) -> Deployment:
             raise ConfigError(
                 f"connector-service: {name}: defaultServiceConfig is not JSON: {exc}"
             ) from None
+    if model.protocol is Protocol.FLYTEIDL2 and importlib.util.find_spec("flyteidl2") is None:
+        raise ConfigError(
+            f"connector-service: {name}: protocol flyteidl2 needs the flyte-celery[flyte2] "
+            "extra (flyteidl2 is not installed)"
+        )
     return Deployment(
         name=name,
         endpoint=model.endpoint,
