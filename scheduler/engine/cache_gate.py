@@ -14,15 +14,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import replace
 from datetime import datetime
 
 from flyteidl.core import literals_pb2
 
-from plugins.core import Phase, PhaseInfo
+from plugins.core import Phase
 from plugins.io import OUTPUTS_SUFFIX, join_reference
 from scheduler.metrics import CACHE_HITS, CACHE_MISSES
-from scheduler.model import CacheStatus, ExecutionRecord, machine
+from scheduler.model import CacheStatus, ExecutionRecord, bookkeeping
 from scheduler.runtime import Runtime
 
 __all__ = ["CacheGate"]
@@ -76,17 +75,10 @@ class CacheGate:
         if record.cache_serialize:
             owner = cache.reserve(key, record.id, now)
             if owner != record.id:
-                waiting = replace(
-                    record,
-                    phase=Phase.WAITING_FOR_CACHE,
-                    reason=f"waiting for {owner} to compute the cached result",
-                    pending=True,
-                    not_before=now + self.runtime.settings.tick_interval,
-                    updated_at=now,
-                )
-                write(record, waiting)
+                look_again = self.runtime.settings.tick_interval
+                write(record, bookkeeping.waiting_for_cache(record, owner, now, look_again))
                 return None
-        return write(record, replace(record, cache_status=status, reason=reason, updated_at=now))
+        return write(record, bookkeeping.cache_checked(record, status, reason, now))
 
     def _hit(
         self,
@@ -99,11 +91,8 @@ class CacheGate:
         target = join_reference(self.runtime.contexts.output_prefix(record), OUTPUTS_SUFFIX)
         self.runtime.data_store.write_protobuf(target, outputs)
         entry = self.runtime.cache.entry(key) or {}
-        hit = replace(record, cache_status=CacheStatus.HIT)
-        # A success starts no next attempt, so finish_attempt has no other events to log.
-        final, _ = machine.finish_attempt(hit, now, PhaseInfo.success(), self.runtime.policy)
         source = entry.get("execution", "an earlier execution")
-        write(record, replace(final, reason=f"cache hit: reused the outputs of {source}"))
+        write(record, bookkeeping.cache_hit(record, now, source, self.runtime.policy))
 
     def heartbeat(self, now: datetime) -> None:
         """Renew live owners' reservations; release finished owners'.

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -30,6 +29,7 @@ from scheduler.model import (
     FailureSite,
     Step,
     WebAPIPhase,
+    bookkeeping,
     failure_info,
     machine,
 )
@@ -99,7 +99,7 @@ class Launcher:
             # A step is in flight; its write-back makes the record pending again if needed.
             # (A Create in flight is waited for: only its answer names what to delete. Its
             # time limit ends 10 s after the deadline, so the wait is bounded.)
-            write(record, replace(record, pending=False))
+            write(record, bookkeeping.settled(record))
             return
         loaded = self._resolve(record, now)
         if loaded is None:
@@ -113,9 +113,9 @@ class Launcher:
         elif record.webapi.phase is WebAPIPhase.ALLOCATION_TOKEN_ACQUIRED:
             # The launch was lost: claim it again.
             claimed = machine.claimed(record, now, loaded.launch_step)
-            self.outbox.claim_and_publish(record, replace(claimed, pending=False))
+            self.outbox.claim_and_publish(record, bookkeeping.settled(claimed))
         else:
-            write(record, replace(record, pending=False, next_get_at=record.next_get_at or now))
+            write(record, bookkeeping.watched(record, now))
 
     def _resolve(self, record: ExecutionRecord, now: datetime) -> LoadedPlugin | None:
         plugins = self.runtime.plugins
@@ -163,7 +163,7 @@ class Launcher:
         return self.runtime.plugins.quota_namespace(loaded.id, str(local)), spec
 
     def _start(self, record: ExecutionRecord, loaded: LoadedPlugin, now: datetime) -> None:
-        record = replace(record, plugin_id=loaded.id)
+        record = bookkeeping.routed(record, loaded.id)
         namespace: str | None = None
         if loaded.config.resource_quotas:
             wanted = self._namespace(record, loaded, now)
@@ -196,5 +196,5 @@ class Launcher:
         claimed = machine.claimed(record, now, Step.DELETE)
         # One aborted before its launch has no plugin yet; Flyte still calls its Delete
         # (with no handle), which must go to that plugin's queue, where workers listen.
-        torn_down = replace(claimed, pending=False, plugin_id=loaded.id)
+        torn_down = bookkeeping.settled(bookkeeping.routed(claimed, loaded.id))
         self.outbox.claim_and_publish(record, torn_down)

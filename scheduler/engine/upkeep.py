@@ -12,12 +12,11 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
 from datetime import datetime, timedelta
 
 from scheduler.backend.runs import run_member
 from scheduler.engine.outbox import Outbox
-from scheduler.model import Step, TeardownKind, machine
+from scheduler.model import Step, TeardownKind, bookkeeping, machine
 
 __all__ = ["Upkeep"]
 
@@ -104,7 +103,7 @@ class Upkeep:
                 log.warning("%s: %s died during teardown; ending the attempt", found.id, lapsed)
                 self.outbox.fail(found, now, machine.teardown_phase_info(found, now))
                 continue
-            written = self.outbox.write(found, replace(found, claimed_at=now))
+            written = self.outbox.write(found, bookkeeping.republished(found, now))
             if written is not None:
                 log.warning("%s: %s stopped renewing its run lease; publishing it again",
                             found.id, lapsed)  # fmt: skip
@@ -122,21 +121,18 @@ class Upkeep:
         for record in self.outbox.records(stale):
             claim = record.claim
             if claim is None or claim.attempt != record.attempt:
-                self.outbox.write(
-                    record,
-                    replace(record, claim=None, claimed_at=None, pending=True, updated_at=now),
-                )
+                self.outbox.write(record, bookkeeping.unclaimed(record, now))
                 continue
             expiry = runs.expiry(run_member(record.id, claim))
             if expiry is not None and (expiry > now or not may_reap):
                 # Still running, however long it takes: look again a visibility timeout on.
-                self.outbox.write(record, replace(record, claimed_at=now))
+                self.outbox.write(record, bookkeeping.republished(record, now))
                 continue
             if record.teardown is not None and claim.step in (Step.CREATE, Step.DO):
                 # Never started, and the attempt is being torn down: nothing to run.
                 self.outbox.fail(record, now, machine.teardown_phase_info(record, now))
                 continue
-            written = self.outbox.write(record, replace(record, claimed_at=now))
+            written = self.outbox.write(record, bookkeeping.republished(record, now))
             if written is not None:
                 log.warning("%s: %s made no progress; publishing it again", record.id, claim)
                 self.outbox.publish_claimed(written)
@@ -176,8 +172,7 @@ class Upkeep:
                 continue
             # A few more than the free slots: some waiters may be held back by a cap.
             for record in self.outbox.records(store.waiting(namespace, room * 4)):
-                woken = replace(record, waiting_namespace=None, pending=True, updated_at=now)
-                self.outbox.write(record, woken)
+                self.outbox.write(record, bookkeeping.woken(record, now))
 
     def forget(self, now: datetime) -> None:
         """Drop executions finished before the retention from the listing (once a minute)."""

@@ -5,6 +5,9 @@
   :class:`LimiterKind`;
 - :mod:`.machine`: Flyte's web-API state machine as functions from a record and
   ``now`` to the next record;
+- :mod:`.bookkeeping`: the scheduler's other changes of a record (pending, claims published
+  again, the plugin chosen, quota waiters woken, the result cache's outcomes); no record
+  field changes anywhere else;
 - :mod:`.failures`: the one mapping from an exception to a failure PhaseInfo;
 - :mod:`.listing`: :class:`ExecutionFilter` and :class:`Cursor`, for pages of the
   newest-first listing;

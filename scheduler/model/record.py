@@ -4,7 +4,9 @@ An :class:`ExecutionRecord` holds the ids, the storage references, attempt
 counters, the current attempt's phase and version, the plugin state, the web-API
 state machine's state (Flyte's ``webapi.State``), timestamps, the last error and
 the scheduling fields from which the store derives its indexes. Records are
-immutable; a transition builds a new one with :func:`dataclasses.replace`.
+immutable; every change is a named function of :mod:`.machine` (the phases) or
+:mod:`.bookkeeping` (the scheduler's own fields), which build the next record with
+:func:`~scheduler.model.evolve.evolve`.
 """
 
 from __future__ import annotations

@@ -15,7 +15,6 @@ import logging
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import replace
 
 from plugins.core import Phase, PhaseInfo
 from plugins.errors import ContentionError
@@ -32,6 +31,7 @@ from scheduler.model import (
     Event,
     ExecutionRecord,
     FailureSite,
+    bookkeeping,
     failure_info,
     machine,
 )
@@ -230,9 +230,7 @@ class WriteBack:
             self.runtime.release_token(record)
             now = self.runtime.clock()
             new, events = machine.finish_attempt(record, now, final, self.runtime.policy)
-            if cache_status is not None and new.phase is Phase.SUCCESS:
-                new = replace(new, cache_status=cache_status)
-            return new, [*before, *events]
+            return bookkeeping.cached(new, cache_status), [*before, *events]
 
         return apply
 

@@ -157,3 +157,34 @@ def test_no_reference_points_outside_the_repository() -> None:
         text = path.read_text()
         for outside in outside_docs:
             assert outside not in text, f"{path.relative_to(ROOT)} cites {outside!r}"
+
+
+def test_only_the_model_changes_an_execution_records_fields() -> None:
+    """Every change of a record is a named function of scheduler.model (machine, bookkeeping).
+
+    A ``replace``/``evolve`` call elsewhere that sets a field of ExecutionRecord is what the
+    model's functions are for; other dataclasses (a step's outcome, an event) may be copied.
+    """
+    from dataclasses import fields
+
+    from scheduler.model import ExecutionRecord
+
+    # The store owns the compare-and-set version and whether the counts include the record.
+    record_fields = {f.name for f in fields(ExecutionRecord)} - {"version", "counted"}
+    offenders = []
+    for package in ("scheduler", "worker"):
+        for path in sorted((ROOT / package).rglob("*.py")):
+            if path.is_relative_to(ROOT / "scheduler" / "model"):
+                continue
+            for node in ast.walk(ast.parse(path.read_text())):
+                if not isinstance(node, ast.Call):
+                    continue
+                func = node.func
+                name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+                if name not in ("replace", "evolve"):
+                    continue
+                changed = {k.arg for k in node.keywords if k.arg} & record_fields
+                if changed:
+                    where = path.relative_to(ROOT)
+                    offenders.append(f"{where}:{node.lineno} sets {', '.join(sorted(changed))}")
+    assert offenders == [], offenders
