@@ -21,7 +21,7 @@ from kombu.exceptions import OperationalError
 
 from plugins.core import PhaseInfo
 from scheduler.backend.refusals import WRITES_REFUSED
-from scheduler.model import ExecutionRecord, Step, machine
+from scheduler.model import ExecutionRecord, Step
 from scheduler.runtime import Runtime
 
 __all__ = ["OUTAGE", "UNAVAILABLE", "Outbox", "Publisher"]
@@ -101,8 +101,7 @@ class Outbox:
 
     def fail(self, record: ExecutionRecord, now: datetime, info: PhaseInfo) -> None:
         """End the attempt with ``info``: release its token, then retry or finish."""
-        self.runtime.release_token(record)
-        new, events = machine.finish_attempt(record, now, info, self.runtime.policy)
+        new, events = self.runtime.end_attempt(record, now, info)
         self.runtime.store.transition(record, new, events)
 
     def claim_and_publish(self, record: ExecutionRecord, new: ExecutionRecord) -> None:

@@ -16,11 +16,11 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import redis
 
-from plugins.core import EnvSecretManager, PluginRegistry
+from plugins.core import EnvSecretManager, PhaseInfo, PluginRegistry
 from plugins.errors import PluginError, PluginNotFoundError
 from plugins.io import DataStore
 from scheduler.backend import (
@@ -37,7 +37,7 @@ from scheduler.backend import (
 )
 from scheduler.clock import Clock, utcnow
 from scheduler.metrics import zero_series
-from scheduler.model import ExecutionRecord, LimiterKind
+from scheduler.model import Event, ExecutionRecord, LimiterKind, machine
 from scheduler.runtime.calls import PluginCalls
 from scheduler.runtime.contexts import Contexts
 from scheduler.runtime.plugins import LoadedPlugin, PluginSet
@@ -165,10 +165,19 @@ class Runtime:
         self.register_quotas()
         return bool(expected)
 
-    def release_token(self, record: ExecutionRecord) -> None:
-        """Release the quota token the record's attempt holds (idempotent; Flyte's finalize)."""
+    def end_attempt(
+        self, record: ExecutionRecord, now: datetime, info: PhaseInfo
+    ) -> tuple[ExecutionRecord, list[Event]]:
+        """End the attempt with ``info``: release its quota token, then retry or finish.
+
+        The release is Flyte's finalize, and idempotent: a write that loses its race and is
+        applied again releases nothing twice. The record that comes back is the next
+        attempt's, or the execution's end, with the events of the change
+        (:func:`~scheduler.model.machine.finish_attempt`).
+        """
         if record.token_namespace is not None:
             self.tokens.release(record.token_namespace, record.token)
+        return machine.finish_attempt(record, now, info, self.policy)
 
     # -- routing -------------------------------------------------------------------------------
 

@@ -20,11 +20,11 @@ from functools import partial
 from plugins.core import PhaseInfo
 from plugins.webapi import CachingConfig
 from scheduler.model import Claim, Event, ExecutionRecord, machine
-from scheduler.runtime import AttemptContext, LoadedPlugin
+from scheduler.runtime import AttemptContext, LoadedPlugin, Runtime
 from scheduler.steps.durable import durably
 from scheduler.steps.writeback import Apply, WriteBack
 
-__all__ = ["Observation", "apply_observation", "apply_observations"]
+__all__ = ["Observation", "apply_observation", "apply_observations", "failed_get"]
 
 
 @dataclass(frozen=True)
@@ -68,13 +68,19 @@ def apply_observation(
     message = observation.error
 
     def failed(r: ExecutionRecord) -> tuple[ExecutionRecord, list[Event]]:
-        outcome = machine.get_failed(r, now, message, caching)
-        if isinstance(outcome, PhaseInfo):
-            wb.runtime.release_token(r)
-            return machine.finish_attempt(r, now, outcome, wb.runtime.policy)
-        return outcome, []
+        return failed_get(wb.runtime, r, now, message, caching)
 
     _write_back(wb, [(record, expected, failed)], f"{record.id} Get")
+
+
+def failed_get(
+    runtime: Runtime, record: ExecutionRecord, now: datetime, message: str, caching: CachingConfig
+) -> tuple[ExecutionRecord, list[Event]]:
+    """A failed Get counted; past the plugin's budget, the attempt ends with it."""
+    outcome = machine.get_failed(record, now, message, caching)
+    if isinstance(outcome, PhaseInfo):
+        return runtime.end_attempt(record, now, outcome)
+    return outcome, []
 
 
 def apply_observations(

@@ -33,7 +33,7 @@ from scheduler.model import (
 )
 from scheduler.runtime import AttemptContext, CallSite, LoadedPlugin
 from scheduler.steps.durable import durably
-from scheduler.steps.observe import Observation, apply_observations
+from scheduler.steps.observe import Observation, apply_observations, failed_get
 from scheduler.steps.paced import paced
 from scheduler.steps.writeback import Apply, WriteBack
 
@@ -194,12 +194,8 @@ class WebAPISteps:
             if observation.info is not None:
                 observed = machine.observed(created, now, observation.info, caching)
                 return observed, [launched] if observed.event_key() != created.event_key() else []
-            outcome = machine.get_failed(created, now, observation.error, caching)
-            if isinstance(outcome, PhaseInfo):
-                self.runtime.release_token(created)
-                ended, events = machine.finish_attempt(created, now, outcome, self.runtime.policy)
-                return ended, [launched, *events]
-            return outcome, []
+            ended, events = failed_get(self.runtime, created, now, observation.error, caching)
+            return ended, [launched, *events] if events else []
 
         return apply
 

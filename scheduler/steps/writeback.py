@@ -33,7 +33,6 @@ from scheduler.model import (
     FailureSite,
     bookkeeping,
     failure_info,
-    machine,
 )
 from scheduler.runtime import AttemptContext, LoadedPlugin, Runtime
 from scheduler.steps.populate import populate
@@ -227,9 +226,7 @@ class WriteBack:
 
         def apply(record: ExecutionRecord) -> tuple[ExecutionRecord, list[Event]]:
             final = info(record) if callable(info) else info
-            self.runtime.release_token(record)
-            now = self.runtime.clock()
-            new, events = machine.finish_attempt(record, now, final, self.runtime.policy)
+            new, events = self.runtime.end_attempt(record, self.runtime.clock(), final)
             return bookkeeping.cached(new, cache_status), [*before, *events]
 
         return apply
