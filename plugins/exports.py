@@ -15,26 +15,17 @@ import importlib
 import sys
 from collections.abc import Callable, Iterable, Mapping
 
-from plugins.deprecation import moved_names
-
 __all__ = ["lazy_exports"]
 
 
-def lazy_exports(
-    package: str,
-    exports: Mapping[str, Iterable[str]],
-    moved: Mapping[str, str] | None = None,
-) -> Callable[[str], object]:
+def lazy_exports(package: str, exports: Mapping[str, Iterable[str]]) -> Callable[[str], object]:
     """A module ``__getattr__`` for ``package`` that imports each public name when first used.
 
     Args:
         package: The package's ``__name__``.
         exports: Each submodule and the public names it defines.
-        moved: Names the package no longer lists, and the module that holds each now:
-            they still resolve, with a :class:`DeprecationWarning` saying where.
     """
     homes = {name: module for module, names in exports.items() for name in names}
-    former = moved_names(package, moved or {}, stacklevel=3)
 
     def module_getattr(name: str) -> object:
         home = homes.get(name)
@@ -43,6 +34,6 @@ def lazy_exports(
             # Kept, so the next access is a plain attribute and this hook is not asked again.
             setattr(sys.modules[package], name, value)
             return value
-        return former(name)
+        raise AttributeError(f"module {package!r} has no attribute {name!r}")
 
     return module_getattr

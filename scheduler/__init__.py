@@ -22,7 +22,7 @@ Imports between the top-level packages flow one way: ``worker`` → ``scheduler`
 
 from __future__ import annotations
 
-from plugins.deprecation import moved_names as _moved_names
+from plugins.core import ExecutionError, Phase, PhaseInfo
 from plugins.errors import (
     AccessDeniedError,
     BackendUnavailableError,
@@ -37,9 +37,10 @@ from plugins.errors import (
     PluginNotFoundError,
     StorageError,
 )
+from scheduler.backend.indexes import PhaseCount
 from scheduler.client import Client, Execution, Submission
 from scheduler.clock import Clock, ManualClock
-from scheduler.model import CacheStatus
+from scheduler.model import CacheStatus, Cursor, Event, ExecutionFilter, ExecutionRecord
 from scheduler.settings import Settings
 
 __all__ = [
@@ -50,36 +51,24 @@ __all__ = [
     "Clock",
     "ConfigError",
     "ContentionError",
+    "Cursor",
+    "Event",
     "Execution",
+    "ExecutionError",
     "ExecutionExistsError",
     "ExecutionFailedError",
+    "ExecutionFilter",
     "ExecutionNotFoundError",
+    "ExecutionRecord",
     "ExecutionTimeoutError",
     "FlyteCeleryError",
     "InvalidSubmissionError",
     "ManualClock",
+    "Phase",
+    "PhaseCount",
+    "PhaseInfo",
     "PluginNotFoundError",
     "Settings",
     "StorageError",
     "Submission",
 ]
-
-# Names this package exported before the layout change, and where they live now. They
-# still resolve, with a DeprecationWarning, until the next minor release.
-_MOVED = {
-    "DEFAULT_EVENT_LOG_CAP": "scheduler.backend",
-    "DEFAULT_LEASE": "scheduler.backend",
-    "DEFAULT_RETENTION": "scheduler.backend",
-    "ExecutionStore": "scheduler.backend",
-    "QuotaMetrics": "scheduler.backend",
-    "RedisRateLimiter": "scheduler.backend",
-    "RedisResourceManager": "scheduler.backend",
-    "Event": "scheduler.model",
-    "ExecutionRecord": "scheduler.model",
-    "WebAPIPhase": "scheduler.model",
-    "WebAPIState": "scheduler.model",
-    "execution_id": "scheduler.model",
-}
-
-
-__getattr__ = _moved_names(__name__, _MOVED)

@@ -115,14 +115,6 @@ __all__ = [
 ]
 
 
-# Names this package exported before its surface was narrowed, and where they live now.
-# They still resolve, with a DeprecationWarning, until the next minor release.
-_MOVED = {
-    "fixed_length_unique_id": "plugins.core.execution_id",
-    "parse_plugin_specs": "plugins.core.registry",
-}
-
-
 _EXPORTS = {
     "plugins.core.context": ("EventsRecorder", "SignalAsync", "TaskExecutionContext"),
     "plugins.core.execution_id": (
@@ -177,4 +169,4 @@ _EXPORTS = {
     ),
 }
 
-__getattr__ = _lazy_exports(__name__, _EXPORTS, _MOVED)
+__getattr__ = _lazy_exports(__name__, _EXPORTS)

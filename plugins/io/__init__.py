@@ -77,48 +77,6 @@ __all__ = [
 ]
 
 
-# Names this package exported before its surface was narrowed, and where they live now.
-# They still resolve, with a DeprecationWarning, until the next minor release.
-_MOVED = {
-    "BufferedOutputWriter": "plugins.io.writers",
-    "error_document": "plugins.io.writers",
-    "CachedInputReader": "plugins.io.readers",
-    "ERROR_FILE_BAD_FORMAT": "plugins.io.readers",
-    "ERROR_FILE_NOT_FOUND": "plugins.io.readers",
-    "EarliestFileErrorReader": "plugins.io.readers",
-    "NO_OUTPUTS_PRODUCED": "plugins.io.readers",
-    "SingleFileErrorReader": "plugins.io.readers",
-    "error_document_to_execution_error": "plugins.io.readers",
-    "OUTPUTS_NOT_FOUND": "plugins.io.validation",
-    "OUTPUTS_NOT_GENERATED": "plugins.io.validation",
-    "OUTPUT_SIZE_EXCEEDED": "plugins.io.validation",
-    "declares_outputs": "plugins.io.validation",
-    "phase_info_for_output_error": "plugins.io.validation",
-    "validate_output": "plugins.io.validation",
-    "DEFAULT_MAX_DOWNLOAD_BYTES": "plugins.io.datastore",
-    "CHECKPOINT_PREFIX": "plugins.io.paths",
-    "INDEX_LOOKUP_SUFFIX": "plugins.io.paths",
-    "PrecomputedRawOutputPaths": "plugins.io.paths",
-    "PrecomputedShardSelector": "plugins.io.paths",
-    "ShardSelector": "plugins.io.paths",
-    "SimpleInputFilePaths": "plugins.io.paths",
-    "attempt_raw_output_prefix": "plugins.io.paths",
-    "base36_shard_selector": "plugins.io.paths",
-    "construct_checkpoint_path": "plugins.io.paths",
-    "fnv32a": "plugins.io.paths",
-    "generate_alphabet": "plugins.io.paths",
-    "generate_arabic_numerals": "plugins.io.paths",
-    "get_index_lookup_path": "plugins.io.paths",
-    "get_task_template_path": "plugins.io.paths",
-    "new_deterministic_unique_raw_output_path": "plugins.io.paths",
-    "new_raw_output_paths": "plugins.io.paths",
-    "new_sharded_deterministic_raw_output_path": "plugins.io.paths",
-    "new_sharded_raw_output_path": "plugins.io.paths",
-    "new_task_id_raw_output_path": "plugins.io.paths",
-    "previous_checkpoint_path": "plugins.io.paths",
-}
-
-
 _EXPORTS = {
     "plugins.io.datastore": ("DataStore", "Metadata", "join_reference"),
     "plugins.io.interfaces": (
@@ -149,4 +107,4 @@ _EXPORTS = {
     "plugins.io.writers": ("RemoteFileOutputWriter",),
 }
 
-__getattr__ = _lazy_exports(__name__, _EXPORTS, _MOVED)
+__getattr__ = _lazy_exports(__name__, _EXPORTS)

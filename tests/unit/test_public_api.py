@@ -93,14 +93,14 @@ PLUGINS_PINS: dict[str, frozenset[str]] = {
 # The user's API is the top of ``scheduler``; each subpackage's ``__init__`` is the
 # narrow surface the layers above it use.
 SCHEDULER_PINS: dict[str, frozenset[str]] = {
+    # The Client, its Execution handle, and every type they take or return.
     "scheduler": frozenset({
         "AccessDeniedError", "BackendUnavailableError", "CacheStatus", "Client", "Clock",
-    "ConfigError",
-        "ContentionError", "Execution",
-        "ExecutionExistsError", "ExecutionFailedError", "ExecutionNotFoundError",
-        "ExecutionTimeoutError", "FlyteCeleryError", "InvalidSubmissionError", "ManualClock",
-        "PluginNotFoundError",
-        "Settings", "StorageError", "Submission",
+        "ConfigError", "ContentionError", "Cursor", "Event", "Execution", "ExecutionError",
+        "ExecutionExistsError", "ExecutionFailedError", "ExecutionFilter",
+        "ExecutionNotFoundError", "ExecutionRecord", "ExecutionTimeoutError",
+        "FlyteCeleryError", "InvalidSubmissionError", "ManualClock", "Phase", "PhaseCount",
+        "PhaseInfo", "PluginNotFoundError", "Settings", "StorageError", "Submission",
     }),
     "scheduler.client": frozenset({"Client", "Execution", "Submission"}),
     "scheduler.testing": frozenset({"Harness", "PublishedJob", "RedisServer"}),
@@ -205,32 +205,6 @@ def test_plugins_imports_nothing_above_it() -> None:
             assert f"import {upper}" not in text and f"from {upper}" not in text, source
 
 
-MOVED_FROM_SCHEDULER = {
-    "DEFAULT_EVENT_LOG_CAP": "scheduler.backend",
-    "DEFAULT_LEASE": "scheduler.backend",
-    "DEFAULT_RETENTION": "scheduler.backend",
-    "ExecutionStore": "scheduler.backend",
-    "QuotaMetrics": "scheduler.backend",
-    "RedisRateLimiter": "scheduler.backend",
-    "RedisResourceManager": "scheduler.backend",
-    "Event": "scheduler.model",
-    "ExecutionRecord": "scheduler.model",
-    "WebAPIPhase": "scheduler.model",
-    "WebAPIState": "scheduler.model",
-    "execution_id": "scheduler.model",
-}
-
-
-@pytest.mark.parametrize(("name", "home"), MOVED_FROM_SCHEDULER.items())
-def test_names_moved_out_of_scheduler_still_resolve_with_a_warning(name: str, home: str) -> None:
-    import scheduler
-
-    with pytest.warns(DeprecationWarning, match=f"moved to {home}.{name}"):
-        value = getattr(scheduler, name)
-    assert value is getattr(importlib.import_module(home), name)
-    assert name not in scheduler.__all__
-
-
 def test_an_unknown_scheduler_name_is_an_attribute_error() -> None:
     import scheduler
 
@@ -239,38 +213,18 @@ def test_an_unknown_scheduler_name_is_an_attribute_error() -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["ExecutionFailedError", "ExecutionNotFoundError", "InvalidSubmissionError"]
-)
-def test_errors_once_exported_by_scheduler_client_still_resolve(name: str) -> None:
-    import plugins.errors
-    import scheduler.client
-
-    with pytest.warns(DeprecationWarning, match=f"moved to plugins.errors.{name}"):
-        value = getattr(scheduler.client, name)
-    assert value is getattr(plugins.errors, name)
-    with pytest.raises(AttributeError):
-        _ = scheduler.client.Nonexistent  # type: ignore[attr-defined]
-
-
-@pytest.mark.parametrize(
-    ("package", "name", "home"),
+    ("package", "name"),
     [
-        ("plugins.io", "BufferedOutputWriter", "plugins.io.writers"),
-        ("plugins.io", "validate_output", "plugins.io.validation"),
-        ("plugins.io", "fnv32a", "plugins.io.paths"),
-        ("plugins.io", "EarliestFileErrorReader", "plugins.io.readers"),
-        ("plugins.io", "DEFAULT_MAX_DOWNLOAD_BYTES", "plugins.io.datastore"),
-        ("plugins.core", "fixed_length_unique_id", "plugins.core.execution_id"),
-        ("plugins.core", "parse_plugin_specs", "plugins.core.registry"),
+        ("scheduler", "ExecutionStore"),
+        ("scheduler", "WebAPIState"),
+        ("scheduler.client", "ExecutionFailedError"),
+        ("plugins.io", "BufferedOutputWriter"),
+        ("plugins.core", "parse_plugin_specs"),
     ],
 )
-def test_names_moved_out_of_plugins_packages_still_resolve(
-    package: str, name: str, home: str
-) -> None:
+def test_a_name_a_package_does_not_export_is_an_attribute_error(package: str, name: str) -> None:
+    # Never released under these packages' names (0.1.0.dev0, no tags): no shims, no warnings.
     module = importlib.import_module(package)
-    with pytest.warns(DeprecationWarning, match=f"moved to {home}.{name}"):
-        value = getattr(module, name)
-    assert value is getattr(importlib.import_module(home), name)
     assert name not in module.__all__
-    with pytest.raises(AttributeError):
-        _ = module.Nonexistent
+    with pytest.raises(AttributeError, match=f"has no attribute {name!r}"):
+        getattr(module, name)
