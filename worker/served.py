@@ -4,7 +4,7 @@ Connector modules a worker imports (``FLYTE_CELERY_CONNECTOR_MODULES``) register
 types that neither clients nor the scheduler may know. The worker's main process
 publishes every type its registry serves, with its plugin id, to Redis
 (:class:`~scheduler.backend.ServedTypes`) when it is ready and then every
-:data:`PUBLISH_PERIOD`; the entries expire when it stops.
+:data:`~scheduler.backend.SERVED_PERIOD`; the entries expire when it stops.
 """
 
 from __future__ import annotations
@@ -17,15 +17,13 @@ from typing import Any
 
 from celery import signals
 
+from scheduler.backend import SERVED_PERIOD
 from scheduler.runtime import Runtime
 from scheduler.settings import Settings
 
-__all__ = ["PUBLISH_PERIOD", "ServedPublisher", "install"]
+__all__ = ["ServedPublisher", "install"]
 
 log = logging.getLogger(__name__)
-
-PUBLISH_PERIOD = timedelta(seconds=10)
-"""How often a worker publishes its task types; they expire after six periods."""
 
 
 class ServedPublisher:
@@ -40,7 +38,7 @@ class ServedPublisher:
     def __init__(
         self,
         runtime: Runtime,
-        period: timedelta = PUBLISH_PERIOD,
+        period: timedelta = SERVED_PERIOD,
         wait: Callable[[timedelta], bool] | None = None,
     ) -> None:
         self._runtime = runtime
@@ -53,6 +51,7 @@ class ServedPublisher:
     def publish(self) -> bool:
         """Publish once; whether it reached Redis (a failure is logged once per outage)."""
         try:
+            # Six of its periods, as SERVED_LIFETIME is six of SERVED_PERIOD.
             routes = self._runtime.publish_served(claims=False, ttl=self._period * 6)
         except Exception as exc:
             if not self._failing:

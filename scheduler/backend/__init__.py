@@ -28,7 +28,7 @@ from scheduler.backend.lease import LeaderLease
 from scheduler.backend.limiter import RedisRateLimiter
 from scheduler.backend.quota import DEFAULT_LEASE, QuotaMetrics, RedisResourceManager
 from scheduler.backend.runs import RunLeases
-from scheduler.backend.served import ServedTypes
+from scheduler.backend.served import SERVED_LIFETIME, SERVED_PERIOD, ServedTypes
 from scheduler.backend.store import DEFAULT_EVENT_LOG_CAP, DEFAULT_RETENTION, ExecutionStore
 from scheduler.backend.tokens import TokenLedger
 from scheduler.backend.wake import WakeChannel
@@ -37,6 +37,8 @@ __all__ = [
     "DEFAULT_EVENT_LOG_CAP",
     "DEFAULT_LEASE",
     "DEFAULT_RETENTION",
+    "SERVED_LIFETIME",
+    "SERVED_PERIOD",
     "AclRole",
     "DoneChannel",
     "ExecutionStore",

@@ -23,7 +23,13 @@ from scheduler.backend.keys import Keys
 from scheduler.backend.scripts import decode, load_script, to_ms
 from scheduler.clock import Clock
 
-__all__ = ["ServedTypes"]
+__all__ = ["SERVED_LIFETIME", "SERVED_PERIOD", "ServedTypes"]
+
+SERVED_PERIOD = timedelta(seconds=10)
+"""How often each live process (a worker, the leading scheduler) publishes its task types."""
+
+SERVED_LIFETIME = SERVED_PERIOD * 6
+"""How long a publication lasts: a process that stops is forgotten after six periods."""
 
 
 class ServedTypes:

@@ -30,7 +30,7 @@ from typing import Any, cast
 
 from redis import Redis
 
-from plugins.errors import ConfigError, ExecutionExistsError
+from plugins.errors import ConfigError, ContentionError, ExecutionExistsError
 from scheduler.backend.creates import create_calls, plain
 from scheduler.backend.indexes import COUNTS, StoreIndexes, counter, ms_or_empty
 from scheduler.backend.keys import Keys
@@ -51,7 +51,12 @@ from scheduler.model.evolve import evolve
 from scheduler.model.listing import Cursor, ExecutionFilter
 from scheduler.model.redact import redact_event, redact_record
 
-__all__ = ["DEFAULT_EVENT_LOG_CAP", "DEFAULT_RETENTION", "ExecutionStore"]
+__all__ = ["CAS_ATTEMPTS", "DEFAULT_EVENT_LOG_CAP", "DEFAULT_RETENTION", "Change", "ExecutionStore"]
+
+CAS_ATTEMPTS = 50  # lost compare-and-sets before ExecutionStore.update gives up
+Change = Callable[
+    [ExecutionRecord], "tuple[ExecutionRecord, Sequence[Event]] | ExecutionRecord | None"
+]
 
 DEFAULT_RETENTION = timedelta(days=7)
 """How long a finished execution's record and events are kept."""
@@ -148,6 +153,29 @@ class ExecutionStore(StoreIndexes):
         if new.id != current.id:
             raise ValueError(f"cannot transition {current.id!r} into {new.id!r}")
         return self._write(current, evolve(new, version=current.version), events, job)
+
+    def update(
+        self, execution_id: str, apply: Change, *, known: ExecutionRecord | None = None,
+        job: str | None = None,
+    ) -> ExecutionRecord | None:  # fmt: skip
+        """Read, change and compare-and-set one record, again after each lost write.
+
+        ``apply`` gets the current record and returns ``(new, events to log first)``, the
+        record to leave it, or ``None`` to give up. ``known`` (a record just read) is tried
+        first; ``job`` names the Celery job on the events. Returns the written record, the
+        current one if left, or ``None`` (gone, or given up).
+
+        Raises:
+            ContentionError: :data:`CAS_ATTEMPTS` writes in a row lost to other writers.
+        """
+        for _ in range(CAS_ATTEMPTS):
+            current, known = known or self.get(execution_id), None
+            change = None if current is None else apply(current)
+            if current is None or change is None or isinstance(change, ExecutionRecord):
+                return None if change is None else current
+            if (written := self.transition(current, *change, job=job)) is not None:
+                return written
+        raise ContentionError(f"execution {execution_id}: too much contention to update it")
 
     def create_many(
         self, records: Sequence[ExecutionRecord], batch: int = 1000

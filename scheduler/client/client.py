@@ -19,7 +19,6 @@ from flyteidl.core import literals_pb2, tasks_pb2
 
 from plugins.core import Phase
 from plugins.errors import (
-    ContentionError,
     ExecutionExistsError,
     ExecutionNotFoundError,
     FlyteCeleryError,
@@ -59,9 +58,6 @@ def _reaching_redis(method: Callable[P, R]) -> Callable[P, R]:
             raise project_error(exc) from exc
 
     return call
-
-
-_CAS_ATTEMPTS = 50
 
 
 class Client:
@@ -362,16 +358,17 @@ class Client:
     def _update(
         self, exec_id: str, change: Callable[[ExecutionRecord], ExecutionRecord]
     ) -> ExecutionRecord:
-        for _ in range(_CAS_ATTEMPTS):
-            current = self.record(exec_id)
+        def apply(
+            current: ExecutionRecord,
+        ) -> tuple[ExecutionRecord, list[Event]] | ExecutionRecord:
             new = change(current)
-            if new is current:
-                return current
-            written = self.runtime.store.transition(current, new)
-            if written is not None:
-                self.runtime.wake.notify()
-                return written
-        raise ContentionError(f"execution {exec_id}: too much contention to update it")
+            return current if new is current else (new, [])
+
+        written = self.runtime.store.update(exec_id, apply, known=self.record(exec_id))
+        if written is None:  # deleted since it was read
+            raise ExecutionNotFoundError(f"no execution {exec_id!r}")
+        self.runtime.wake.notify()
+        return written
 
     def signal(self, exec_id: str) -> None:
         """Get the execution's remote status now rather than at the next resync.

@@ -30,7 +30,7 @@ import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from scheduler.backend import LeaderLease
+from scheduler.backend import SERVED_LIFETIME, SERVED_PERIOD, LeaderLease
 from scheduler.engine.cache_gate import CacheGate
 from scheduler.engine.gets import dispatch_gets, next_gets
 from scheduler.engine.launch import Launcher
@@ -42,9 +42,6 @@ from scheduler.runtime import Runtime
 __all__ = ["Engine"]
 
 log = logging.getLogger(__name__)
-
-SERVED_PERIOD = timedelta(seconds=10)
-"""How often the leader publishes the task types it routes; they expire after 6 periods."""
 
 ROUTER_WARM_UP = timedelta(seconds=15)
 """The longest the scheduler waits, at start-up, for a router's first discovery."""
@@ -138,7 +135,7 @@ class Engine:
         if self._served_at is not None and now - self._served_at < SERVED_PERIOD:
             return
         self._served_at = now
-        self.runtime.publish_served(claims=True, ttl=SERVED_PERIOD * 6)
+        self.runtime.publish_served(claims=True, ttl=SERVED_LIFETIME)
 
     def _next_wait(self, now: datetime) -> timedelta:
         settings = self.runtime.settings

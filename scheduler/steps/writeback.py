@@ -17,7 +17,6 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 
 from plugins.core import Phase, PhaseInfo
-from plugins.errors import ContentionError
 from plugins.io.validation import (
     declares_outputs,
     phase_info_for_output_error,
@@ -44,7 +43,6 @@ log = logging.getLogger(__name__)
 Apply = Callable[[ExecutionRecord], tuple[ExecutionRecord, list[Event]] | None]
 """Computes the new record and extra events from the current one (``None``: no change)."""
 
-_CAS_ATTEMPTS = 50
 
 _JOB: ContextVar[str | None] = ContextVar("flyte_celery_job", default=None)
 
@@ -103,23 +101,22 @@ class WriteBack:
         Raises:
             ContentionError: The write kept losing to other writers.
         """
-        store = self.runtime.store
-        for _ in range(_CAS_ATTEMPTS):
-            current, known = known or store.get(execution_id), None
-            if current is None or current.finished:
+        before: list[ExecutionRecord] = []
+
+        def change(current: ExecutionRecord) -> tuple[ExecutionRecord, list[Event]] | None:
+            if current.finished:
                 return None
             if expected_claim is not None and current.claim != expected_claim:
                 return None
-            change = apply(current)
-            if change is None:
-                return None
-            new, events = change
-            written = store.transition(current, new, events, job=_JOB.get())
-            if written is not None:
-                _note_failed(current, written)
-                self.wake_if_needed([written])
-                return written
-        raise ContentionError(f"execution {execution_id}: too much contention to write a result")
+            before[:] = [current]
+            return apply(current)
+
+        written = self.runtime.store.update(execution_id, change, known=known, job=_JOB.get())
+        if written is None:
+            return None
+        _note_failed(before[0], written)
+        self.wake_if_needed([written])
+        return written
 
     def update_many(self, items: Sequence[tuple[ExecutionRecord, Claim, Apply]]) -> None:
         """:meth:`update` for a batch: one round trip of compare-and-sets.

@@ -120,7 +120,8 @@ SCHEDULER_PINS: dict[str, frozenset[str]] = {
         "DEFAULT_EVENT_LOG_CAP", "DEFAULT_LEASE", "DEFAULT_RETENTION", "ExecutionStore", "Keys",
         "LeaderLease", "QuotaMetrics", "RedisRateLimiter", "RedisResourceManager",
         "Reservation", "ResultCache", "RunLeases", "ServedTypes", "TokenLedger", "WakeChannel",
-        "AclRole", "DoneChannel", "acl_rules", "setuser_command",
+        "AclRole", "DoneChannel", "SERVED_LIFETIME", "SERVED_PERIOD", "acl_rules",
+        "setuser_command",
     }),
     "scheduler.model": frozenset({
         "CacheKey", "CacheStatus", "Claim", "Cursor", "Event", "ExecutionFilter",
