@@ -12,6 +12,7 @@ import redis
 from hypothesis import HealthCheck, settings
 
 from plugins.io import DataStore
+from tests.flytekit.hookserver import HookServer
 from tests.helpers import RedisServer, start_redis
 
 # Machines here are noisy: never fail a property on timing. CI gets more examples.
@@ -57,3 +58,13 @@ def redis_client(redis_server: RedisServer) -> Iterator[redis.Redis]:
     client.flushall()
     yield client
     client.close()
+
+
+@pytest.fixture
+def hook() -> Iterator[HookServer]:
+    """A local HTTP server that records what webhooks send it."""
+    server = HookServer()
+    try:
+        yield server
+    finally:
+        server.close()

@@ -13,14 +13,11 @@ from plugins.core import ErrorKind, Phase
 from scheduler import PluginNotFoundError
 from tests.engine.conftest import EngineHarness as Harness
 from tests.engine.conftest import finished
-from tests.engine.test_flytekit_connectors import hook
 from tests.flytekit import fktasks
 from tests.flytekit.connector_server import ConnectorServer, countdown_template
 from tests.flytekit.hookserver import HookServer
 from tests.flytekit.serialize import literals, template
 from tests.helpers import free_port
-
-__all__ = ["hook"]  # the fixture
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -15,15 +14,6 @@ from tests.engine.conftest import finished
 from tests.flytekit import fktasks
 from tests.flytekit.hookserver import HookServer
 from tests.flytekit.serialize import literals, template
-
-
-@pytest.fixture
-def hook() -> Iterator[HookServer]:
-    server = HookServer()
-    try:
-        yield server
-    finally:
-        server.close()
 
 
 def test_a_file_sensor_waits_for_its_file(harness_factory, tmp_path: Path) -> None:

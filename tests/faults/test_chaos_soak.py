@@ -44,7 +44,7 @@ from tests.faults.tally import tally
 from tests.helpers import wait_for
 from tests.integration.jobservice import JobService, Ledger
 from tests.integration.stack import Stack, wait_all
-from tests.integration.test_flows import seconds, submit_with_raw_inputs, template
+from tests.integration.templates import seconds, submit_with_raw_inputs, template
 from tests.tasks import sample
 
 SOAK = os.environ.get("FLYTE_CELERY_SOAK") == "1"

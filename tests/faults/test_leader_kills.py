@@ -23,7 +23,7 @@ from tests.faults.tally import tally
 from tests.helpers import wait_for
 from tests.integration.jobservice import JobService, Ledger
 from tests.integration.stack import Stack, wait_all
-from tests.integration.test_flows import seconds, template
+from tests.integration.templates import seconds, template
 from tests.tasks import sample
 
 SOAK = os.environ.get("FLYTE_CELERY_SOAK") == "1"

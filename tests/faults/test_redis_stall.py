@@ -39,7 +39,7 @@ from tests.faults.tally import tally
 from tests.helpers import wait_for
 from tests.integration.jobservice import JobService, Ledger
 from tests.integration.stack import Stack, wait_all
-from tests.integration.test_flows import seconds, template
+from tests.integration.templates import seconds, template
 
 STALL = 12.0
 """Seconds Redis stays paused: past redis-py's 5 s socket timeout and the 3 s run lease."""

@@ -22,7 +22,7 @@ from tests.faults.tally import tally
 from tests.helpers import wait_for
 from tests.integration.jobservice import JobService, Ledger
 from tests.integration.stack import Stack, wait_all
-from tests.integration.test_flows import seconds, template
+from tests.integration.templates import seconds, template
 
 
 @pytest.fixture

@@ -14,7 +14,6 @@ import pytest
 
 from plugins.core import Phase
 from scheduler import Execution, PluginNotFoundError
-from tests.engine.test_flytekit_connectors import hook
 from tests.flytekit import fktasks
 from tests.flytekit.connector_server import ConnectorServer, countdown_template
 from tests.flytekit.hookserver import HookServer
@@ -22,8 +21,6 @@ from tests.flytekit.serialize import literals, template
 from tests.flytekit.worker_connectors import shout_template
 from tests.helpers import RedisServer, wait_for
 from tests.integration.stack import Stack
-
-__all__ = ["hook"]  # the fixture
 
 
 @pytest.fixture

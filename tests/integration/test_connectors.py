@@ -5,14 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from plugins.core import Phase
-from tests.engine.test_flytekit_connectors import hook
 from tests.flytekit import fktasks
 from tests.flytekit.hookserver import HookServer
 from tests.flytekit.serialize import literals, template
 from tests.helpers import wait_for
 from tests.integration.stack import Stack
-
-__all__ = ["hook"]  # the fixture
 
 
 def test_connectors_run_in_a_worker(one_slot: Stack, tmp_path: Path, hook: HookServer) -> None:

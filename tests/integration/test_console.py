@@ -29,7 +29,8 @@ from scheduler.testing import RedisServer
 from tests.helpers import free_port, wait_for
 from tests.integration.browser import chromium, console_post, until
 from tests.integration.stack import ROOT, Stack
-from tests.integration.test_metrics import seconds, template
+from tests.integration.templates import seconds
+from tests.integration.templates import timed_template as template
 from tests.tasks import sample
 
 PASSWORD = "s3cret:with colon"  # everything after the first colon is the password

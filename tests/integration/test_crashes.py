@@ -14,7 +14,7 @@ from plugins.core import Phase
 from tests.helpers import wait_for
 from tests.integration.jobservice import Ledger
 from tests.integration.stack import Stack, wait_all
-from tests.integration.test_flows import seconds, template
+from tests.integration.templates import seconds, template
 
 
 def no_token_left(stack: Stack) -> bool:

@@ -3,83 +3,22 @@
 from __future__ import annotations
 
 import time
-import uuid
-from datetime import UTC, datetime, timedelta
 
 import pytest
-from flyteidl.core import interface_pb2, literals_pb2, tasks_pb2, types_pb2
-from google.protobuf import struct_pb2
+from flyteidl.core import tasks_pb2
 
 from plugins.core import Phase, PluginRegistry
 from plugins.errors import PluginNotFoundError
-from scheduler import Client, Execution, InvalidSubmissionError
-from scheduler.model import ExecutionRecord, execution_id
-from scheduler.runtime import execution_prefix
+from scheduler import Client, InvalidSubmissionError
 from tests.helpers import wait_for
 from tests.integration import plugins as test_plugins
 from tests.integration.conftest import BROKERS
 from tests.integration.jobservice import Ledger
 from tests.integration.stack import Stack, wait_all
+from tests.integration.templates import seconds, submit_with_raw_inputs, template
 
 # Every flow runs on both brokers: Redis (the default) and RabbitMQ.
 pytestmark = pytest.mark.parametrize("broker", BROKERS, indirect=True, scope="module")
-
-
-def template(
-    task_type: str,
-    *,
-    retries: int = 0,
-    timeout: float | None = None,
-    custom: dict[str, float] | None = None,
-) -> tasks_pb2.TaskTemplate:
-    t = tasks_pb2.TaskTemplate(type=task_type)
-    t.id.name = f"it.{task_type}"
-    t.metadata.retries.retries = retries
-    if timeout is not None:
-        t.metadata.timeout.FromTimedelta(timedelta(seconds=timeout))
-    if custom:
-        t.custom.CopyFrom(
-            struct_pb2.Struct(
-                fields={k: struct_pb2.Value(number_value=v) for k, v in custom.items()}
-            )
-        )
-    var = interface_pb2.Variable(type=types_pb2.LiteralType(simple=types_pb2.FLOAT))
-    t.interface.inputs.variables["seconds"].CopyFrom(var)
-    t.interface.outputs.variables["seconds"].CopyFrom(var)
-    return t
-
-
-def seconds(value: float) -> dict[str, literals_pb2.Literal]:
-    lit = literals_pb2.Literal()
-    lit.scalar.primitive.float_value = value
-    return {"seconds": lit}
-
-
-def submit_with_raw_inputs(
-    client: Client, task: tasks_pb2.TaskTemplate, raw_inputs: bytes, project: str
-) -> Execution:
-    """Create an execution whose inputs.pb holds ``raw_inputs``, as a corrupted store would."""
-    name = f"raw{uuid.uuid4().hex[:12]}"
-    prefix = execution_prefix(client.settings.storage, project, "development", name)
-    client.runtime.data_store.write_protobuf(f"{prefix}/task.pb", task)
-    client.runtime.data_store.write_raw(f"{prefix}/inputs.pb", raw_inputs)
-    now = datetime.now(UTC)
-    record = ExecutionRecord(
-        id=execution_id(project, "development", name),
-        project=project,
-        domain="development",
-        name=name,
-        task_type=task.type,
-        template_uri=f"{prefix}/task.pb",
-        inputs_uri=prefix,
-        output_prefix=f"{prefix}/data",
-        created_at=now,
-        updated_at=now,
-        pending=True,
-    )
-    client.runtime.store.create(record)
-    client.runtime.wake.notify()
-    return client.get(record.id)
 
 
 @pytest.fixture

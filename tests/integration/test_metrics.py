@@ -10,33 +10,16 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from flyteidl.core import interface_pb2, literals_pb2, tasks_pb2, types_pb2
 from prometheus_client.parser import text_string_to_metric_families
 
 from plugins.core import Phase
 from tests.helpers import free_port, wait_for
 from tests.integration.jobservice import Ledger
 from tests.integration.stack import ROOT, Stack, wait_all
+from tests.integration.templates import seconds
+from tests.integration.templates import timed_template as template
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
-
-
-def template(task_type: str, *, cached: bool = False) -> tasks_pb2.TaskTemplate:
-    t = tasks_pb2.TaskTemplate(type=task_type)
-    t.id.name = f"metrics.{task_type}"
-    var = interface_pb2.Variable(type=types_pb2.LiteralType(simple=types_pb2.FLOAT))
-    t.interface.inputs.variables["seconds"].CopyFrom(var)
-    t.interface.outputs.variables["seconds"].CopyFrom(var)
-    if cached:
-        t.metadata.discoverable = True
-        t.metadata.discovery_version = "1"
-    return t
-
-
-def seconds(value: float) -> dict[str, literals_pb2.Literal]:
-    lit = literals_pb2.Literal()
-    lit.scalar.primitive.float_value = value
-    return {"seconds": lit}
 
 
 def readme_metrics() -> set[str]:

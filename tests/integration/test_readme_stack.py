@@ -8,7 +8,7 @@ import types
 import pytest
 
 from tests.integration.stack import Stack
-from tests.unit.test_readme import README, python_blocks
+from tests.readme_blocks import README, python_blocks
 
 
 def test_readme_stack_examples_run(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:

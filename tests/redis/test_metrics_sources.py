@@ -23,7 +23,7 @@ from scheduler.metrics import (
 )
 from scheduler.runtime import Runtime
 from tests.helpers import free_port
-from tests.redis.test_store import T0, record
+from tests.redis.records import T0, record
 
 
 @pytest.fixture

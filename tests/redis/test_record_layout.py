@@ -34,7 +34,7 @@ from scheduler.model import (
 )
 from scheduler.model.cache_key import CacheStatus
 from tests.helpers import RedisServer
-from tests.redis.test_store import T0, record, records
+from tests.redis.records import T0, record, records
 
 RESYNC = timedelta(seconds=30)
 

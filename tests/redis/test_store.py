@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import multiprocessing
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 import redis
 from hypothesis import given
-from hypothesis import strategies as st
 
 from plugins.core import ErrorKind, ExecutionError, Phase
 from plugins.errors import ConfigError, ExecutionExistsError
@@ -20,34 +19,13 @@ from scheduler.model import (
     ExecutionFilter,
     ExecutionRecord,
     Step,
-    TeardownKind,
     WebAPIPhase,
     WebAPIState,
     execution_id,
 )
 from tests.helpers import RedisServer
 from tests.redis import workers
-from tests.strategies import aware_datetimes, execution_errors, json_values
-
-T0 = datetime(2026, 1, 1, tzinfo=UTC)
-
-
-def record(name: str = "e1", **kw: object) -> ExecutionRecord:
-    fields: dict[str, object] = {
-        "id": execution_id("p", "d", name),
-        "project": "p",
-        "domain": "d",
-        "name": name,
-        "task_type": "echo",
-        "template_uri": f"memory://x/{name}/task.pb",
-        "inputs_uri": f"memory://x/{name}",
-        "output_prefix": f"memory://x/{name}/out",
-        "created_at": T0,
-        "updated_at": T0,
-        "pending": True,
-    }
-    fields.update(kw)
-    return ExecutionRecord(**fields)  # type: ignore[arg-type]
+from tests.redis.records import T0, record, records
 
 
 @pytest.fixture
@@ -323,36 +301,6 @@ def test_two_processes_race_and_exactly_one_wins_each_round(
     assert final is not None and final.version == rounds + 1 and final.phase_version == rounds
     keys = [(e.attempt, e.phase, e.version) for e in store.events("p/d/race")]
     assert len(keys) == len(set(keys)) == rounds + 1
-
-
-records = st.builds(
-    record,
-    name=st.text(alphabet="abcdefghij0123456789-", min_size=1, max_size=12),
-    attempt=st.integers(min_value=0, max_value=50),
-    phase=st.sampled_from(Phase),
-    phase_version=st.integers(min_value=0, max_value=2**32 - 1),
-    reason=st.text(max_size=20),
-    finished=st.booleans(),
-    plugin_state=json_values,
-    last_error=st.none() | execution_errors,
-    next_get_at=st.none() | aware_datetimes,
-    retries=st.integers(min_value=0, max_value=10),
-    timeout=st.none() | st.timedeltas(min_value=timedelta(seconds=1), max_value=timedelta(days=2)),
-    token_namespace=st.none() | st.text(max_size=10),
-    teardown=st.sampled_from([None, TeardownKind.ABORT, TeardownKind.TIMEOUT]),
-    teardown_reason=st.text(max_size=10),
-    not_before=st.none() | aware_datetimes,
-    phase_info=st.none() | st.dictionaries(st.text(max_size=5), json_values, max_size=3),
-    signal_pending=st.booleans(),
-    webapi=st.builds(
-        WebAPIState,
-        phase=st.sampled_from(WebAPIPhase),
-        sync_failure_count=st.integers(min_value=0, max_value=10),
-        resource_meta=st.none() | st.text(max_size=20),
-        allocation_start=st.none() | aware_datetimes,
-        launched_at=st.none() | aware_datetimes,
-    ),
-)
 
 
 @given(records)

@@ -188,3 +188,14 @@ def test_only_the_model_changes_an_execution_records_fields() -> None:
                     where = path.relative_to(ROOT)
                     offenders.append(f"{where}:{node.lineno} sets {', '.join(sorted(changed))}")
     assert offenders == [], offenders
+
+
+def test_tests_take_shared_helpers_from_helper_modules_only() -> None:
+    """A test module imports no other test module: what two tiers share lives in a helper."""
+    offenders = []
+    for path in sorted((ROOT / "tests").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            module = node.module if isinstance(node, ast.ImportFrom) else None
+            if module and module.startswith("tests.") and module.split(".")[-1].startswith("test_"):
+                offenders.append(f"{path.relative_to(ROOT)}:{node.lineno} {module}")
+    assert offenders == [], offenders
