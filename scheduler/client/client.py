@@ -364,10 +364,12 @@ class Client:
             new = change(current)
             return current if new is current else (new, [])
 
-        written = self.runtime.store.update(exec_id, apply, known=self.record(exec_id))
+        known = self.record(exec_id)
+        written = self.runtime.store.update(exec_id, apply, known=known)
         if written is None:  # deleted since it was read
             raise ExecutionNotFoundError(f"no execution {exec_id!r}")
-        self.runtime.wake.notify()
+        if written.version != known.version:  # written: the scheduler has something to do
+            self.runtime.wake.notify()
         return written
 
     def signal(self, exec_id: str) -> None:
