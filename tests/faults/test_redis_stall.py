@@ -41,11 +41,17 @@ from tests.integration.jobservice import JobService, Ledger
 from tests.integration.stack import Stack, wait_all
 from tests.integration.templates import seconds, template
 
+RUN_LEASE = timedelta(seconds=5)
+"""Shorter than the faults, so leases lapse in them. After Redis answers again, the scheduler
+waits one lease for the workers to renew theirs and write back. 3 s left too small a margin
+on a loaded 2-core machine: a write-back held up longer had its Get sent again. Production's
+lease is 15 s."""
+
 STALL = 12.0
-"""Seconds Redis stays paused: past redis-py's 5 s socket timeout and the 3 s run lease."""
+"""Seconds Redis stays paused: past redis-py's 5 s socket timeout and the run lease."""
 
 FULL = 8.0
-"""Seconds Redis stays full: Gets fall due every second, and the run lease is 3 s."""
+"""Seconds Redis stays full: Gets fall due every second, and past the run lease."""
 
 
 @pytest.fixture
@@ -53,7 +59,7 @@ def paused(tmp_path: Path, job_service: JobService) -> Iterator[tuple[RedisServe
     server = RedisServer.start(tmp_path)
     # The visibility timeout as in production: longer than the stall, so Celery does not
     # deliver the running job a second time (that is the claims' and leases' business).
-    overrides = {"visibility_timeout": timedelta(minutes=2)}
+    overrides = {"visibility_timeout": timedelta(minutes=2), "run_lease": RUN_LEASE}
     stack = Stack(server.url, tmp_path, job_service.url, overrides=overrides)
     try:
         stack.start_worker("w1")
