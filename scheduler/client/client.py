@@ -358,17 +358,19 @@ class Client:
     def _update(
         self, exec_id: str, change: Callable[[ExecutionRecord], ExecutionRecord]
     ) -> ExecutionRecord:
+        changed: list[bool] = []
+
         def apply(
             current: ExecutionRecord,
         ) -> tuple[ExecutionRecord, list[Event]] | ExecutionRecord:
             new = change(current)
+            changed[:] = [new is not current]
             return current if new is current else (new, [])
 
-        known = self.record(exec_id)
-        written = self.runtime.store.update(exec_id, apply, known=known)
+        written = self.runtime.store.update(exec_id, apply, known=self.record(exec_id))
         if written is None:  # deleted since it was read
             raise ExecutionNotFoundError(f"no execution {exec_id!r}")
-        if written.version != known.version:  # written: the scheduler has something to do
+        if changed == [True]:  # written: the scheduler has something to do
             self.runtime.wake.notify()
         return written
 

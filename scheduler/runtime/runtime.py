@@ -166,18 +166,19 @@ class Runtime:
         return bool(expected)
 
     def end_attempt(
-        self, record: ExecutionRecord, now: datetime, info: PhaseInfo
+        self, record: ExecutionRecord, now: datetime | None, info: PhaseInfo
     ) -> tuple[ExecutionRecord, list[Event]]:
         """End the attempt with ``info``: release its quota token, then retry or finish.
 
         The release is Flyte's finalize, and idempotent: a write that loses its race and is
         applied again releases nothing twice. The record that comes back is the next
         attempt's, or the execution's end, with the events of the change
-        (:func:`~scheduler.model.machine.finish_attempt`).
+        (:func:`~scheduler.model.machine.finish_attempt`). ``now`` ``None`` reads the clock
+        once the token is released.
         """
         if record.token_namespace is not None:
             self.tokens.release(record.token_namespace, record.token)
-        return machine.finish_attempt(record, now, info, self.policy)
+        return machine.finish_attempt(record, now or self.clock(), info, self.policy)
 
     # -- routing -------------------------------------------------------------------------------
 

@@ -68,19 +68,24 @@ def apply_observation(
     message = observation.error
 
     def failed(r: ExecutionRecord) -> tuple[ExecutionRecord, list[Event]]:
-        return failed_get(wb.runtime, r, now, message, caching)
+        new, events, _ = failed_get(wb.runtime, r, now, message, caching)
+        return new, events
 
     _write_back(wb, [(record, expected, failed)], f"{record.id} Get")
 
 
 def failed_get(
     runtime: Runtime, record: ExecutionRecord, now: datetime, message: str, caching: CachingConfig
-) -> tuple[ExecutionRecord, list[Event]]:
-    """A failed Get counted; past the plugin's budget, the attempt ends with it."""
+) -> tuple[ExecutionRecord, list[Event], bool]:
+    """A failed Get counted; past the plugin's budget, the attempt ends with it.
+
+    Returns:
+        The next record, the events of its change, and whether the attempt ended.
+    """
     outcome = machine.get_failed(record, now, message, caching)
     if isinstance(outcome, PhaseInfo):
-        return runtime.end_attempt(record, now, outcome)
-    return outcome, []
+        return *runtime.end_attempt(record, now, outcome), True
+    return outcome, [], False
 
 
 def apply_observations(

@@ -194,8 +194,10 @@ class WebAPISteps:
             if observation.info is not None:
                 observed = machine.observed(created, now, observation.info, caching)
                 return observed, [launched] if observed.event_key() != created.event_key() else []
-            ended, events = failed_get(self.runtime, created, now, observation.error, caching)
-            return ended, [launched, *events] if events else []
+            new, events, ended = failed_get(self.runtime, created, now, observation.error, caching)
+            # The launch is logged only with the attempt's end: a Get still within its
+            # budget leaves it to the next observation (as the first Get's own event).
+            return new, [launched, *events] if ended else []
 
         return apply
 

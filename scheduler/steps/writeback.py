@@ -223,7 +223,7 @@ class WriteBack:
 
         def apply(record: ExecutionRecord) -> tuple[ExecutionRecord, list[Event]]:
             final = info(record) if callable(info) else info
-            new, events = self.runtime.end_attempt(record, self.runtime.clock(), final)
+            new, events = self.runtime.end_attempt(record, None, final)
             return bookkeeping.cached(new, cache_status), [*before, *events]
 
         return apply

@@ -396,3 +396,18 @@ def test_a_batched_observation_that_loses_its_write_is_applied_to_the_latest_rec
     after = ex.refresh().record
     assert after.claim is None and after.phase_version == 7  # the observation landed
     assert after.version > claimed.version + 1  # after the signal's write, not instead of it
+
+
+def test_a_first_get_that_ends_the_attempt_keeps_the_launch_in_the_events(
+    harness_factory,
+) -> None:
+    # No failed Get tolerated: the Get that comes with Create ends the attempt at once.
+    h: Harness = harness_factory(plugin_configs={"remote": {"caching": {"maxSystemFailures": 0}}})
+    h.service.fail_gets_after = 0
+    ex = h.client.submit(template("remote"), ints(x=1))
+    h.drain()
+    phases = [(e.attempt, e.phase, e.version) for e in ex.events()]
+    assert (0, Phase.QUEUED, 2) in phases, phases  # "launched": Create returned a handle
+    assert ex.refresh().phase is Phase.PERMANENT_FAILURE
+    err = ex.error()
+    assert err is not None and err.code == "AutoRefreshCacheFailed"
