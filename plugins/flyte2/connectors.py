@@ -26,7 +26,7 @@ import base64
 import importlib
 import inspect
 import logging
-import os
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,7 +36,7 @@ from flyteidl.core import literals_pb2
 from plugins.core import PhaseInfo, PluginSetupContext
 from plugins.core.secrets import SecretManager
 from plugins.errors import SecretNotFoundError
-from plugins.flytekit.connectors import MODULES_VARIABLE, ConnectorHandle
+from plugins.flytekit.connectors import ConnectorHandle, import_connector_modules
 from plugins.flytekit.loop import run_on_loop
 from plugins.flytekit.requests import rendered_template, task_execution_metadata
 from plugins.flytekit.status import resource_status
@@ -119,11 +119,11 @@ async def _native_inputs(template: Any, inputs: literals_pb2.LiteralMap) -> dict
     return native
 
 
-async def _resource(connector: Any, method: str, meta: Any, secrets: dict[str, str]) -> Any:
+async def _resource_proto(call: Coroutine[Any, Any, Any]) -> Any:
+    """The ``Resource`` a connector's call returns, as flyteidl2's message."""
     from flyte.connectors._connector import get_resource_proto
 
-    resource = await getattr(connector, method)(resource_meta=meta, **secrets)
-    return await get_resource_proto(resource)
+    return await get_resource_proto(await call)
 
 
 class Flyte2ConnectorPlugin(AsyncPlugin[Flyte2Handle, agent_pb2.Resource]):
@@ -174,29 +174,27 @@ class Flyte2ConnectorPlugin(AsyncPlugin[Flyte2Handle, agent_pb2.Resource]):
         )
         return handle, None
 
-    def _call(self, handle: Flyte2Handle, method: str) -> Any:
+    def _bound(self, handle: Flyte2Handle) -> tuple[Any, Any, dict[str, str]]:
+        """The handle's connector, its decoded resource meta, and the secrets its calls get."""
         connector = _connector(handle.task_type, handle.task_type_version)
         meta = connector.metadata_type.decode(base64.b64decode(handle.resource_meta))
-        return run_on_loop(
-            _resource(connector, method, meta, _secrets(handle.secrets, self._secret_manager))
-        )
+        return connector, meta, _secrets(handle.secrets, self._secret_manager)
 
     def get(self, ctx: GetContext[Flyte2Handle]) -> agent_pb2.Resource:
         """The connector's ``get``, as flyteidl 1's ``Resource``."""
         from plugins.flyte2.idl import resource_v1
 
-        return resource_v1(self._call(ctx.resource_meta, "get"))
+        connector, meta, secrets = self._bound(ctx.resource_meta)
+        return resource_v1(
+            run_on_loop(_resource_proto(connector.get(resource_meta=meta, **secrets)))
+        )
 
     def delete(self, ctx: DeleteContext[Flyte2Handle]) -> None:
         """The connector's ``delete``; nothing to do if Create never succeeded."""
         if ctx.resource_meta is None:
             return
-        handle = ctx.resource_meta
-        connector = _connector(handle.task_type, handle.task_type_version)
-        meta = connector.metadata_type.decode(base64.b64decode(handle.resource_meta))
-        run_on_loop(
-            connector.delete(resource_meta=meta, **_secrets(handle.secrets, self._secret_manager))
-        )
+        connector, meta, secrets = self._bound(ctx.resource_meta)
+        run_on_loop(connector.delete(resource_meta=meta, **secrets))
 
     def status(self, ctx: StatusContext[Flyte2Handle, agent_pb2.Resource]) -> PhaseInfo:
         """Propeller's mapping; on success, the outputs the connector returned."""
@@ -216,12 +214,7 @@ def _import_connectors() -> bool:
             point.load()
         except Exception as exc:  # one broken package fails only the types it would serve
             log.error("cannot load Flyte 2 connector %r: %s", point.name, exc)
-    configured = [m.strip() for m in os.environ.get(MODULES_VARIABLE, "").split(",") if m.strip()]
-    for module in configured:
-        try:
-            importlib.import_module(module)
-        except Exception as exc:
-            log.error("%s: cannot import connector module %r: %s", MODULES_VARIABLE, module, exc)
+    import_connector_modules()
     return True
 
 

@@ -50,6 +50,7 @@ __all__ = [
     "ConnectorPlugin",
     "SyncConnectorPlugin",
     "connector_entries",
+    "import_connector_modules",
 ]
 
 log = logging.getLogger(__name__)
@@ -183,14 +184,23 @@ def _import_connector_modules() -> bool:
     except ImportError:
         return False
     remove_temporary_folders_at_exit()
+    import_connector_modules(*_BUILT_IN[1:])
+    return True
+
+
+def import_connector_modules(*first: str) -> None:
+    """Import ``first``, then the modules of ``FLYTE_CELERY_CONNECTOR_MODULES``.
+
+    Their connectors register as they are imported (flytekit's or Flyte 2's registry). A
+    module that fails to import is logged and skipped: it fails only the task types it
+    would have served.
+    """
     configured = [m.strip() for m in os.environ.get(MODULES_VARIABLE, "").split(",") if m.strip()]
-    for module in (*_BUILT_IN[1:], *configured):
+    for module in (*first, *configured):
         try:
             importlib.import_module(module)
         except Exception as exc:
-            # A missing connector package fails only the task types it would have served.
             log.error("%s: cannot import connector module %r: %s", MODULES_VARIABLE, module, exc)
-    return True
 
 
 def connector_entries() -> list[PluginEntry]:
