@@ -8,12 +8,12 @@ The path of an execution runs down the tree, and imports only ever point down it
 
 - :mod:`scheduler.cli`: the ``flyte-celery`` command, the standalone stack, the demo;
 - :mod:`scheduler.testing`: the engine harness for plugin authors' tests;
-- :mod:`scheduler.client`: submission and the :class:`Execution` handle;
-- :mod:`scheduler.engine`: the scheduler's tick (in ``celery beat``);
-- :mod:`scheduler.steps`: what a worker does for each job;
-- :mod:`scheduler.runtime`: the wiring of one process;
-- :mod:`scheduler.backend`: Redis keys, scripts, store, quotas, limiters, leases, cache;
-- :mod:`scheduler.model`: pure state: records, the state machine, steps and claims;
+- :mod:`scheduler._client`: submission and the :class:`Execution` handle;
+- :mod:`scheduler._engine`: the scheduler's tick (in ``celery beat``);
+- :mod:`scheduler._steps`: what a worker does for each job;
+- :mod:`scheduler._runtime`: the wiring of one process;
+- :mod:`scheduler._backend`: Redis keys, scripts, store, quotas, limiters, leases, cache;
+- :mod:`scheduler._model`: pure state: records, the state machine, steps and claims;
 - :mod:`scheduler.settings` and :mod:`scheduler.clock`: leaves everything may import.
 
 Imports between the top-level packages flow one way: ``worker`` → ``scheduler`` →
@@ -37,10 +37,10 @@ from plugins.errors import (
     PluginNotFoundError,
     StorageError,
 )
-from scheduler.backend.indexes import PhaseCount
-from scheduler.client import Client, Execution, Submission
+from scheduler._backend import PhaseCount
+from scheduler._client import Client, Execution, Submission
+from scheduler._model import CacheStatus, Cursor, Event, ExecutionFilter, ExecutionRecord
 from scheduler.clock import Clock, ManualClock
-from scheduler.model import CacheStatus, Cursor, Event, ExecutionFilter, ExecutionRecord
 from scheduler.settings import Settings
 
 __all__ = [

@@ -1,7 +1,7 @@
 """The one clock of flyte-celery: every entry point takes a :data:`Clock`.
 
 The scheduler's tick, the workers' steps and the client all read the time through
-the clock their :class:`~scheduler.runtime.Runtime` carries, so a test (or
+the clock their :class:`~scheduler._runtime.Runtime` carries, so a test (or
 :mod:`scheduler.testing`) can move time for all of them at once with a
 :class:`ManualClock`, and no code path calls ``datetime.now`` behind its back.
 

@@ -1,7 +1,7 @@
 """Test a plugin against a real Redis, with time injected and without Celery processes.
 
-:class:`Harness` wires the real :class:`~scheduler.engine.Engine`, the real worker
-:class:`~scheduler.steps.Steps` and a :class:`~scheduler.client.Client` to one
+:class:`Harness` wires the real :class:`~scheduler._engine.Engine`, the real worker
+:class:`~scheduler._steps.Steps` and a :class:`~scheduler._client.Client` to one
 Redis, one storage root and one :class:`~scheduler.clock.ManualClock`. Published
 jobs are collected and run inline, so a scenario is deterministic and needs no
 sleeps: submit, :meth:`Harness.drain`, :meth:`Harness.advance` the clock, and
@@ -36,13 +36,13 @@ import redis
 
 from plugins.core import PluginRegistry
 from plugins.errors import ConfigError
-from scheduler.client import Client
+from scheduler._client import Client
+from scheduler._engine import Engine
+from scheduler._model import Step
+from scheduler._runtime import Runtime
+from scheduler._steps import Steps
 from scheduler.clock import ManualClock
-from scheduler.engine import Engine
-from scheduler.model import Step
-from scheduler.runtime import Runtime
 from scheduler.settings import Settings
-from scheduler.steps import Steps
 
 __all__ = ["Harness", "PublishedJob", "RedisServer"]
 

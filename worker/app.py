@@ -26,8 +26,8 @@ from plugins.builtin.launcher_client import warm_up
 from plugins.builtin.privileges import protect_process
 from plugins.builtin.python_task import task_isolation
 from plugins.errors import ConfigError
+from scheduler._runtime import Runtime
 from scheduler.metrics import process_ended, serve_process_metrics
-from scheduler.runtime import Runtime
 from scheduler.settings import Settings
 from worker.broker import OutageLog, guard_lost_connection, treat_refused_writes_as_outage
 from worker.served import install as publish_served_types
@@ -82,7 +82,7 @@ def make_app(settings: Settings) -> Celery:
         task_default_queue=settings.queue_prefix,
         task_queues=[_queue(settings.queue_prefix)]
         + [_queue(q) for q in Runtime(settings).queues()],
-        beat_scheduler="scheduler.engine.beat:EngineScheduler",
+        beat_scheduler="scheduler._engine.beat:EngineScheduler",
         worker_hijack_root_logger=False,
     )
     return celery

@@ -43,7 +43,7 @@ from celery.app.amqp import AMQP as CeleryAMQP
 from kombu.connection import Connection
 from kombu.transport import redis as kombu_redis
 
-from scheduler.backend.refusals import WRITES_REFUSED
+from scheduler._backend import WRITES_REFUSED
 
 __all__ = [
     "AMQP",

@@ -1,11 +1,11 @@
 """The jobs that run plugin calls: ``create`` and ``get`` (batched), ``delete``, ``do``, ``handle``.
 
-Each job is a thin wrapper: :class:`scheduler.steps.Steps` checks the claim,
+Each job is a thin wrapper: :class:`scheduler._steps.Steps` checks the claim,
 calls the plugin under its rate limiter and writes the result back. The
 arguments name the execution, so Flower shows which execution a job serves.
 
 A job's run leases are owned by its task id and worker node: the main process takes
-them when it receives the job (:class:`scheduler.steps.leases.Reservations`), and the
+them when it receives the job (:class:`scheduler._steps.leases.Reservations`), and the
 pool process that runs it holds them under the same owner, so a job reserved by a
 worker that then dies comes back within the run lease, not the visibility timeout.
 """
@@ -22,12 +22,11 @@ from celery.signals import task_received, worker_process_init
 from celery.worker import state as worker_state
 
 from plugins.errors import JobFailedError
+from scheduler._model import Step
+from scheduler._runtime import Runtime
+from scheduler._steps import Reservations, Steps, running_job
 from scheduler.metrics import job_failures
-from scheduler.model import Step
-from scheduler.runtime import Runtime
 from scheduler.settings import Settings
-from scheduler.steps import Steps, running_job
-from scheduler.steps.leases import Reservations
 from worker.app import app
 
 __all__ = ["create", "delete", "do", "get", "handle", "steps"]

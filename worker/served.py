@@ -3,8 +3,8 @@
 Connector modules a worker imports (``FLYTE_CELERY_CONNECTOR_MODULES``) register task
 types that neither clients nor the scheduler may know. The worker's main process
 publishes every type its registry serves, with its plugin id, to Redis
-(:class:`~scheduler.backend.ServedTypes`) when it is ready and then every
-:data:`~scheduler.backend.SERVED_PERIOD`; the entries expire when it stops.
+(:class:`~scheduler._backend.ServedTypes`) when it is ready and then every
+:data:`~scheduler._backend.SERVED_PERIOD`; the entries expire when it stops.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from typing import Any
 
 from celery import signals
 
-from scheduler.backend import SERVED_PERIOD
-from scheduler.runtime import Runtime
+from scheduler._backend import SERVED_PERIOD
+from scheduler._runtime import Runtime
 from scheduler.settings import Settings
 
 __all__ = ["ServedPublisher", "install"]

@@ -13,7 +13,7 @@ In a worker process, up to ``caching.workers`` calls of one plugin run at once: 
 ``def`` methods each on a thread of the process, so they must be thread-safe (share a
 thread-safe client, or keep one per thread); ``async def`` methods on the process's one
 event loop, which outlives jobs, so an async client made on first use serves them all
-(see ``scheduler.runtime.PluginCalls``).
+(see ``scheduler._runtime.PluginCalls``).
 """
 
 from __future__ import annotations

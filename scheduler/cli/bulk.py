@@ -9,7 +9,7 @@ Each non-blank line (``#`` starts a comment line) is one submission, a JSON obje
 relative to the JSON Lines file), then optional ``inputs`` as ``submit --input``
 reads them (a number, a boolean, or ``[type:]value`` text), ``name``, and, with
 ``type``, ``retries`` and ``timeout``. Every line is checked before anything is
-stored (:meth:`~scheduler.client.Client.submit_many`); a bad line is named by its
+stored (:meth:`~scheduler._client.Client.submit_many`); a bad line is named by its
 number and nothing is submitted.
 """
 
@@ -22,8 +22,8 @@ from typing import Any
 from flyteidl.core import tasks_pb2
 
 from plugins.errors import InvalidSubmissionError
+from scheduler._client import Submission
 from scheduler.cli.inputs import parse_input, read_template, template_of_type
-from scheduler.client import Submission
 
 __all__ = ["read_submissions"]
 

@@ -18,12 +18,12 @@ from rich.console import Console
 
 from plugins.core import Phase, PluginRegistry
 from plugins.errors import PluginError
-from scheduler.backend import AclRole, Keys, setuser_command
+from scheduler._backend import AclRole, Keys, setuser_command
+from scheduler._client import Client, Execution
 from scheduler.cli.bulk import read_submissions
 from scheduler.cli.connect import connect
 from scheduler.cli.inputs import parse_input, read_template, template_of_type
 from scheduler.cli.views import HEADERS, execution_row, outcome, table, watch
-from scheduler.client import Client, Execution
 from scheduler.settings import Settings
 
 __all__ = ["COMMANDS"]

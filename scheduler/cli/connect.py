@@ -14,8 +14,8 @@ from datetime import timedelta
 import redis
 
 from plugins.errors import AccessDeniedError, BackendUnavailableError
-from scheduler.client import Client
-from scheduler.runtime import Runtime
+from scheduler._client import Client
+from scheduler._runtime import Runtime
 from scheduler.settings import Settings, masked_url
 
 __all__ = ["REDIS_URL_ENV", "connect"]
@@ -64,7 +64,7 @@ def connect(settings: Settings | None = None, *, timeout: timedelta | None = Non
             f"cannot reach Redis at {url}: {exc}" + ("" if configured else _NOT_SET)
         ) from None
     try:
-        seen = runtime.store.count() > 0 or bool(
+        seen = runtime.store.indexes.count() > 0 or bool(
             runtime.redis.exists(runtime.keys.leader, runtime.keys.served)
         )
     except redis.RedisError:

@@ -14,11 +14,11 @@ from typing import Any
 import click
 
 from plugins.core import Phase
+from scheduler._client import Client, Execution
 from scheduler.cli.connect import connect
 from scheduler.cli.demo import DEMO_PLUGIN_SPEC, SERVICE_ENV, JobServer, flytekit_rows, workload
 from scheduler.cli.standalone import Standalone
 from scheduler.cli.views import HEADERS, execution_row, table
-from scheduler.client import Client, Execution
 from scheduler.console import serve_metrics
 
 __all__ = ["COMMANDS"]

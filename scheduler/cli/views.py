@@ -22,7 +22,7 @@ from rich.table import Table
 
 from plugins.core import Phase
 from plugins.errors import ExecutionTimeoutError, FlyteCeleryError
-from scheduler.client import Execution
+from scheduler._client import Execution
 from scheduler.console.pages import error_summary, error_text, first_line, seconds, took
 from scheduler.console.values import primitive_value
 

@@ -28,8 +28,8 @@ from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from scheduler._runtime import Runtime
 from scheduler.metrics import processes_registry
-from scheduler.runtime import Runtime
 
 __all__ = ["DeploymentCollector", "metrics_registry", "serve_metrics"]
 
@@ -74,13 +74,13 @@ class DeploymentCollector(Collector):
             "Executions that finished in a terminal phase",
             labels=["task_type", "phase"],
         )
-        for count in store.phase_counts():
+        for count in store.indexes.phase_counts():
             family = done if count.phase.is_terminal() else open_
             family.add_metric([count.task_type, count.phase.name], count.count)
         yield open_
         yield done
         yield from self._quotas(quotas.namespaces())
-        due, pending, claims = store.backlog(self.clock())
+        due, pending, claims = store.indexes.backlog(self.clock())
         for name, help_text, value in (
             ("flyte_celery_due_backlog", "Gets due and not yet claimed", due),
             ("flyte_celery_pending_executions", "Executions with scheduler work due", pending),

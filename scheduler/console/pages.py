@@ -13,8 +13,8 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import quote, urlencode
 
 from plugins.core import ExecutionError, Phase
-from scheduler.backend.indexes import PhaseCount
-from scheduler.model import Event, ExecutionRecord, Step
+from scheduler._backend import PhaseCount
+from scheduler._model import Event, ExecutionRecord, Step
 
 __all__ = [
     "Row",

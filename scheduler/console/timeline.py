@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from scheduler.model import Event, ExecutionRecord
+from scheduler._model import Event, ExecutionRecord
 
 __all__ = ["Lane", "Segment", "Timeline", "timeline"]
 

@@ -31,8 +31,9 @@ from tornado.netutil import bind_sockets
 
 from plugins.core import Phase
 from plugins.errors import AccessDeniedError, ExecutionNotFoundError, FlyteCeleryError
-from scheduler.backend.indexes import PhaseCount
-from scheduler.client import Client, Execution
+from scheduler._backend import PhaseCount
+from scheduler._client import Client, Execution
+from scheduler._model import Cursor, ExecutionFilter
 from scheduler.console.auth import Users
 from scheduler.console.pages import (
     error_text,
@@ -50,7 +51,6 @@ from scheduler.console.pages import (
 from scheduler.console.template_view import LogLink, TemplateView, log_links, template_view
 from scheduler.console.timeline import timeline
 from scheduler.console.values import shown
-from scheduler.model import Cursor, ExecutionFilter
 
 __all__ = ["Console", "console_app", "serve_console"]
 

@@ -26,7 +26,7 @@ from google.protobuf import struct_pb2
 
 from plugins.core import Phase
 from scheduler import Client, Submission
-from scheduler.backend.keys import Keys
+from scheduler._backend.keys import Keys
 from tests.benchmarks.stacks import production_timings
 from tests.helpers import RedisServer, wait_for
 from tests.integration.stack import ROOT, Stack

@@ -34,7 +34,7 @@ import redis
 
 from plugins.core import Phase
 from scheduler import Client, Submission
-from scheduler.backend.keys import Keys
+from scheduler._backend.keys import Keys
 from tests.benchmarks.pytasks import inc
 from tests.benchmarks.stacks import production_timings
 from tests.flytekit import fktasks

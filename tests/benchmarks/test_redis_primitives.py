@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 import redis
 
 from plugins.core import AllocationStatus
-from scheduler.backend import ExecutionStore, RedisRateLimiter, RedisResourceManager
-from scheduler.model import ExecutionRecord
+from scheduler._backend import ExecutionStore, RedisRateLimiter, RedisResourceManager
+from scheduler._model import ExecutionRecord
 
 SECONDS = 2.0
 

@@ -24,7 +24,7 @@ from flyteidl.core import interface_pb2, literals_pb2, tasks_pb2, types_pb2
 from plugins.builtin import ECHO
 from plugins.core import PluginRegistry
 from scheduler import Client, Settings, Submission
-from scheduler.runtime import Runtime
+from scheduler._runtime import Runtime
 from tests.helpers import RedisServer
 from tests.object_store import PROTOCOL, SlowMemoryFileSystem
 

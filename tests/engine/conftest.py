@@ -26,8 +26,8 @@ from plugins.flytekit.connectors import connector_entries
 from plugins.flytekit.service import connector_service_entries
 from plugins.webapi import PluginConfig, PluginEntry
 from scheduler import Settings
+from scheduler._runtime import Runtime
 from scheduler.clock import ManualClock
-from scheduler.runtime import Runtime
 from scheduler.testing import Harness
 from tests.core_rounds import CoreCalls, CountingCorePlugin
 from tests.helpers import RedisServer

@@ -10,7 +10,7 @@ import pytest
 
 from plugins.core import Phase
 from scheduler import Submission
-from scheduler.model import Step
+from scheduler._model import Step
 from tests.engine.conftest import EngineHarness as Harness
 from tests.engine.conftest import ints, template
 from tests.remote_job import JobHandle, JobSpec, MemoryJobService

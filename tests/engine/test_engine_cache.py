@@ -10,7 +10,7 @@ from plugins.core import Phase
 from plugins.idl import literal_map
 from plugins.io import OUTPUTS_SUFFIX, join_reference
 from plugins.tasks.types import TransformContext, TypeEngine
-from scheduler.model import cache_key
+from scheduler._model import cache_key
 from tests.engine.conftest import EngineHarness as Harness
 from tests.engine.conftest import ints, template
 

@@ -9,10 +9,10 @@ import pytest
 
 from plugins.core import ErrorKind, Phase, PhaseInfo
 from plugins.errors import InvalidSubmissionError, PluginNotFoundError
-from scheduler.model import Claim, Step, WebAPIPhase
-from scheduler.runtime import AttemptContext
-from scheduler.steps.observe import Observation, apply_observations
-from scheduler.steps.writeback import WriteBack
+from scheduler._model import Claim, Step, WebAPIPhase
+from scheduler._runtime import AttemptContext
+from scheduler._steps.observe import Observation, apply_observations
+from scheduler._steps.writeback import WriteBack
 from tests.engine.conftest import EngineHarness as Harness
 from tests.engine.conftest import finished, ints, template
 

@@ -78,7 +78,7 @@ def test_bad_inputs_are_refused_at_submit_naming_the_input(harness_factory) -> N
         h.client.submit(sample.add, {})
     with pytest.raises(InvalidSubmissionError, match="has no input 'z'"):
         h.client.submit(sample.add, {"a": 1, "z": 2})
-    assert h.runtime.store.count() == 0
+    assert h.runtime.store.indexes.count() == 0
 
 
 def test_a_malformed_python_task_template_fails_clearly(harness_factory) -> None:

@@ -11,8 +11,8 @@ from datetime import timedelta
 
 from plugins.core import Phase
 from scheduler import Submission
-from scheduler.engine.gets import FULL_JOB_COALESCE, GET_COALESCE
-from scheduler.model import Step
+from scheduler._engine.gets import FULL_JOB_COALESCE, GET_COALESCE
+from scheduler._model import Step
 from tests.engine.conftest import EngineHarness as Harness
 from tests.engine.conftest import ints, template
 

@@ -7,7 +7,7 @@ import zlib
 import pytest
 
 from plugins.core import Phase
-from scheduler.runtime.redaction import MASK, Redactor
+from scheduler._runtime.redaction import MASK, Redactor
 from scheduler.settings import Settings
 from tests.engine.conftest import EngineHarness as Harness
 from tests.engine.conftest import finished

@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 
 from plugins.core import Phase
-from scheduler.backend.runs import run_member
-from scheduler.model import Claim, Step
+from scheduler._backend.runs import run_member
+from scheduler._model import Claim, Step
 from scheduler.testing import PublishedJob
 from tests.engine.conftest import EngineHarness as Harness
 from tests.engine.conftest import ints, template
@@ -149,7 +149,7 @@ def test_every_job_carries_a_time_limit(harness_factory) -> None:
 
 
 def test_a_job_reserved_on_receipt_runs_under_the_same_owner_only(harness_factory) -> None:
-    from scheduler.steps.leases import Reservations
+    from scheduler._steps.leases import Reservations
 
     h: Harness = harness_factory()
     execution_id, _ = claimed_create(h)
@@ -168,7 +168,7 @@ def test_a_job_reserved_on_receipt_runs_under_the_same_owner_only(harness_factor
 def test_a_job_reserved_by_a_worker_that_died_comes_back_within_the_lease(
     harness_factory,
 ) -> None:
-    from scheduler.steps.leases import Reservations
+    from scheduler._steps.leases import Reservations
 
     h: Harness = harness_factory()
     execution_id, _ = claimed_create(h)
@@ -187,7 +187,7 @@ def test_a_reservation_whose_job_left_the_worker_unrun_is_let_go_and_lapses(
     # Celery let go of the job before a pool process ran it (revoked, or cancelled after
     # a lost broker connection): the main process must stop renewing its lease, or the
     # step would never run again.
-    from scheduler.steps.leases import Reservations
+    from scheduler._steps.leases import Reservations
 
     h: Harness = harness_factory()
     execution_id, _ = claimed_create(h)
@@ -217,7 +217,7 @@ def test_a_reservation_whose_job_left_the_worker_unrun_is_let_go_and_lapses(
 def test_a_reservation_never_filed_by_celery_is_let_go_after_a_lease(harness_factory) -> None:
     # Celery announces a job before it files it as reserved, and a slow Redis or broker
     # may stretch that: a reservation is kept while unseen, but not for a whole lease.
-    from scheduler.steps.leases import Reservations
+    from scheduler._steps.leases import Reservations
 
     h: Harness = harness_factory()
     execution_id, _ = claimed_create(h)
@@ -389,7 +389,7 @@ def test_a_get_write_back_whose_reply_was_lost_is_not_applied_again_over_the_nex
     # not apply the old observation again, which would clear the new Get's claim.
     import redis
 
-    from scheduler.steps.writeback import WriteBack
+    from scheduler._steps.writeback import WriteBack
 
     h: Harness = harness_factory()
     ex = h.client.submit(template("remote"), ints(x=1))

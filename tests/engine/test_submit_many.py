@@ -108,7 +108,7 @@ def test_a_name_being_submitted_elsewhere_is_refused_before_any_file_is_written(
     echo = template("echo")
     store = h.client.runtime.store
     # Another client is between its claim on the name and its create.
-    assert store.claim_names(["default/development/racing"], "another-client") == set()
+    assert store.indexes.claim_names(["default/development/racing"], "another-client") == set()
     # Not "already exists": no execution has the name (a cut-off submission's lapses).
     with pytest.raises(ExecutionExistsError, match=r"'default/development/racing' is held by"):
         h.client.submit(echo, ints(x=1), name="racing")
@@ -117,9 +117,9 @@ def test_a_name_being_submitted_elsewhere_is_refused_before_any_file_is_written(
     root = Path(h.client.settings.storage.removeprefix("file://"))
     assert not (root / "executions" / "default" / "development" / "racing").exists()
     # Once that client is done, the name is free; a submission releases its own claims.
-    store.release_names(["default/development/racing"])
+    store.indexes.release_names(["default/development/racing"])
     h.client.submit(echo, ints(x=1), name="racing")
-    assert store.claim_names(["default/development/other"], "x") == set()
-    store.release_names(["default/development/other"])
+    assert store.indexes.claim_names(["default/development/other"], "x") == set()
+    store.indexes.release_names(["default/development/other"])
     with pytest.raises(ExecutionExistsError, match="already exists"):
         h.client.submit(echo, ints(x=2), name="racing")  # exists now

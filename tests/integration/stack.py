@@ -17,7 +17,7 @@ import yaml
 
 from plugins.core import PluginRegistry
 from scheduler import Client, Settings
-from scheduler.runtime import Runtime
+from scheduler._runtime import Runtime
 from tests.helpers import free_port, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]

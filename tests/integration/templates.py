@@ -9,8 +9,8 @@ from flyteidl.core import interface_pb2, literals_pb2, tasks_pb2, types_pb2
 from google.protobuf import struct_pb2
 
 from scheduler import Client, Execution
-from scheduler.model import ExecutionRecord, execution_id
-from scheduler.runtime import execution_prefix
+from scheduler._model import ExecutionRecord, execution_id
+from scheduler._runtime import execution_prefix
 
 __all__ = ["seconds", "submit_with_raw_inputs", "template", "timed_template"]
 

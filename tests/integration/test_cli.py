@@ -16,8 +16,8 @@ import pytest
 import redis
 from flyteidl.core import tasks_pb2
 
+from scheduler._client import Client
 from scheduler.cli import main, parse_input, table
-from scheduler.client import Client
 from tests.helpers import wait_for
 from tests.integration.browser import console_post
 from tests.integration.stack import ROOT, Stack

@@ -24,7 +24,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import Select
 
 from plugins.core import Phase
-from scheduler.client import Client
+from scheduler._client import Client
 from scheduler.testing import RedisServer
 from tests.helpers import free_port, wait_for
 from tests.integration.browser import chromium, console_post, until

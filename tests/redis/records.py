@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from hypothesis import strategies as st
 
 from plugins.core import Phase
-from scheduler.model import ExecutionRecord, TeardownKind, WebAPIPhase, WebAPIState, execution_id
+from scheduler._backend import ExecutionStore
+from scheduler._model import ExecutionRecord, TeardownKind, WebAPIPhase, WebAPIState, execution_id
 from tests.strategies import aware_datetimes, execution_errors, json_values
 
-__all__ = ["T0", "record", "records"]
+__all__ = ["T0", "place", "record", "records"]
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -31,6 +33,31 @@ def record(name: str = "e1", **kw: object) -> ExecutionRecord:
     }
     fields.update(kw)
     return ExecutionRecord(**fields)  # type: ignore[arg-type]
+
+
+def place(store: ExecutionStore, target: ExecutionRecord) -> ExecutionRecord:
+    """Store ``target`` as the scheduler would reach it: submitted, then one transition.
+
+    Records come to be only as plain submissions (:meth:`ExecutionStore.create`), so a test
+    that needs one in a later state submits it and moves it there (version 2, two events
+    when the phase changed).
+    """
+    submitted = replace(
+        target,
+        pending=True,
+        finished=False,
+        next_get_at=None,
+        deadline=None,
+        claim=None,
+        claimed_at=None,
+        waiting_namespace=None,
+    )
+    created = store.create(submitted)
+    if target == submitted:
+        return created
+    placed = store.transition(created, replace(target, version=created.version))
+    assert placed is not None
+    return placed
 
 
 records = st.builds(

@@ -12,7 +12,7 @@ import redis
 from flyteidl.core import tasks_pb2
 
 from scheduler import AccessDeniedError, Client, Settings
-from scheduler.backend import AclRole, setuser_command
+from scheduler._backend import AclRole, setuser_command
 from scheduler.cli import main
 from tests.helpers import RedisServer
 

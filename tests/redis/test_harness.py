@@ -24,8 +24,8 @@ from plugins.webapi import (
     TaskExecutionContextReader,
 )
 from scheduler import Settings
-from scheduler.model import Step
-from scheduler.runtime import Runtime
+from scheduler._model import Step
+from scheduler._runtime import Runtime
 from scheduler.testing import Harness, RedisServer
 
 POLLS: Counter[str] = Counter()

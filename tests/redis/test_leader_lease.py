@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import redis
 
-from scheduler.backend import LeaderLease
+from scheduler._backend import LeaderLease
 
 
 class Ticks:

@@ -12,8 +12,9 @@ import redis
 from plugins.core import Phase
 from plugins.errors import StorageError
 from scheduler import Settings
-from scheduler.backend import ExecutionStore
-from scheduler.backend.indexes import COUNTS, PhaseCount
+from scheduler._backend import ExecutionStore
+from scheduler._backend.indexes import COUNTS, PhaseCount
+from scheduler._runtime import Runtime
 from scheduler.console import DeploymentCollector
 from scheduler.metrics import (
     PLUGIN_LATENCY,
@@ -21,7 +22,6 @@ from scheduler.metrics import (
     PLUGIN_REQUESTS_SUCCESS,
     plugin_call,
 )
-from scheduler.runtime import Runtime
 from tests.helpers import free_port
 from tests.redis.records import T0, record
 
@@ -32,7 +32,7 @@ def store(redis_client: redis.Redis) -> ExecutionStore:
 
 
 def counts(store: ExecutionStore) -> dict[tuple[str, Phase], int]:
-    return {(c.task_type, c.phase): c.count for c in store.phase_counts() if c.count}
+    return {(c.task_type, c.phase): c.count for c in store.indexes.phase_counts() if c.count}
 
 
 def test_every_write_keeps_the_counts_by_task_type_and_phase(store: ExecutionStore) -> None:
@@ -55,7 +55,7 @@ def test_every_write_keeps_the_counts_by_task_type_and_phase(store: ExecutionSto
     # A conflicting write (stale version) changes nothing.
     assert store.transition(one, replace(one, phase=Phase.RUNNING)) is None
     assert counts(store) == {("echo", Phase.PERMANENT_FAILURE): 1, ("sleep", Phase.SUCCESS): 3}
-    assert PhaseCount("sleep", Phase.SUCCESS, 3) in store.phase_counts()
+    assert PhaseCount("sleep", Phase.SUCCESS, 3) in store.indexes.phase_counts()
 
 
 def test_a_record_older_than_the_counts_takes_nothing_from_the_others(

@@ -18,7 +18,7 @@ from plugins.core import (
     ResourceRegistrar,
 )
 from plugins.errors import ConfigError
-from scheduler.backend import RedisResourceManager
+from scheduler._backend import RedisResourceManager
 from tests.helpers import RedisServer, wait_for
 from tests.redis import workers
 

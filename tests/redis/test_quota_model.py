@@ -17,7 +17,7 @@ from hypothesis.stateful import (
 )
 
 from plugins.core import AllocationStatus, ResourceConstraint, ResourceConstraintsSpec
-from scheduler.backend import RedisResourceManager
+from scheduler._backend import RedisResourceManager
 from tests.helpers import RedisServer
 
 TOKENS = st.sampled_from([f"tok{i}" for i in range(8)])

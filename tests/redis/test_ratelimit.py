@@ -11,7 +11,7 @@ import redis
 
 from plugins.errors import ConfigError
 from plugins.webapi import RateLimiterConfig
-from scheduler.backend import RedisRateLimiter
+from scheduler._backend import RedisRateLimiter
 from tests.helpers import RedisServer, wait_for
 from tests.redis import workers
 

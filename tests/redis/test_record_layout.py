@@ -14,8 +14,8 @@ from hypothesis import given
 from plugins.core import Phase, PhaseInfo, TaskInfo
 from plugins.errors import ConfigError
 from plugins.webapi import CachingConfig
-from scheduler.backend import ExecutionStore, RedisRateLimiter
-from scheduler.backend.records import (
+from scheduler._backend import ExecutionStore, RedisRateLimiter
+from scheduler._backend.records import (
     decode_event,
     decode_record,
     encode_doc,
@@ -23,7 +23,7 @@ from scheduler.backend.records import (
     encode_hot,
     hot_only,
 )
-from scheduler.model import (
+from scheduler._model import (
     Claim,
     Event,
     ExecutionRecord,
@@ -32,9 +32,9 @@ from scheduler.model import (
     WebAPIState,
     machine,
 )
-from scheduler.model.cache_key import CacheStatus
+from scheduler._model.cache_key import CacheStatus
 from tests.helpers import RedisServer
-from tests.redis.records import T0, record, records
+from tests.redis.records import T0, place, record, records
 
 RESYNC = timedelta(seconds=30)
 
@@ -116,18 +116,20 @@ def test_a_claim_writes_only_the_hot_fields_and_a_full_write_folds_them_back(
         webapi=WebAPIState(phase=WebAPIPhase.RESOURCES_CREATED),
         phase_info=PhaseInfo.running(0, TaskInfo(occurred_at=T0)).to_dict(),
     )
-    first = store.create(running)
+    first = place(store, running)
     key = store._keys.record(first.id)
     doc_before = parts(redis_client, key)[2]
     claimed = replace(machine.claimed(first, T0, Step.GET), next_get_at=None)
     assert hot_only(first, claimed)
     stored = store.transition(first, claimed)
-    assert stored is not None and stored.version == 2
+    assert stored is not None and stored.version == 3
     version, hot, doc = parts(redis_client, key)
-    assert version == b"2" and doc == doc_before  # the document was not rewritten
+    assert version == b"3" and doc == doc_before  # the document was not rewritten
     assert json.loads(hot)["claim"] == str(Claim(Step.GET, 0))
     assert store.get(first.id) == stored
-    assert store.due(T0 + RESYNC) == [] and store.stale_claims(T0 + RESYNC) == [first.id]
+    assert store.indexes.due(T0 + RESYNC) == [] and store.indexes.stale_claims(T0 + RESYNC) == [
+        first.id
+    ]
     assert store.events(first.id)[-1].phase is Phase.RUNNING and len(store.events(first.id)) == 1
     # A stale writer of hot fields loses its compare-and-set like any other.
     assert store.transition(first, replace(first, next_get_at=T0 + RESYNC)) is None
@@ -137,7 +139,10 @@ def test_a_claim_writes_only_the_hot_fields_and_a_full_write_folds_them_back(
     assert hot_only(stored, same) and same.updated_at == stored.updated_at
     polled = store.transition(stored, same)
     assert polled is not None and store.get(first.id) == polled
-    assert store.due(T0 + 2 * RESYNC) == [first.id] and store.stale_claims(T0 + RESYNC) == []
+    assert (
+        store.indexes.due(T0 + 2 * RESYNC) == [first.id]
+        and store.indexes.stale_claims(T0 + RESYNC) == []
+    )
     # A real change rewrites the document.
     changed = store.transition(polled, replace(polled, phase_version=1, reason="progress"))
     assert changed is not None and parts(redis_client, key)[2] != doc_before
@@ -146,9 +151,7 @@ def test_a_claim_writes_only_the_hot_fields_and_a_full_write_folds_them_back(
 
 
 def test_a_batch_mixes_hot_and_full_writes_in_order(store: ExecutionStore) -> None:
-    created = [c for c in store.create_many([record(f"b{i}", pending=False) for i in range(4)])]
-    assert all(c is not None for c in created)
-    first = [c for c in created if c is not None]
+    first = [place(store, record(f"b{i}", pending=False)) for i in range(4)]
     pairs = [
         (first[0], replace(first[0], next_get_at=T0)),  # hot
         (first[1], replace(first[1], reason="full")),  # full
@@ -212,10 +215,10 @@ def test_due_gets_are_claimed_server_side_from_the_route_alone(
         waiting, id="p/d/x", name="x", claim=Claim(Step.GET, 0), claimed_at=T0 - RESYNC
     )
     later = replace(waiting, id="p/d/l", name="l", next_get_at=T0 + RESYNC)
-    stored = {r.id: r for r in store.create_many([waiting, core, quota, claimed, later]) if r}
-    gone = store.create(replace(waiting, id="p/d/g", name="g"))
+    stored = {r.id: place(store, r) for r in [waiting, core, quota, claimed, later]}
+    gone = place(store, replace(waiting, id="p/d/g", name="g"))
     redis_client.delete(store._keys.record(gone.id))
-    due = store.claim_due(T0, 100, ["counter"])
+    due = store.indexes.claim_due(T0, 100, ["counter"])
     assert {(d.id, str(d.claim), d.plugin_id, d.namespace) for d in due} == {
         ("p/d/w", "get:0", "remote", None),
         ("p/d/c", "handle:0", "counter", None),
@@ -231,16 +234,20 @@ def test_due_gets_are_claimed_server_side_from_the_route_alone(
     # Already claimed: it just leaves the index (its claim and the rest untouched).
     left = store.get("p/d/x")
     assert left is not None and left.claim == Claim(Step.GET, 0) and left.next_get_at is None
-    assert store.due(T0 + 2 * RESYNC) == ["p/d/l"]  # not yet due, still indexed; gone dropped
-    assert set(store.stale_claims(T0)) == {"p/d/w", "p/d/c", "p/d/q", "p/d/x"}
+    assert store.indexes.due(T0 + 2 * RESYNC) == [
+        "p/d/l"
+    ]  # not yet due, still indexed; gone dropped
+    assert set(store.indexes.stale_claims(T0)) == {"p/d/w", "p/d/c", "p/d/q", "p/d/x"}
     # An earlier release's record is rewritten at once and claimed at the next call.
     old = replace(waiting, id="p/d/o", name="o")
     redis_client.hset(
         store._keys.record(old.id), mapping={"v": 3, "doc": json.dumps(old.to_dict())}
     )
     redis_client.zadd(store._keys.index("due"), {old.id: int(T0.timestamp() * 1000)})
-    assert store.claim_due(T0, 100, []) == []
-    assert [(d.id, str(d.claim)) for d in store.claim_due(T0, 100, [])] == [("p/d/o", "get:0")]
+    assert store.indexes.claim_due(T0, 100, []) == []
+    assert [(d.id, str(d.claim)) for d in store.indexes.claim_due(T0, 100, [])] == [
+        ("p/d/o", "get:0")
+    ]
 
 
 def test_an_unreadable_record_under_the_due_index_leaves_it(
@@ -249,5 +256,5 @@ def test_an_unreadable_record_under_the_due_index_leaves_it(
     keys = store._keys
     redis_client.hset(keys.record("p/d/broken"), mapping={"junk": 1})  # a hash, no v or doc
     redis_client.zadd(keys.index("due"), {"p/d/broken": int(T0.timestamp() * 1000)})
-    assert store.claim_due(T0, 100, []) == []
-    assert store.due(T0 + RESYNC) == []
+    assert store.indexes.claim_due(T0, 100, []) == []
+    assert store.indexes.due(T0 + RESYNC) == []

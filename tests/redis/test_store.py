@@ -12,8 +12,8 @@ from hypothesis import given
 
 from plugins.core import ErrorKind, ExecutionError, Phase
 from plugins.errors import ConfigError, ExecutionExistsError
-from scheduler.backend import ExecutionStore
-from scheduler.model import (
+from scheduler._backend import ExecutionStore
+from scheduler._model import (
     Claim,
     Cursor,
     ExecutionFilter,
@@ -25,7 +25,7 @@ from scheduler.model import (
 )
 from tests.helpers import RedisServer
 from tests.redis import workers
-from tests.redis.records import T0, record, records
+from tests.redis.records import T0, place, record, records
 
 
 @pytest.fixture
@@ -70,7 +70,7 @@ def test_full_record_round_trips(store: ExecutionStore) -> None:
         claim=Claim(Step.GET, 2),
         claimed_at=T0,
     )
-    assert store.get(store.create(full).id) == replace(full, version=1, counted=True)
+    assert store.get(place(store, full).id) == replace(full, version=2, counted=True)
 
 
 def test_transitions_are_compare_and_set(store: ExecutionStore) -> None:
@@ -121,8 +121,8 @@ def test_events_only_on_phase_or_version_change_and_capped(store: ExecutionStore
 def test_indexes_follow_the_record(store: ExecutionStore) -> None:
     a = store.create(record("a", pending=True, updated_at=T0))
     b = store.create(record("b", pending=True, updated_at=T0 + timedelta(seconds=1)))
-    assert store.pending() == ["p/d/a", "p/d/b"]
-    assert store.pending(limit=1) == ["p/d/a"]
+    assert store.indexes.pending() == ["p/d/a", "p/d/b"]
+    assert store.indexes.pending(limit=1) == ["p/d/a"]
 
     # a: launched, polled every 30 s, 1 h deadline, claimed by a worker.
     a2 = store.transition(
@@ -138,31 +138,35 @@ def test_indexes_follow_the_record(store: ExecutionStore) -> None:
         ),
     )
     assert a2 is not None
-    assert store.pending() == ["p/d/b"]
-    assert store.due(T0 + timedelta(seconds=29)) == []
-    assert store.due(T0 + timedelta(seconds=30)) == ["p/d/a"]
-    assert store.next_due_at() == T0 + timedelta(seconds=30)
-    assert store.timed_out(T0 + timedelta(hours=1)) == ["p/d/a"]
-    assert store.stale_claims(T0 + timedelta(seconds=1)) == []
-    assert store.stale_claims(T0 + timedelta(seconds=2)) == ["p/d/a"]
+    assert store.indexes.pending() == ["p/d/b"]
+    assert store.indexes.due(T0 + timedelta(seconds=29)) == []
+    assert store.indexes.due(T0 + timedelta(seconds=30)) == ["p/d/a"]
+    assert store.indexes.next_due_at() == T0 + timedelta(seconds=30)
+    assert store.indexes.timed_out(T0 + timedelta(hours=1)) == ["p/d/a"]
+    assert store.indexes.stale_claims(T0 + timedelta(seconds=1)) == []
+    assert store.indexes.stale_claims(T0 + timedelta(seconds=2)) == ["p/d/a"]
 
     # b: waits for a token in ns1, then moves to ns2, then gets one.
     b2 = store.transition(b, replace(b, pending=False, waiting_namespace="ns1"))
-    assert b2 is not None and store.waiting("ns1") == ["p/d/b"]
+    assert b2 is not None and store.indexes.waiting("ns1") == ["p/d/b"]
     b3 = store.transition(b2, replace(b2, waiting_namespace="ns2"))
     assert b3 is not None
-    assert store.waiting("ns1") == [] and store.waiting("ns2") == ["p/d/b"]
+    assert store.indexes.waiting("ns1") == [] and store.indexes.waiting("ns2") == ["p/d/b"]
     b4 = store.transition(b3, replace(b3, waiting_namespace=None, pending=True))
-    assert b4 is not None and store.waiting("ns2") == [] and store.pending() == ["p/d/b"]
+    assert (
+        b4 is not None
+        and store.indexes.waiting("ns2") == []
+        and store.indexes.pending() == ["p/d/b"]
+    )
 
 
 def test_pending_is_ordered_by_when_work_may_start(store: ExecutionStore) -> None:
     store.create(record("a", updated_at=T0 + timedelta(seconds=5)))
     store.create(record("b", updated_at=T0 + timedelta(seconds=6)))
     store.create(record("later", not_before=T0 + timedelta(minutes=1)))
-    assert store.pending() == ["p/d/a", "p/d/b", "p/d/later"]
-    assert store.pending(T0 + timedelta(seconds=5)) == ["p/d/a"]
-    assert store.pending(T0 + timedelta(seconds=59)) == ["p/d/a", "p/d/b"]
+    assert store.indexes.pending() == ["p/d/a", "p/d/b", "p/d/later"]
+    assert store.indexes.pending(T0 + timedelta(seconds=5)) == ["p/d/a"]
+    assert store.indexes.pending(T0 + timedelta(seconds=59)) == ["p/d/a", "p/d/b"]
 
 
 def test_extra_events_are_logged_before_the_records_own(store: ExecutionStore) -> None:
@@ -180,7 +184,8 @@ def test_extra_events_are_logged_before_the_records_own(store: ExecutionStore) -
 def test_finishing_leaves_every_index_and_expires(
     store: ExecutionStore, redis_client: redis.Redis
 ) -> None:
-    a = store.create(
+    a = place(
+        store,
         record(
             "a",
             next_get_at=T0,
@@ -188,19 +193,23 @@ def test_finishing_leaves_every_index_and_expires(
             waiting_namespace="ns",
             claim=Claim(Step.GET, 0),
             claimed_at=T0,
-        )
+        ),
     )
     done = store.transition(a, replace(a, finished=True, phase=Phase.SUCCESS, updated_at=T0))
     assert done is not None
     far = T0 + timedelta(days=365)
-    assert store.pending() == [] and store.due(far) == [] and store.timed_out(far) == []
-    assert store.stale_claims(far) == [] and store.waiting("ns") == []
+    assert (
+        store.indexes.pending() == []
+        and store.indexes.due(far) == []
+        and store.indexes.timed_out(far) == []
+    )
+    assert store.indexes.stale_claims(far) == [] and store.indexes.waiting("ns") == []
     assert 0 < redis_client.ttl("{flyte-celery}:exec:p/d/a") <= 3600
     assert 0 < redis_client.ttl("{flyte-celery}:events:p/d/a") <= 3600
-    assert store.count() == 1
-    assert store.forget(T0 + timedelta(minutes=59)) == 0
-    assert store.forget(T0 + timedelta(hours=2)) == 1
-    assert store.count() == 0
+    assert store.indexes.count() == 1
+    assert store.indexes.forget(T0 + timedelta(minutes=59)) == 0
+    assert store.indexes.forget(T0 + timedelta(hours=2)) == 1
+    assert store.indexes.count() == 0
 
 
 def test_list_newest_first_with_phase_filter(store: ExecutionStore) -> None:

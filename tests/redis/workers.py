@@ -10,7 +10,7 @@ from datetime import timedelta
 import redis
 
 from plugins.core import AllocationStatus, ResourceConstraint, ResourceConstraintsSpec
-from scheduler.backend import RedisRateLimiter, RedisResourceManager
+from scheduler._backend import RedisRateLimiter, RedisResourceManager
 
 QUOTA_NS = "cc"
 QUOTA = 5
@@ -111,7 +111,7 @@ def cas_racer(url: str, racer: int, rounds: int) -> None:
     from dataclasses import replace
 
     from plugins.core import Phase
-    from scheduler.backend import ExecutionStore
+    from scheduler._backend import ExecutionStore
 
     client = redis.Redis.from_url(url)
     store = ExecutionStore(client)

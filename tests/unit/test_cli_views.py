@@ -11,9 +11,9 @@ from rich.console import Console
 
 from plugins.core import Phase
 from plugins.errors import ExecutionTimeoutError
+from scheduler._model import ExecutionRecord
 from scheduler.cli import main
 from scheduler.cli.views import first_line, took, watch
-from scheduler.model import ExecutionRecord
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -12,7 +12,8 @@ from flyteidl.core import literals_pb2
 from plugins.builtin.task_run import Outcome
 from plugins.core import ErrorKind, ExecutionError, Phase
 from plugins.errors import ConfigError
-from scheduler.backend.indexes import PhaseCount
+from scheduler._backend.indexes import PhaseCount
+from scheduler._model import ExecutionRecord
 from scheduler.console import Users
 from scheduler.console.pages import (
     error_summary,
@@ -25,7 +26,6 @@ from scheduler.console.pages import (
 )
 from scheduler.console.values import literal_value, shown
 from scheduler.console.web import _local_path
-from scheduler.model import ExecutionRecord
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 

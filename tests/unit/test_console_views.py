@@ -8,9 +8,9 @@ from flyteidl.core import execution_pb2, interface_pb2, tasks_pb2, types_pb2
 
 from plugins.core import Phase, PhaseInfo, TaskInfo
 from plugins.core.taskinfo import ExternalResource
+from scheduler._model import Event, ExecutionRecord
 from scheduler.console.template_view import log_links, template_view, type_text
 from scheduler.console.timeline import timeline
-from scheduler.model import Event, ExecutionRecord
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 

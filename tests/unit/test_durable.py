@@ -8,7 +8,7 @@ import pytest
 import redis
 from redis.exceptions import OutOfMemoryError
 
-from scheduler.steps.durable import durably
+from scheduler._steps.durable import durably
 
 
 class Clock:

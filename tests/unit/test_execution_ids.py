@@ -1,10 +1,10 @@
-"""scheduler.model.execution_id: every part is one safe storage path segment."""
+"""scheduler._model.execution_id: every part is one safe storage path segment."""
 
 from __future__ import annotations
 
 import pytest
 
-from scheduler.model import execution_id
+from scheduler._model import execution_id
 
 
 def test_a_valid_id() -> None:

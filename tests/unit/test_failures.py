@@ -1,4 +1,4 @@
-"""scheduler.model.failures: the one mapping from an exception to a failure PhaseInfo."""
+"""scheduler._model.failures: the one mapping from an exception to a failure PhaseInfo."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 
 from plugins.core import ErrorKind, Phase
 from plugins.errors import PluginLoadError, PluginNotFoundError, StorageError
-from scheduler.model import FailureSite, describe, failure_info
+from scheduler._model import FailureSite, describe, failure_info
 
 
 def test_describe_names_the_type_and_keeps_the_message() -> None:

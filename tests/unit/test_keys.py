@@ -1,4 +1,4 @@
-"""scheduler.backend.keys: every key name in one place, unchanged from earlier releases.
+"""scheduler._backend.keys: every key name in one place, unchanged from earlier releases.
 
 Deployments upgrade in place, so a key name is a storage format: these pins fail if
 a name changes by accident.
@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from scheduler.backend import Keys
-from scheduler.backend.keys import quota_key, quota_namespaces_key, shard_of
+from scheduler._backend import Keys
+from scheduler._backend.keys import quota_key, quota_namespaces_key, shard_of
 
 
 def test_store_and_cache_keys_share_one_hash_tag() -> None:

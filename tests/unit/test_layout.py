@@ -21,12 +21,12 @@ LAYERS: dict[str, int] = {
     "scheduler.settings": 0,
     "scheduler.metrics": 0,
     "scheduler.clock": 0,
-    "scheduler.model": 1,
-    "scheduler.backend": 2,
-    "scheduler.runtime": 3,
-    "scheduler.engine": 4,
-    "scheduler.steps": 4,
-    "scheduler.client": 5,
+    "scheduler._model": 1,
+    "scheduler._backend": 2,
+    "scheduler._runtime": 3,
+    "scheduler._engine": 4,
+    "scheduler._steps": 4,
+    "scheduler._client": 5,
     "scheduler.testing": 6,
     "scheduler.console": 6,
     "scheduler.cli": 7,
@@ -57,7 +57,7 @@ def _runtime_imports(path: Path) -> set[str]:
             found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             found.add(node.module)
-            # ``from scheduler.model import machine`` imports the submodule too.
+            # ``from scheduler._model import machine`` imports the submodule too.
             found.update(f"{node.module}.{alias.name}" for alias in node.names)
     return found
 
@@ -160,21 +160,21 @@ def test_no_reference_points_outside_the_repository() -> None:
 
 
 def test_only_the_model_changes_an_execution_records_fields() -> None:
-    """Every change of a record is a named function of scheduler.model (machine, bookkeeping).
+    """Every change of a record is a named function of scheduler._model (machine, bookkeeping).
 
     A ``replace``/``evolve`` call elsewhere that sets a field of ExecutionRecord is what the
     model's functions are for; other dataclasses (a step's outcome, an event) may be copied.
     """
     from dataclasses import fields
 
-    from scheduler.model import ExecutionRecord
+    from scheduler._model import ExecutionRecord
 
     # The store owns the compare-and-set version and whether the counts include the record.
     record_fields = {f.name for f in fields(ExecutionRecord)} - {"version", "counted"}
     offenders = []
     for package in ("scheduler", "worker"):
         for path in sorted((ROOT / package).rglob("*.py")):
-            if path.is_relative_to(ROOT / "scheduler" / "model"):
+            if path.is_relative_to(ROOT / "scheduler" / "_model"):
                 continue
             for node in ast.walk(ast.parse(path.read_text())):
                 if not isinstance(node, ast.Call):
@@ -199,3 +199,26 @@ def test_tests_take_shared_helpers_from_helper_modules_only() -> None:
             if module and module.startswith("tests.") and module.split(".")[-1].startswith("test_"):
                 offenders.append(f"{path.relative_to(ROOT)}:{node.lineno} {module}")
     assert offenders == [], offenders
+
+
+PRIVATE_LAYERS = [layer for layer in LAYERS if layer.rpartition(".")[2].startswith("_")]
+
+
+def test_other_layers_use_a_private_layers_package_only() -> None:
+    """A private layer's ``__init__`` is its boundary: what the layers above may use.
+
+    Code outside ``scheduler._backend`` writes ``from scheduler._backend import X``, never
+    ``from scheduler._backend.store import X``, so a layer's modules can move without
+    touching its users. Tests may reach inside (they test the modules).
+    """
+    offenders = []
+    for path in SOURCES:
+        module = _module_name(path)
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.ImportFrom) or not node.module or node.level:
+                continue
+            for layer in PRIVATE_LAYERS:
+                inside = module == layer or module.startswith(layer + ".")
+                if node.module.startswith(layer + ".") and not inside:
+                    offenders.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.module}")
+    assert PRIVATE_LAYERS and offenders == [], offenders

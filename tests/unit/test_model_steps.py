@@ -1,4 +1,4 @@
-"""scheduler.model.steps: steps, claims, teardown and limiter kinds are types."""
+"""scheduler._model.steps: steps, claims, teardown and limiter kinds are types."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from scheduler.model import Claim, LimiterKind, Step, TeardownKind
+from scheduler._model import Claim, LimiterKind, Step, TeardownKind
 
 
 def test_each_step_names_its_celery_job_and_its_limiter() -> None:

@@ -10,7 +10,7 @@ import sys
 sys.modules["flytekit"] = None  # as if it were not installed: importing it fails
 sys.modules["grpc"] = None  # the extra brings grpcio too
 import plugins.builtin, scheduler, scheduler.cli, worker
-from scheduler.runtime import PluginSet
+from scheduler._runtime import PluginSet
 ids = [loaded.id for loaded in PluginSet().load_all()]
 assert "connector-service" not in ids and "flytekit-connectors" not in ids, ids
 print("ok", "flytekit" in sys.modules and sys.modules["flytekit"] is not None)

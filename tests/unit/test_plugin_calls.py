@@ -16,8 +16,8 @@ import pytest
 from prometheus_client import REGISTRY
 
 from plugins.errors import PluginError
+from scheduler._runtime import CallSite, PluginCalls
 from scheduler.metrics import job_failures
-from scheduler.runtime import CallSite, PluginCalls
 from tests.helpers import wait_for
 
 

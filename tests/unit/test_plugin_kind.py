@@ -1,11 +1,11 @@
-"""scheduler.runtime.PluginKind: a plugin's kind is decided once, by the same rule as ever."""
+"""scheduler._runtime.PluginKind: a plugin's kind is decided once, by the same rule as ever."""
 
 from __future__ import annotations
 
 from plugins.builtin.echo import EchoPlugin
 from plugins.builtin.sleep import SleepPlugin
-from scheduler.model import Step
-from scheduler.runtime import PluginKind
+from scheduler._model import Step
+from scheduler._runtime import PluginKind
 from tests.core_rounds import CountingCorePlugin
 
 

@@ -14,8 +14,8 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-from scheduler.backend.refusals import WRITES_REFUSED, MisconfError, UnblockedError
-from scheduler.steps.durable import REDIS_AWAY
+from scheduler._backend.refusals import WRITES_REFUSED, MisconfError, UnblockedError
+from scheduler._steps.durable import REDIS_AWAY
 from scheduler.testing import RedisServer
 from tests.helpers import free_port, wait_for
 

@@ -10,9 +10,9 @@ import redis
 from plugins.core import PhaseInfo, PluginRegistry
 from plugins.errors import PluginNotFoundError
 from plugins.webapi import PluginConfig, PluginEntry, SyncPlugin, TaskExecutionContext
-from scheduler.backend import Keys, ServedTypes
+from scheduler._backend import Keys, ServedTypes
+from scheduler._runtime.plugins import PluginSet
 from scheduler.clock import ManualClock
-from scheduler.runtime.plugins import PluginSet
 
 
 class Plain(SyncPlugin):

@@ -65,7 +65,7 @@ def test_urls_in_messages_never_show_a_password() -> None:
 
 
 def test_every_redis_client_gets_the_timeouts_the_settings_choose(monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    from scheduler.runtime import Runtime
+    from scheduler._runtime import Runtime
 
     monkeypatch.setenv("FLYTE_CELERY_REDIS_SOCKET_TIMEOUT", "7s")
     monkeypatch.setenv("FLYTE_CELERY_REDIS_HEALTH_CHECK_INTERVAL", "11")

@@ -1,4 +1,4 @@
-"""scheduler.client.validation: what submit refuses, and how it names the problem."""
+"""scheduler._client.validation: what submit refuses, and how it names the problem."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 from flyteidl.core import interface_pb2, literals_pb2, tasks_pb2, types_pb2
 
 from plugins.errors import InvalidSubmissionError
-from scheduler.client.validation import (
+from scheduler._client.validation import (
     MAX_RETRIES,
     check_inputs,
     check_template,

@@ -11,7 +11,7 @@ from flytekit.models.literals import Primitive, Scalar
 from plugins.errors import InvalidSubmissionError
 from plugins.tasks.types import TransformContext
 from plugins.tasks.types.binary import msgpack_annotation, read_json_like
-from scheduler.client.template_inputs import template_inputs
+from scheduler._client.template_inputs import template_inputs
 
 CTX = TransformContext.local()
 
@@ -67,7 +67,7 @@ def test_an_input_name_that_is_not_unicode_text_is_refused_clearly() -> None:
     from flyteidl.core import interface_pb2, tasks_pb2, types_pb2
 
     from plugins.errors import InvalidSubmissionError
-    from scheduler.client.template_inputs import template_inputs
+    from scheduler._client.template_inputs import template_inputs
 
     template = tasks_pb2.TaskTemplate(type="echo")
     var = interface_pb2.Variable(type=types_pb2.LiteralType(simple=types_pb2.INTEGER))

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from scheduler._engine.tickstats import TickStats
 from scheduler.clock import ManualClock
-from scheduler.engine.tickstats import TickStats
 
 
 def test_a_summary_per_period_with_p50_p99_and_max() -> None:

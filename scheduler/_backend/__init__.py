@@ -1,0 +1,65 @@
+"""Redis: every key, the Lua scripts, and the primitives built on them.
+
+- :class:`ExecutionStore`: execution records with compare-and-set transitions,
+  event logs and the scheduler's O(due) indexes;
+- :class:`RedisResourceManager`: quota tokens with exact scope caps and leases;
+- :class:`RedisRateLimiter`: a global GCRA token bucket on Redis's clock;
+- :class:`LeaderLease`: the scheduler's leadership;
+- :class:`TokenLedger`: which execution holds each quota token;
+- :class:`RunLeases`: heartbeated leases of steps in progress;
+- :class:`WakeChannel`: wake-ups for the scheduler;
+- :class:`DoneChannel`: done messages for clients that wait on an execution;
+- :class:`ServedTypes`: the task types live processes serve;
+- :class:`ResultCache`: result-cache entries and ``cache_serialize`` reservations;
+- :class:`Keys`: every key name;
+- :func:`acl_rules`: the Redis ACL rules of each :class:`AclRole`.
+
+Everything here does I/O on Redis (and, for the cache, storage); none of it knows
+about plugins or Celery.
+"""
+
+from __future__ import annotations
+
+from scheduler._backend.acl import AclRole, acl_rules, setuser_command
+from scheduler._backend.cache import Reservation, ResultCache
+from scheduler._backend.done import DoneChannel
+from scheduler._backend.indexes import NAME_CLAIM, DueOutlook, PhaseCount
+from scheduler._backend.keys import Keys
+from scheduler._backend.lease import LeaderLease
+from scheduler._backend.limiter import RedisRateLimiter
+from scheduler._backend.quota import DEFAULT_LEASE, QuotaMetrics, RedisResourceManager
+from scheduler._backend.refusals import WRITES_REFUSED
+from scheduler._backend.runs import RunLeases, run_member
+from scheduler._backend.served import SERVED_LIFETIME, SERVED_PERIOD, ServedTypes
+from scheduler._backend.store import DEFAULT_EVENT_LOG_CAP, DEFAULT_RETENTION, ExecutionStore
+from scheduler._backend.tokens import TokenLedger
+from scheduler._backend.wake import WakeChannel
+
+__all__ = [
+    "DEFAULT_EVENT_LOG_CAP",
+    "DEFAULT_LEASE",
+    "DEFAULT_RETENTION",
+    "NAME_CLAIM",
+    "SERVED_LIFETIME",
+    "SERVED_PERIOD",
+    "WRITES_REFUSED",
+    "AclRole",
+    "DoneChannel",
+    "DueOutlook",
+    "ExecutionStore",
+    "Keys",
+    "LeaderLease",
+    "PhaseCount",
+    "QuotaMetrics",
+    "RedisRateLimiter",
+    "RedisResourceManager",
+    "Reservation",
+    "ResultCache",
+    "RunLeases",
+    "ServedTypes",
+    "TokenLedger",
+    "WakeChannel",
+    "acl_rules",
+    "run_member",
+    "setuser_command",
+]

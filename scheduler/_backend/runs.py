@@ -1,0 +1,116 @@
+"""Run leases: a worker that runs a claimed step says so, and keeps saying so.
+
+Celery with Redis redelivers a message that stays unacknowledged for a visibility
+timeout, and a claim alone cannot tell a step still running from one whose worker
+died. So a worker takes a short lease on the claim before the plugin call and
+renews it while the call runs:
+
+- a second delivery of the same job finds the lease held and does nothing, so a
+  call longer than the visibility timeout runs once;
+- a worker that dies stops renewing, and the scheduler finds the lapsed lease
+  within seconds and publishes the step again, instead of after the visibility
+  timeout.
+
+A lease is a member ``<execution id>|<claim>`` of one sorted set, scored by its
+expiry, with its holder in a hash; both under the store's hash tag. Times come from
+the caller's clock, like every other time the engine writes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+
+from redis import Redis
+
+from scheduler._backend.keys import Keys
+from scheduler._backend.scripts import decode, load_script, to_ms
+from scheduler._model import Claim
+
+__all__ = ["RunLeases", "parse_member", "run_member"]
+
+
+def run_member(execution_id: str, claim: Claim) -> str:
+    """The lease member of a claimed step: ``<execution id>|<claim>``."""
+    return f"{execution_id}|{claim}"
+
+
+def parse_member(member: str) -> tuple[str, Claim]:
+    """The execution id and claim of a lease member."""
+    execution_id, _, claim = member.rpartition("|")
+    return execution_id, Claim.parse(claim)
+
+
+class RunLeases:
+    """Run leases in Redis.
+
+    Args:
+        redis_client: The deployment's Redis.
+        keys: The deployment's key names.
+    """
+
+    def __init__(self, redis_client: Redis, keys: Keys) -> None:
+        self._redis = redis_client
+        self._keys = [keys.runs, keys.run_owners]
+        self._run = load_script(redis_client, "run")
+        self._reap = load_script(redis_client, "reapruns")
+
+    def _each(
+        self,
+        mode: str,
+        members: Sequence[str],
+        owner: str,
+        now: datetime,
+        lease: timedelta,
+        *,
+        reserved_by: str = "",
+    ) -> list[bool]:
+        if not members:
+            return []
+        args: list[str | int] = [mode, owner, to_ms(now), to_ms(now + lease), reserved_by]
+        held = self._run(keys=self._keys, args=[*args, *members])  # one call per job
+        return [bool(int(r)) for r in held]
+
+    def take(
+        self, members: Sequence[str], owner: str, now: datetime, lease: timedelta
+    ) -> list[bool]:
+        """Take each lease unless another owner holds it unexpired; whether each was taken."""
+        return self._each("take", members, owner, now, lease)
+
+    def start(
+        self,
+        members: Sequence[str],
+        owner: str,
+        now: datetime,
+        lease: timedelta,
+        *,
+        reserved_by: str,
+    ) -> list[bool]:
+        """Take each lease to run its step: free, lapsed, or reserved by ``reserved_by``.
+
+        A worker reserves a job's leases as it receives it (owner ``reserved_by``); the
+        process that runs the job takes them over under its own ``owner``. A second
+        delivery of the same job, reserved under the same name, then finds them held by
+        that run and does nothing. Returns whether each was taken.
+        """
+        return self._each("start", members, owner, now, lease, reserved_by=reserved_by)
+
+    def renew(
+        self, members: Sequence[str], owner: str, now: datetime, lease: timedelta
+    ) -> list[bool]:
+        """Extend the owner's leases to ``now + lease``; whether each was still held."""
+        return self._each("renew", members, owner, now, lease)
+
+    def drop(self, members: Sequence[str], owner: str, now: datetime) -> None:
+        """Give the owner's leases up (when its step is done)."""
+        self._each("drop", members, owner, now, timedelta(0))
+
+    def expiry(self, member: str) -> datetime | None:
+        """When a lease expires, if it exists."""
+        score = self._redis.zscore(self._keys[0], member)
+        return None if score is None else datetime.fromtimestamp(score / 1000, tz=UTC)
+
+    def reap(self, now: datetime, limit: int) -> list[tuple[str, Claim]]:
+        """Drop leases that expired by ``now``; the (execution id, claim) of each."""
+        members = self._reap(keys=self._keys, args=[to_ms(now), limit])
+        return [parse_member(decode(m)) for m in members]

@@ -1,0 +1,145 @@
+"""The scheduler inside ``celery -A worker beat``: a custom beat scheduler class.
+
+Celery beat calls :meth:`EngineScheduler.tick` in a loop. Each tick runs beat's
+own periodic entries (if the app has any), then the engine's tick, and then
+blocks on a Redis list until a worker or client pushes a wake-up or the next
+piece of work is due. So results are acted on at once, without polling delay,
+and an idle scheduler costs one blocked Redis call per tick interval.
+
+When Redis goes away (a restart, a failover, a network blip) the scheduler logs
+one line, retries with a backoff capped at two seconds, and logs one more line
+when Redis answers again: it resumes within a few seconds, and never exits.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import timedelta
+from typing import Any
+
+import redis
+from celery import beat
+
+from scheduler._engine.engine import Engine
+from scheduler._engine.outbox import OUTAGE
+from scheduler._engine.tickstats import TickStats
+from scheduler._runtime import Runtime
+from scheduler.metrics import process_ended
+from scheduler.settings import Settings, masked_url
+
+__all__ = ["EngineScheduler"]
+
+log = logging.getLogger(__name__)
+
+_HARD_LIMIT_GRACE = timedelta(seconds=30)
+_FIRST_RETRY = timedelta(seconds=0.25)
+_LAST_RETRY = timedelta(seconds=2)
+
+
+def _where(redis_failed: bool) -> str:
+    """Redis or the broker, and its URL (password masked), for the outage line."""
+    try:
+        settings = Settings.load()
+    except Exception:  # the line must come out anyway
+        return "Redis" if redis_failed else "the broker"
+    url = settings.redis_url if redis_failed else settings.broker
+    return f"{'Redis' if redis_failed else 'the broker'} at {masked_url(url)}"
+
+
+class _Outage:
+    """Tracks a Redis outage: one line when it starts, one when it ends, backoff between."""
+
+    def __init__(self) -> None:
+        self.failures = 0
+        self.since = 0.0
+        self.what = "Redis"
+
+    def failed(self, exc: Exception) -> timedelta:
+        if self.failures == 0:
+            self.since = time.monotonic()
+            self.what = _where(isinstance(exc, redis.RedisError))
+            log.warning("flyte-celery scheduler: %s unavailable (%s); retrying", self.what, exc)
+        self.failures += 1
+        return min(_FIRST_RETRY * (1 << min(self.failures - 1, 8)), _LAST_RETRY)
+
+    def recovered(self) -> None:
+        if self.failures:
+            took = time.monotonic() - self.since
+            log.warning(
+                "flyte-celery scheduler: %s answers again after %.1fs; resuming", self.what, took
+            )
+        self.failures = 0
+
+
+class EngineScheduler(beat.Scheduler):  # type: ignore[misc]
+    """Runs flyte-celery's engine as celery beat's scheduler."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._engine: Engine | None = None
+        self._stats: TickStats | None = None
+        self._outage = _Outage()
+        super().__init__(*args, **kwargs)
+
+    @property
+    def engine(self) -> Engine:
+        """The engine, built on first use from ``FLYTE_CELERY_*`` settings."""
+        if self._engine is None:
+            runtime = Runtime(Settings.load())
+            self._engine = Engine(runtime, self._publish)
+            self._stats = TickStats(runtime.clock, runtime.settings.tick_stats_period)
+            try:
+                runtime.zero_metrics()
+            except Exception as exc:
+                # The scheduler still runs; the series appear as they are first recorded.
+                log.warning("could not make the scheduler's metric series: %s", exc)
+            log.info("flyte-celery scheduler %s ready", self._engine.lease.owner)
+        return self._engine
+
+    def _publish(
+        self, job: str, args: list[Any], queue: str, *, time_limit: timedelta | None = None
+    ) -> None:
+        limits: dict[str, float] = {}
+        if time_limit is not None:
+            # The soft limit raises in the call, which then fails like any plugin error;
+            # the hard limit kills a call that ignores it, and its run lease lapses.
+            limits["soft_time_limit"] = time_limit.total_seconds()
+            limits["time_limit"] = (time_limit + _HARD_LIMIT_GRACE).total_seconds()
+        self.app.send_task(job, args=args, queue=queue, **limits)
+
+    def tick(self, *args: Any, **kwargs: Any) -> float:
+        """One scheduler round; blocks until woken or until work is due."""
+        beat_wait = super().tick(*args, **kwargs)
+        engine = self.engine
+        try:
+            started = time.perf_counter()
+            wait = engine.tick()
+            if self._stats is not None:
+                self._stats.record(timedelta(seconds=time.perf_counter() - started))
+            if beat_wait:
+                wait = min(wait, timedelta(seconds=beat_wait))
+            if wait > timedelta(0):
+                engine.runtime.wake.wait(wait)
+            self._outage.recovered()
+        except OUTAGE as exc:
+            # Redis (or the broker) is away: keep beat alive, and try again after a short,
+            # growing pause.
+            time.sleep(self._outage.failed(exc).total_seconds())
+        except Exception:
+            # Anything else is a bug to see in the log; beat must still go on.
+            log.exception("flyte-celery scheduler tick failed")
+            time.sleep(1.0)
+        return 0.0
+
+    def close(self) -> None:
+        """Give up leadership, so a standby takes over at once."""
+        if self._engine is not None:
+            try:
+                self._engine.stop()
+            except OUTAGE as exc:
+                # Redis is away: the lease lapses by itself and a standby takes over then.
+                log.warning("could not release the scheduler lease: %s", exc)
+            except Exception:
+                log.exception("could not release the scheduler lease")
+        process_ended()
+        super().close()

@@ -1,0 +1,200 @@
+"""Pending executions: resolve the plugin, pass the cache gate, take a token, launch.
+
+A pending execution is one the scheduler has work for now. Depending on where
+it stands, the scheduler:
+
+- resolves its plugin (an unknown task type or a plugin that fails to load ends it);
+- for a teardown, claims Delete (a sync call has nothing remote to delete);
+- before the first launch, asks the cache gate, then allocates a quota token in
+  the namespace the plugin asks for, and claims the launch step (Create, Do or
+  Handle); without a token it waits in that namespace;
+- after a lost launch, claims the launch step again;
+- otherwise plans the next Get.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from plugins.core import AllocationStatus, PhaseInfo, ResourceConstraintsSpec
+from plugins.webapi import DEFAULT_RESOURCE_NAMESPACE, call_sync
+from scheduler._engine.cache_gate import CacheGate
+from scheduler._engine.outbox import UNAVAILABLE, Outbox
+from scheduler._model import (
+    ExecutionRecord,
+    FailureSite,
+    Step,
+    WebAPIPhase,
+    bookkeeping,
+    failure_info,
+    machine,
+)
+from scheduler._runtime import LoadedPlugin, PluginKind
+from scheduler.metrics import RESOURCE_WAIT
+
+__all__ = ["Launcher"]
+
+log = logging.getLogger(__name__)
+
+
+class Launcher:
+    """Advances pending executions.
+
+    Args:
+        outbox: Reads, writes and publishes for the tick.
+        gate: The result cache's gate.
+    """
+
+    def __init__(self, outbox: Outbox, gate: CacheGate) -> None:
+        self.outbox = outbox
+        self.gate = gate
+        self.runtime = outbox.runtime
+        self._creates: list[tuple[ExecutionRecord, ExecutionRecord]] = []
+
+    def pending(self, now: datetime) -> None:
+        """Advance every execution pending at ``now`` (up to the batch).
+
+        Their Create claims are written together (one round trip), then published in
+        batches per plugin and quota namespace.
+        """
+        store = self.runtime.store
+        self._creates = []
+        for record in self.outbox.records(store.indexes.pending(now, self.outbox.batch)):
+            try:
+                self._advance(record, now)
+            except UNAVAILABLE:
+                raise  # not this execution's fault: the tick stops until Redis is back
+            except Exception as exc:
+                log.exception("%s: advancing failed", record.id)
+                current = store.get(record.id)
+                if current is not None and current.version == record.version:
+                    # Nothing was written yet, so failing the attempt frees nothing in use.
+                    self.outbox.fail(current, now, failure_info(exc, FailureSite.SCHEDULER))
+        launches, self._creates = self._creates, []
+        groups: dict[str, list[ExecutionRecord]] = {}
+        for written in self.outbox.write_many(launches) if launches else []:
+            if written is not None:
+                groups.setdefault(self.runtime.queue_for(written), []).append(written)
+        for queue, records in groups.items():
+            self.outbox.publish_creates(queue, records)
+
+    def _advance(self, record: ExecutionRecord, now: datetime) -> None:
+        write = self.outbox.write
+        if record.claim is not None:
+            if record.teardown is not None and record.claim.step is Step.DO:
+                # A sync call cannot be cancelled, and waiting for it would ignore the
+                # timeout: end the attempt now. The claim check drops its late result.
+                self.outbox.fail(record, now, machine.teardown_phase_info(record, now))
+                return
+            if record.teardown is not None and record.claim.step is Step.GET:
+                # The handle is known, so a Get in flight (perhaps hung) need not be waited
+                # for: claim Delete now. The claim check drops the Get's late result.
+                loaded = self._resolve(record, now)
+                if loaded is not None:
+                    self._teardown(record, loaded, now)
+                return
+            # A step is in flight; its write-back makes the record pending again if needed.
+            # (A Create in flight is waited for: only its answer names what to delete. Its
+            # time limit ends 10 s after the deadline, so the wait is bounded.)
+            write(record, bookkeeping.settled(record))
+            return
+        loaded = self._resolve(record, now)
+        if loaded is None:
+            return
+        if record.teardown is not None:
+            self._teardown(record, loaded, now)
+        elif record.webapi.phase is WebAPIPhase.NOT_STARTED:
+            launch = self.gate.gate(record, now, write)
+            if launch is not None:
+                self._start(launch, loaded, now)
+        elif record.webapi.phase is WebAPIPhase.ALLOCATION_TOKEN_ACQUIRED:
+            # The launch was lost: claim it again.
+            claimed = machine.claimed(record, now, loaded.launch_step)
+            self.outbox.claim_and_publish(record, bookkeeping.settled(claimed))
+        else:
+            write(record, bookkeeping.watched(record, now))
+
+    def _resolve(self, record: ExecutionRecord, now: datetime) -> LoadedPlugin | None:
+        plugins = self.runtime.plugins
+        try:
+            if record.plugin_id:
+                return plugins.get(record.plugin_id)
+            routed = self.runtime.route(record.task_type)
+            if routed is None:
+                # A router's first discovery is still running: the record stays pending
+                # and is routed at a later tick.
+                log.info("%s: waiting for connector discovery to route it", record.id)
+            return routed
+        except UNAVAILABLE:
+            raise  # Redis is away (the served types live there): try again later
+        except Exception as exc:
+            self.outbox.fail(record, now, failure_info(exc, FailureSite.RESOLVE))
+            return None
+
+    def _namespace(
+        self, record: ExecutionRecord, loaded: LoadedPlugin, now: datetime
+    ) -> tuple[str, ResourceConstraintsSpec] | None:
+        """The quota namespace and caps the plugin asks for; None after failing the attempt."""
+        actx = self.runtime.contexts.attempt(record)
+        requirements: Callable[..., Any] | None = getattr(
+            loaded.plugin, "resource_requirements", None
+        )
+        try:
+            if requirements is None:
+                local, spec = DEFAULT_RESOURCE_NAMESPACE, ResourceConstraintsSpec()
+            else:
+                local, spec = call_sync(requirements, actx.context)
+        except Exception as exc:
+            self.outbox.fail(record, now, failure_info(exc, FailureSite.RESOURCE_REQUIREMENTS))
+            return None
+        if str(local) not in loaded.config.resource_quotas:
+            known = ", ".join(sorted(loaded.config.resource_quotas))
+            message = (
+                f"plugin {loaded.id!r} asked for quota namespace {str(local)!r}, "
+                f"which has no quota (known: {known})"
+            )
+            self.outbox.fail(
+                record, now, PhaseInfo.system_failure("UnknownResourceNamespace", message)
+            )
+            return None
+        return self.runtime.plugins.quota_namespace(loaded.id, str(local)), spec
+
+    def _start(self, record: ExecutionRecord, loaded: LoadedPlugin, now: datetime) -> None:
+        record = bookkeeping.routed(record, loaded.id)
+        namespace: str | None = None
+        if loaded.config.resource_quotas:
+            wanted = self._namespace(record, loaded, now)
+            if wanted is None:
+                return
+            namespace, spec = wanted
+            token = record.token
+            self.runtime.tokens.note(token, record.id)
+            status = self.runtime.quotas.allocate_resource(
+                namespace, token, spec, project=record.project, domain=record.domain
+            )
+            if status is not AllocationStatus.GRANTED:
+                self.runtime.tokens.forget(token)
+                # Flyte's NamespaceQuotaExceeded hits an empty Go case; we wait, as for EXHAUSTED.
+                self.outbox.write(record, machine.denied(record, now, namespace))
+                return
+            waited = now - (record.webapi.allocation_start or now)
+            RESOURCE_WAIT.labels(namespace).observe(waited.total_seconds())
+        allocated = machine.allocated(record, now, namespace, loaded.launch_step)
+        if loaded.launch_step is Step.CREATE:
+            self._creates.append((record, allocated))  # written and published with the batch
+        else:
+            self.outbox.claim_and_publish(record, allocated)
+
+    def _teardown(self, record: ExecutionRecord, loaded: LoadedPlugin, now: datetime) -> None:
+        if loaded.kind is PluginKind.SYNC:
+            # Nothing remote outlives a sync call: finalize at once.
+            self.outbox.fail(record, now, machine.teardown_phase_info(record, now))
+            return
+        claimed = machine.claimed(record, now, Step.DELETE)
+        # One aborted before its launch has no plugin yet; Flyte still calls its Delete
+        # (with no handle), which must go to that plugin's queue, where workers listen.
+        torn_down = bookkeeping.settled(bookkeeping.routed(claimed, loaded.id))
+        self.outbox.claim_and_publish(record, torn_down)
