@@ -43,8 +43,13 @@ M = TypeVar("M", bound=Message)
 
 
 def as_v2(message: Message, kind: type[M]) -> M:
-    """``message`` (flyteidl 1) as the flyteidl2 message ``kind``, by its wire bytes."""
-    return kind.FromString(message.SerializeToString())
+    """``message`` (flyteidl 1) as the flyteidl2 message ``kind``, by its wire bytes.
+
+    Serialized deterministically: a flyteidl 1 map (an interface's variables) that is a
+    list in flyteidl2 comes across sorted by key, not in the map's hash order, which
+    differs between processes (a template converted twice would not compare equal).
+    """
+    return kind.FromString(message.SerializeToString(deterministic=True))
 
 
 def as_v1(message: Message, kind: type[M]) -> M:
