@@ -26,7 +26,7 @@ from plugins.builtin.launcher_client import warm_up
 from plugins.builtin.privileges import protect_process
 from plugins.builtin.python_task import task_isolation
 from plugins.errors import ConfigError
-from scheduler._runtime import Runtime
+from scheduler._runtime import process_runtime
 from scheduler.metrics import process_ended, serve_process_metrics
 from scheduler.settings import Settings
 from worker.broker import OutageLog, guard_lost_connection, treat_refused_writes_as_outage
@@ -81,7 +81,7 @@ def make_app(settings: Settings) -> Celery:
         worker_cancel_long_running_tasks_on_connection_loss=False,
         task_default_queue=settings.queue_prefix,
         task_queues=[_queue(settings.queue_prefix)]
-        + [_queue(q) for q in Runtime(settings).queues()],
+        + [_queue(q) for q in process_runtime(settings).queues.all()],
         beat_scheduler="scheduler._engine.beat:EngineScheduler",
         worker_hijack_root_logger=False,
     )

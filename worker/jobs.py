@@ -23,10 +23,9 @@ from celery.worker import state as worker_state
 
 from plugins.errors import JobFailedError
 from scheduler._model import Step
-from scheduler._runtime import Runtime
+from scheduler._runtime import process_runtime
 from scheduler._steps import Reservations, Steps, running_job
 from scheduler.metrics import job_failures
-from scheduler.settings import Settings
 from worker.app import app
 
 __all__ = ["create", "delete", "do", "get", "handle", "steps"]
@@ -42,7 +41,7 @@ def steps() -> Steps:
     pid = os.getpid()
     if pid not in _by_process:
         _by_process.clear()
-        _by_process[pid] = Steps(Runtime(Settings.load()))
+        _by_process[pid] = Steps(process_runtime())
     return _by_process[pid]
 
 
@@ -50,7 +49,7 @@ def steps() -> Steps:
 def _zero_metrics(**_: Any) -> None:
     """As a pool process starts: its plugins' metric series exist from now on, at zero."""
     try:
-        steps().runtime.zero_metrics()
+        steps().runtime.plugins.zero_metrics()
     except Exception as exc:
         # The process still runs its jobs; the series appear as they are first recorded.
         log.warning("could not make this process's metric series: %s", exc)
@@ -84,7 +83,7 @@ def _reserve(request: Any = None, **kwargs: Any) -> None:
         pid = os.getpid()
         if pid not in _reservations:
             _reservations.clear()
-            _reservations[pid] = Reservations(Runtime(Settings.load()), live=_held_jobs)
+            _reservations[pid] = Reservations(process_runtime(), live=_held_jobs)
         _reservations[pid].reserve(claims, _owner(request))
     except Exception as exc:
         # The job still runs and takes its leases itself; only the early cover is missing.

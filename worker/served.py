@@ -18,8 +18,7 @@ from typing import Any
 from celery import signals
 
 from scheduler._backend import SERVED_PERIOD
-from scheduler._runtime import Runtime
-from scheduler.settings import Settings
+from scheduler._runtime import Runtime, process_runtime
 
 __all__ = ["ServedPublisher", "install"]
 
@@ -52,7 +51,7 @@ class ServedPublisher:
         """Publish once; whether it reached Redis (a failure is logged once per outage)."""
         try:
             # Six of its periods, as SERVED_LIFETIME is six of SERVED_PERIOD.
-            routes = self._runtime.publish_served(claims=False, ttl=self._period * 6)
+            routes = self._runtime.plugins.publish_served(claims=False, ttl=self._period * 6)
         except Exception as exc:
             if not self._failing:
                 log.warning("could not publish this worker's task types (will retry): %s", exc)
@@ -84,7 +83,7 @@ _publisher: list[ServedPublisher] = []
 
 
 def _ready(**_: Any) -> None:
-    publisher = ServedPublisher(Runtime(Settings.load()))
+    publisher = ServedPublisher(process_runtime())
     publisher.start()
     _publisher.append(publisher)
 

@@ -44,6 +44,9 @@ class _DiscardingRecorder:
 class TaskExecutionContext:
     """Everything a core plugin may use while handling one attempt.
 
+    Flyte's ``core.TaskExecutionContext``. A web-API plugin gets the narrower
+    :class:`plugins.webapi.TaskExecutionContext` (Flyte's ``webapi`` one).
+
     Attributes:
         task_execution_metadata: Identity, labels, overrides and limits of the attempt.
         task_reader: Reads the ``TaskTemplate``.

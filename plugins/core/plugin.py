@@ -178,7 +178,10 @@ def call_loader(loader: Callable[..., Any], setup: PluginSetupContext, plugin_id
 
 @dataclass(frozen=True)
 class PluginEntry:
-    """Registers a core plugin.
+    """Registers a core plugin: Flyte's ``core.PluginEntry``.
+
+    A web-API plugin registers with :class:`plugins.webapi.PluginEntry` (Flyte's
+    ``webapi.PluginEntry``) instead; both keep Flyte's names and fields.
 
     Attributes:
         id: Unique plugin id.

@@ -76,6 +76,10 @@ NEVER_CANCELLED: threading.Event = _NeverCancelled()
 class TaskExecutionContext(TaskExecutionContextReader):
     """A :class:`TaskExecutionContextReader` plus the blob store.
 
+    Flyte's ``webapi.TaskExecutionContext``: what a web-API plugin's Create sees. A core
+    plugin gets :class:`plugins.core.TaskExecutionContext` (Flyte's
+    ``core.TaskExecutionContext``), which has more: the resource manager, plugin state.
+
     Attributes:
         data_store: The blob store, with the process's storage options.
         cancelled: Set while a sync call runs when the attempt no longer wants its answer

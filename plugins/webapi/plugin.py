@@ -203,7 +203,11 @@ def _is_sync_plugin(obj: object) -> bool:
 
 @dataclass(frozen=True)
 class PluginEntry:
-    """Registers a web-API plugin.
+    """Registers a web-API plugin: Flyte's ``webapi.PluginEntry``.
+
+    A core plugin registers with :class:`plugins.core.PluginEntry` (Flyte's
+    ``core.PluginEntry``) instead. The two keep Flyte's names and fields, so a plugin
+    ported from Go reads the same; the registry takes either.
 
     Attributes:
         id: Unique plugin id; also names its queues and quota namespaces.

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any, cast
 
@@ -53,12 +53,38 @@ from scheduler._model import (
     redact_record,
 )
 
-__all__ = ["CAS_ATTEMPTS", "DEFAULT_EVENT_LOG_CAP", "DEFAULT_RETENTION", "Change", "ExecutionStore"]
+__all__ = [
+    "CAS_ATTEMPTS",
+    "DEFAULT_EVENT_LOG_CAP",
+    "DEFAULT_RETENTION",
+    "Change",
+    "ExecutionStore",
+    "Updated",
+]
 
 CAS_ATTEMPTS = 50  # lost compare-and-sets before ExecutionStore.update gives up
 Change = Callable[
     [ExecutionRecord], "tuple[ExecutionRecord, Sequence[Event]] | ExecutionRecord | None"
 ]
+
+
+@dataclass(frozen=True)
+class Updated:
+    """What :meth:`ExecutionStore.update` did to a record.
+
+    Attributes:
+        before: The record as read last.
+        after: The record written, or ``before`` itself if the change left it.
+    """
+
+    before: ExecutionRecord
+    after: ExecutionRecord
+
+    @property
+    def changed(self) -> bool:
+        """Whether a new version was written."""
+        return self.after is not self.before
+
 
 DEFAULT_RETENTION = timedelta(days=7)
 """How long a finished execution's record and events are kept."""
@@ -163,13 +189,16 @@ class ExecutionStore:
     def update(
         self, execution_id: str, apply: Change, *, known: ExecutionRecord | None = None,
         job: str | None = None,
-    ) -> ExecutionRecord | None:  # fmt: skip
+    ) -> Updated | None:  # fmt: skip
         """Read, change and compare-and-set one record, again after each lost write.
 
         ``apply`` gets the current record and returns ``(new, events to log first)``, the
         record to leave it, or ``None`` to give up. ``known`` (a record just read) is tried
-        first; ``job`` names the Celery job on the events. Returns the written record, the
-        current one if left, or ``None`` (gone, or given up).
+        first; ``job`` names the Celery job on the events.
+
+        Returns:
+            The record read last and the one written (the same record if ``apply`` left
+            it), or ``None`` (gone, or given up).
 
         Raises:
             ContentionError: :data:`CAS_ATTEMPTS` writes in a row lost to other writers.
@@ -178,9 +207,9 @@ class ExecutionStore:
             current, known = known or self.get(execution_id), None
             change = None if current is None else apply(current)
             if current is None or change is None or isinstance(change, ExecutionRecord):
-                return None if change is None else current
+                return None if current is None or change is None else Updated(current, current)
             if (written := self.transition(current, *change, job=job)) is not None:
-                return written
+                return Updated(current, written)
         raise ContentionError(f"execution {execution_id}: too much contention to update it")
 
     def create_many(

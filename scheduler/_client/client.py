@@ -358,21 +358,19 @@ class Client:
     def _update(
         self, exec_id: str, change: Callable[[ExecutionRecord], ExecutionRecord]
     ) -> ExecutionRecord:
-        changed: list[bool] = []
 
         def apply(
             current: ExecutionRecord,
         ) -> tuple[ExecutionRecord, list[Event]] | ExecutionRecord:
             new = change(current)
-            changed[:] = [new is not current]
             return current if new is current else (new, [])
 
-        written = self.runtime.store.update(exec_id, apply, known=self.record(exec_id))
-        if written is None:  # deleted since it was read
+        updated = self.runtime.store.update(exec_id, apply, known=self.record(exec_id))
+        if updated is None:  # deleted since it was read
             raise ExecutionNotFoundError(f"no execution {exec_id!r}")
-        if changed == [True]:  # written: the scheduler has something to do
+        if updated.changed:  # written: the scheduler has something to do
             self.runtime.wake.notify()
-        return written
+        return updated.after
 
     def signal(self, exec_id: str) -> None:
         """Get the execution's remote status now rather than at the next resync.

@@ -242,7 +242,7 @@ class Submitter:
         check_inputs(template, values)
         if check_type:
             # Unknown here and served by no live process: raises. The scheduler routes it.
-            self.runtime.check_served(template.type)
+            self.runtime.plugins.check_served(template.type)
         key = cache_key(template, values, project, domain)
         metadata = template.metadata
         timeout = metadata.timeout.ToTimedelta() if metadata.HasField("timeout") else None

@@ -24,7 +24,7 @@ from celery import beat
 from scheduler._engine.engine import Engine
 from scheduler._engine.outbox import OUTAGE
 from scheduler._engine.tickstats import TickStats
-from scheduler._runtime import Runtime
+from scheduler._runtime import process_runtime
 from scheduler.metrics import process_ended
 from scheduler.settings import Settings, masked_url
 
@@ -85,11 +85,11 @@ class EngineScheduler(beat.Scheduler):  # type: ignore[misc]
     def engine(self) -> Engine:
         """The engine, built on first use from ``FLYTE_CELERY_*`` settings."""
         if self._engine is None:
-            runtime = Runtime(Settings.load())
+            runtime = process_runtime()
             self._engine = Engine(runtime, self._publish)
             self._stats = TickStats(runtime.clock, runtime.settings.tick_stats_period)
             try:
-                runtime.zero_metrics()
+                runtime.plugins.zero_metrics()
             except Exception as exc:
                 # The scheduler still runs; the series appear as they are first recorded.
                 log.warning("could not make the scheduler's metric series: %s", exc)

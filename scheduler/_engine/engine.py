@@ -109,11 +109,11 @@ class Engine:
     def _lead(self, now: datetime) -> timedelta:
         """The leader's tick."""
         if not self._quotas_registered:
-            self.runtime.register_quotas()
+            self._register_quotas()
             self._quotas_registered = True
         else:
             # Redis may have come back empty (no persistence, a flush): quotas live only there.
-            self.runtime.ensure_quotas()
+            self._ensure_quotas()
         for index, (name, work) in enumerate(self._work):
             if index > 0 and not self.lease.keep():
                 # A long tick outlived the lease and a standby leads now: stop acting.
@@ -128,6 +128,22 @@ class Engine:
                 log.exception("scheduler step %s failed", name)
         return self._next_wait(now)
 
+    def _register_quotas(self) -> None:
+        """Write the quotas of every plugin that loads to Redis (as the scheduler starts).
+
+        The newest deployment's configuration wins, so a changed quota takes effect. A
+        plugin that fails to load is left out: it fails only its own executions.
+        """
+        for namespace, quota in self.runtime.plugins.quotas().items():
+            self.runtime.quotas.set_resource_quota(namespace, quota)
+
+    def _ensure_quotas(self) -> None:
+        """Register the quotas again if Redis lost any; one read when nothing is missing."""
+        expected = self.runtime.plugins.quotas()
+        if expected and not set(expected) <= set(self.runtime.quotas.namespaces()):
+            log.warning("quota namespaces missing from Redis; registering them again")
+            self._register_quotas()
+
     def _dispatch_gets(self, now: datetime) -> None:
         dispatch_gets(self.outbox, now)
 
@@ -135,7 +151,7 @@ class Engine:
         if self._served_at is not None and now - self._served_at < SERVED_PERIOD:
             return
         self._served_at = now
-        self.runtime.publish_served(claims=True, ttl=SERVED_LIFETIME)
+        self.runtime.plugins.publish_served(claims=True, ttl=SERVED_LIFETIME)
 
     def _next_wait(self, now: datetime) -> timedelta:
         settings = self.runtime.settings

@@ -33,7 +33,7 @@ FULL_JOB_COALESCE = timedelta(seconds=1)
 
 
 def _outlook(runtime: Runtime, now: datetime) -> tuple[DueOutlook, int]:
-    job = runtime.largest_get_batch()
+    job = runtime.plugins.largest_get_batch()
     return runtime.store.indexes.due_outlook(now, rank=job - 1), job
 
 
@@ -65,13 +65,13 @@ def dispatch_gets(outbox: Outbox, now: datetime) -> int:
     groups: dict[tuple[str, str], list[tuple[str, int]]] = {}
     claimed = runtime.store.indexes.claim_due(now, limit, core)
     for due in claimed:
-        queue = runtime.queue_of(due.plugin_id, due.namespace)
+        queue = runtime.queues.of(due.plugin_id, due.namespace)
         if due.claim.step is Step.HANDLE:
             outbox.publish_one(Step.HANDLE, due.id, due.claim.attempt, queue)
         else:
             groups.setdefault((due.plugin_id, queue), []).append((due.id, due.claim.attempt))
     for (plugin_id, queue), items in groups.items():
-        outbox.publish_gets(queue, items, runtime.get_batch_size(plugin_id))
+        outbox.publish_gets(queue, items, runtime.plugins.get_batch_size(plugin_id))
     return len(claimed)
 
 

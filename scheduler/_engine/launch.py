@@ -44,7 +44,7 @@ class Launcher:
     """Advances pending executions.
 
     Args:
-        outbox: Reads, writes and publishes for the tick.
+        outbox: Publishes the jobs of the claims written here.
         gate: The result cache's gate.
     """
 
@@ -62,7 +62,7 @@ class Launcher:
         """
         store = self.runtime.store
         self._creates = []
-        for record in self.outbox.records(store.indexes.pending(now, self.outbox.batch)):
+        for record in store.get_many(store.indexes.pending(now, self.outbox.batch)):
             try:
                 self._advance(record, now)
             except UNAVAILABLE:
@@ -72,22 +72,26 @@ class Launcher:
                 current = store.get(record.id)
                 if current is not None and current.version == record.version:
                     # Nothing was written yet, so failing the attempt frees nothing in use.
-                    self.outbox.fail(current, now, failure_info(exc, FailureSite.SCHEDULER))
+                    self.runtime.attempts.write_end(
+                        current, now, failure_info(exc, FailureSite.SCHEDULER)
+                    )
         launches, self._creates = self._creates, []
         groups: dict[str, list[ExecutionRecord]] = {}
-        for written in self.outbox.write_many(launches) if launches else []:
+        for written in self.runtime.store.transition_many(launches) if launches else []:
             if written is not None:
-                groups.setdefault(self.runtime.queue_for(written), []).append(written)
+                groups.setdefault(self.runtime.queues.of_record(written), []).append(written)
         for queue, records in groups.items():
             self.outbox.publish_creates(queue, records)
 
     def _advance(self, record: ExecutionRecord, now: datetime) -> None:
-        write = self.outbox.write
+        write = self.runtime.store.transition
         if record.claim is not None:
             if record.teardown is not None and record.claim.step is Step.DO:
                 # A sync call cannot be cancelled, and waiting for it would ignore the
                 # timeout: end the attempt now. The claim check drops its late result.
-                self.outbox.fail(record, now, machine.teardown_phase_info(record, now))
+                self.runtime.attempts.write_end(
+                    record, now, machine.teardown_phase_info(record, now)
+                )
                 return
             if record.teardown is not None and record.claim.step is Step.GET:
                 # The handle is known, so a Get in flight (perhaps hung) need not be waited
@@ -113,16 +117,22 @@ class Launcher:
         elif record.webapi.phase is WebAPIPhase.ALLOCATION_TOKEN_ACQUIRED:
             # The launch was lost: claim it again.
             claimed = machine.claimed(record, now, loaded.launch_step)
-            self.outbox.claim_and_publish(record, bookkeeping.settled(claimed))
+            self._claim(record, bookkeeping.settled(claimed))
         else:
             write(record, bookkeeping.watched(record, now))
+
+    def _claim(self, record: ExecutionRecord, new: ExecutionRecord) -> None:
+        """Write ``new`` (which carries a claim), then publish the claimed step's job."""
+        written = self.runtime.store.transition(record, new)
+        if written is not None:
+            self.outbox.publish_claimed(written)
 
     def _resolve(self, record: ExecutionRecord, now: datetime) -> LoadedPlugin | None:
         plugins = self.runtime.plugins
         try:
             if record.plugin_id:
                 return plugins.get(record.plugin_id)
-            routed = self.runtime.route(record.task_type)
+            routed = self.runtime.plugins.route(record.task_type)
             if routed is None:
                 # A router's first discovery is still running: the record stays pending
                 # and is routed at a later tick.
@@ -131,7 +141,7 @@ class Launcher:
         except UNAVAILABLE:
             raise  # Redis is away (the served types live there): try again later
         except Exception as exc:
-            self.outbox.fail(record, now, failure_info(exc, FailureSite.RESOLVE))
+            self.runtime.attempts.write_end(record, now, failure_info(exc, FailureSite.RESOLVE))
             return None
 
     def _namespace(
@@ -148,7 +158,9 @@ class Launcher:
             else:
                 local, spec = call_sync(requirements, actx.context)
         except Exception as exc:
-            self.outbox.fail(record, now, failure_info(exc, FailureSite.RESOURCE_REQUIREMENTS))
+            self.runtime.attempts.write_end(
+                record, now, failure_info(exc, FailureSite.RESOURCE_REQUIREMENTS)
+            )
             return None
         if str(local) not in loaded.config.resource_quotas:
             known = ", ".join(sorted(loaded.config.resource_quotas))
@@ -156,7 +168,7 @@ class Launcher:
                 f"plugin {loaded.id!r} asked for quota namespace {str(local)!r}, "
                 f"which has no quota (known: {known})"
             )
-            self.outbox.fail(
+            self.runtime.attempts.write_end(
                 record, now, PhaseInfo.system_failure("UnknownResourceNamespace", message)
             )
             return None
@@ -178,7 +190,7 @@ class Launcher:
             if status is not AllocationStatus.GRANTED:
                 self.runtime.tokens.forget(token)
                 # Flyte's NamespaceQuotaExceeded hits an empty Go case; we wait, as for EXHAUSTED.
-                self.outbox.write(record, machine.denied(record, now, namespace))
+                self.runtime.store.transition(record, machine.denied(record, now, namespace))
                 return
             waited = now - (record.webapi.allocation_start or now)
             RESOURCE_WAIT.labels(namespace).observe(waited.total_seconds())
@@ -186,15 +198,15 @@ class Launcher:
         if loaded.launch_step is Step.CREATE:
             self._creates.append((record, allocated))  # written and published with the batch
         else:
-            self.outbox.claim_and_publish(record, allocated)
+            self._claim(record, allocated)
 
     def _teardown(self, record: ExecutionRecord, loaded: LoadedPlugin, now: datetime) -> None:
         if loaded.kind is PluginKind.SYNC:
             # Nothing remote outlives a sync call: finalize at once.
-            self.outbox.fail(record, now, machine.teardown_phase_info(record, now))
+            self.runtime.attempts.write_end(record, now, machine.teardown_phase_info(record, now))
             return
         claimed = machine.claimed(record, now, Step.DELETE)
         # One aborted before its launch has no plugin yet; Flyte still calls its Delete
         # (with no handle), which must go to that plugin's queue, where workers listen.
         torn_down = bookkeeping.settled(bookkeeping.routed(claimed, loaded.id))
-        self.outbox.claim_and_publish(record, torn_down)
+        self._claim(record, torn_down)

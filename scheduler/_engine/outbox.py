@@ -1,4 +1,4 @@
-"""Publishing jobs, and the helpers every part of the tick shares.
+"""Publishing jobs, and the errors that mean Redis or the broker is away.
 
 A job is published only after its claim is written (an outbox): if publishing
 fails, or the message is lost, the claim is still on the record and
@@ -12,14 +12,13 @@ timeout, what is left of the attempt.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 import redis
 from kombu.exceptions import OperationalError
 
-from plugins.core import PhaseInfo
 from scheduler._backend import WRITES_REFUSED
 from scheduler._model import ExecutionRecord, Step
 from scheduler._runtime import Runtime
@@ -56,7 +55,7 @@ class Publisher(Protocol):
 
 
 class Outbox:
-    """Reads, writes and publishes on behalf of the scheduler's tick.
+    """Publishes the jobs of claims the tick wrote; publishes again what failed to go out.
 
     Args:
         runtime: The process's runtime.
@@ -85,31 +84,6 @@ class Outbox:
             self._unsent.pop(0)
             log.info("published %s %s again after a failed publish", step, args)
 
-    def records(self, ids: Iterable[str]) -> list[ExecutionRecord]:
-        """The records that still exist among ``ids``, in one round trip."""
-        return self.runtime.store.get_many(list(ids))
-
-    def write(self, current: ExecutionRecord, new: ExecutionRecord) -> ExecutionRecord | None:
-        """A compare-and-set from ``current`` to ``new``; ``None`` if someone else wrote."""
-        return self.runtime.store.transition(current, new)
-
-    def write_many(
-        self, pairs: Sequence[tuple[ExecutionRecord, ExecutionRecord]]
-    ) -> list[ExecutionRecord | None]:
-        """:meth:`write` for many records in one round trip; ``None`` where someone wrote."""
-        return self.runtime.store.transition_many(pairs)
-
-    def fail(self, record: ExecutionRecord, now: datetime, info: PhaseInfo) -> None:
-        """End the attempt with ``info``: release its token, then retry or finish."""
-        new, events = self.runtime.end_attempt(record, now, info)
-        self.runtime.store.transition(record, new, events)
-
-    def claim_and_publish(self, record: ExecutionRecord, new: ExecutionRecord) -> None:
-        """Write ``new`` (which carries a claim), then publish the claimed step's job."""
-        written = self.write(record, new)
-        if written is not None:
-            self.publish_claimed(written)
-
     def time_limit(self, record: ExecutionRecord, step: Step) -> timedelta:
         """When a worker cuts off the call of ``step`` for ``record``."""
         limit = self.runtime.settings.call_timeout
@@ -126,7 +100,7 @@ class Outbox:
         claim = record.claim
         if claim is None:
             return
-        queue = self.runtime.queue_for(record)
+        queue = self.runtime.queues.of_record(record)
         if claim.step is Step.GET:
             self.publish_gets(queue, [(record.id, claim.attempt)])
         elif claim.step is Step.CREATE:
@@ -155,7 +129,7 @@ class Outbox:
     ) -> None:
         """Publish claimed Gets, ``(execution id, attempt)``, in jobs of ``size`` at most.
 
-        ``size`` defaults to ``get_batch_size`` (see :meth:`Runtime.get_batch_size`).
+        ``size`` defaults to ``get_batch_size`` (see :meth:`PluginSet.get_batch_size`).
         """
         size = size or self.runtime.settings.get_batch_size
         limit = self.runtime.settings.call_timeout

@@ -52,7 +52,7 @@ class Upkeep:
         for namespace in quotas.namespaces():
             holders = quotas.holders(namespace)
             owners = ledger.owners(holders)
-            records = {r.id: r for r in self.outbox.records({o for o in owners if o})}
+            records = {r.id: r for r in self.runtime.store.get_many(list({o for o in owners if o}))}
             live = []
             for token, owner in zip(holders, owners, strict=True):
                 record = records.get(owner or "")
@@ -73,12 +73,12 @@ class Upkeep:
     def timeouts(self, now: datetime) -> None:
         """Ask for the teardown of every attempt whose deadline passed."""
         store = self.runtime.store
-        for record in self.outbox.records(store.indexes.timed_out(now, self.outbox.batch)):
+        for record in store.get_many(store.indexes.timed_out(now, self.outbox.batch)):
             limit = record.timeout.total_seconds() if record.timeout else 0
             teardown = machine.request_teardown(
                 record, now, TeardownKind.TIMEOUT, f"timed out after {limit:g}s"
             )
-            self.outbox.write(record, teardown)
+            self.runtime.store.transition(record, teardown)
 
     def reconcile(self, now: datetime) -> None:
         """Publish again every claimed step whose worker died, or that never started.
@@ -92,7 +92,7 @@ class Upkeep:
         runs, store = self.runtime.runs, self.runtime.store
         may_reap = self._may_reap(now)
         reaped = runs.reap(now, self.outbox.batch) if may_reap else []
-        current = {r.id: r for r in self.outbox.records({i for i, _ in reaped})}
+        current = {r.id: r for r in self.runtime.store.get_many(list({i for i, _ in reaped}))}
         for execution_id, lapsed in reaped:
             found = current.get(execution_id)
             if found is None or found.finished or found.claim != lapsed:
@@ -101,9 +101,9 @@ class Upkeep:
                 # Its worker died (or Celery killed the hung call) and the attempt is being
                 # torn down: running the call again would only start what is to be stopped.
                 log.warning("%s: %s died during teardown; ending the attempt", found.id, lapsed)
-                self.outbox.fail(found, now, machine.teardown_phase_info(found, now))
+                self.runtime.attempts.write_end(found, now, machine.teardown_phase_info(found, now))
                 continue
-            written = self.outbox.write(found, bookkeeping.republished(found, now))
+            written = self.runtime.store.transition(found, bookkeeping.republished(found, now))
             if written is not None:
                 log.warning("%s: %s stopped renewing its run lease; publishing it again",
                             found.id, lapsed)  # fmt: skip
@@ -118,21 +118,23 @@ class Upkeep:
         stale = store.indexes.stale_claims(cutoff, self.outbox.batch)
         if sweep_before is not None and len(stale) < self.outbox.batch:
             self._sweep_before = None  # this pass covers them all
-        for record in self.outbox.records(stale):
+        for record in self.runtime.store.get_many(stale):
             claim = record.claim
             if claim is None or claim.attempt != record.attempt:
-                self.outbox.write(record, bookkeeping.unclaimed(record, now))
+                self.runtime.store.transition(record, bookkeeping.unclaimed(record, now))
                 continue
             expiry = runs.expiry(run_member(record.id, claim))
             if expiry is not None and (expiry > now or not may_reap):
                 # Still running, however long it takes: look again a visibility timeout on.
-                self.outbox.write(record, bookkeeping.republished(record, now))
+                self.runtime.store.transition(record, bookkeeping.republished(record, now))
                 continue
             if record.teardown is not None and claim.step in (Step.CREATE, Step.DO):
                 # Never started, and the attempt is being torn down: nothing to run.
-                self.outbox.fail(record, now, machine.teardown_phase_info(record, now))
+                self.runtime.attempts.write_end(
+                    record, now, machine.teardown_phase_info(record, now)
+                )
                 continue
-            written = self.outbox.write(record, bookkeeping.republished(record, now))
+            written = self.runtime.store.transition(record, bookkeeping.republished(record, now))
             if written is not None:
                 log.warning("%s: %s made no progress; publishing it again", record.id, claim)
                 self.outbox.publish_claimed(written)
@@ -171,8 +173,8 @@ class Upkeep:
             if room <= 0:
                 continue
             # A few more than the free slots: some waiters may be held back by a cap.
-            for record in self.outbox.records(store.indexes.waiting(namespace, room * 4)):
-                self.outbox.write(record, bookkeeping.woken(record, now))
+            for record in store.get_many(store.indexes.waiting(namespace, room * 4)):
+                self.runtime.store.transition(record, bookkeeping.woken(record, now))
 
     def forget(self, now: datetime) -> None:
         """Drop executions finished before the retention from the listing (once a minute)."""

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from scheduler._runtime.calls import CallSite, PluginCalls
 from scheduler._runtime.contexts import AttemptContext, Contexts, execution_prefix
-from scheduler._runtime.plugins import LoadedPlugin, PluginKind, PluginSet
-from scheduler._runtime.runtime import Runtime
+from scheduler._runtime.loaded import LoadedPlugin, PluginKind
+from scheduler._runtime.plugins import PluginSet
+from scheduler._runtime.queues import Queues
+from scheduler._runtime.runtime import Runtime, process_runtime
 
 __all__ = [
     "AttemptContext",
@@ -21,6 +23,8 @@ __all__ = [
     "PluginCalls",
     "PluginKind",
     "PluginSet",
+    "Queues",
     "Runtime",
     "execution_prefix",
+    "process_runtime",
 ]

@@ -8,16 +8,12 @@ decided once, when it loads; callers then use the typed accessor for that kind.
 
 from __future__ import annotations
 
-import enum
 import logging
 import threading
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, cast
-
-import yaml
+from typing import cast
 
 from plugins.core import (
     ENTRY_POINT_GROUP,
@@ -26,137 +22,17 @@ from plugins.core import (
     ResourceNamespace,
     TaskTypeRouter,
 )
-from plugins.core import Plugin as CorePlugin
-from plugins.errors import ConfigError, PluginLoadError, PluginNotFoundError
-from plugins.webapi import DEFAULT_PLUGIN_CONFIG, AsyncPlugin, PluginConfig, SyncPlugin
-from scheduler._model import LimiterKind, Step
+from plugins.errors import PluginError, PluginNotFoundError
+from plugins.webapi import DEFAULT_PLUGIN_CONFIG
+from scheduler._backend import ServedTypes
+from scheduler._model import LimiterKind
+from scheduler._runtime.loaded import LoadedPlugin, PluginKind
+from scheduler._runtime.overrides import Overrides
+from scheduler.metrics import zero_series
 
-__all__ = ["LoadedPlugin", "PluginKind", "PluginSet"]
+__all__ = ["PluginSet", "limiter_name"]
 
 log = logging.getLogger(__name__)
-
-
-class PluginKind(enum.Enum):
-    """What contract a plugin implements."""
-
-    ASYNC = Step.CREATE
-    """A web-API AsyncPlugin: create, get, status, delete."""
-    SYNC = Step.DO
-    """A web-API SyncPlugin: one ``do`` call."""
-    CORE = Step.HANDLE
-    """A core plugin: ``handle`` round by round, then ``abort`` and ``finalize``."""
-
-    @property
-    def launch_step(self) -> Step:
-        """The first job of an attempt."""
-        step: Step = self.value
-        return step
-
-    @property
-    def operations(self) -> tuple[str, ...]:
-        """The plugin calls of this kind, as the metrics name them: its steps, and the rest."""
-        steps, others = _CALLS[self]
-        return (*(step.value for step in steps), *others)
-
-    @property
-    def limiters(self) -> tuple[LimiterKind, ...]:
-        """The global rate limiters its steps go through (:attr:`Step.limiter`)."""
-        steps, _ = _CALLS[self]
-        return tuple(dict.fromkeys(s.limiter for s in steps if s.limiter is not None))
-
-    @classmethod
-    def of(cls, plugin: object) -> PluginKind:
-        """The kind of a loaded plugin.
-
-        A core plugin implements ``handle`` and has no PluginConfig; a sync plugin has
-        ``do`` and no ``create``; anything else is launched with Create.
-        """
-        if isinstance(plugin, CorePlugin) and not hasattr(plugin, "get_config"):
-            return cls.CORE
-        if not hasattr(plugin, "create") and hasattr(plugin, "do"):
-            return cls.SYNC
-        return cls.ASYNC
-
-
-_CALLS: dict[PluginKind, tuple[tuple[Step, ...], tuple[str, ...]]] = {
-    # Each kind's steps (worker jobs), and the plugin calls made inside them.
-    PluginKind.ASYNC: ((Step.CREATE, Step.GET, Step.DELETE), ("status",)),
-    PluginKind.SYNC: ((Step.DO,), ()),
-    PluginKind.CORE: ((Step.HANDLE,), ("abort", "finalize")),
-}
-
-
-@dataclass(frozen=True)
-class LoadedPlugin:
-    """A loaded plugin, its kind, and its effective configuration.
-
-    Attributes:
-        id: The plugin id.
-        plugin: The plugin object.
-        config: Its PluginConfig with the YAML overrides applied (core plugins get
-            the defaults, which set their round interval and failure budget).
-        kind: The contract it implements.
-    """
-
-    id: str
-    plugin: object
-    config: PluginConfig
-    kind: PluginKind
-
-    @property
-    def launch_step(self) -> Step:
-        """The first job of an attempt: Create, Do or Handle."""
-        return self.kind.launch_step
-
-    def _expect(self, kind: PluginKind) -> Any:
-        if self.kind is not kind:
-            raise TypeError(f"plugin {self.id!r} is a {self.kind.name} plugin, not {kind.name}")
-        return self.plugin
-
-    def as_async(self) -> AsyncPlugin[Any, Any]:
-        """The plugin as an AsyncPlugin (raises TypeError for another kind)."""
-        return cast(AsyncPlugin[Any, Any], self._expect(PluginKind.ASYNC))
-
-    def as_sync(self) -> SyncPlugin:
-        """The plugin as a SyncPlugin (raises TypeError for another kind)."""
-        return cast(SyncPlugin, self._expect(PluginKind.SYNC))
-
-    def as_core(self) -> CorePlugin:
-        """The plugin as a core plugin (raises TypeError for another kind)."""
-        return cast(CorePlugin, self._expect(PluginKind.CORE))
-
-
-def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
-    merged = dict(base)
-    for key, value in override.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = _deep_merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
-
-
-def _camel_to_snake(data: Any) -> Any:
-    if isinstance(data, dict):
-        out = {}
-        for key, value in data.items():
-            snake = "".join(f"_{c.lower()}" if c.isupper() else c for c in str(key))
-            # Quota namespaces are data, not field names: keep their spelling.
-            out[snake] = value if snake == "resource_quotas" else _camel_to_snake(value)
-        return out
-    return data
-
-
-def _read_overrides(path: Path | None) -> dict[str, Any]:
-    if path is None:
-        return {}
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"FLYTE_CELERY_PLUGIN_CONFIG {path}: cannot read: {exc}") from exc
-    if not isinstance(data, dict):
-        raise ConfigError(f"FLYTE_CELERY_PLUGIN_CONFIG {path}: expected a mapping of plugin ids")
-    return data
 
 
 class PluginSet:
@@ -166,6 +42,8 @@ class PluginSet:
         specs: ``module:attr`` specs of extra plugin entries (``FLYTE_CELERY_PLUGINS``).
         overrides_file: The YAML file of per-plugin overrides, if any.
         registry: A registry to use instead of entry points plus ``specs``.
+        served: What live processes serve (asked in routing); none: this process alone.
+        get_batch_size: ``FLYTE_CELERY_GET_BATCH_SIZE`` (see :meth:`get_batch_size`).
 
     Raises:
         ConfigError: The overrides file cannot be read or is not a mapping.
@@ -176,10 +54,13 @@ class PluginSet:
         specs: str = "",
         overrides_file: Path | None = None,
         registry: PluginRegistry | None = None,
+        served: ServedTypes | None = None,
+        get_batch_size: int = 200,
     ) -> None:
         self._specs = specs
-        self._overrides_file = overrides_file
-        self._overrides = _read_overrides(overrides_file)
+        self._served = served
+        self._get_batch_size = get_batch_size
+        self._overrides = Overrides(overrides_file)
         self._registry = registry
         self._loaded: dict[str, LoadedPlugin] = {}
         self._reported: set[str] = set()
@@ -192,7 +73,9 @@ class PluginSet:
         with self._lock:
             if self._registry is None:
                 # Each loader sees its own section of the file (setup.config).
-                registry = PluginRegistry(PluginSetupContext(plugin_configs=self._overrides))
+                registry = PluginRegistry(
+                    PluginSetupContext(plugin_configs=self._overrides.sections)
+                )
                 registry.load_entry_points(ENTRY_POINT_GROUP)
                 registry.load_specs(self._specs)
                 self._registry = registry
@@ -220,7 +103,9 @@ class PluginSet:
             # round interval (caching.resyncInterval) and failure budget.
             has_config = hasattr(plugin, "get_config")
             base = plugin.get_config() if has_config else DEFAULT_PLUGIN_CONFIG
-            config = self._effective(plugin_id, base, getattr(plugin, "own_config_keys", ()))
+            config = self._overrides.effective(
+                plugin_id, base, getattr(plugin, "own_config_keys", ())
+            )
             loaded = LoadedPlugin(plugin_id, plugin, config, kind)
             self._loaded[plugin_id] = loaded
             return loaded
@@ -264,10 +149,44 @@ class PluginSet:
             if task_type in claimed:
                 return router
         if task_type not in self.registry.task_types():
-            plugin_id = served(task_type) if served is not None else None
+            lookup = served or (self._served.lookup if self._served is not None else None)
+            plugin_id = lookup(task_type) if lookup is not None else None
             if plugin_id is not None:
                 return self._served_plugin(task_type, plugin_id)
         return self.for_task_type(task_type)  # its plugin, the default one, or unknown
+
+    def check_served(self, task_type: str) -> None:
+        """Accept a task type that a live process serves, or that this process's registry knows.
+
+        A client cannot know every type: workers import connector modules it does
+        not, and the scheduler discovers connectors over gRPC. So what live processes
+        publish (:class:`~scheduler._backend.ServedTypes`) is asked first, and the local
+        plugins are loaded only for a type none serves.
+
+        Raises:
+            PluginNotFoundError: Nothing serves it; the message lists what is served.
+            PluginError: Several local plugins handle it and none is preferred.
+        """
+        if self._served is not None and self._served.lookup(task_type) is not None:
+            # A live process routes it: no need to load every plugin here (connector
+            # modules would import flytekit, and install its traceback hook, in the
+            # user's script).
+            return
+        try:
+            self.registry.entry_for(task_type)
+        except PluginNotFoundError as exc:
+            served = ", ".join(sorted(self._served.all())) if self._served else ""
+            raise PluginNotFoundError(
+                f"{exc.message}, and no running worker or scheduler serves it "
+                f"(served by running processes: {served or 'none'})"
+            ) from None
+
+    def publish_served(self, *, claims: bool, ttl: timedelta) -> dict[str, str]:
+        """Publish the task types this process serves (:meth:`routes`) for ``ttl``; returns them."""
+        routes = self.routes(claims=claims)
+        if self._served is not None:
+            self._served.publish(routes, ttl)
+        return routes
 
     def _served_plugin(self, task_type: str, plugin_id: str) -> LoadedPlugin:
         try:
@@ -337,32 +256,6 @@ class PluginSet:
         """Load every registered plugin now (workers and the scheduler do, at start-up)."""
         return [self.get(plugin_id) for plugin_id in self.ids]
 
-    def _effective(
-        self, plugin_id: str, config: PluginConfig, own_keys: Iterable[str]
-    ) -> PluginConfig:
-        section = self._overrides.get(plugin_id)
-        if not section:
-            return config
-        if not isinstance(section, dict):
-            raise PluginLoadError(
-                f"plugin {plugin_id!r}: override in {self._overrides_file}: expected a mapping, "
-                f"got {type(section).__name__}"
-            )
-        # A plugin with settings of its own (connector-service) keeps its PluginConfig
-        # under ``webApi``, as Propeller's does; its own keys are not PluginConfig's.
-        own = set(own_keys)
-        override = section.get("webApi", {k: v for k, v in section.items() if k not in own})
-        if not override:
-            return config
-        base = config.model_dump(mode="python")
-        merged = _deep_merge(base, _camel_to_snake(override))
-        try:
-            return PluginConfig(**merged, resource_meta=config.resource_meta)
-        except ValueError as exc:
-            raise PluginLoadError(
-                f"plugin {plugin_id!r}: override in {self._overrides_file}: {exc}"
-            ) from exc
-
     @staticmethod
     def quota_namespace(plugin_id: str, namespace: str) -> ResourceNamespace:
         """The ResourceManager namespace of a plugin's quota: ``<plugin id>:<namespace>``."""
@@ -392,7 +285,7 @@ class PluginSet:
         Not those of a router that claims no task type (a connector service with no
         deployment configured): it serves nothing, and its namespace would only show up
         in the metrics. Once it claims one (its first discovery found some), its quota is
-        registered with the rest (:meth:`Runtime.ensure_quotas`).
+        registered with the rest (the scheduler checks every tick).
         """
         return {
             self.quota_namespace(loaded.id, namespace): quota
@@ -400,6 +293,44 @@ class PluginSet:
             if not _claims_nothing(loaded)
             for namespace, quota in loaded.config.resource_quotas.items()
         }
+
+    def get_batch_size(self, plugin_id: str) -> int:
+        """How many Gets one job of the plugin carries.
+
+        ``FLYTE_CELERY_GET_BATCH_SIZE``, or the plugin's ``caching.workers`` if larger: a
+        worker process runs one job at a time (prefork), so it can only run ``workers``
+        calls at once when a job brings that many. A plugin that cannot load keeps the
+        default: it fails its executions elsewhere.
+        """
+        try:
+            return max(self._get_batch_size, self.get(plugin_id).config.caching.workers)
+        except PluginError:
+            return self._get_batch_size
+
+    def largest_get_batch(self) -> int:
+        """The largest Get job of any plugin that loads (see :meth:`get_batch_size`)."""
+        sizes = [self.get_batch_size(loaded.id) for loaded in self.loadable()]
+        return max([self._get_batch_size, *sizes])
+
+    def zero_metrics(self) -> None:
+        """Make the metric series of every plugin that loads, now, at zero.
+
+        Its calls, its rate limiters, the task types whose cache lookups are counted and
+        the quota namespaces (see :func:`scheduler.metrics.zero_series`). Loads the
+        plugins, as the first job or tick would.
+        """
+        loaded = self.loadable()
+        zero_series(
+            {p.id: p.kind.operations for p in loaded},
+            [limiter_name(p.id, kind) for p in loaded for kind in p.kind.limiters],
+            self.routes(claims=True),  # the task types it routes, as the scheduler does
+            self.quotas(),
+        )
+
+
+def limiter_name(plugin_id: str, kind: LimiterKind) -> str:
+    """A rate limiter's name in the metrics: ``<plugin id>/<read|write>``."""
+    return f"{plugin_id}/{kind.value}"
 
 
 def _claims_nothing(loaded: LoadedPlugin) -> bool:

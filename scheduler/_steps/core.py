@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import logging
 
+from plugins import core
 from plugins.core import PluginState
-from plugins.core import TaskExecutionContext as CoreContext
 from scheduler._model import Claim, ExecutionRecord, Step, describe, machine
 from scheduler._runtime import AttemptContext, LoadedPlugin
 from scheduler._steps.observe import Observation, apply_observation
@@ -35,9 +35,9 @@ class CoreSteps:
 
     def context(
         self, record: ExecutionRecord, actx: AttemptContext, refresh: list[bool]
-    ) -> CoreContext:
+    ) -> core.TaskExecutionContext:
         """The core plugin context of the record's attempt; a refresh request appends to it."""
-        return CoreContext(
+        return core.TaskExecutionContext(
             task_execution_metadata=actx.context.task_execution_metadata,
             task_reader=actx.context.task_reader,
             input_reader=actx.context.input_reader,
@@ -83,12 +83,12 @@ class CoreSteps:
             record,
         )
 
-    def abort(self, loaded: LoadedPlugin, ctx: CoreContext) -> None:
+    def abort(self, loaded: LoadedPlugin, ctx: core.TaskExecutionContext) -> None:
         """Call the plugin's ``abort`` (exceptions propagate: the caller retries)."""
         with plugin_call(loaded.id, "abort"):
             self.runtime.calls.local(loaded.as_core().abort, ctx)
 
-    def finalize(self, loaded: LoadedPlugin, ctx: CoreContext) -> None:
+    def finalize(self, loaded: LoadedPlugin, ctx: core.TaskExecutionContext) -> None:
         """Call the plugin's ``finalize``; a failure is logged, never fatal."""
         try:
             with plugin_call(loaded.id, "finalize"):

@@ -84,7 +84,7 @@ def failed_get(
     """
     outcome = machine.get_failed(record, now, message, caching)
     if isinstance(outcome, PhaseInfo):
-        return *runtime.end_attempt(record, now, outcome), True
+        return *runtime.attempts.end(record, now, outcome), True
     return outcome, [], False
 
 

@@ -91,7 +91,7 @@ class Teardown:
             meta = None
             if record.webapi.resource_meta is not None:
                 meta = loaded.config.decode_resource_meta(record.webapi.resource_meta)
-            self.runtime.limiter(loaded.id, LimiterKind.WRITE).acquire()
+            self.runtime.limiters.get(loaded.id, LimiterKind.WRITE).acquire()
             site = CallSite(loaded.id, loaded.config.caching.workers, "delete", record.id)
             self.runtime.calls.call_here(
                 site, loaded.as_async().delete, DeleteContext(meta, reason)

@@ -135,7 +135,7 @@ class WebAPISteps:
             began.add(index)
             outcomes[index] = await self._create_one(loaded, actxs[index])
 
-        limiter = self.runtime.limiter(loaded.id, LimiterKind.WRITE)
+        limiter = self.runtime.limiters.get(loaded.id, LimiterKind.WRITE)
         await paced(limiter, [partial(create, i) for i in range(len(actxs))])
 
         async def first_get(index: int) -> None:
@@ -153,7 +153,7 @@ class WebAPISteps:
         waiting = [
             i for i, o in enumerate(outcomes) if o is not None and o.ok and o.resource is None
         ]
-        limiter = self.runtime.limiter(loaded.id, LimiterKind.READ)
+        limiter = self.runtime.limiters.get(loaded.id, LimiterKind.READ)
         await paced(limiter, [partial(first_get, i) for i in waiting])
         return outcomes
 
@@ -217,7 +217,7 @@ class WebAPISteps:
             return
         record, loaded = begun
         actx = self.runtime.contexts.attempt(record)
-        self.runtime.limiter(loaded.id, LimiterKind.WRITE).acquire()
+        self.runtime.limiters.get(loaded.id, LimiterKind.WRITE).acquire()
         context = replace(actx.context, cancelled=threading.Event())
         with self._watching(execution_id, expected, context.cancelled):
             try:
@@ -316,7 +316,7 @@ class WebAPISteps:
         async def get(index: int) -> None:
             got[index] = await self._get(loaded, records[index])
 
-        limiter = self.runtime.limiter(loaded.id, LimiterKind.READ)
+        limiter = self.runtime.limiters.get(loaded.id, LimiterKind.READ)
         await paced(limiter, [partial(get, i) for i in range(len(records))])
 
     def _observe_all(

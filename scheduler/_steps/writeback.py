@@ -101,22 +101,20 @@ class WriteBack:
         Raises:
             ContentionError: The write kept losing to other writers.
         """
-        before: list[ExecutionRecord] = []
 
         def change(current: ExecutionRecord) -> tuple[ExecutionRecord, list[Event]] | None:
             if current.finished:
                 return None
             if expected_claim is not None and current.claim != expected_claim:
                 return None
-            before[:] = [current]
             return apply(current)
 
-        written = self.runtime.store.update(execution_id, change, known=known, job=_JOB.get())
-        if written is None:
+        updated = self.runtime.store.update(execution_id, change, known=known, job=_JOB.get())
+        if updated is None:
             return None
-        _note_failed(before[0], written)
-        self.wake_if_needed([written])
-        return written
+        _note_failed(updated.before, updated.after)
+        self.wake_if_needed([updated.after])
+        return updated.after
 
     def update_many(self, items: Sequence[tuple[ExecutionRecord, Claim, Apply]]) -> None:
         """:meth:`update` for a batch: one round trip of compare-and-sets.
@@ -223,7 +221,7 @@ class WriteBack:
 
         def apply(record: ExecutionRecord) -> tuple[ExecutionRecord, list[Event]]:
             final = info(record) if callable(info) else info
-            new, events = self.runtime.end_attempt(record, None, final)
+            new, events = self.runtime.attempts.end(record, None, final)
             return bookkeeping.cached(new, cache_status), [*before, *events]
 
         return apply

@@ -143,7 +143,7 @@ def test_abort_before_the_launch_deletes_on_the_plugins_queue(harness_factory) -
     ex.abort("changed my mind")
     h.tick()
     (job,) = h.jobs
-    assert job.step is Step.DELETE and job.queue == h.runtime.queue("remote")
+    assert job.step is Step.DELETE and job.queue == h.runtime.queues.name("remote")
     h.drain()
     assert ex.refresh().phase is Phase.ABORTED
     assert h.service.deletes == [(None, "changed my mind")]

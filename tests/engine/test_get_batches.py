@@ -46,8 +46,8 @@ def test_a_get_job_carries_the_plugins_workers_when_more_than_the_batch_size(
     harness_factory,
 ) -> None:
     h: Harness = harness_factory(get_batch_size=10, plugin_configs=WIDE)
-    assert h.runtime.get_batch_size("remote") == 12
-    assert h.runtime.get_batch_size("echo") == 10
+    assert h.runtime.plugins.get_batch_size("remote") == 12
+    assert h.runtime.plugins.get_batch_size("echo") == 10
     running(h, 30)
     h.advance(timedelta(seconds=30))
     assert h.tick() == GET_COALESCE  # whole jobs; no whole job more is coming
@@ -62,7 +62,7 @@ def test_the_batch_size_holds_for_a_plugin_with_fewer_workers(harness_factory) -
         get_batch_size=10,
         plugin_configs={"remote": {"caching": {"workers": 4, "pollBackoff": "0s"}}},
     )
-    assert h.runtime.get_batch_size("remote") == 10
+    assert h.runtime.plugins.get_batch_size("remote") == 10
     running(h, 23)
     h.advance(timedelta(seconds=30))
     h.tick()
