@@ -1,4 +1,4 @@
-"""Test helpers: free ports, condition waits, a private redis-server.
+"""Test helpers: free ports, condition waits, a private redis-server, task templates.
 
 The redis-server is the one :mod:`scheduler.testing` ships for plugin authors, so the
 project's own tests exercise it too.
@@ -8,15 +8,75 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import TypeVar
 
+from flyteidl.core import interface_pb2, tasks_pb2, types_pb2
+from google.protobuf import struct_pb2
+
 from scheduler.testing import RedisServer
 
-__all__ = ["RedisServer", "free_port", "parent_pid", "process_ended", "start_redis", "wait_for"]
+__all__ = [
+    "FLOAT",
+    "INTEGER",
+    "STRING",
+    "RedisServer",
+    "free_port",
+    "parent_pid",
+    "process_ended",
+    "start_redis",
+    "task_template",
+    "wait_for",
+]
 
 T = TypeVar("T")
+
+
+INTEGER = types_pb2.LiteralType(simple=types_pb2.INTEGER)
+FLOAT = types_pb2.LiteralType(simple=types_pb2.FLOAT)
+STRING = types_pb2.LiteralType(simple=types_pb2.STRING)
+
+
+def task_template(
+    task_type: str,
+    *,
+    name: str = "",
+    inputs: Mapping[str, types_pb2.LiteralType] | None = None,
+    outputs: Mapping[str, types_pb2.LiteralType] | None = None,
+    retries: int = 0,
+    timeout: float | None = None,
+    custom: Mapping[str, float] | None = None,
+    cached: bool = False,
+) -> tasks_pb2.TaskTemplate:
+    """The tests' one template builder: a flyteidl ``TaskTemplate`` of ``task_type``.
+
+    Args:
+        task_type: Its task type.
+        name: Its ``id.name`` (the task's name).
+        inputs: Its declared inputs, by name.
+        outputs: Its declared outputs, by name.
+        retries: ``metadata.retries``.
+        timeout: ``metadata.timeout``, in seconds.
+        custom: Numbers in ``custom`` (what test plugins read, such as ``seconds``).
+        cached: Whether the result cache applies (``discovery_version`` 1).
+    """
+    t = tasks_pb2.TaskTemplate(type=task_type)
+    t.id.name = name
+    t.metadata.retries.retries = retries
+    if timeout is not None:
+        t.metadata.timeout.FromTimedelta(timedelta(seconds=timeout))
+    if custom:
+        fields = {k: struct_pb2.Value(number_value=v) for k, v in custom.items()}
+        t.custom.CopyFrom(struct_pb2.Struct(fields=fields))
+    if cached:
+        t.metadata.discoverable = True
+        t.metadata.discovery_version = "1"
+    for declared, variables in ((inputs, t.interface.inputs), (outputs, t.interface.outputs)):
+        for var_name, literal_type in (declared or {}).items():
+            variables.variables[var_name].CopyFrom(interface_pb2.Variable(type=literal_type))
+    return t
 
 
 def free_port() -> int:

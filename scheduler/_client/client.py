@@ -24,7 +24,8 @@ from plugins.errors import (
     FlyteCeleryError,
     InvalidSubmissionError,
 )
-from plugins.io.readers import NO_OUTPUTS_PRODUCED, RemoteFileInputReader
+from plugins.io import RemoteFileInputReader
+from plugins.io.readers import NO_OUTPUTS_PRODUCED
 from scheduler._backend import NAME_CLAIM, PhaseCount
 from scheduler._client.execution import Execution
 from scheduler._client.redis_errors import project_error

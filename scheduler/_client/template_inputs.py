@@ -19,7 +19,7 @@ from flyteidl.core import literals_pb2, tasks_pb2, types_pb2
 
 from plugins.errors import InvalidSubmissionError
 from plugins.flyte2 import as_flyteidl1
-from plugins.tasks.types import TransformContext, TypeEngine
+from plugins.tasks import TransformContext, TypeEngine
 from plugins.tasks.types.engine import CONVERSION_ERRORS
 from scheduler._model import is_utf8
 

@@ -6,7 +6,7 @@ longer waiting for a Get (claimed, or torn down) just leaves the index.
 Jobs are made full when the Gets are dense: a prefork worker process runs one job at a
 time, so a plugin whose calls wait on a remote service runs ``caching.workers`` of them
 at once only when a job brings that many. So while a whole job's worth (the largest Get
-batch of a plugin, :meth:`Runtime.get_batch_size`) falls due within
+batch of a plugin, :meth:`PluginSet.get_batch_size`) falls due within
 :data:`FULL_JOB_COALESCE`, a tick claims whole jobs only and the next tick comes when the
 next whole job is due; a Get never waits longer than that. Sparse Gets are claimed as
 they fall due, :data:`GET_COALESCE` apart.

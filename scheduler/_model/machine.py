@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 
 from plugins.core import ErrorKind, ExecutionError, Phase, PhaseInfo, TaskInfo
 from plugins.idl import JSONValue
-from plugins.webapi.config import CachingConfig
+from plugins.webapi import CachingConfig
 from scheduler._model.evolve import evolve
 from scheduler._model.record import Event, ExecutionRecord, WebAPIPhase, WebAPIState
 from scheduler._model.steps import Claim, Step, TeardownKind

@@ -11,12 +11,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from plugins.core import SecretManager, TaskExecutionMetadata, TaskReader
-from plugins.io import DataStore, RemoteFileInputReader, RemoteFileOutputReader, join_reference
-from plugins.io.paths import (
+from plugins.io import (
+    DataStore,
+    RemoteFileInputReader,
     RemoteFileOutputPaths,
-    attempt_raw_output_prefix,
-    previous_checkpoint_path,
+    RemoteFileOutputReader,
+    join_reference,
 )
+from plugins.io.paths import attempt_raw_output_prefix, previous_checkpoint_path
 from plugins.io.writers import BufferedOutputWriter
 from plugins.webapi import TaskExecutionContext
 from scheduler._model import ExecutionRecord

@@ -1,9 +1,11 @@
-"""Plugin loading for a process: the registry, YAML overrides, and each plugin's kind.
+"""The plugins of a process: loading them, and routing task types to them.
 
 Plugins come from the ``flyte_celery.plugins`` entry points and from
-``FLYTE_CELERY_PLUGINS``; per-plugin ``PluginConfig`` overrides come from the YAML
-file in ``FLYTE_CELERY_PLUGIN_CONFIG``. A plugin's kind (async, sync or core) is
-decided once, when it loads; callers then use the typed accessor for that kind.
+``FLYTE_CELERY_PLUGINS``; per-plugin ``PluginConfig`` overrides from the YAML file in
+``FLYTE_CELERY_PLUGIN_CONFIG`` (:mod:`.overrides`). Each loads once, on first use, as a
+:class:`~scheduler._runtime.loaded.LoadedPlugin` of its kind. The set routes a task type
+to a plugin (its own registry, the routers' claims, what live processes serve), publishes
+what it serves, and says how many Gets one job of a plugin carries.
 """
 
 from __future__ import annotations

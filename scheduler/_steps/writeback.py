@@ -17,12 +17,12 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 
 from plugins.core import Phase, PhaseInfo
+from plugins.io import RemoteFileOutputWriter
 from plugins.io.validation import (
     declares_outputs,
     phase_info_for_output_error,
     validate_output,
 )
-from plugins.io.writers import RemoteFileOutputWriter
 from scheduler._model import (
     CacheStatus,
     Claim,

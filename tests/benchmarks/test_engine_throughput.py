@@ -22,13 +22,12 @@ from pathlib import Path
 
 import redis
 from flyteidl.core import tasks_pb2
-from google.protobuf import struct_pb2
 
 from plugins.core import Phase
 from scheduler import Client, Submission
 from scheduler._backend.keys import Keys
 from tests.benchmarks.stacks import production_timings
-from tests.helpers import RedisServer, wait_for
+from tests.helpers import RedisServer, task_template, wait_for
 from tests.integration.stack import ROOT, Stack
 from tests.remote_job import CREATED_KEY
 
@@ -40,9 +39,7 @@ ROUNDS = int(os.environ.get("FLYTE_CELERY_BENCH_ROUNDS", "5"))
 
 def template(seconds: float) -> tasks_pb2.TaskTemplate:
     """A job that finishes ``seconds`` after its Create (the plugin reads the custom field)."""
-    t = tasks_pb2.TaskTemplate(type="noop")
-    t.custom.CopyFrom(struct_pb2.Struct(fields={"seconds": struct_pb2.Value(number_value=seconds)}))
-    return t
+    return task_template("noop", custom={"seconds": seconds})
 
 
 def pct(values: list[float], q: float) -> float:

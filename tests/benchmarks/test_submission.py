@@ -19,13 +19,13 @@ import uuid
 from pathlib import Path
 
 import redis
-from flyteidl.core import interface_pb2, literals_pb2, tasks_pb2, types_pb2
+from flyteidl.core import literals_pb2, tasks_pb2
 
 from plugins.builtin import ECHO
 from plugins.core import PluginRegistry
 from scheduler import Client, Settings, Submission
 from scheduler._runtime import Runtime
-from tests.helpers import RedisServer
+from tests.helpers import INTEGER, RedisServer, task_template
 from tests.object_store import PROTOCOL, SlowMemoryFileSystem
 
 N = int(os.environ.get("FLYTE_CELERY_BENCH_N", "20000"))
@@ -33,10 +33,7 @@ OBJECT_STORE_N = min(N, 10000)  # at 20 ms a write, enough for a steady rate
 
 
 def echo_template() -> tasks_pb2.TaskTemplate:
-    t = tasks_pb2.TaskTemplate(type="echo")
-    var = interface_pb2.Variable(type=types_pb2.LiteralType(simple=types_pb2.INTEGER))
-    t.interface.inputs.variables["x"].CopyFrom(var)
-    return t
+    return task_template("echo", inputs={"x": INTEGER})
 
 
 def literal(n: int) -> dict[str, literals_pb2.Literal]:

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import redis
 import yaml
-from flyteidl.core import interface_pb2, literals_pb2, tasks_pb2, types_pb2
+from flyteidl.core import literals_pb2, tasks_pb2
 
 from plugins.builtin import ECHO, PYTHON_TASK
 from plugins.core import PluginEntry as CorePluginEntry
@@ -30,7 +30,7 @@ from scheduler._runtime import Runtime
 from scheduler.clock import ManualClock
 from scheduler.testing import Harness
 from tests.core_rounds import CoreCalls, CountingCorePlugin
-from tests.helpers import RedisServer
+from tests.helpers import INTEGER, RedisServer, task_template
 from tests.remote_job import MemoryJobService, RemoteJobPlugin
 
 
@@ -41,16 +41,16 @@ def template(
     timeout: float | None = None,
     inputs: tuple[str, ...] = ("x",),
 ) -> tasks_pb2.TaskTemplate:
-    t = tasks_pb2.TaskTemplate(type=task_type)
-    t.id.name = f"test.{task_type}"
-    t.metadata.retries.retries = retries
-    if timeout is not None:
-        t.metadata.timeout.FromTimedelta(timedelta(seconds=timeout))
-    for name in inputs:
-        var = interface_pb2.Variable(type=types_pb2.LiteralType(simple=types_pb2.INTEGER))
-        t.interface.inputs.variables[name].CopyFrom(var)
-        t.interface.outputs.variables[name].CopyFrom(var)
-    return t
+    """The engine tests' template: integer inputs, each also an output of the same name."""
+    declared = dict.fromkeys(inputs, INTEGER)
+    return task_template(
+        task_type,
+        name=f"test.{task_type}",
+        inputs=declared,
+        outputs=declared,
+        retries=retries,
+        timeout=timeout,
+    )
 
 
 def finished(execution: Any) -> Callable[[], bool]:

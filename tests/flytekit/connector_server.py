@@ -10,10 +10,10 @@ from pathlib import Path
 
 import grpc
 from flyteidl.admin import agent_pb2
-from flyteidl.core import interface_pb2, tasks_pb2, types_pb2
+from flyteidl.core import tasks_pb2
 from flyteidl.service import agent_pb2_grpc
 
-from tests.helpers import free_port, wait_for
+from tests.helpers import INTEGER, free_port, task_template, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 PYFLYTE = Path(sys.executable).with_name("pyflyte")
@@ -78,10 +78,9 @@ class ConnectorServer:
 
 def countdown_template(task_type: str = "countdown") -> tasks_pb2.TaskTemplate:
     """A template of the test server's ``countdown`` connector: inputs x, ticks, fail; output o."""
-    t = tasks_pb2.TaskTemplate(type=task_type)
-    t.id.name = f"tests.{task_type}"
-    integer = interface_pb2.Variable(type=types_pb2.LiteralType(simple=types_pb2.INTEGER))
-    for name in ("x", "ticks", "fail"):
-        t.interface.inputs.variables[name].CopyFrom(integer)
-    t.interface.outputs.variables["o"].CopyFrom(integer)
-    return t
+    return task_template(
+        task_type,
+        name=f"tests.{task_type}",
+        inputs=dict.fromkeys(("x", "ticks", "fail"), INTEGER),
+        outputs={"o": INTEGER},
+    )

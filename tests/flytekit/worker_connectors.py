@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flyteidl.core import interface_pb2, tasks_pb2, types_pb2
+from flyteidl.core import tasks_pb2
 from flyteidl.core.execution_pb2 import TaskExecution
 from flytekit.extend.backend.base_connector import ConnectorRegistry, Resource, SyncConnectorBase
 from flytekit.extend.backend.utils import get_connector_secret
 from flytekit.models.literals import LiteralMap
+
+from tests.helpers import STRING, task_template
 
 
 class ShoutConnector(SyncConnectorBase):
@@ -36,9 +38,6 @@ ConnectorRegistry.register(ShoutConnector())
 
 def shout_template() -> tasks_pb2.TaskTemplate:
     """A template of the ``shout`` connector: input ``text``, output ``loud``."""
-    t = tasks_pb2.TaskTemplate(type="shout")
-    t.id.name = "tests.shout"
-    string = interface_pb2.Variable(type=types_pb2.LiteralType(simple=types_pb2.STRING))
-    t.interface.inputs.variables["text"].CopyFrom(string)
-    t.interface.outputs.variables["loud"].CopyFrom(string)
-    return t
+    return task_template(
+        "shout", name="tests.shout", inputs={"text": STRING}, outputs={"loud": STRING}
+    )

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
-from flyteidl.core import interface_pb2, literals_pb2, tasks_pb2, types_pb2
-from google.protobuf import struct_pb2
+from flyteidl.core import literals_pb2, tasks_pb2
 
 from scheduler import Client, Execution
 from scheduler._model import ExecutionRecord, execution_id
 from scheduler._runtime import execution_prefix
+from tests.helpers import FLOAT, task_template
 
 __all__ = ["seconds", "submit_with_raw_inputs", "template", "timed_template"]
 
@@ -21,22 +21,20 @@ def template(
     retries: int = 0,
     timeout: float | None = None,
     custom: dict[str, float] | None = None,
+    name: str = "",
+    cached: bool = False,
 ) -> tasks_pb2.TaskTemplate:
-    t = tasks_pb2.TaskTemplate(type=task_type)
-    t.id.name = f"it.{task_type}"
-    t.metadata.retries.retries = retries
-    if timeout is not None:
-        t.metadata.timeout.FromTimedelta(timedelta(seconds=timeout))
-    if custom:
-        t.custom.CopyFrom(
-            struct_pb2.Struct(
-                fields={k: struct_pb2.Value(number_value=v) for k, v in custom.items()}
-            )
-        )
-    var = interface_pb2.Variable(type=types_pb2.LiteralType(simple=types_pb2.FLOAT))
-    t.interface.inputs.variables["seconds"].CopyFrom(var)
-    t.interface.outputs.variables["seconds"].CopyFrom(var)
-    return t
+    """The integration tests' template: a declared ``seconds: float`` input and output."""
+    return task_template(
+        task_type,
+        name=name or f"it.{task_type}",
+        inputs={"seconds": FLOAT},
+        outputs={"seconds": FLOAT},
+        retries=retries,
+        timeout=timeout,
+        custom=custom,
+        cached=cached,
+    )
 
 
 def seconds(value: float) -> dict[str, literals_pb2.Literal]:
@@ -79,12 +77,4 @@ def timed_template(task_type: str, *, cached: bool = False) -> tasks_pb2.TaskTem
         task_type: Its task type.
         cached: Whether the result cache applies (``discovery_version`` 1).
     """
-    t = tasks_pb2.TaskTemplate(type=task_type)
-    t.id.name = f"metrics.{task_type}"
-    var = interface_pb2.Variable(type=types_pb2.LiteralType(simple=types_pb2.FLOAT))
-    t.interface.inputs.variables["seconds"].CopyFrom(var)
-    t.interface.outputs.variables["seconds"].CopyFrom(var)
-    if cached:
-        t.metadata.discoverable = True
-        t.metadata.discovery_version = "1"
-    return t
+    return template(task_type, name=f"metrics.{task_type}", cached=cached)

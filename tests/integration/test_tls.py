@@ -19,7 +19,7 @@ from flyteidl.core import tasks_pb2
 
 from plugins.core import Phase
 from scheduler import AccessDeniedError, BackendUnavailableError, Client, Settings
-from tests.helpers import wait_for
+from tests.helpers import free_port, wait_for
 from tests.integration.stack import Stack
 from tests.tasks import sample
 
@@ -47,20 +47,12 @@ def _certificates(directory: Path) -> tuple[Path, Path, Path]:
     return ca, cert, key
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def tls_redis(tmp_path: Path) -> Iterator[tuple[int, Path]]:
     if shutil.which("openssl") is None:
         raise RuntimeError("openssl is not installed (apt-get install openssl)")
     ca, cert, key = _certificates(tmp_path)
-    port = _free_port()
+    port = free_port()
     args = ["redis-server", "--port", "0", "--tls-port", str(port), "--bind", "127.0.0.1",
             "--tls-cert-file", str(cert), "--tls-key-file", str(key),
             "--tls-ca-cert-file", str(ca), "--tls-auth-clients", "no",

@@ -222,3 +222,25 @@ def test_other_layers_use_a_private_layers_package_only() -> None:
                 if node.module.startswith(layer + ".") and not inside:
                     offenders.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.module}")
     assert PRIVATE_LAYERS and offenders == [], offenders
+
+
+CURATED = ("plugins.core", "plugins.io", "plugins.webapi", "plugins.tasks", "plugins.builtin")
+
+
+@pytest.mark.parametrize("package", CURATED)
+def test_the_control_plane_takes_a_curated_name_from_its_package(package: str) -> None:
+    """``from plugins.io import X``, not ``from plugins.io.readers import X``, for what
+    ``plugins.io`` exports: the curated ``__init__`` is the surface, its modules may move."""
+    import importlib
+
+    exported = set(importlib.import_module(package).__all__)
+    offenders = []
+    for path in SOURCES:
+        if path.is_relative_to(ROOT / "plugins"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(package + "."):
+                names = sorted(a.name for a in node.names if a.name in exported)
+                if names:
+                    offenders.append(f"{path.relative_to(ROOT)}:{node.lineno} {names}")
+    assert offenders == [], offenders

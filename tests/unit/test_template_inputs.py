@@ -12,21 +12,21 @@ from plugins.errors import InvalidSubmissionError
 from plugins.tasks.types import TransformContext
 from plugins.tasks.types.binary import msgpack_annotation, read_json_like
 from scheduler._client.template_inputs import template_inputs
+from tests.helpers import FLOAT, INTEGER, STRING, task_template
 
 CTX = TransformContext.local()
 
 
 def template() -> tasks_pb2.TaskTemplate:
-    t = tasks_pb2.TaskTemplate(type="python-task")
-    declared = {
-        "n": types_pb2.LiteralType(simple=types_pb2.INTEGER),
-        "xs": types_pb2.LiteralType(collection_type=types_pb2.LiteralType(simple=types_pb2.FLOAT)),
-        "cfg": types_pb2.LiteralType(simple=types_pb2.STRUCT, annotation=msgpack_annotation()),
-        "name": types_pb2.LiteralType(simple=types_pb2.STRING),
-    }
-    for name, literal_type in declared.items():
-        t.interface.inputs.variables[name].CopyFrom(interface_pb2.Variable(type=literal_type))
-    return t
+    return task_template(
+        "python-task",
+        inputs={
+            "n": INTEGER,
+            "xs": types_pb2.LiteralType(collection_type=FLOAT),
+            "cfg": types_pb2.LiteralType(simple=types_pb2.STRUCT, annotation=msgpack_annotation()),
+            "name": STRING,
+        },
+    )
 
 
 def test_python_values_become_literals_of_the_declared_types() -> None:
@@ -64,7 +64,7 @@ def test_a_value_that_does_not_fit_is_named(inputs: dict[str, object], message: 
 
 
 def test_an_input_name_that_is_not_unicode_text_is_refused_clearly() -> None:
-    from flyteidl.core import interface_pb2, tasks_pb2, types_pb2
+    from flyteidl.core import tasks_pb2, types_pb2
 
     from plugins.errors import InvalidSubmissionError
     from scheduler._client.template_inputs import template_inputs
