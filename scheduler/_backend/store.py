@@ -182,9 +182,7 @@ class ExecutionStore:
         Raises:
             ValueError: ``new`` is another execution.
         """
-        if new.id != current.id:
-            raise ValueError(f"cannot transition {current.id!r} into {new.id!r}")
-        return self._write(current, evolve(new, version=current.version), events, job)
+        return self.transition_many([(current, new)], events=[events], job=job)[0]
 
     def update(
         self, execution_id: str, apply: Change, *, known: ExecutionRecord | None = None,
@@ -255,7 +253,9 @@ class ExecutionStore:
         *,
         job: str | None = None,
     ) -> list[ExecutionRecord | None]:
-        """:meth:`transition` for many records, pipelined: each is its own compare-and-set.
+        """The store's one write of existing records: a compare-and-set each, pipelined.
+
+        :meth:`transition` is this for one record, and :meth:`update` its retry loop.
 
         Args:
             pairs: ``(current, new)`` of each record.

@@ -244,3 +244,17 @@ def test_the_control_plane_takes_a_curated_name_from_its_package(package: str) -
                 if names:
                     offenders.append(f"{path.relative_to(ROOT)}:{node.lineno} {names}")
     assert offenders == [], offenders
+
+
+def test_processes_build_one_runtime_through_process_runtime() -> None:
+    """A worker or beat process wires itself once: only ``process_runtime`` builds a Runtime
+    there (a worker built up to four, each loading the settings again)."""
+    offenders = []
+    for path in SOURCES:
+        module = _module_name(path)
+        if not module.startswith(("worker", "scheduler._engine", "scheduler._steps")):
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "Runtime":
+                offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert offenders == [], offenders
