@@ -21,6 +21,7 @@ about plugins or Celery.
 from __future__ import annotations
 
 from scheduler._backend.acl import AclRole, acl_rules, setuser_command
+from scheduler._backend.api_tokens import TOKEN_PREFIX, ApiTokens, SigninFailures, TokenInfo
 from scheduler._backend.cache import Reservation, ResultCache
 from scheduler._backend.done import DoneChannel
 from scheduler._backend.indexes import NAME_CLAIM, DueOutlook, PhaseCount
@@ -42,8 +43,10 @@ __all__ = [
     "NAME_CLAIM",
     "SERVED_LIFETIME",
     "SERVED_PERIOD",
+    "TOKEN_PREFIX",
     "WRITES_REFUSED",
     "AclRole",
+    "ApiTokens",
     "DoneChannel",
     "DueOutlook",
     "ExecutionStore",
@@ -57,6 +60,8 @@ __all__ = [
     "ResultCache",
     "RunLeases",
     "ServedTypes",
+    "SigninFailures",
+    "TokenInfo",
     "TokenLedger",
     "WakeChannel",
     "acl_rules",

@@ -23,6 +23,8 @@ namespace has a hash tag of its own::
     p:limit:<plugin>:<kind>      STRING  a rate limiter's bucket
     p:rm:{<ns>}:<part>           ...     a quota namespace (see :mod:`.quota`)
     p:rm:namespaces              SET     every quota namespace
+    p:api:tokens                 HASH    SHA-256 of an API token -> its name and grants
+    p:api:signin-failures:<who>  STRING  failed sign-ins of one address (a minute)
 
 Ready for shards (see ``docs/scaling.md``): an execution belongs to shard
 :func:`shard_of` its id, and each shard has its own store (records, events, indexes,
@@ -164,3 +166,14 @@ class Keys:
     def quota_prefix(self) -> str:
         """The prefix of the quota namespaces' keys."""
         return f"{self.prefix}:rm"
+
+    # -- the API server ------------------------------------------------------------------------
+
+    @property
+    def api_tokens(self) -> str:
+        """The API's tokens, by the SHA-256 of each (see :mod:`.api_tokens`)."""
+        return f"{self.prefix}:api:tokens"
+
+    def signin_failures(self, who: str) -> str:
+        """Failed sign-ins from one address, counted for a minute."""
+        return f"{self.prefix}:api:signin-failures:{who}"

@@ -19,6 +19,7 @@ workers share it and its tests need neither Redis nor a clock.
 
 from __future__ import annotations
 
+from scheduler._model.access import ANY, Caller, Grant, Role, parse_grants
 from scheduler._model.cache_key import CacheKey, CacheStatus, cache_key
 from scheduler._model.evolve import evolve
 from scheduler._model.failures import FailureSite, describe, failure_info
@@ -29,15 +30,19 @@ from scheduler._model.redact import redact_event, redact_record
 from scheduler._model.steps import Claim, LimiterKind, Step, TeardownKind
 
 __all__ = [
+    "ANY",
     "CacheKey",
     "CacheStatus",
+    "Caller",
     "Claim",
     "Cursor",
     "Event",
     "ExecutionFilter",
     "ExecutionRecord",
     "FailureSite",
+    "Grant",
     "LimiterKind",
+    "Role",
     "Step",
     "TeardownKind",
     "WebAPIPhase",
@@ -48,6 +53,7 @@ __all__ = [
     "execution_id",
     "failure_info",
     "is_utf8",
+    "parse_grants",
     "redact_event",
     "redact_record",
 ]

@@ -18,6 +18,7 @@ from plugins.errors import FlyteCeleryError
 from scheduler.cli.commands import COMMANDS as EXECUTION_COMMANDS
 from scheduler.cli.console import console
 from scheduler.cli.serve import COMMANDS as PROCESS_COMMANDS
+from scheduler.cli.tokens import token
 
 __all__ = ["cli", "main"]
 
@@ -33,7 +34,7 @@ def cli() -> None:
     """
 
 
-for _command in (*PROCESS_COMMANDS, console, *EXECUTION_COMMANDS):
+for _command in (*PROCESS_COMMANDS, console, *EXECUTION_COMMANDS, token):
     cli.add_command(_command)
 
 

@@ -12,6 +12,7 @@ import click
 
 from scheduler.cli.connect import connect
 from scheduler.console import Console, Users, serve_console
+from scheduler.console.api import DEFAULT_MAX_BODY
 
 __all__ = ["console"]
 
@@ -54,10 +55,19 @@ _REDIS_TIMEOUT = timedelta(seconds=10)
 @click.option("--proxy-headers", is_flag=True, envvar="FLYTE_CELERY_CONSOLE_PROXY_HEADERS",
               show_envvar=True,
               help="Behind a TLS proxy: trust its X-Forwarded-Proto and X-Real-IP.")  # fmt: skip
+@click.option("--api-max-body", type=click.IntRange(min=1), default=DEFAULT_MAX_BODY,
+              show_default=True, envvar="FLYTE_CELERY_API_MAX_BODY", show_envvar=True,
+              help="The largest body the HTTP API reads, in bytes (larger: 413).")  # fmt: skip
 def console(
-    port: int, host: str, flower_url: str | None, refresh: float, proxy_headers: bool
+    *,
+    port: int,
+    host: str,
+    flower_url: str | None,
+    refresh: float,
+    proxy_headers: bool,
+    api_max_body: int,
 ) -> int:
-    """Serve the web console of executions until stopped.
+    """Serve the web console of executions, and the HTTP API (/api/v1), until stopped.
 
     Abort and signal need a user signed in: FLYTE_CELERY_CONSOLE_USERS is
     name:password[,name:password...]; without it the console is read-only.
@@ -76,6 +86,7 @@ def console(
         refresh=timedelta(seconds=refresh),
         cookie_secret=secret,
         proxy_headers=proxy_headers,
+        api_max_body=api_max_body,
     )
 
     async def serve() -> None:

@@ -8,7 +8,9 @@
 - abort, signal and relaunch from that page, for a signed-in user
   (``FLYTE_CELERY_CONSOLE_USERS``);
   read-only for everyone else, and for all when no users are configured;
-- ``/healthz``: 200 while Redis answers, for health checks.
+- ``/healthz``: 200 while Redis answers, for health checks;
+- ``/api/v1/...``: the HTTP API for callers with a token (:mod:`.api`), and its OpenAPI
+  document at ``/api/v1/openapi.json``.
 
 Redis is read in a thread pool, so one slow read does not stall other pages. Forms
 carry tornado's XSRF token; the session is a signed, HTTP-only cookie.
@@ -34,7 +36,10 @@ from plugins.errors import AccessDeniedError, ExecutionNotFoundError, FlyteCeler
 from scheduler._backend import PhaseCount
 from scheduler._client import Client, Execution
 from scheduler._model import Cursor, ExecutionFilter
+from scheduler.console.api import DEFAULT_MAX_BODY, api_routes
+from scheduler.console.api_calls import ENDPOINTS
 from scheduler.console.auth import Users
+from scheduler.console.openapi import OPENAPI_PATH, OpenApiHandler
 from scheduler.console.pages import (
     error_text,
     events_newest_first,
@@ -77,6 +82,7 @@ class Console:
             restart signs everyone out).
         proxy_headers: Trust ``X-Forwarded-Proto`` and ``X-Real-IP`` (behind a TLS proxy:
             then the session cookie is ``Secure``); off, a client cannot forge them.
+        api_max_body: The largest body the API reads (bytes); a larger one is a 413.
     """
 
     client: Client
@@ -86,6 +92,7 @@ class Console:
     page_size: int = 50
     proxy_headers: bool = False
     cookie_secret: str = field(default_factory=lambda: secrets.token_hex(32), repr=False)
+    api_max_body: int = DEFAULT_MAX_BODY
 
     def now(self) -> datetime:
         """The client's clock."""
@@ -384,6 +391,8 @@ def console_app(console: Console) -> tornado.web.Application:
             (r"/login", _Login, kwargs),
             (r"/logout", _Logout, kwargs),
             (r"/healthz", _Health, kwargs),
+            (OPENAPI_PATH, OpenApiHandler, {"endpoints": ENDPOINTS}),
+            *api_routes(console.client, ENDPOINTS, console.api_max_body),
         ],
         template_path=str(_TEMPLATES),
         cookie_secret=console.cookie_secret,
@@ -400,6 +409,12 @@ def serve_console(console: Console, port: int, host: str = "127.0.0.1") -> tuple
         The server and the port it listens on.
     """
     sockets = bind_sockets(port, host)
-    server = HTTPServer(console_app(console), xheaders=console.proxy_headers)
+    # Tornado refuses a larger body before any handler runs; the API answers up to its own
+    # limit, and a 413 that names it above.
+    server = HTTPServer(
+        console_app(console),
+        xheaders=console.proxy_headers,
+        max_body_size=console.api_max_body + 1024 * 1024,
+    )
     server.add_sockets(sockets)
     return server, int(sockets[0].getsockname()[1])

@@ -1,0 +1,243 @@
+"""The HTTP API, ``/api/v1``: what the Python ``Client`` does, for callers with a token.
+
+Each :class:`Endpoint` names its method, path, the role it needs, its body and its answer
+(pydantic models, :mod:`.api_models`); the same table routes requests and writes the
+OpenAPI document (:mod:`.openapi`). The server holds the Redis and storage credentials:
+a caller holds only a token (``flyte-celery token create``), sent as
+``Authorization: Bearer <token>``. Every call is checked against the token's grants, per
+project and domain (:class:`~scheduler._model.Caller`); a refusal is a 403 that names the
+project, the domain and the role needed. Every answer that is not a 2xx is
+:class:`~.api_models.ErrorView`, with the project's error code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import tornado.web
+from pydantic import BaseModel, ValidationError
+
+from plugins.errors import (
+    AccessDeniedError,
+    BackendUnavailableError,
+    ContentionError,
+    ExecutionExistsError,
+    ExecutionNotFoundError,
+    FlyteCeleryError,
+    MalformedProtobufError,
+    StorageError,
+)
+from scheduler._backend import ApiTokens, SigninFailures
+from scheduler._client import Client
+from scheduler._model import Caller, Role
+from scheduler.console.api_models import ErrorView
+
+__all__ = ["DEFAULT_MAX_BODY", "ApiError", "Call", "Endpoint", "api_routes", "as_api_error"]
+
+DEFAULT_MAX_BODY = 10 * 1024 * 1024
+"""The largest request body the API reads (``FLYTE_CELERY_API_MAX_BODY``)."""
+
+
+class ApiError(Exception):
+    """A refusal with its HTTP status, the project's error code and one message."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+_STATUS: tuple[tuple[type[FlyteCeleryError], int], ...] = (
+    (AccessDeniedError, 403),
+    (ExecutionNotFoundError, 404),
+    (ExecutionExistsError, 409),
+    (ContentionError, 409),
+    (BackendUnavailableError, 503),
+    (MalformedProtobufError, 400),
+    (StorageError, 503),
+)
+
+
+def as_api_error(exc: FlyteCeleryError) -> ApiError:
+    """The HTTP answer to one of the project's errors (any other is the caller's: 400)."""
+    status = next((s for kind, s in _STATUS if isinstance(exc, kind)), 400)
+    return ApiError(status, exc.code, str(exc))
+
+
+@dataclass
+class Call:
+    """One API call: who makes it, with what, and the client that carries it out.
+
+    Attributes:
+        client: The server's own client (its Redis and storage credentials).
+        caller: Who called, with their grants.
+        query: The query's arguments (the last value of each).
+    """
+
+    client: Client
+    caller: Caller
+    query: dict[str, str] = field(default_factory=dict)
+
+    def require(self, need: Role, project: str, domain: str) -> None:
+        """Refuse with a 403 unless the caller holds ``need`` on ``project``/``domain``."""
+        self.caller.require(need, project, domain)
+
+
+Run = Callable[[Call, dict[str, str], Any], BaseModel]
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One operation of the API.
+
+    Attributes:
+        method: ``GET`` or ``POST``.
+        path: ``/api/v1/...``, with ``{name}`` for each path part.
+        summary: One line for the OpenAPI document.
+        role: The least role it needs (checked again against the execution's project).
+        run: Does it: gets the call, the path's parts and the parsed body.
+        answer: What it returns.
+        body: What it takes, if anything.
+        status: Its status on success.
+        query: Its query parameters and what each means.
+    """
+
+    method: str
+    path: str
+    summary: str
+    role: Role
+    run: Run
+    answer: type[BaseModel]
+    body: type[BaseModel] | None = None
+    status: int = 200
+    query: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def pattern(self) -> str:
+        """The path as tornado routes it: each ``{part}`` one path segment."""
+        return re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", self.path)
+
+
+class _ApiHandler(tornado.web.RequestHandler):
+    """Serves every endpoint of one path: authenticates, parses, checks, runs, answers."""
+
+    def initialize(
+        self, client: Client, endpoints: dict[str, Endpoint], max_body: int, open_: bool = False
+    ) -> None:
+        self.client = client
+        self.endpoints = endpoints
+        self.max_body = max_body
+        self.open = open_  # the OpenAPI document: no token needed
+        runtime = client.runtime
+        self.tokens = ApiTokens(runtime.redis, runtime.keys)
+        self.failures = SigninFailures(runtime.redis, runtime.keys)
+
+    def check_xsrf_cookie(self) -> None:
+        # A token in a header, never a cookie: another site cannot make a browser send it.
+        return
+
+    def set_default_headers(self) -> None:
+        self.set_header("Content-Type", "application/json")
+        self.set_header("Cache-Control", "no-store")
+
+    async def get(self, **parts: str) -> None:
+        await self._serve("GET", parts)
+
+    async def post(self, **parts: str) -> None:
+        await self._serve("POST", parts)
+
+    async def _serve(self, method: str, parts: dict[str, str]) -> None:
+        try:
+            endpoint = self.endpoints.get(method)
+            if endpoint is None:
+                allowed = ", ".join(sorted(self.endpoints))
+                raise ApiError(405, "MethodNotAllowed", f"{method} is not allowed here ({allowed})")
+            self._check_size()
+            caller = None if self.open else await self._authenticate()
+            body = self._body(endpoint)
+            query = {k: self.get_query_argument(k) for k in self.request.query_arguments}
+            call = Call(self.client, caller or Caller("anonymous", ()), query)
+            loop = asyncio.get_running_loop()
+            answer = await loop.run_in_executor(None, endpoint.run, call, parts, body)
+        except ApiError as exc:
+            self._answer(exc.status, ErrorView(code=exc.code, message=exc.message))
+            return
+        except FlyteCeleryError as exc:
+            error = as_api_error(exc)
+            self._answer(error.status, ErrorView(code=error.code, message=error.message))
+            return
+        self._answer(endpoint.status, answer)
+
+    def _check_size(self) -> None:
+        size = len(self.request.body or b"")
+        if size > self.max_body:
+            raise ApiError(
+                413,
+                "PayloadTooLarge",
+                f"the body is {size} bytes; the limit is {self.max_body} "
+                "(FLYTE_CELERY_API_MAX_BODY)",
+            )
+
+    async def _authenticate(self) -> Caller:
+        who = self.request.remote_ip or "-"
+        loop = asyncio.get_running_loop()
+        if await loop.run_in_executor(None, self.failures.blocked, who):
+            raise ApiError(
+                429,
+                "TooManyFailedSignIns",
+                "too many failed sign-ins from this address; wait a minute",
+            )
+        scheme, _, token = self.request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise ApiError(401, "Unauthenticated", "send a token: Authorization: Bearer <token>")
+        info = await loop.run_in_executor(None, self.tokens.lookup, token.strip())
+        if info is None:
+            await loop.run_in_executor(None, self.failures.failed, who)
+            raise ApiError(401, "Unauthenticated", "the token is not valid (unknown or revoked)")
+        return info.caller()
+
+    def _body(self, endpoint: Endpoint) -> BaseModel | None:
+        if endpoint.body is None:
+            return None
+        raw = self.request.body or b"{}"
+        try:
+            data = json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ApiError(400, "MalformedBody", f"the body is not JSON: {exc}") from None
+        try:
+            return endpoint.body.model_validate(data)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors()
+            )
+            raise ApiError(400, "InvalidBody", f"the body does not fit: {problems}") from None
+
+    def _answer(self, status: int, model: BaseModel) -> None:
+        self.set_status(status)
+        self.finish(model.model_dump_json())
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        # What tornado refuses before a method runs (a malformed request line, say).
+        message = self._reason or "the request was refused"
+        code = "MethodNotAllowed" if status_code == 405 else "BadRequest"
+        self.set_header("Content-Type", "application/json")
+        self.finish(ErrorView(code=code, message=message).model_dump_json())
+
+
+def api_routes(
+    client: Client, endpoints: list[Endpoint], max_body: int = DEFAULT_MAX_BODY
+) -> list[tuple[str, type[tornado.web.RequestHandler], dict[str, Any]]]:
+    """The tornado routes of ``endpoints``: one handler per path, dispatching by method."""
+    by_path: dict[str, dict[str, Endpoint]] = {}
+    for endpoint in endpoints:
+        by_path.setdefault(endpoint.pattern, {})[endpoint.method] = endpoint
+    return [
+        (pattern, _ApiHandler, {"client": client, "endpoints": methods, "max_body": max_body})
+        for pattern, methods in by_path.items()
+    ]

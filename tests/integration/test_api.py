@@ -1,0 +1,279 @@
+"""The HTTP API on a real ``flyte-celery console`` process, over real HTTP, with real tokens.
+
+Two projects, a token each, and an admin: each sees and acts on its own project only; a
+viewer cannot submit; a revoked token is refused; failed sign-ins are rate limited; bad
+bodies get a 4xx with the project's error shape and store nothing.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from google.protobuf import json_format
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from scheduler import Client, Settings
+from scheduler._backend import ApiTokens
+from scheduler._model import parse_grants
+from tests.helpers import INTEGER, RedisServer, task_template
+
+ROOT = Path(__file__).resolve().parents[2]
+MAX_BODY = 64 * 1024
+
+
+@dataclass
+class Api:
+    """A console process serving the API, and a trusted client of the same deployment."""
+
+    url: str
+    client: Client
+    tokens: dict[str, str]
+    env: dict[str, str]
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "scheduler.cli", *args],
+            cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+
+    def call(
+        self, method: str, path: str, token: str | None, body: Any = None, raw: bytes | None = None
+    ) -> tuple[int, Any]:
+        data = raw if raw is not None else None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(self.url + path, data=data, method=method)
+        if token is not None:
+            request.add_header("Authorization", f"Bearer {token}")
+        request.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(request, timeout=30) as answer:
+                return answer.status, json.loads(answer.read())
+        except urllib.error.HTTPError as refused:
+            return refused.code, json.loads(refused.read())
+
+
+def _template() -> dict[str, Any]:
+    template = task_template("echo", name="api.echo", inputs={"x": INTEGER}, outputs={"x": INTEGER})
+    return json_format.MessageToDict(template)
+
+
+@pytest.fixture(scope="module")
+def api(redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+    redis_server.client().flushall()
+    storage = f"file://{tmp_path_factory.mktemp('api-store')}"
+    env = {
+        **os.environ,
+        "FLYTE_CELERY_REDIS_URL": redis_server.url,
+        "FLYTE_CELERY_STORAGE": storage,
+        "FLYTE_CELERY_API_MAX_BODY": str(MAX_BODY),
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "scheduler.cli", "console", "--port", "0"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    found = re.search(r"http://127\.0\.0\.1:(\d+)/", line)
+    assert found, f"the console did not start: {line}"
+    client = Client(settings=Settings(redis_url=redis_server.url, storage=storage))
+    made = ApiTokens(client.runtime.redis, client.runtime.keys)
+    now = client.runtime.clock()
+    tokens = {
+        name: made.create(name, parse_grants(grants), now)[0]
+        for name, grants in {
+            "team-a": ["submitter@a"],
+            "team-b": ["submitter@b"],
+            "b-viewer": ["viewer@b"],
+            "a-dev": ["submitter@a/development"],
+            "admin": ["admin@*"],
+        }.items()
+    }
+    try:
+        yield Api(f"http://127.0.0.1:{found.group(1)}", client, tokens, env)
+    finally:
+        process.terminate()
+        process.wait(30)
+        process.stdout.close()
+        client.close()
+
+
+def _submit(api: Api, token: str, project: str, domain: str = "development") -> tuple[int, Any]:
+    body = {"project": project, "domain": domain, "template": _template(), "inputs": {"x": 1}}
+    return api.call("POST", "/api/v1/executions", token, body)
+
+
+def test_each_team_submits_to_its_own_project_only(api: Api) -> None:
+    status, answer = _submit(api, api.tokens["team-a"], "a")
+    assert status == 201, answer
+    assert answer["project"] == "a" and answer["phase"] in ("UNDEFINED", "QUEUED")
+    # The server wrote the files: the trusted client reads the inputs the API was given.
+    record = api.client.record(answer["id"])
+    assert api.client.inputs(record).literals["x"].scalar.primitive.integer == 1
+    status, answer = _submit(api, api.tokens["team-a"], "b")
+    assert status == 403, answer
+    assert answer["code"] == "AccessDenied"
+    assert "'b'" in answer["message"] and "submitter" in answer["message"]
+    assert _submit(api, api.tokens["team-b"], "b")[0] == 201
+    # A viewer looks, and may not submit; a grant on one domain covers that domain only.
+    status, answer = _submit(api, api.tokens["b-viewer"], "b")
+    assert status == 403 and "needs the submitter role" in answer["message"]
+    assert _submit(api, api.tokens["a-dev"], "a", "production")[0] == 403
+    assert _submit(api, api.tokens["a-dev"], "a", "development")[0] == 201
+
+
+def test_a_token_sees_and_acts_on_its_own_projects_executions_only(api: Api) -> None:
+    mine = _submit(api, api.tokens["team-a"], "a")[1]
+    theirs = _submit(api, api.tokens["team-b"], "b")[1]
+    status, page = api.call("GET", "/api/v1/executions?limit=500", api.tokens["team-a"])
+    assert status == 200
+    assert {e["project"] for e in page["executions"]} == {"a"}
+    assert mine["id"] in {e["id"] for e in page["executions"]}
+    status, page = api.call("GET", "/api/v1/executions?project=b", api.tokens["team-a"])
+    assert status == 403 and "'b'" in page["message"]
+    everything = api.call("GET", "/api/v1/executions?limit=500", api.tokens["admin"])[1]
+    assert {e["project"] for e in everything["executions"]} == {"a", "b"}
+    path = f"/api/v1/executions/{theirs['id']}"
+    for suffix, method in (("", "GET"), ("/events", "GET"), ("/inputs", "GET"),
+                           ("/abort", "POST"), ("/signal", "POST")):  # fmt: skip
+        status, answer = api.call(
+            method, path + suffix, api.tokens["team-a"], {} if method == "POST" else None
+        )
+        assert status == 403, (suffix, answer)
+    # b's viewer reads b's execution, and may not abort it.
+    assert api.call("GET", path, api.tokens["b-viewer"])[0] == 200
+    assert api.call("POST", path + "/abort", api.tokens["b-viewer"], {})[0] == 403
+    counts = api.call("GET", "/api/v1/counts", api.tokens["team-a"])[1]
+    assert sum(c["count"] for c in counts["counts"]) == len(
+        api.call("GET", "/api/v1/executions?limit=500", api.tokens["team-a"])[1]["executions"]
+    )
+
+
+def test_abort_and_signal_name_who_acted(api: Api) -> None:
+    mine = _submit(api, api.tokens["team-a"], "a")[1]
+    path = f"/api/v1/executions/{mine['id']}"
+    status, answer = api.call("POST", path + "/signal", api.tokens["team-a"])
+    assert status == 200 and answer["id"] == mine["id"]
+    status, answer = api.call("POST", path + "/abort", api.tokens["team-a"], {"reason": "wrong x"})
+    assert status == 200, answer
+    record = api.client.record(mine["id"])
+    assert record.teardown_reason == "wrong x (by team-a)"
+    status, inputs = api.call("GET", path + "/inputs", api.tokens["team-a"])
+    assert status == 200 and inputs["literals"]["x"]["scalar"]["primitive"]["integer"] == "1"
+    assert base64.b64decode(inputs["pb"])
+
+
+def test_a_revoked_or_unknown_token_is_refused_and_failures_are_limited(api: Api) -> None:
+    tokens = ApiTokens(api.client.runtime.redis, api.client.runtime.keys)
+    token, _ = tokens.create("short-lived", parse_grants(["viewer@a"]), api.client.runtime.clock())
+    assert api.call("GET", "/api/v1/executions", token)[0] == 200
+    assert tokens.revoke("short-lived")
+    status, answer = api.call("GET", "/api/v1/executions", token)
+    assert status == 401 and answer["code"] == "Unauthenticated" and "revoked" in answer["message"]
+    assert api.call("GET", "/api/v1/executions", None)[0] == 401
+    statuses = [api.call("GET", "/api/v1/executions", f"fct_wrong{i}")[0] for i in range(12)]
+    assert statuses[0] == 401 and statuses[-1] == 429
+    # Even a good token waits out the minute from an address that guessed too often.
+    assert api.call("GET", "/api/v1/executions", api.tokens["admin"])[0] == 429
+    api.client.runtime.redis.delete(*api.client.runtime.redis.keys("*signin-failures*"))
+    assert api.call("GET", "/api/v1/executions", api.tokens["admin"])[0] == 200
+
+
+def test_the_cli_makes_lists_and_revokes_tokens(api: Api) -> None:
+    made = api.cli("token", "create", "ci", "--grant", "viewer@a", "--grant", "submitter@a/dev")
+    assert made.returncode == 0, made.stderr
+    token = made.stdout.strip()
+    assert token.startswith("fct_") and "shown once" in made.stderr
+    assert api.call("GET", "/api/v1/executions?project=a", token)[0] == 200
+    listed = api.cli("token", "list")
+    assert listed.returncode == 0 and "ci" in listed.stdout and "viewer@a" in listed.stdout
+    assert token not in listed.stdout + listed.stderr  # shown once, never again
+    again = api.cli("token", "create", "ci", "--grant", "viewer@a")
+    assert again.returncode == 2 and "exists" in again.stderr and "Traceback" not in again.stderr
+    bad = api.cli("token", "create", "x", "--grant", "owner@a")
+    assert bad.returncode == 2 and "unknown role 'owner'" in bad.stderr
+    assert bad.stderr.count("\n") == 1
+    assert api.cli("token", "revoke", "ci").returncode == 0
+    assert api.call("GET", "/api/v1/executions?project=a", token)[0] == 401
+    assert api.cli("token", "revoke", "ci").returncode == 1
+
+
+def test_bad_bodies_are_4xx_with_one_message_and_store_nothing(api: Api) -> None:
+    token = api.tokens["team-a"]
+    before = api.client.runtime.store.indexes.count()
+    cases = [
+        (b"{not json", 400, "MalformedBody"),
+        (json.dumps({"project": "a", "template": _template(), "colour": "red"}).encode(), 400,
+         "InvalidBody"),
+        (json.dumps({"project": "a", "template": {"type": "echo", "nosuch": 1}}).encode(), 400,
+         "MalformedProtobuf"),
+        (json.dumps({"project": "a", "template_pb": "%%%"}).encode(), 400, "MalformedProtobuf"),
+        (json.dumps({"project": "a", "template": _template(), "inputs": {"x": "one"}}).encode(),
+         400, None),
+        (json.dumps({"project": "a"}).encode(), 400, "InvalidSubmission"),
+        (b"x" * (MAX_BODY + 1), 413, "PayloadTooLarge"),
+    ]  # fmt: skip
+    for raw, status, code in cases:
+        got, answer = api.call("POST", "/api/v1/executions", token, raw=raw)
+        assert got == status, (raw[:60], answer)
+        assert set(answer) == {"code", "message"} and answer["message"]
+        assert code is None or answer["code"] == code, answer
+    assert (
+        str(MAX_BODY)
+        in api.call("POST", "/api/v1/executions", token, raw=b"x" * (MAX_BODY + 1))[1]["message"]
+    )
+    assert api.client.runtime.store.indexes.count() == before
+
+
+def test_the_openapi_document_lists_every_operation(api: Api) -> None:
+    status, document = api.call("GET", "/api/v1/openapi.json", None)
+    assert status == 200 and document["openapi"].startswith("3.1")
+    operations = {(m.upper(), p) for p, ops in document["paths"].items() for m in ops}
+    assert ("POST", "/api/v1/executions") in operations
+    assert ("POST", "/api/v1/executions/{project}/{domain}/{name}/abort") in operations
+    assert "ExecutionView" in document["components"]["schemas"]
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+_PATHS = st.sampled_from([
+    "/api/v1/executions", "/api/v1/executions/batch", "/api/v1/executions/a/development/x/abort",
+    "/api/v1/executions/a/development/x/signal", "/api/v1/counts", "/api/v1/executions/a/d/%2F",
+])  # fmt: skip
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    path=_PATHS,
+    method=st.sampled_from(["GET", "POST", "PUT"]),
+    body=_JSON | st.binary(max_size=64),
+    project=st.sampled_from(["a", "b", "", "*"]),
+)
+def test_fuzzed_calls_get_2xx_or_4xx_with_the_error_shape(
+    api: Api, path: str, method: str, body: Any, project: str
+) -> None:
+    if isinstance(body, dict):
+        body = {**body, "project": project}
+    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+    status, answer = api.call(
+        method, path, api.tokens["team-a"], raw=raw if method != "GET" else None
+    )
+    assert 200 <= status < 500, (status, answer)
+    if status >= 400:
+        assert set(answer) == {"code", "message"}, answer
