@@ -38,7 +38,7 @@ from plugins.errors import (
     StorageError,
 )
 from scheduler._backend import PhaseCount
-from scheduler._client import Client, Execution, Submission
+from scheduler._client import Client, Execution, RemoteClient, Submission
 from scheduler._model import CacheStatus, Cursor, Event, ExecutionFilter, ExecutionRecord
 from scheduler.clock import Clock, ManualClock
 from scheduler.settings import Settings
@@ -68,6 +68,7 @@ __all__ = [
     "PhaseCount",
     "PhaseInfo",
     "PluginNotFoundError",
+    "RemoteClient",
     "Settings",
     "StorageError",
     "Submission",

@@ -23,7 +23,7 @@ from __future__ import annotations
 from scheduler._backend.acl import AclRole, acl_rules, setuser_command
 from scheduler._backend.api_tokens import TOKEN_PREFIX, ApiTokens, SigninFailures, TokenInfo
 from scheduler._backend.cache import Reservation, ResultCache
-from scheduler._backend.done import DoneChannel
+from scheduler._backend.done import DoneChannel, DoneWatch
 from scheduler._backend.indexes import NAME_CLAIM, DueOutlook, PhaseCount
 from scheduler._backend.keys import Keys
 from scheduler._backend.lease import LeaderLease
@@ -48,6 +48,7 @@ __all__ = [
     "AclRole",
     "ApiTokens",
     "DoneChannel",
+    "DoneWatch",
     "DueOutlook",
     "ExecutionStore",
     "Keys",

@@ -2,13 +2,15 @@
 
 :class:`Client` submits tasks (flyteidl templates or :class:`~plugins.tasks.Task`
 objects) and reads executions back; :class:`Execution` is the handle on one;
-:class:`Submission` is one execution of a batch for :meth:`Client.submit_many`.
+:class:`Submission` is one execution of a batch for :meth:`Client.submit_many`;
+:class:`RemoteClient` (from :meth:`Client.connect`) does what ``Client`` does over the HTTP API.
 """
 
 from __future__ import annotations
 
 from scheduler._client.client import Client
 from scheduler._client.execution import Execution
+from scheduler._client.remote import RemoteClient
 from scheduler._client.submission import Submission
 
-__all__ = ["Client", "Execution", "Submission"]
+__all__ = ["Client", "Execution", "RemoteClient", "Submission"]

@@ -9,12 +9,10 @@
 from __future__ import annotations
 
 import builtins
-import functools
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, ParamSpec, TypeVar
+from typing import Any
 
-import redis
 from flyteidl.core import literals_pb2, tasks_pb2
 
 from plugins.core import Phase
@@ -24,11 +22,12 @@ from plugins.errors import (
     FlyteCeleryError,
     InvalidSubmissionError,
 )
-from plugins.io import RemoteFileInputReader
-from plugins.io.readers import NO_OUTPUTS_PRODUCED
-from scheduler._backend import NAME_CLAIM, PhaseCount
+from plugins.tasks import TransformContext
+from scheduler._backend import NAME_CLAIM, DoneWatch, PhaseCount
 from scheduler._client.execution import Execution
-from scheduler._client.redis_errors import project_error
+from scheduler._client.files import ExecutionFiles
+from scheduler._client.redis_errors import reaching_redis
+from scheduler._client.remote import RemoteClient
 from scheduler._client.submission import Prepared, Submission, SubmittedTask, Submitter
 from scheduler._model import (
     Cursor,
@@ -43,22 +42,6 @@ from scheduler.clock import Clock, utcnow
 from scheduler.settings import Settings
 
 __all__ = ["Client"]
-
-P = ParamSpec("P")
-R = TypeVar("R")
-
-
-def _reaching_redis(method: Callable[P, R]) -> Callable[P, R]:
-    """Turn Redis's own errors into the project's: public calls raise nothing else."""
-
-    @functools.wraps(method)
-    def call(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return method(*args, **kwargs)
-        except redis.RedisError as exc:
-            raise project_error(exc) from exc
-
-    return call
 
 
 class Client:
@@ -94,6 +77,19 @@ class Client:
             final = base.model_copy(update=overrides) if overrides else base
             runtime = Runtime(final, clock=clock or utcnow)
         self.runtime = runtime
+        self._files = ExecutionFiles(runtime)
+
+    @staticmethod
+    def connect(url: str | None = None, *, token: str | None = None) -> RemoteClient:
+        """A client of a deployment's HTTP API: this class's methods, with a token only.
+
+        ``url`` and ``token`` default to ``FLYTE_CELERY_SERVER_URL`` and
+        ``FLYTE_CELERY_TOKEN``. See :class:`~scheduler._client.remote.RemoteClient`.
+
+        Raises:
+            ConfigError: No server URL or no token.
+        """
+        return RemoteClient.from_env(url, token)
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None) -> Client:
@@ -117,7 +113,7 @@ class Client:
 
     # -- submit --------------------------------------------------------------------------------
 
-    @_reaching_redis
+    @reaching_redis
     def submit(
         self,
         task: SubmittedTask,
@@ -184,7 +180,7 @@ class Client:
         self.runtime.wake.notify()
         return Execution(self, created, prepared.native)
 
-    @_reaching_redis
+    @reaching_redis
     def submit_many(
         self,
         submissions: Iterable[Submission],
@@ -281,7 +277,7 @@ class Client:
 
     # -- read ----------------------------------------------------------------------------------
 
-    @_reaching_redis
+    @reaching_redis
     def record(self, exec_id: str) -> ExecutionRecord:
         """The stored record of ``exec_id``.
 
@@ -301,7 +297,7 @@ class Client:
         """
         return Execution(self, self.record(exec_id))
 
-    @_reaching_redis
+    @reaching_redis
     def list(
         self,
         phase: Phase | None = None,
@@ -320,7 +316,7 @@ class Client:
         where = ExecutionFilter(phase, task_type, project, domain, task_name)
         return [Execution(self, r) for r in self.runtime.store.list(where, limit)]
 
-    @_reaching_redis
+    @reaching_redis
     def page(
         self,
         where: ExecutionFilter | None = None,
@@ -344,7 +340,7 @@ class Client:
         found, more = self.runtime.store.page(where or ExecutionFilter(), after, limit, scan)
         return [Execution(self, r) for r in found], more
 
-    @_reaching_redis
+    @reaching_redis
     def phase_counts(self) -> builtins.list[PhaseCount]:
         """Executions by task type and phase, from counts the store keeps with every write.
 
@@ -355,7 +351,7 @@ class Client:
 
     # -- act -----------------------------------------------------------------------------------
 
-    @_reaching_redis
+    @reaching_redis
     def _update(
         self, exec_id: str, change: Callable[[ExecutionRecord], ExecutionRecord]
     ) -> ExecutionRecord:
@@ -388,29 +384,28 @@ class Client:
             exec_id, lambda r: machine.request_teardown(r, clock(), TeardownKind.ABORT, reason)
         )
 
-    @_reaching_redis
+    @reaching_redis
     def events(self, exec_id: str) -> builtins.list[Event]:
         """Every (attempt, phase, version) change of an execution, oldest first."""
         return self.runtime.store.events(exec_id)
 
     def inputs(self, record: ExecutionRecord) -> literals_pb2.LiteralMap:
-        """The inputs the execution was submitted with.
+        """The inputs the execution was submitted with (raises InputReadError)."""
+        return self._files.inputs(record)
 
-        Raises:
-            InputReadError: ``inputs.pb`` is missing, too large or malformed.
-        """
-        return RemoteFileInputReader(self.runtime.data_store, record.inputs_uri).get()
-
-    @_reaching_redis
+    @reaching_redis
     def outputs(self, record: ExecutionRecord) -> literals_pb2.LiteralMap:
         """The outputs of a successful execution (empty if the task declares none)."""
-        reader = self.runtime.contexts.output_reader(record)
-        if not reader.exists():
-            return literals_pb2.LiteralMap()
-        literals, err = reader.read()
-        if err is not None and err.code == NO_OUTPUTS_PRODUCED:
-            # An empty map serializes to zero bytes: a task without outputs, not an error.
-            return literals_pb2.LiteralMap()
-        if err is not None:
-            raise FlyteCeleryError(f"{record.id}: {err}")
-        return literals or literals_pb2.LiteralMap()
+        return self._files.outputs(record)
+
+    def template(self, record: ExecutionRecord) -> tasks_pb2.TaskTemplate:
+        """The template the execution runs, as it was submitted (raises StorageError)."""
+        return self._files.template(record)
+
+    def transform(self) -> TransformContext:
+        """Converts outputs to Python values, reading the blobs they point at."""
+        return self._files.transform()
+
+    def watch(self, exec_id: str) -> DoneWatch:
+        """Listen for the execution's done message while the block runs."""
+        return self.runtime.done.watch(exec_id)

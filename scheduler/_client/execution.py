@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import time
 from collections import namedtuple
+from contextlib import AbstractContextManager
 from datetime import timedelta
 from typing import Any, Protocol
 
@@ -15,9 +16,8 @@ from plugins.errors import ExecutionFailedError, ExecutionTimeoutError, FlyteCel
 from plugins.flytekit.values import guessed_python_value
 from plugins.tasks import ExecutionParameters, TransformContext, TypeEngine
 from scheduler._model import CacheStatus, Event, ExecutionRecord
-from scheduler._runtime import Runtime
 
-__all__ = ["Execution", "ExecutionSource"]
+__all__ = ["Execution", "ExecutionSource", "Waiter"]
 
 _FIRST_POLL = timedelta(milliseconds=10)
 _LAST_POLL = timedelta(milliseconds=250)
@@ -34,16 +34,32 @@ class NativeTask(Protocol):
         ...
 
 
+class Waiter(Protocol):
+    """Wakes a waiting handle when the execution ends (or after ``timeout`` anyway)."""
+
+    def wait(self, timeout: timedelta) -> object:
+        """Return at the execution's end, or after ``timeout``."""
+        ...
+
+
 class ExecutionSource(Protocol):
     """What a handle reads and acts through: the :class:`~scheduler._client.Client` that made it.
 
-    A protocol rather than the Client class, so the handle depends on what it uses and the
-    client module is the only one that imports the other.
+    A protocol rather than the Client class, so the handle depends on what it uses: the
+    Redis-backed :class:`~scheduler._client.Client` and the API's client
+    (:class:`~scheduler._client.remote.RemoteClient`) both make handles.
     """
 
-    @property
-    def runtime(self) -> Runtime:
-        """The runtime the client reads through."""
+    def watch(self, exec_id: str) -> AbstractContextManager[Waiter]:
+        """Listen for the execution's end while the block runs."""
+        ...
+
+    def template(self, record: ExecutionRecord) -> tasks_pb2.TaskTemplate:
+        """The template the execution runs, as it was submitted."""
+        ...
+
+    def transform(self) -> TransformContext:
+        """What converts outputs to Python values (reading blobs they point at)."""
         ...
 
     def record(self, exec_id: str) -> ExecutionRecord:
@@ -137,7 +153,7 @@ class Execution:
         limit = timeout.total_seconds() if isinstance(timeout, timedelta) else float(timeout)
         deadline = time.monotonic() + limit
         pause = _FIRST_POLL
-        with self._client.runtime.done.watch(self.id) as done:
+        with self._client.watch(self.id) as done:
             while True:
                 if self.refresh()._record.finished:
                     return self.phase
@@ -191,7 +207,7 @@ class Execution:
 
     def _native_outputs(self, outputs: literals_pb2.LiteralMap) -> Any:
         params = ExecutionParameters(
-            transform=TransformContext(self._client.runtime.data_store, ""),
+            transform=self._client.transform(),
             execution_id=self.id,
             is_local=False,
         )
@@ -230,9 +246,7 @@ class Execution:
         Raises:
             StorageError: It cannot be read, or is not a ``TaskTemplate``.
         """
-        return self._client.runtime.data_store.read_protobuf(
-            self._record.template_uri, tasks_pb2.TaskTemplate
-        )
+        return self._client.template(self._record)
 
     def error(self) -> ExecutionError | None:
         """The error of the last failed attempt, if any."""

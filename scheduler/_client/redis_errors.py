@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
+
 import redis
 
 from plugins.errors import AccessDeniedError, BackendUnavailableError, FlyteCeleryError
 
-__all__ = ["project_error"]
+__all__ = ["project_error", "reaching_redis"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 def project_error(exc: redis.RedisError, note: str = "") -> FlyteCeleryError:
@@ -20,3 +27,16 @@ def project_error(exc: redis.RedisError, note: str = "") -> FlyteCeleryError:
         )
     # redis-py names the host and port, never the password.
     return BackendUnavailableError(f"Redis is unavailable: {type(exc).__name__}: {exc}{tail}")
+
+
+def reaching_redis(method: Callable[P, R]) -> Callable[P, R]:
+    """Turn Redis's own errors into the project's: public calls raise nothing else."""
+
+    @functools.wraps(method)
+    def call(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return method(*args, **kwargs)
+        except redis.RedisError as exc:
+            raise project_error(exc) from exc
+
+    return call

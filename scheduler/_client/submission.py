@@ -25,27 +25,22 @@ from flyteidl.core import literals_pb2, tasks_pb2
 
 from plugins.core import Phase
 from plugins.errors import (
-    FlyteCeleryError,
-    InputConversionError,
     InvalidSubmissionError,
     StorageError,
     TaskLoadError,
 )
-from plugins.flyte2 import as_flyteidl1, is_flyteidl2
-from plugins.flytekit.values import FlytekitTask, is_flytekit_entity, is_flytekit_task
+from plugins.flytekit.values import FlytekitTask
 from plugins.io import INPUTS_SUFFIX, TASK_TEMPLATE_SUFFIX, join_reference
 from plugins.tasks import (
-    ExecutionParameters,
     PythonTask,
-    SerializationSettings,
     Task,
     TransformContext,
 )
 from plugins.tasks.resolver import loading
+from scheduler._client.conversion import literal_inputs, resolved, template_of
 from scheduler._client.redis_errors import project_error
-from scheduler._client.template_inputs import template_inputs
-from scheduler._client.validation import check_inputs, check_template, normalize_inputs
-from scheduler._model import ExecutionRecord, cache_key, describe, execution_id
+from scheduler._client.validation import check_inputs
+from scheduler._model import ExecutionRecord, cache_key, execution_id
 from scheduler._runtime import Runtime, execution_prefix
 
 __all__ = ["Prepared", "Submission", "Submitter", "new_name"]
@@ -108,26 +103,6 @@ class Prepared:
     prefix: str
 
 
-def _resolved(task: object) -> object:
-    """What ``submit`` runs: a TaskSpec's template, flyteidl2 as flyteidl 1, flytekit's wrapped.
-
-    Anything else comes back as it is.
-
-    Raises:
-        InvalidSubmissionError: A flyteidl2 message that is no template.
-    """
-    if isinstance(task, task_pb2.TaskSpec):
-        return task.template
-    if is_flyteidl2(task):
-        try:
-            return as_flyteidl1(task)
-        except (TypeError, ValueError) as exc:
-            raise InvalidSubmissionError(f"task: {exc}") from None
-    if is_flytekit_task(task):
-        return FlytekitTask(task)
-    return task
-
-
 class Submitter:
     """Prepares and writes submissions for one runtime.
 
@@ -152,42 +127,8 @@ class Submitter:
         self.owner = secrets.token_hex(8)  # whose claims on names these are
 
     def template_of(self, task: SubmittedTask, project: str, domain: str) -> tasks_pb2.TaskTemplate:
-        """The task's template, checked.
-
-        Raises:
-            InvalidSubmissionError: It cannot be built, or is malformed.
-        """
-        task = _resolved(task)
-        if isinstance(task, FlytekitTask):
-            template = task.template(project, domain)
-        elif isinstance(task, Task):
-            task.warn_if_deprecated()
-            try:
-                template = task.to_task_template(
-                    SerializationSettings(project=project, domain=domain)
-                )
-            except TaskLoadError as exc:
-                raise InvalidSubmissionError(exc.message) from None
-            except FlyteCeleryError:
-                raise
-            except Exception as exc:  # a Task subclass's own hook raised
-                raise InvalidSubmissionError(
-                    f"cannot build the template of task {task.name!r}: {describe(exc)}"
-                ) from None
-        elif isinstance(task, tasks_pb2.TaskTemplate):
-            template = task
-        elif is_flytekit_entity(task):
-            raise InvalidSubmissionError(
-                f"submit() runs tasks; flytekit's {type(task).__name__} is not one "
-                "(workflows and launch plans are not supported: submit their tasks)"
-            )
-        else:
-            raise InvalidSubmissionError(
-                "submit() takes a Task (e.g. a @task function), a flytekit task, a flyteidl "
-                f"core.TaskTemplate or an admin.TaskSpec, got {type(task).__name__}"
-            )
-        check_template(template, self.runtime.settings.max_download_bytes)
-        return template
+        """The task's template, checked (see :func:`.conversion.template_of`)."""
+        return template_of(task, project, domain, self.runtime.settings.max_download_bytes)
 
     def prepare(
         self,
@@ -227,18 +168,14 @@ class Submitter:
         except ValueError as exc:
             raise InvalidSubmissionError(str(exc)) from None
         prefix = execution_prefix(self.runtime.settings.storage, project, domain, name)
-        task = _resolved(task)
+        task = resolved(task)
         template = template or self.template_of(task, project, domain)
         native = task if isinstance(task, PythonTask | FlytekitTask) else None
         limit = self.runtime.settings.max_download_bytes
         uploads = TransformContext(self.runtime.data_store, join_reference(prefix, "uploads"))
-        if isinstance(task, FlytekitTask) and not isinstance(inputs, literals_pb2.LiteralMap):
-            values = normalize_inputs(task.inputs(inputs or {}, uploads.raw_output_prefix), limit)
-        elif isinstance(task, PythonTask) and not isinstance(inputs, literals_pb2.LiteralMap):
-            values = self._convert(task, inputs or {}, exec_id, uploads)
-        else:
-            # Literals, flytekit's literal models, or Python values of the declared types.
-            values = normalize_inputs(template_inputs(template, inputs, uploads), limit)
+        values = literal_inputs(
+            task, template, inputs, exec_id=exec_id, uploads=uploads, max_bytes=limit
+        )
         check_inputs(template, values)
         if check_type:
             # Unknown here and served by no live process: raises. The scheduler routes it.
@@ -269,27 +206,6 @@ class Submitter:
             cache_overwrite=key is not None and overwrite_cache,
         )
         return Prepared(record, template, values, native, prefix)
-
-    def _convert(
-        self, task: PythonTask[Any], inputs: object, exec_id: str, uploads: TransformContext
-    ) -> literals_pb2.LiteralMap:
-        if not isinstance(inputs, Mapping):
-            raise InvalidSubmissionError(
-                f"inputs of task {task.name!r} must be a dict of input name to Python value, "
-                f"got {type(inputs).__name__}"
-            )
-        params = ExecutionParameters(
-            transform=uploads, execution_id=exec_id, task_name=task.name, is_local=False
-        )
-        try:
-            values = task.inputs_to_literal_map(params, task.bind_inputs(**inputs))
-        except InputConversionError as exc:
-            raise InvalidSubmissionError(exc.message) from None
-        except StorageError:
-            raise  # an upload failed: the storage error says where
-        except (TypeError, ValueError) as exc:  # e.g. a name that is no keyword, an odd value
-            raise InvalidSubmissionError(f"inputs of task {task.name!r}: {describe(exc)}") from None
-        return normalize_inputs(values, self.runtime.settings.max_download_bytes)
 
     def shared_template_uri(self, template: tasks_pb2.TaskTemplate) -> tuple[str, bytes]:
         """Where a batch's template goes, named by its content, and its bytes.

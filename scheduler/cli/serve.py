@@ -70,6 +70,13 @@ def standalone(data_dir: Path, concurrency: int, flower_port: int, console_port:
         click.echo("\nUse it from another shell with:")
         click.echo(f"  export FLYTE_CELERY_REDIS_URL={settings.redis_url}")
         click.echo(f"  export FLYTE_CELERY_STORAGE={settings.storage}")
+        if "console" in stack.locations:
+            # Client.connect() and curl reach the HTTP API there, with a token.
+            server = stack.locations["console"].rstrip("/")
+            click.echo(f"  export FLYTE_CELERY_SERVER_URL={server}")
+            click.echo(
+                "  export FLYTE_CELERY_TOKEN=$(flyte-celery token create me --grant 'admin@*')"
+            )
         click.echo("Press Ctrl-C to stop everything.")
         with contextlib.suppress(KeyboardInterrupt):
             while not stopping.is_set() and all(p.poll() is None for p in stack.processes.values()):

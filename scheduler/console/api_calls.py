@@ -32,6 +32,7 @@ from scheduler.console.api_models import (
     LiteralsView,
     SubmitBody,
     SubmitItem,
+    TemplateView,
 )
 
 __all__ = ["ENDPOINTS"]
@@ -48,6 +49,10 @@ def _record(call: Call, parts: dict[str, str], need: Role) -> ExecutionRecord:
     project, domain, name = _id(parts)
     call.require(need, project, domain)
     return call.client.record(f"{project}/{domain}/{name}")
+
+
+def _view(call: Call, record: ExecutionRecord) -> ExecutionView:
+    return ExecutionView.of(record, whole=call.query.get("view") == "record")
 
 
 def _decoded(text: str, message: Message, what: str) -> Any:
@@ -119,7 +124,7 @@ def list_executions(call: Call, parts: dict[str, str], body: None) -> Executions
     where, after, limit = _filter(call)
     found, more = call.client.page(where, after, limit, scan=max(limit * 20, 1000))
     seen = [
-        ExecutionView.of(ex.record)
+        _view(call, ex.record)
         for ex in found
         if call.caller.may(Role.VIEWER, ex.record.project, ex.record.domain)
     ]
@@ -128,7 +133,7 @@ def list_executions(call: Call, parts: dict[str, str], body: None) -> Executions
 
 def get_execution(call: Call, parts: dict[str, str], body: None) -> ExecutionView:
     """One execution."""
-    return ExecutionView.of(_record(call, parts, Role.VIEWER))
+    return _view(call, _record(call, parts, Role.VIEWER))
 
 
 def execution_events(call: Call, parts: dict[str, str], body: None) -> EventsView:
@@ -147,6 +152,15 @@ def execution_outputs(call: Call, parts: dict[str, str], body: None) -> Literals
     return _literals(call.client.outputs(_record(call, parts, Role.VIEWER)))
 
 
+def execution_template(call: Call, parts: dict[str, str], body: None) -> TemplateView:
+    """The task template an execution runs."""
+    template = call.client.template(_record(call, parts, Role.VIEWER))
+    return TemplateView(
+        template=json_format.MessageToDict(template),
+        pb=base64.b64encode(template.SerializeToString()).decode(),
+    )
+
+
 def submit(call: Call, parts: dict[str, str], body: SubmitBody) -> ExecutionView:
     """Start one execution."""
     call.require(Role.SUBMITTER, body.project, body.domain)
@@ -154,7 +168,7 @@ def submit(call: Call, parts: dict[str, str], body: SubmitBody) -> ExecutionView
         _task(body), _inputs(body), project=body.project, domain=body.domain, name=body.name,
         overwrite_cache=body.overwrite_cache,
     )  # fmt: skip
-    return ExecutionView.of(ex.record)
+    return _view(call, ex.record)
 
 
 def submit_many(call: Call, parts: dict[str, str], body: BatchBody) -> ExecutionsView:
@@ -164,21 +178,21 @@ def submit_many(call: Call, parts: dict[str, str], body: BatchBody) -> Execution
     started = call.client.submit_many(
         wanted, project=body.project, domain=body.domain, overwrite_cache=body.overwrite_cache
     )
-    return ExecutionsView(executions=[ExecutionView.of(ex.record) for ex in started], next=None)
+    return ExecutionsView(executions=[_view(call, ex.record) for ex in started], next=None)
 
 
 def abort(call: Call, parts: dict[str, str], body: AbortBody) -> ExecutionView:
     """Abort an execution; the reason names the caller."""
     record = _record(call, parts, Role.SUBMITTER)
     call.client.abort(record.id, f"{body.reason} (by {call.caller.name})")
-    return ExecutionView.of(call.client.record(record.id))
+    return _view(call, call.client.record(record.id))
 
 
 def signal(call: Call, parts: dict[str, str], body: None) -> ExecutionView:
     """Ask for an execution's remote status now rather than at the next resync."""
     record = _record(call, parts, Role.SUBMITTER)
     call.client.signal(record.id)
-    return ExecutionView.of(call.client.record(record.id))
+    return _view(call, call.client.record(record.id))
 
 
 def counts(call: Call, parts: dict[str, str], body: None) -> CountsView:
@@ -205,6 +219,7 @@ def counts(call: Call, parts: dict[str, str], body: None) -> CountsView:
 
 
 _EXECUTION = "/api/v1/executions/{project}/{domain}/{name}"
+_VIEW = ("view", "record: each execution with its whole stored record")
 _FILTERS = (
     ("phase", "only executions in this phase (SUCCESS, FAILED, RUNNING...)"),
     ("project", "only this project's"),
@@ -213,20 +228,24 @@ _FILTERS = (
     ("task_name", "only this task's (the template's id.name)"),
     ("after", "the cursor a previous page gave as next"),
     ("limit", f"the most executions on the page (1 to {_MAX_PAGE}; 50)"),
+    _VIEW,
 )
 
 ENDPOINTS: list[Endpoint] = [
     Endpoint("GET", "/api/v1/executions", "List executions, newest first", Role.VIEWER,
              list_executions, ExecutionsView, query=_FILTERS),
     Endpoint("POST", "/api/v1/executions", "Start an execution", Role.SUBMITTER, submit,
-             ExecutionView, SubmitBody, status=201),
+             ExecutionView, SubmitBody, status=201, query=(_VIEW,)),
     Endpoint("POST", "/api/v1/executions/batch", "Start many executions, all or none",
-             Role.SUBMITTER, submit_many, ExecutionsView, BatchBody, status=201),
-    Endpoint("GET", _EXECUTION, "Get an execution", Role.VIEWER, get_execution, ExecutionView),
+             Role.SUBMITTER, submit_many, ExecutionsView, BatchBody, status=201, query=(_VIEW,)),
+    Endpoint("GET", _EXECUTION, "Get an execution", Role.VIEWER, get_execution, ExecutionView,
+             query=(_VIEW,)),
     Endpoint("GET", f"{_EXECUTION}/events", "An execution's events", Role.VIEWER,
              execution_events, EventsView),
     Endpoint("GET", f"{_EXECUTION}/inputs", "An execution's inputs", Role.VIEWER,
              execution_inputs, LiteralsView),
+    Endpoint("GET", f"{_EXECUTION}/template", "The task template an execution runs",
+             Role.VIEWER, execution_template, TemplateView),
     Endpoint("GET", f"{_EXECUTION}/outputs", "A successful execution's outputs", Role.VIEWER,
              execution_outputs, LiteralsView),
     Endpoint("POST", f"{_EXECUTION}/abort", "Abort an execution", Role.SUBMITTER, abort,

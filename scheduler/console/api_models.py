@@ -28,6 +28,7 @@ __all__ = [
     "LiteralsView",
     "SubmitBody",
     "SubmitItem",
+    "TemplateView",
 ]
 
 
@@ -71,10 +72,14 @@ class ExecutionView(_Strict):
     updated_at: datetime
     cache_status: str | None
     error: FailureView | None
+    record: dict[str, Any] | None = Field(
+        default=None,
+        description="with ?view=record: the whole stored record, as the Python client reads it",
+    )
 
     @classmethod
-    def of(cls, record: ExecutionRecord) -> ExecutionView:
-        """The view of ``record``."""
+    def of(cls, record: ExecutionRecord, *, whole: bool = False) -> ExecutionView:
+        """The view of ``record`` (``whole``: with the stored record itself)."""
         return cls(
             id=record.id,
             project=record.project,
@@ -90,6 +95,7 @@ class ExecutionView(_Strict):
             updated_at=record.updated_at,
             cache_status=None if record.cache_status is None else record.cache_status.name,
             error=None if record.last_error is None else FailureView.of(record.last_error),
+            record=record.to_dict() if whole else None,
         )
 
 
@@ -137,6 +143,13 @@ class LiteralsView(_Strict):
 
     literals: dict[str, Any] = Field(description="the LiteralMap's literals, flyteidl's JSON form")
     pb: str = Field(description="the LiteralMap, serialized, base64")
+
+
+class TemplateView(_Strict):
+    """The task template an execution runs, as JSON and as protobuf."""
+
+    template: dict[str, Any] = Field(description="a flyteidl core.TaskTemplate, JSON form")
+    pb: str = Field(description="the TaskTemplate, serialized, base64")
 
 
 class CountView(_Strict):

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import re
 import subprocess
 import sys
 import urllib.error
@@ -25,10 +23,23 @@ from google.protobuf import json_format
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scheduler import Client, Settings
+from plugins.core import Phase
+from plugins.errors import (
+    AccessDeniedError,
+    BackendUnavailableError,
+    ConfigError,
+    ExecutionNotFoundError,
+    InvalidSubmissionError,
+)
+from scheduler import Client, Execution, Submission
 from scheduler._backend import ApiTokens
 from scheduler._model import parse_grants
 from tests.helpers import INTEGER, RedisServer, task_template
+from tests.integration.console_process import console_process
+from tests.integration.jobservice import JobService
+from tests.integration.stack import Stack
+from tests.integration.templates import template as job_template
+from tests.tasks import sample
 
 ROOT = Path(__file__).resolve().parents[2]
 MAX_BODY = 64 * 1024
@@ -70,43 +81,29 @@ def _template() -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def api(redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
-    redis_server.client().flushall()
-    storage = f"file://{tmp_path_factory.mktemp('api-store')}"
-    env = {
-        **os.environ,
-        "FLYTE_CELERY_REDIS_URL": redis_server.url,
-        "FLYTE_CELERY_STORAGE": storage,
-        "FLYTE_CELERY_API_MAX_BODY": str(MAX_BODY),
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "scheduler.cli", "console", "--port", "0"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
-    assert process.stdout is not None
-    line = process.stdout.readline()
-    found = re.search(r"http://127\.0\.0\.1:(\d+)/", line)
-    assert found, f"the console did not start: {line}"
-    client = Client(settings=Settings(redis_url=redis_server.url, storage=storage))
-    made = ApiTokens(client.runtime.redis, client.runtime.keys)
-    now = client.runtime.clock()
-    tokens = {
-        name: made.create(name, parse_grants(grants), now)[0]
-        for name, grants in {
-            "team-a": ["submitter@a"],
-            "team-b": ["submitter@b"],
-            "b-viewer": ["viewer@b"],
-            "a-dev": ["submitter@a/development"],
-            "admin": ["admin@*"],
-        }.items()
-    }
+def api(
+    redis_server: RedisServer, job_service: JobService, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Api]:
+    stack = Stack(redis_server.url, tmp_path_factory.mktemp("api"), job_service.url)
+    env = {**stack.env, "FLYTE_CELERY_API_MAX_BODY": str(MAX_BODY)}
     try:
-        yield Api(f"http://127.0.0.1:{found.group(1)}", client, tokens, env)
+        with console_process(env) as url:
+            stack.start_worker("w1")
+            stack.start_beat("beat")
+            client = stack.client()
+            made = ApiTokens(client.runtime.redis, client.runtime.keys)
+            now = client.runtime.clock()
+            grants = {
+                "team-a": ["submitter@a"],
+                "team-b": ["submitter@b"],
+                "b-viewer": ["viewer@b"],
+                "a-dev": ["submitter@a/development"],
+                "admin": ["admin@*"],
+            }
+            tokens = {n: made.create(n, parse_grants(g), now)[0] for n, g in grants.items()}
+            yield Api(url, client, tokens, env)
     finally:
-        process.terminate()
-        process.wait(30)
-        process.stdout.close()
-        client.close()
+        stack.stop()
 
 
 def _submit(api: Api, token: str, project: str, domain: str = "development") -> tuple[int, Any]:
@@ -161,7 +158,13 @@ def test_a_token_sees_and_acts_on_its_own_projects_executions_only(api: Api) -> 
 
 
 def test_abort_and_signal_name_who_acted(api: Api) -> None:
-    mine = _submit(api, api.tokens["team-a"], "a")[1]
+    body = {
+        "project": "a",
+        "template": json_format.MessageToDict(job_template("http_job")),
+        "inputs": {"seconds": 60.0},
+    }
+    status, mine = api.call("POST", "/api/v1/executions", api.tokens["team-a"], body)
+    assert status == 201, mine
     path = f"/api/v1/executions/{mine['id']}"
     status, answer = api.call("POST", path + "/signal", api.tokens["team-a"])
     assert status == 200 and answer["id"] == mine["id"]
@@ -170,8 +173,12 @@ def test_abort_and_signal_name_who_acted(api: Api) -> None:
     record = api.client.record(mine["id"])
     assert record.teardown_reason == "wrong x (by team-a)"
     status, inputs = api.call("GET", path + "/inputs", api.tokens["team-a"])
-    assert status == 200 and inputs["literals"]["x"]["scalar"]["primitive"]["integer"] == "1"
+    assert (
+        status == 200 and inputs["literals"]["seconds"]["scalar"]["primitive"]["floatValue"] == 60
+    )
     assert base64.b64decode(inputs["pb"])
+    ended = Execution(api.client, api.client.record(mine["id"]))
+    assert ended.wait(60) is Phase.ABORTED
 
 
 def test_a_revoked_or_unknown_token_is_refused_and_failures_are_limited(api: Api) -> None:
@@ -277,3 +284,46 @@ def test_fuzzed_calls_get_2xx_or_4xx_with_the_error_shape(
     assert 200 <= status < 500, (status, answer)
     if status >= 400:
         assert set(answer) == {"code", "message"}, answer
+
+
+def test_client_connect_has_the_clients_methods_returns_and_errors(api: Api) -> None:
+    remote = Client.connect(api.url, token=api.tokens["team-a"])
+    echo = task_template("echo", name="api.echo", inputs={"x": INTEGER}, outputs={"x": INTEGER})
+    ex = remote.submit(echo, {"x": 42}, project="a")
+    assert isinstance(ex, Execution) and ex.record.project == "a"
+    assert ex.result(timeout=120) == 42
+    assert remote.get(ex.id).phase is Phase.SUCCESS
+    assert [e.phase for e in remote.events(ex.id)][-1] is Phase.SUCCESS
+    assert ex.id in {e.id for e in remote.list(project="a", limit=500)}
+    assert remote.template(ex.record).type == "echo"
+    # A @task object, converted here as the Redis-backed client converts it.
+    assert remote.submit(sample.add, {"a": 1, "b": 5}, project="a").result(timeout=120) == 6
+    many = remote.submit_many([Submission(echo, {"x": i}) for i in range(3)], project="a")
+    assert [m.result(timeout=120) for m in many] == [0, 1, 2]
+    # The project's own errors, never HTTP ones.
+    with pytest.raises(AccessDeniedError, match="project 'b'"):
+        remote.submit(echo, {"x": 1}, project="b")
+    with pytest.raises(AccessDeniedError):
+        remote.get("b/development/anything")
+    with pytest.raises(ExecutionNotFoundError):
+        remote.get("a/development/nosuch")
+    with pytest.raises(InvalidSubmissionError):
+        remote.submit(echo, {"x": "one"}, project="a")
+    with pytest.raises(AccessDeniedError, match="not valid"):
+        Client.connect(api.url, token="fct_unknown").list()
+    api.client.runtime.redis.delete(*api.client.runtime.redis.keys("*signin-failures*"))
+    with pytest.raises(BackendUnavailableError):
+        Client.connect("http://127.0.0.1:9", token="fct_x").list()
+    with pytest.raises(ConfigError, match="FLYTE_CELERY_TOKEN"):
+        Client.connect(api.url, token="")
+
+
+def test_a_client_of_one_project_never_sees_anothers_executions(api: Api) -> None:
+    theirs = Client.connect(api.url, token=api.tokens["team-b"]).submit(
+        task_template("echo", inputs={"x": INTEGER}), {"x": 1}, project="b"
+    )
+    mine = Client.connect(api.url, token=api.tokens["team-a"])
+    listed = mine.list(limit=1000)
+    assert listed and {e.record.project for e in listed} == {"a"}
+    assert theirs.id not in {e.id for e in listed}
+    assert sum(c.count for c in mine.phase_counts()) == len(listed)
