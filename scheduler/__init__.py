@@ -38,7 +38,7 @@ from plugins.errors import (
     StorageError,
 )
 from scheduler._backend import PhaseCount
-from scheduler._client import Client, Execution, RemoteClient, Submission
+from scheduler._client import Client, Execution, RemoteClient, Submission, acting_as
 from scheduler._model import CacheStatus, Cursor, Event, ExecutionFilter, ExecutionRecord
 from scheduler.clock import Clock, ManualClock
 from scheduler.settings import Settings
@@ -72,4 +72,5 @@ __all__ = [
     "Settings",
     "StorageError",
     "Submission",
+    "acting_as",
 ]

@@ -79,6 +79,7 @@ class ApiTokens:
     def __init__(self, redis_client: Redis, keys: Keys) -> None:
         self._redis = redis_client
         self._key = keys.api_tokens
+        self._names = keys.api_token_names
 
     def create(self, name: str, grants: tuple[Grant, ...], now: datetime) -> tuple[str, TokenInfo]:
         """Make a token named ``name`` with ``grants``.
@@ -93,31 +94,44 @@ class ApiTokens:
             raise ConfigError("a token needs a name")
         if not grants:
             raise ConfigError(f"token {name!r}: give it at least one grant (role@project)")
-        if any(info.name == name for info in self.list()):
-            raise ConfigError(f"a token named {name!r} exists; revoke it first")
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
         info = TokenInfo(name, grants, now)
-        self._redis.hset(self._key, _digest(token), info._dump())
+        digest = _digest(token)
+        # The name is taken atomically: two makers of one name cannot both succeed.
+        if not self._redis.hsetnx(self._names, name, digest):
+            raise ConfigError(f"a token named {name!r} exists; revoke it first")
+        self._redis.hset(self._key, digest, info._dump())
         return token, info
 
     def list(self) -> list[TokenInfo]:
         """Every token's name, grants and age, by name."""
-        found = [TokenInfo._load(v) for v in self._redis.hvals(self._key)]
-        return sorted(found, key=lambda info: info.name)
+        found = [_loaded(v) for v in self._redis.hvals(self._key)]
+        return sorted((info for info in found if info is not None), key=lambda i: i.name)
 
     def revoke(self, name: str) -> bool:
         """Revoke the token named ``name``; whether there was one."""
-        for digest, raw in self._redis.hgetall(self._key).items():
-            if TokenInfo._load(raw).name == name:
-                return bool(self._redis.hdel(self._key, digest))
-        return False
+        digest = self._redis.hget(self._names, name)
+        if digest is None:
+            return False
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.hdel(self._key, digest)
+        pipe.hdel(self._names, name)
+        pipe.execute()
+        return True
 
     def lookup(self, token: str) -> TokenInfo | None:
-        """The token's entry; ``None`` for a token that was never made, or was revoked."""
+        """The token's entry; ``None`` for a token never made, revoked, or unreadable."""
         if not token.startswith(TOKEN_PREFIX):
             return None
         raw = self._redis.hget(self._key, _digest(token))
-        return None if raw is None else TokenInfo._load(raw)
+        return None if raw is None else _loaded(raw)
+
+
+def _loaded(raw: bytes | str) -> TokenInfo | None:
+    try:
+        return TokenInfo._load(raw)
+    except (ValueError, KeyError, TypeError):
+        return None  # a damaged entry lets no one in
 
 
 class SigninFailures:

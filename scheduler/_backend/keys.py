@@ -24,6 +24,7 @@ namespace has a hash tag of its own::
     p:rm:{<ns>}:<part>           ...     a quota namespace (see :mod:`.quota`)
     p:rm:namespaces              SET     every quota namespace
     p:api:tokens                 HASH    SHA-256 of an API token -> its name and grants
+    p:api:token-names            HASH    an API token's name -> its SHA-256
     p:api:signin-failures:<who>  STRING  failed sign-ins of one address (a minute)
 
 Ready for shards (see ``docs/scaling.md``): an execution belongs to shard
@@ -173,6 +174,11 @@ class Keys:
     def api_tokens(self) -> str:
         """The API's tokens, by the SHA-256 of each (see :mod:`.api_tokens`)."""
         return f"{self.prefix}:api:tokens"
+
+    @property
+    def api_token_names(self) -> str:
+        """Each API token's name -> the SHA-256 it is kept under (names are unique)."""
+        return f"{self.prefix}:api:token-names"
 
     def signin_failures(self, who: str) -> str:
         """Failed sign-ins from one address, counted for a minute."""

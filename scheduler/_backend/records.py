@@ -145,13 +145,13 @@ def decode_record(version: Any, doc: Any, hot: Any = None) -> ExecutionRecord:
 
 
 def encode_event(event: Event) -> str:
-    """An event as a compact JSON array; one naming its job, as a JSON object.
+    """An event as a compact JSON array; one naming its job or its actor, as a JSON object.
 
     The object form for a job's events: the previous release reads an array's sixth item
     as a cache status and would fail on a job id there, while it reads an object by its
     keys and ignores the ``job`` key (a rolling upgrade's older clients keep working).
     """
-    if event.job is not None:
+    if event.job is not None or event.actor is not None:
         return event.to_json()
     row: list[JSONValue] = [
         event.attempt,

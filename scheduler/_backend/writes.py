@@ -68,7 +68,7 @@ def create_calls(
             args += [
                 r.id,
                 tail,
-                encode_event(r.to_event(r.cache_status)),
+                encode_event(r.to_event(r.cache_status, actor=r.submitted_by or None)),
                 ms_or_empty(r.created_at),
                 ms_or_empty(r.not_before or r.updated_at),
                 counter(r),

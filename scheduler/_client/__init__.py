@@ -8,9 +8,25 @@ objects) and reads executions back; :class:`Execution` is the handle on one;
 
 from __future__ import annotations
 
+from scheduler._client.audit import acting_as, run_as
 from scheduler._client.client import Client
+from scheduler._client.conversion import blob_uris, literal_inputs, no_uploads
 from scheduler._client.execution import Execution
-from scheduler._client.remote import RemoteClient
+from scheduler._client.redis_errors import project_error
+from scheduler._client.remote import SERVER_URL_ENV, TOKEN_ENV, RemoteClient
 from scheduler._client.submission import Submission
 
-__all__ = ["Client", "Execution", "RemoteClient", "Submission"]
+__all__ = [
+    "SERVER_URL_ENV",
+    "TOKEN_ENV",
+    "Client",
+    "Execution",
+    "RemoteClient",
+    "Submission",
+    "acting_as",
+    "blob_uris",
+    "literal_inputs",
+    "no_uploads",
+    "project_error",
+    "run_as",
+]

@@ -24,6 +24,7 @@ from plugins.errors import (
 )
 from plugins.tasks import TransformContext
 from scheduler._backend import NAME_CLAIM, DoneWatch, PhaseCount
+from scheduler._client.audit import current_actor
 from scheduler._client.execution import Execution
 from scheduler._client.files import ExecutionFiles
 from scheduler._client.redis_errors import reaching_redis
@@ -353,14 +354,20 @@ class Client:
 
     @reaching_redis
     def _update(
-        self, exec_id: str, change: Callable[[ExecutionRecord], ExecutionRecord]
+        self, exec_id: str, change: Callable[[ExecutionRecord], ExecutionRecord], asked: str
     ) -> ExecutionRecord:
+        actor = current_actor()  # who asked: logged first, for the audit trail
 
         def apply(
             current: ExecutionRecord,
         ) -> tuple[ExecutionRecord, list[Event]] | ExecutionRecord:
             new = change(current)
-            return current if new is current else (new, [])
+            if actor is None:
+                return current if new is current else (new, [])
+            # Asked by someone: logged even when it changes nothing (a signal while launching).
+            by = Event(current.attempt, current.phase, current.phase_version, asked,
+                       self.runtime.clock(), actor=actor)  # fmt: skip
+            return new, [by]
 
         updated = self.runtime.store.update(exec_id, apply, known=self.record(exec_id))
         if updated is None:  # deleted since it was read
@@ -375,14 +382,15 @@ class Client:
         This is Flyte's ``TaskRefreshIndicator``: a remote system that knows the job
         changed can say so, and completion becomes visible at once.
         """
-        self._update(exec_id, lambda r: machine.signal(r, self.runtime.clock()))
+        self._update(exec_id, lambda r: machine.signal(r, self.runtime.clock()), "signalled")
 
     def abort(self, exec_id: str, reason: str = "Aborted by user") -> None:
         """Abort the execution: its plugin's ``delete`` is called, then it ends ABORTED."""
-        clock = self.runtime.clock
-        self._update(
-            exec_id, lambda r: machine.request_teardown(r, clock(), TeardownKind.ABORT, reason)
-        )
+
+        def change(r: ExecutionRecord) -> ExecutionRecord:
+            return machine.request_teardown(r, self.runtime.clock(), TeardownKind.ABORT, reason)
+
+        self._update(exec_id, change, f"abort requested: {reason}")
 
     @reaching_redis
     def events(self, exec_id: str) -> builtins.list[Event]:

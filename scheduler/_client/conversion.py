@@ -23,6 +23,7 @@ from plugins.errors import (
 )
 from plugins.flyte2 import as_flyteidl1, is_flyteidl2
 from plugins.flytekit.values import FlytekitTask, is_flytekit_entity, is_flytekit_task
+from plugins.io import DataStore
 from plugins.tasks import (
     ExecutionParameters,
     PythonTask,
@@ -34,7 +35,7 @@ from scheduler._client.template_inputs import template_inputs
 from scheduler._client.validation import check_template, normalize_inputs
 from scheduler._model import describe
 
-__all__ = ["literal_inputs", "resolved", "template_of"]
+__all__ = ["blob_uris", "literal_inputs", "no_uploads", "resolved", "template_of"]
 
 
 def resolved(task: object) -> object:
@@ -144,3 +145,38 @@ def _python_inputs(
     except (TypeError, ValueError) as exc:  # e.g. a name that is no keyword, an odd value
         raise InvalidSubmissionError(f"inputs of task {task.name!r}: {describe(exc)}") from None
     return normalize_inputs(values, max_bytes)
+
+
+class _NoUploads(DataStore):
+    """A store that refuses to read or write: nothing local goes through the API."""
+
+    def filesystem(self, ref: str) -> tuple[Any, str]:
+        raise InvalidSubmissionError(
+            f"a File or Directory input ({ref}) cannot be uploaded through the API: put it "
+            "under the project's storage (as outputs of its executions are) and pass its URI"
+        )
+
+
+def no_uploads() -> TransformContext:
+    """What converts inputs for the API: a ``File`` or ``Directory`` is refused, not uploaded."""
+    return TransformContext(_NoUploads(), "api://uploads")
+
+
+def blob_uris(literal_map: literals_pb2.LiteralMap) -> list[str]:
+    """Every URI the inputs point at (files, directories, datasets, offloaded literals)."""
+    found: list[str] = []
+    pending = list(literal_map.literals.values())
+    while pending:
+        literal = pending.pop()
+        if literal.HasField("offloaded_metadata"):
+            found.append(literal.offloaded_metadata.uri)
+        pending.extend(literal.collection.literals)
+        pending.extend(literal.map.literals.values())
+        scalar = literal.scalar
+        if scalar.HasField("blob"):
+            found.append(scalar.blob.uri)
+        if scalar.HasField("structured_dataset"):
+            found.append(scalar.structured_dataset.uri)
+        if scalar.HasField("union"):
+            pending.append(scalar.union.value)
+    return found

@@ -13,17 +13,20 @@ from __future__ import annotations
 import base64
 import builtins
 import contextlib
+import functools
+import http.client
 import json
 import os
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from flyteidl.core import literals_pb2, tasks_pb2
+from google.protobuf.message import DecodeError
 
 from plugins.core import Phase
 from plugins.errors import (
@@ -36,12 +39,15 @@ from plugins.errors import (
 from plugins.io import DataStore
 from plugins.tasks import TransformContext
 from scheduler._backend import PhaseCount
-from scheduler._client.conversion import literal_inputs, resolved, template_of
+from scheduler._client.conversion import literal_inputs, no_uploads, resolved, template_of
 from scheduler._client.execution import Execution
 from scheduler._client.submission import Submission, SubmittedTask, new_name
 from scheduler._model import CacheStatus, Cursor, Event, ExecutionFilter, ExecutionRecord
 
 __all__ = ["SERVER_URL_ENV", "TOKEN_ENV", "RemoteClient"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 SERVER_URL_ENV = "FLYTE_CELERY_SERVER_URL"
 TOKEN_ENV = "FLYTE_CELERY_TOKEN"
@@ -64,14 +70,31 @@ def _error_classes() -> dict[str, type[FlyteCeleryError]]:
     return found
 
 
-class _NoUploads(DataStore):
-    """A store that refuses writes: files cannot go through the API (yet)."""
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """Never follow a redirect: it would send the token to wherever it points."""
 
-    def filesystem(self, ref: str) -> tuple[Any, str]:
-        raise InvalidSubmissionError(
-            f"a File or Directory input ({ref}) cannot be uploaded through the API: put it "
-            "where the workers read (s3://...) and pass its URI"
-        )
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirects)
+
+
+def _parsed(method: Callable[P, R]) -> Callable[P, R]:
+    """An answer that is not what this client reads is the server's fault: unavailable."""
+
+    @functools.wraps(method)
+    def call(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return method(*args, **kwargs)
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError, DecodeError) as exc:
+            if isinstance(exc, FlyteCeleryError):
+                raise
+            raise BackendUnavailableError(
+                f"the server's answer is not what this client reads: {type(exc).__name__}: {exc}"
+            ) from None
+
+    return call
 
 
 class _Polling:
@@ -130,8 +153,9 @@ class RemoteClient:
             with urllib.request.urlopen(request, timeout=self._timeout) as answer:
                 return json.loads(answer.read())
         except urllib.error.HTTPError as refused:
-            raise self._error(refused) from None
-        except (OSError, ValueError) as exc:
+            with refused:  # its connection closes with it
+                raise self._error(refused) from None
+        except (OSError, ValueError, http.client.HTTPException) as exc:
             raise BackendUnavailableError(f"the server {self.url} does not answer: {exc}") from None
 
     def _error(self, refused: urllib.error.HTTPError) -> FlyteCeleryError:
@@ -163,7 +187,7 @@ class RemoteClient:
         name = name or new_name()
         values = literal_inputs(
             task, template, inputs, exec_id=f"{project}/{domain}/{name}",
-            uploads=TransformContext(_NoUploads(), "api://uploads"), max_bytes=_MAX_BYTES,
+            uploads=no_uploads(), max_bytes=_MAX_BYTES,
         )  # fmt: skip
         item = {
             "template_pb": base64.b64encode(template.SerializeToString()).decode(),
@@ -187,7 +211,7 @@ class RemoteClient:
         item, native = self._item(task, inputs, project, domain, name)
         body = {**item, "project": project, "domain": domain, "overwrite_cache": overwrite_cache}
         answer = self._call("POST", "/api/v1/executions", body, view="record")
-        return Execution(self, ExecutionRecord.from_dict(answer["record"]), native)
+        return self._executions(answer, [native], many=False)[0]
 
     def submit_many(
         self,
@@ -207,13 +231,21 @@ class RemoteClient:
         body = {"project": project, "domain": domain, "overwrite_cache": overwrite_cache,
                 "submissions": items}  # fmt: skip
         answer = self._call("POST", "/api/v1/executions/batch", body, view="record")
+        return self._executions(answer, natives, many=True)
+
+    @_parsed
+    def _executions(
+        self, answer: Any, natives: builtins.list[Any], *, many: bool
+    ) -> builtins.list[Execution]:
+        views = answer["executions"] if many else [answer]
         return [
             Execution(self, ExecutionRecord.from_dict(view["record"]), native)
-            for view, native in zip(answer["executions"], natives, strict=True)
+            for view, native in zip(views, natives, strict=True)
         ]
 
     # -- read ----------------------------------------------------------------------------------
 
+    @_parsed
     def record(self, exec_id: str) -> ExecutionRecord:
         """The stored record (raises ExecutionNotFoundError)."""
         return ExecutionRecord.from_dict(
@@ -224,6 +256,7 @@ class RemoteClient:
         """A handle on an execution."""
         return Execution(self, self.record(exec_id))
 
+    @_parsed
     def page(
         self,
         where: ExecutionFilter | None = None,
@@ -268,11 +301,13 @@ class RemoteClient:
                 break
         return found
 
+    @_parsed
     def phase_counts(self) -> builtins.list[PhaseCount]:
         """Executions by task type and phase, as far as the token may see."""
         answer = self._call("GET", "/api/v1/counts")
         return [PhaseCount(c["task_type"], Phase[c["phase"]], c["count"]) for c in answer["counts"]]
 
+    @_parsed
     def events(self, exec_id: str) -> builtins.list[Event]:
         """Every (attempt, phase, version) change of an execution, oldest first."""
         answer = self._call("GET", self._path(exec_id, "/events"))
@@ -285,10 +320,12 @@ class RemoteClient:
                 datetime.fromisoformat(e["occurred_at"]),
                 None if e["cache_status"] is None else CacheStatus[e["cache_status"]],
                 e["job"],
+                e.get("actor"),
             )
             for e in answer["events"]
         ]
 
+    @_parsed
     def _literals(self, exec_id: str, which: str) -> literals_pb2.LiteralMap:
         answer = self._call("GET", self._path(exec_id, f"/{which}"))
         return literals_pb2.LiteralMap.FromString(base64.b64decode(answer["pb"]))
@@ -301,6 +338,7 @@ class RemoteClient:
         """The outputs of a successful execution."""
         return self._literals(record.id, "outputs")
 
+    @_parsed
     def template(self, record: ExecutionRecord) -> tasks_pb2.TaskTemplate:
         """The template the execution runs, as it was submitted."""
         answer = self._call("GET", self._path(record.id, "/template"))

@@ -37,6 +37,7 @@ from plugins.tasks import (
     TransformContext,
 )
 from plugins.tasks.resolver import loading
+from scheduler._client.audit import current_actor
 from scheduler._client.conversion import literal_inputs, resolved, template_of
 from scheduler._client.redis_errors import project_error
 from scheduler._client.validation import check_inputs
@@ -191,6 +192,7 @@ class Submitter:
             name=name,
             task_type=template.type,
             task_name=template.id.name,
+            submitted_by=current_actor() or "",
             template_uri=template_uri or join_reference(prefix, TASK_TEMPLATE_SUFFIX),
             inputs_uri=prefix,
             output_prefix=join_reference(prefix, "data"),

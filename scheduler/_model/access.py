@@ -17,7 +17,7 @@ import enum
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from plugins.errors import AccessDeniedError, ConfigError
+from plugins.errors import AccessDeniedError, ConfigError, FlyteCeleryError
 
 __all__ = ["ANY", "Caller", "Grant", "Role", "parse_grants"]
 
@@ -73,8 +73,8 @@ class Grant:
             ConfigError: Not of that form, or an unknown role; the message quotes it.
         """
         role, at, scope = text.strip().partition("@")
-        project, _, domain = scope.partition("/")
-        if not at or not project or "/" in domain:
+        project, slash, domain = scope.partition("/")
+        if not at or not project or "/" in domain or (slash and not domain):
             raise ConfigError(
                 f"grant {text.strip()!r} is not role@project or role@project/domain "
                 "(for example submitter@ml, viewer@ml/development, admin@*)"
@@ -126,10 +126,45 @@ class Caller:
                 f"it needs the {need.label} role there"
             )
 
+    def narrow(self, project: str | None, domain: str | None) -> tuple[str | None, str | None]:
+        """A listing's project and domain, narrowed to what the caller may see.
+
+        Every row such a listing reads is one the caller may see: a page's cursor names the
+        last row read, so a wider read would name another project's execution in it. A
+        caller of one project (or one domain of it) need not say which.
+
+        Raises:
+            AccessDeniedError: The caller may see nothing of the project or domain asked.
+            FlyteCeleryError: It may see several and must say which (code ``InvalidQuery``).
+        """
+        visible = self.visible_projects()
+        if project is None and visible is not None:
+            project = _one(visible, "project")
+        scoped = {g.domain for g in self.grants if g.project in (ANY, project or ANY)}
+        if not scoped:  # nothing in that project: the refusal names it
+            self.require(Role.VIEWER, project or ANY, domain or ANY)
+        if domain is None and ANY not in scoped:
+            domain = _one(scoped, "domain")
+        self.require(Role.VIEWER, project or ANY, domain or ANY)
+        return project, domain
+
+    def sees_everything(self) -> bool:
+        """Whether a grant covers every project and domain (then counts are exact)."""
+        return any(g.project == ANY and g.domain == ANY for g in self.grants)
+
     def visible_projects(self) -> set[str] | None:
         """The projects the caller may see anything of; ``None``: every project."""
         projects = {g.project for g in self.grants}
         return None if ANY in projects else projects
+
+
+def _one(choices: set[str], what: str) -> str:
+    if len(choices) != 1:
+        known = ", ".join(sorted(choices))
+        raise FlyteCeleryError(
+            f"say which {what} (?{what}=): you may see {known}", code="InvalidQuery"
+        )
+    return next(iter(choices))
 
 
 def parse_grants(texts: Iterable[str]) -> tuple[Grant, ...]:

@@ -95,7 +95,8 @@ class Event:
     ``cache_status`` is the result cache's verdict (``MISS``, ``HIT``, ``POPULATED``...)
     on the events where the cache acted. ``job`` is the Celery job (its task id) whose
     result made the change, when a worker's job made it (``None``: the scheduler or a
-    client did).
+    client did). ``actor`` is who asked for it, when someone did: the API token, the
+    console user or the client that submitted, aborted or signalled (the audit trail).
     """
 
     attempt: int
@@ -105,6 +106,7 @@ class Event:
     occurred_at: datetime
     cache_status: CacheStatus | None = None
     job: str | None = None
+    actor: str | None = None
 
     def to_json(self) -> str:
         """Compact JSON."""
@@ -119,6 +121,8 @@ class Event:
             doc["cache_status"] = self.cache_status.value
         if self.job is not None:
             doc["job"] = self.job
+        if self.actor is not None:
+            doc["actor"] = self.actor
         return json.dumps(doc, separators=(",", ":"))
 
     @classmethod
@@ -135,6 +139,7 @@ class Event:
             occurred_at=occurred,
             cache_status=_cache_status(data.get("cache_status")),
             job=data.get("job"),
+            actor=data.get("actor"),
         )
 
 
@@ -151,6 +156,8 @@ class ExecutionRecord:
         plugin_id: The plugin that handles it, once resolved.
         task_name: The task's name: the template's ``id.name`` (a ``@task``'s module and
             function, ``tasks.divide``); empty when the template names none.
+        submitted_by: Who submitted it (an API token's name, a console user), when the
+            client said; its first event names them too.
         template_uri: Where ``task.pb`` lives.
         inputs_uri: The input prefix (``inputs.pb`` lives under it).
         output_prefix: The execution's output prefix; attempts write below it.
@@ -202,6 +209,7 @@ class ExecutionRecord:
     updated_at: datetime
     plugin_id: str = ""
     task_name: str = ""
+    submitted_by: str = ""
     attempt: int = 0
     user_failures: int = 0
     system_failures: int = 0
@@ -258,6 +266,7 @@ class ExecutionRecord:
             "task_type": self.task_type,
             "plugin_id": self.plugin_id,
             "task_name": self.task_name,
+            "submitted_by": self.submitted_by,
             "template_uri": self.template_uri,
             "inputs_uri": self.inputs_uri,
             "output_prefix": self.output_prefix,
@@ -311,6 +320,7 @@ class ExecutionRecord:
             task_type=data["task_type"],
             plugin_id=data.get("plugin_id", ""),
             task_name=data.get("task_name", ""),
+            submitted_by=data.get("submitted_by", ""),
             template_uri=data["template_uri"],
             inputs_uri=data["inputs_uri"],
             output_prefix=data["output_prefix"],
@@ -368,7 +378,12 @@ class ExecutionRecord:
         """What an event records a change of: (attempt, phase, phase version)."""
         return self.attempt, self.phase, self.phase_version
 
-    def to_event(self, cache_status: CacheStatus | None = None, job: str | None = None) -> Event:
+    def to_event(
+        self,
+        cache_status: CacheStatus | None = None,
+        job: str | None = None,
+        actor: str | None = None,
+    ) -> Event:
         """The event that announces this record's (attempt, phase, version)."""
         return Event(
             self.attempt,
@@ -378,6 +393,7 @@ class ExecutionRecord:
             self.updated_at,
             cache_status,
             job,
+            actor,
         )
 
 

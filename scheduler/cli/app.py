@@ -7,6 +7,7 @@ details go to the debug log).
 
 from __future__ import annotations
 
+import getpass
 import logging
 import sys
 from collections.abc import Sequence
@@ -15,6 +16,7 @@ import click
 import redis
 
 from plugins.errors import FlyteCeleryError
+from scheduler._client import acting_as
 from scheduler.cli.commands import COMMANDS as EXECUTION_COMMANDS
 from scheduler.cli.console import console
 from scheduler.cli.serve import COMMANDS as PROCESS_COMMANDS
@@ -51,13 +53,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     if command and command not in cli.commands:
         return _fail("", f"no command {command!r}; try: {', '.join(sorted(cli.commands))}")
     try:
-        result = cli.main(args=args, prog_name="flyte-celery", standalone_mode=False)
+        # The audit trail names the OS user on what the CLI submits, aborts and signals.
+        with acting_as(_os_user()):
+            result = cli.main(args=args, prog_name="flyte-celery", standalone_mode=False)
     except click.exceptions.NoArgsIsHelpError as exc:
         click.echo(exc.ctx.get_help() if exc.ctx else "", err=True)
         return 2
     except Exception as exc:
         return _fail(command, _describe(exc))
     return result if isinstance(result, int) else 0
+
+
+def _os_user() -> str | None:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # a uid without a name (a container's)
+        return None
 
 
 def _describe(exc: Exception) -> str:

@@ -21,7 +21,7 @@ from plugins.errors import PluginError
 from scheduler._backend import AclRole, Keys, setuser_command
 from scheduler._client import Client, Execution
 from scheduler.cli.bulk import read_submissions
-from scheduler.cli.connect import connect
+from scheduler.cli.connect import AnyClient, clock_of, connect_user
 from scheduler.cli.inputs import parse_input, read_template, template_of_type
 from scheduler.cli.views import HEADERS, execution_row, outcome, table, watch
 from scheduler.settings import Settings
@@ -32,17 +32,24 @@ _PHASES = click.Choice([p.name for p in Phase], case_sensitive=False)
 
 
 def _typed_template(
-    client: Client, task_type: str, retries: int, timeout: str | None
+    client: AnyClient, task_type: str, retries: int, timeout: str | None
 ) -> tasks_pb2.TaskTemplate:
     """A template of ``task_type``, with the interface its plugin declares, if it does."""
     template = template_of_type(task_type, retries, timeout)
-    # The plugin a running worker serves it with, loaded alone: the registry would load
-    # every plugin here, and the flytekit connectors' import flytekit (seconds).
-    served = client.runtime.served.lookup(task_type)
-    entry = None if served is None else PluginRegistry.published_entry(served)
+    entry = None
+    if isinstance(client, Client):
+        # The plugin a running worker serves it with, loaded alone: the registry would load
+        # every plugin here, and the flytekit connectors' import flytekit (seconds).
+        served = client.runtime.served.lookup(task_type)
+        entry = None if served is None else PluginRegistry.published_entry(served)
     if entry is None or task_type not in entry.task_types:
         try:
-            entry = client.runtime.plugins.registry.entry_for(task_type)
+            if isinstance(client, Client):
+                registry = client.runtime.plugins.registry
+            else:  # only this machine's plugins: the server checks the rest
+                registry = PluginRegistry()
+                registry.load_entry_points()
+            entry = registry.entry_for(task_type)
         except PluginError:
             return template  # served elsewhere, or unknown: submit says which
     declared = getattr(entry, "task_interface", None)
@@ -96,14 +103,14 @@ def submit(
     values = dict(parse_input(text) for text in inputs)
     # A bad file is named before Redis is asked anything.
     task = read_template(template) if template is not None else None
-    with connect() as client:
+    with connect_user() as client:
         if task is None:
             assert task_type is not None
             task = _typed_template(client, task_type, retries, timeout_after)
         ex = client.submit(task, values, project=project, domain=domain, name=name)
         if wait:
-            watch([ex], wait, Console(stderr=True), client.runtime.clock)
-        click.echo(table(HEADERS, [execution_row(ex.refresh(), client.runtime.clock())]))
+            watch([ex], wait, Console(stderr=True), clock_of(client))
+        click.echo(table(HEADERS, [execution_row(ex.refresh(), clock_of(client)())]))
     return ended_status([ex]) if wait else 0
 
 
@@ -119,14 +126,14 @@ def submit_many(file: Path, project: str, domain: str, ids: bool, wait: float) -
     One JSON object a line: {"type": ..., "inputs": {...}, "name": ..., "retries": ...}.
     """
     submissions = read_submissions(file)
-    with connect() as client:
+    with connect_user() as client:
         executions = client.submit_many(submissions, project=project, domain=domain)
         if ids:
             click.echo("\n".join(ex.id for ex in executions))
         click.echo(f"submitted {len(executions)} executions from {file}", err=True)
         if wait:
-            watch(executions, wait, Console(stderr=True), client.runtime.clock)
-            now = client.runtime.clock()
+            watch(executions, wait, Console(stderr=True), clock_of(client))
+            now = clock_of(client)()
             click.echo(table(HEADERS, [execution_row(ex, now) for ex in executions]))
     return ended_status(executions) if wait else 0
 
@@ -141,11 +148,11 @@ def submit_many(file: Path, project: str, domain: str, ids: bool, wait: float) -
 )
 def get(execution_id: str, wait: float) -> int:
     """Show one execution (project/domain/name), with all of its error."""
-    with connect() as client:
+    with connect_user() as client:
         ex = client.get(execution_id)
         if wait:
-            watch([ex], wait, Console(stderr=True), client.runtime.clock)
-        click.echo(table(HEADERS, [execution_row(ex.refresh(), client.runtime.clock())]))
+            watch([ex], wait, Console(stderr=True), clock_of(client))
+        click.echo(table(HEADERS, [execution_row(ex.refresh(), clock_of(client)())]))
         err = ex.error()
         if err is not None:
             kind = f"{err.kind.name}, recoverable={err.is_recoverable}"
@@ -176,8 +183,8 @@ def list_(
 ) -> int:
     """List executions, newest first (errors by their summary: what the task raised)."""
     wanted = Phase[phase.upper()] if phase else None
-    with connect() as client:
-        now = client.runtime.clock()
+    with connect_user() as client:
+        now = clock_of(client)()
         found = client.list(
             phase=wanted, limit=limit, task_type=task_type, project=project, domain=domain,
             task_name=task_name,
@@ -190,12 +197,13 @@ def list_(
 @click.argument("execution_id", metavar="ID")
 def events(execution_id: str) -> int:
     """Show an execution's phase events (attempts from 0)."""
-    with connect() as client:
+    with connect_user() as client:
         rows = [
-            [e.occurred_at.isoformat(), e.attempt, e.phase.name, e.version, e.reason]
+            [e.occurred_at.isoformat(), e.attempt, e.phase.name, e.version, e.reason, e.actor or ""]
             for e in client.get(execution_id).events()
         ]
-        click.echo(table(["occurred at", "attempt", "phase", "version", "reason"], rows))
+        headers = ["occurred at", "attempt", "phase", "version", "reason", "by"]
+        click.echo(table(headers, rows))
     return 0
 
 
@@ -204,7 +212,7 @@ def events(execution_id: str) -> int:
 @click.option("--reason", default="Aborted by user", show_default=True)
 def abort(execution_id: str, reason: str) -> int:
     """Abort an execution."""
-    with connect() as client:
+    with connect_user() as client:
         ex = client.get(execution_id)
         if ex.phase.is_terminal():
             click.echo(f"{execution_id} already ended {ex.phase.name}: nothing to abort", err=True)
@@ -218,7 +226,7 @@ def abort(execution_id: str, reason: str) -> int:
 @click.argument("execution_id", metavar="ID")
 def signal_(execution_id: str) -> int:
     """Ask for an execution's remote status now."""
-    with connect() as client:
+    with connect_user() as client:
         client.signal(execution_id)
         click.echo(f"signalled {execution_id}")
     return 0

@@ -14,11 +14,15 @@ from datetime import timedelta
 import redis
 
 from plugins.errors import AccessDeniedError, BackendUnavailableError
-from scheduler._client import Client
+from scheduler._client import SERVER_URL_ENV, Client, RemoteClient
 from scheduler._runtime import Runtime
+from scheduler.clock import Clock, utcnow
 from scheduler.settings import Settings, masked_url
 
-__all__ = ["REDIS_URL_ENV", "connect"]
+__all__ = ["REDIS_URL_ENV", "AnyClient", "clock_of", "connect", "connect_user"]
+
+AnyClient = Client | RemoteClient
+"""What a user's command works through: the deployment's Redis, or its HTTP API."""
 
 REDIS_URL_ENV = "FLYTE_CELERY_REDIS_URL"
 
@@ -75,3 +79,22 @@ def connect(settings: Settings | None = None, *, timeout: timedelta | None = Non
             file=sys.stderr,
         )
     return client
+
+
+def connect_user() -> AnyClient:
+    """The client of a user's command: the HTTP API's with ``FLYTE_CELERY_SERVER_URL`` set.
+
+    Then the command needs only ``FLYTE_CELERY_TOKEN``, no Redis or storage credentials,
+    and does what the token's grants allow; otherwise it reaches Redis (:func:`connect`).
+
+    Raises:
+        ConfigError: The server URL is set and the token is not.
+    """
+    if os.environ.get(SERVER_URL_ENV):
+        return RemoteClient.from_env()
+    return connect()
+
+
+def clock_of(client: AnyClient) -> Clock:
+    """The clock a command's ages and waits read (the client's, or the system's)."""
+    return client.runtime.clock if isinstance(client, Client) else utcnow

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import secrets
 import signal
@@ -13,6 +14,7 @@ import click
 from scheduler.cli.connect import connect
 from scheduler.console import Console, Users, serve_console
 from scheduler.console.api import DEFAULT_MAX_BODY
+from scheduler.console.auth import parse_user_grants
 
 __all__ = ["console"]
 
@@ -71,10 +73,17 @@ def console(
 
     Abort and signal need a user signed in: FLYTE_CELERY_CONSOLE_USERS is
     name:password[,name:password...]; without it the console is read-only.
+    FLYTE_CELERY_CONSOLE_GRANTS limits each user to projects: name=grant grant;...
+    (alice=submitter@ml;ops=admin@*); without it every user may act everywhere.
+    FLYTE_CELERY_TRUSTED_USER_HEADER (off by default) names a header a reverse proxy sets to
+    the signed-in user (for OIDC in front); set it only when the proxy alone reaches this.
     FLYTE_CELERY_CONSOLE_SECRET signs the session cookie (default: random, so a
     restart signs everyone out).
     """
     users = Users.parse(os.environ.get("FLYTE_CELERY_CONSOLE_USERS"))
+    users = dataclasses.replace(
+        users, grants=parse_user_grants(os.environ.get("FLYTE_CELERY_CONSOLE_GRANTS"))
+    )
     secret = os.environ.get("FLYTE_CELERY_CONSOLE_SECRET") or secrets.token_hex(32)
     # Connected first: an unreachable Redis is one line now, not an error page later. A
     # Redis that stops answering fails a page after the timeout instead of hanging it.
@@ -87,6 +96,7 @@ def console(
         cookie_secret=secret,
         proxy_headers=proxy_headers,
         api_max_body=api_max_body,
+        trusted_header=os.environ.get("FLYTE_CELERY_TRUSTED_USER_HEADER") or None,
     )
 
     async def serve() -> None:

@@ -13,12 +13,16 @@ project, the domain and the role needed. Every answer that is not a 2xx is
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import functools
 import json
+import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import redis
 import tornado.web
 from pydantic import BaseModel, ValidationError
 
@@ -33,14 +37,43 @@ from plugins.errors import (
     StorageError,
 )
 from scheduler._backend import ApiTokens, SigninFailures
-from scheduler._client import Client
+from scheduler._client import Client, project_error, run_as
 from scheduler._model import Caller, Role
 from scheduler.console.api_models import ErrorView
+from scheduler.console.auth import Users
 
-__all__ = ["DEFAULT_MAX_BODY", "ApiError", "Call", "Endpoint", "api_routes", "as_api_error"]
+__all__ = [
+    "DEFAULT_MAX_BODY",
+    "ApiError",
+    "Call",
+    "Endpoint",
+    "ProxyUsers",
+    "api_routes",
+    "as_api_error",
+]
+
+log = logging.getLogger(__name__)
 
 DEFAULT_MAX_BODY = 10 * 1024 * 1024
 """The largest request body the API reads (``FLYTE_CELERY_API_MAX_BODY``)."""
+
+
+@dataclass(frozen=True)
+class ProxyUsers:
+    """Who a trusted reverse proxy says is calling, when no token is sent.
+
+    Attributes:
+        header: The header holding the user's name (``None``: off).
+        users: The console's users, whose grants a proxied user gets.
+    """
+
+    header: str | None
+    users: Users
+
+    def caller(self, headers: Mapping[str, str]) -> Caller | None:
+        """The proxied user, if the proxy named one."""
+        name = headers.get(self.header, "").strip() if self.header else ""
+        return dataclasses.replace(self.users.caller(name), via="proxy") if name else None
 
 
 class ApiError(Exception):
@@ -128,12 +161,16 @@ class _ApiHandler(tornado.web.RequestHandler):
     """Serves every endpoint of one path: authenticates, parses, checks, runs, answers."""
 
     def initialize(
-        self, client: Client, endpoints: dict[str, Endpoint], max_body: int, open_: bool = False
+        self,
+        client: Client,
+        endpoints: dict[str, Endpoint],
+        max_body: int,
+        proxy: ProxyUsers,
     ) -> None:
         self.client = client
+        self.proxy = proxy
         self.endpoints = endpoints
         self.max_body = max_body
-        self.open = open_  # the OpenAPI document: no token needed
         runtime = client.runtime
         self.tokens = ApiTokens(runtime.redis, runtime.keys)
         self.failures = SigninFailures(runtime.redis, runtime.keys)
@@ -159,18 +196,34 @@ class _ApiHandler(tornado.web.RequestHandler):
                 allowed = ", ".join(sorted(self.endpoints))
                 raise ApiError(405, "MethodNotAllowed", f"{method} is not allowed here ({allowed})")
             self._check_size()
-            caller = None if self.open else await self._authenticate()
+            caller = await self._authenticate()
+            json_body = self.request.headers.get("Content-Type", "").startswith("application/json")
+            if caller.via == "proxy" and method == "POST" and not json_body:
+                # A proxy signs in browsers, which another site can make post a form: a JSON
+                # body cannot be sent across sites without the server's consent (CORS).
+                raise ApiError(403, "AccessDenied", "a signed-in user's calls send JSON")
             body = self._body(endpoint)
             query = {k: self.get_query_argument(k) for k in self.request.query_arguments}
-            call = Call(self.client, caller or Caller("anonymous", ()), query)
+            call = Call(self.client, caller, query)
             loop = asyncio.get_running_loop()
-            answer = await loop.run_in_executor(None, endpoint.run, call, parts, body)
+            # The audit trail names the caller on what it submits, aborts and signals.
+            run = functools.partial(run_as, caller.name, endpoint.run, call, parts, body)
+            answer = await loop.run_in_executor(None, run)
         except ApiError as exc:
             self._answer(exc.status, ErrorView(code=exc.code, message=exc.message))
             return
         except FlyteCeleryError as exc:
             error = as_api_error(exc)
             self._answer(error.status, ErrorView(code=error.code, message=error.message))
+            return
+        except redis.RedisError as exc:
+            error = as_api_error(project_error(exc))
+            self._answer(error.status, ErrorView(code=error.code, message=error.message))
+            return
+        except Exception:
+            # A bug: logged whole here, one line for the caller, never a traceback.
+            log.exception("API call %s %s failed", method, self.request.path)
+            self._answer(500, ErrorView(code="Internal", message="the server failed; see its log"))
             return
         self._answer(endpoint.status, answer)
 
@@ -187,20 +240,23 @@ class _ApiHandler(tornado.web.RequestHandler):
     async def _authenticate(self) -> Caller:
         who = self.request.remote_ip or "-"
         loop = asyncio.get_running_loop()
+        scheme, _, token = self.request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            proxied = self.proxy.caller(self.request.headers)
+            if proxied is not None:
+                return proxied
+            raise ApiError(401, "Unauthenticated", "send a token: Authorization: Bearer <token>")
+        info = await loop.run_in_executor(None, self.tokens.lookup, token.strip())
+        if info is not None:
+            return info.caller()  # a good token is never locked out by others' guesses
         if await loop.run_in_executor(None, self.failures.blocked, who):
             raise ApiError(
                 429,
                 "TooManyFailedSignIns",
                 "too many failed sign-ins from this address; wait a minute",
             )
-        scheme, _, token = self.request.headers.get("Authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise ApiError(401, "Unauthenticated", "send a token: Authorization: Bearer <token>")
-        info = await loop.run_in_executor(None, self.tokens.lookup, token.strip())
-        if info is None:
-            await loop.run_in_executor(None, self.failures.failed, who)
-            raise ApiError(401, "Unauthenticated", "the token is not valid (unknown or revoked)")
-        return info.caller()
+        await loop.run_in_executor(None, self.failures.failed, who)
+        raise ApiError(401, "Unauthenticated", "the token is not valid (unknown or revoked)")
 
     def _body(self, endpoint: Endpoint) -> BaseModel | None:
         if endpoint.body is None:
@@ -208,8 +264,11 @@ class _ApiHandler(tornado.web.RequestHandler):
         raw = self.request.body or b"{}"
         try:
             data = json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise ApiError(400, "MalformedBody", f"the body is not JSON: {exc}") from None
+            # Text that is no Unicode (a lone surrogate, escaped) would be stored, and then
+            # break every answer that shows it.
+            json.dumps(data, ensure_ascii=False).encode()
+        except (ValueError, UnicodeError, RecursionError) as exc:
+            raise ApiError(400, "MalformedBody", f"the body is not JSON text: {exc}") from None
         try:
             return endpoint.body.model_validate(data)
         except ValidationError as exc:
@@ -220,24 +279,33 @@ class _ApiHandler(tornado.web.RequestHandler):
 
     def _answer(self, status: int, model: BaseModel) -> None:
         self.set_status(status)
-        self.finish(model.model_dump_json())
+        # Escaped as ASCII: text stored by other clients may hold what UTF-8 cannot encode.
+        self.finish(json.dumps(model.model_dump(mode="json")))
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         # What tornado refuses before a method runs (a malformed request line, say).
         message = self._reason or "the request was refused"
-        code = "MethodNotAllowed" if status_code == 405 else "BadRequest"
+        code = {405: "MethodNotAllowed", 500: "Internal"}.get(status_code, "BadRequest")
         self.set_header("Content-Type", "application/json")
         self.finish(ErrorView(code=code, message=message).model_dump_json())
 
 
 def api_routes(
-    client: Client, endpoints: list[Endpoint], max_body: int = DEFAULT_MAX_BODY
+    client: Client,
+    endpoints: list[Endpoint],
+    max_body: int = DEFAULT_MAX_BODY,
+    proxy: ProxyUsers | None = None,
 ) -> list[tuple[str, type[tornado.web.RequestHandler], dict[str, Any]]]:
     """The tornado routes of ``endpoints``: one handler per path, dispatching by method."""
+    proxy = proxy or ProxyUsers(None, Users())
     by_path: dict[str, dict[str, Endpoint]] = {}
     for endpoint in endpoints:
         by_path.setdefault(endpoint.pattern, {})[endpoint.method] = endpoint
     return [
-        (pattern, _ApiHandler, {"client": client, "endpoints": methods, "max_body": max_body})
+        (
+            pattern,
+            _ApiHandler,
+            {"client": client, "endpoints": methods, "max_body": max_body, "proxy": proxy},
+        )
         for pattern, methods in by_path.items()
     ]

@@ -17,7 +17,8 @@ from google.protobuf import json_format
 from google.protobuf.message import DecodeError, Message
 
 from plugins.core import Phase
-from scheduler._client import Submission
+from plugins.io import join_reference
+from scheduler._client import Submission, blob_uris, literal_inputs, no_uploads
 from scheduler._model import ANY, Cursor, ExecutionFilter, ExecutionRecord, Role
 from scheduler.console.api import ApiError, Call, Endpoint
 from scheduler.console.api_models import (
@@ -76,12 +77,34 @@ def _task(item: SubmitItem) -> tasks_pb2.TaskTemplate:
         raise ApiError(400, "MalformedProtobuf", f"template is not a TaskTemplate: {exc}") from None
 
 
-def _inputs(item: SubmitItem) -> dict[str, Any] | literals_pb2.LiteralMap | None:
+def _inputs(
+    call: Call, item: SubmitItem, template: tasks_pb2.TaskTemplate, project: str, domain: str
+) -> literals_pb2.LiteralMap:
+    """The inputs as literals, converted here, and refused if they reach past the project.
+
+    Nothing of the server's is uploaded, and files must be the project's own: a worker
+    reads them with its credentials.
+    """
     if item.inputs is not None and item.inputs_pb is not None:
         raise ApiError(400, "InvalidSubmission", "give the inputs as inputs or as inputs_pb")
+    raw: Any = item.inputs
     if item.inputs_pb is not None:
-        return _decoded(item.inputs_pb, literals_pb2.LiteralMap(), "inputs_pb")  # type: ignore[no-any-return]
-    return item.inputs
+        raw = _decoded(item.inputs_pb, literals_pb2.LiteralMap(), "inputs_pb")
+    settings = call.client.settings
+    values = literal_inputs(
+        template, template, raw, exec_id=f"{project}/{domain}/-", uploads=no_uploads(),
+        max_bytes=settings.max_download_bytes,
+    )  # fmt: skip
+    own = join_reference(settings.storage, "executions", project) + "/"
+    outside = [uri for uri in blob_uris(values) if not uri.startswith(own)]
+    if outside:
+        raise ApiError(
+            400,
+            "InvalidSubmission",
+            f"inputs may point only at project {project!r}'s own files (under {own}); "
+            f"not at {outside[0]}",
+        )
+    return values
 
 
 def _literals(literal_map: literals_pb2.LiteralMap) -> LiteralsView:
@@ -103,17 +126,12 @@ def _filter(call: Call) -> tuple[ExecutionFilter, Cursor | None, int]:
         raise ApiError(400, "InvalidQuery", str(exc)) from None
     if not 1 <= limit <= _MAX_PAGE:
         raise ApiError(400, "InvalidQuery", f"limit must be from 1 to {_MAX_PAGE}")
-    project = query.get("project") or None
-    visible = call.caller.visible_projects()
-    if project is None and visible is not None and len(visible) == 1:
-        project = next(iter(visible))  # all it may see: no need to read past the others
-    if project is not None and visible is not None and project not in visible:
-        call.require(Role.VIEWER, project, query.get("domain") or ANY)
+    project, domain = call.caller.narrow(query.get("project") or None, query.get("domain") or None)
     where = ExecutionFilter(
         phase=Phase[phase] if phase else None,
         task_type=query.get("task_type") or None,
         project=project,
-        domain=query.get("domain") or None,
+        domain=domain,
         task_name=query.get("task_name") or None,
     )
     return where, after, limit
@@ -164,8 +182,10 @@ def execution_template(call: Call, parts: dict[str, str], body: None) -> Templat
 def submit(call: Call, parts: dict[str, str], body: SubmitBody) -> ExecutionView:
     """Start one execution."""
     call.require(Role.SUBMITTER, body.project, body.domain)
+    template = _task(body)
+    values = _inputs(call, body, template, body.project, body.domain)
     ex = call.client.submit(
-        _task(body), _inputs(body), project=body.project, domain=body.domain, name=body.name,
+        template, values, project=body.project, domain=body.domain, name=body.name,
         overwrite_cache=body.overwrite_cache,
     )  # fmt: skip
     return _view(call, ex.record)
@@ -174,7 +194,11 @@ def submit(call: Call, parts: dict[str, str], body: SubmitBody) -> ExecutionView
 def submit_many(call: Call, parts: dict[str, str], body: BatchBody) -> ExecutionsView:
     """Start many executions of one project and domain: all of them, or none."""
     call.require(Role.SUBMITTER, body.project, body.domain)
-    wanted = [Submission(_task(s), _inputs(s), s.name) for s in body.submissions]
+    wanted = []
+    for item in body.submissions:
+        template = _task(item)
+        values = _inputs(call, item, template, body.project, body.domain)
+        wanted.append(Submission(template, values, item.name))
     started = call.client.submit_many(
         wanted, project=body.project, domain=body.domain, overwrite_cache=body.overwrite_cache
     )
@@ -198,21 +222,28 @@ def signal(call: Call, parts: dict[str, str], body: None) -> ExecutionView:
 def counts(call: Call, parts: dict[str, str], body: None) -> CountsView:
     """Executions by task type and phase: every one for a caller who may see all."""
     caller = call.caller
-    if caller.visible_projects() is None and any(
-        g.project == ANY and g.domain == ANY for g in caller.grants
-    ):
+    if caller.sees_everything():
         found = call.client.phase_counts()
         views = [CountView(task_type=c.task_type, phase=c.phase.name, count=c.count) for c in found]
         return CountsView(counts=views, exact=True)
     tally: Counter[tuple[str, str]] = Counter()
+    seen: set[str] = set()
     read, exact = 0, True
-    for project in sorted(caller.visible_projects() or {ANY}):
-        where = ExecutionFilter(project=None if project == ANY else project)
-        page, more = call.client.page(where, None, _COUNT_SCAN - read)
+    for grant in sorted(caller.grants, key=str):
+        if read >= _COUNT_SCAN:
+            exact = False
+            break
+        where = ExecutionFilter(
+            project=None if grant.project == ANY else grant.project,
+            domain=None if grant.domain == ANY else grant.domain,
+        )
+        budget = _COUNT_SCAN - read
+        page, more = call.client.page(where, None, budget, scan=budget)
         read += len(page)
         exact = exact and more is None
         for ex in page:
-            if caller.may(Role.VIEWER, ex.record.project, ex.record.domain):
+            if ex.id not in seen and caller.may(Role.VIEWER, ex.record.project, ex.record.domain):
+                seen.add(ex.id)
                 tally[ex.record.task_type, ex.record.phase.name] += 1
     views = [CountView(task_type=t, phase=p, count=n) for (t, p), n in sorted(tally.items())]
     return CountsView(counts=views, exact=exact)

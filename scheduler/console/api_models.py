@@ -64,6 +64,7 @@ class ExecutionView(_Strict):
     name: str
     task_type: str
     task_name: str
+    submitted_by: str = Field(description="who submitted it: a token's name, a console user")
     phase: str
     attempt: int
     reason: str
@@ -87,6 +88,7 @@ class ExecutionView(_Strict):
             name=record.name,
             task_type=record.task_type,
             task_name=record.task_name,
+            submitted_by=record.submitted_by,
             phase=record.phase.name,
             attempt=record.attempt,
             reason=record.reason,
@@ -116,6 +118,7 @@ class EventView(_Strict):
     occurred_at: datetime
     cache_status: str | None
     job: str | None
+    actor: str | None = Field(description="who asked for it (submitted, aborted, signalled)")
 
     @classmethod
     def of(cls, event: Event) -> EventView:
@@ -129,6 +132,7 @@ class EventView(_Strict):
             occurred_at=event.occurred_at,
             cache_status=cache,
             job=event.job,
+            actor=event.actor,
         )
 
 

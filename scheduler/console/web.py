@@ -18,41 +18,33 @@ carry tornado's XSRF token; the session is a signed, HTTP-only cookie.
 
 from __future__ import annotations
 
-import asyncio
-import secrets
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 import tornado.web
 from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 
 from plugins.core import Phase
-from plugins.errors import AccessDeniedError, ExecutionNotFoundError, FlyteCeleryError
+from plugins.errors import AccessDeniedError, FlyteCeleryError
 from scheduler._backend import PhaseCount
-from scheduler._client import Client, Execution
-from scheduler._model import Cursor, ExecutionFilter
-from scheduler.console.api import DEFAULT_MAX_BODY, api_routes
+from scheduler._client import Execution
+from scheduler._model import Cursor, ExecutionFilter, Role
+from scheduler.console.api import ProxyUsers, api_routes
 from scheduler.console.api_calls import ENDPOINTS
-from scheduler.console.auth import Users
+from scheduler.console.forms import Action, Login, Logout
 from scheduler.console.openapi import OPENAPI_PATH, OpenApiHandler
 from scheduler.console.pages import (
     error_text,
     events_newest_first,
-    execution_path,
-    first_line,
-    flower_jobs,
     phase_totals,
-    reason_line,
     row,
-    seconds,
     timings,
     when,
 )
+from scheduler.console.site import Console, Page, execution_id_of, status_of
 from scheduler.console.template_view import LogLink, TemplateView, log_links, template_view
 from scheduler.console.timeline import timeline
 from scheduler.console.values import shown
@@ -68,126 +60,24 @@ _MIN_SCAN = 1_000
 _TEMPLATES = Path(__file__).with_name("templates")
 
 
-@dataclass
-class Console:
-    """What the console serves, and for whom.
-
-    Attributes:
-        client: The deployment's client.
-        users: Who may sign in to abort, signal and relaunch (none: read-only).
-        flower_url: Flower's address, for links to jobs (``None``: no links).
-        refresh: How often open pages refresh themselves.
-        page_size: Executions per page by default.
-        cookie_secret: Signs the session cookie (default: random per process, so a
-            restart signs everyone out).
-        proxy_headers: Trust ``X-Forwarded-Proto`` and ``X-Real-IP`` (behind a TLS proxy:
-            then the session cookie is ``Secure``); off, a client cannot forge them.
-        api_max_body: The largest body the API reads (bytes); a larger one is a 413.
-    """
-
-    client: Client
-    users: Users = field(default_factory=Users)
-    flower_url: str | None = None
-    refresh: timedelta = timedelta(seconds=2)
-    page_size: int = 50
-    proxy_headers: bool = False
-    cookie_secret: str = field(default_factory=lambda: secrets.token_hex(32), repr=False)
-    api_max_body: int = DEFAULT_MAX_BODY
-
-    def now(self) -> datetime:
-        """The client's clock."""
-        return self.client.runtime.clock()
-
-
-class _Page(tornado.web.RequestHandler):
-    console: Console
-
-    def initialize(self, console: Console) -> None:
-        self.console = console
-
-    def set_default_headers(self) -> None:
-        # The abort button must not be clickable through another site's frame.
-        self.set_header("X-Frame-Options", "DENY")
-        self.set_header("Referrer-Policy", "same-origin")
-
-    def get_current_user(self) -> str | None:
-        if not self.console.users:
-            return None
-        raw = self.get_signed_cookie(_COOKIE, max_age_days=1)
-        name = None if raw is None else raw.decode()
-        return name if name is not None and name in self.console.users.passwords else None
-
-    def get_template_namespace(self) -> dict[str, Any]:
-        namespace = super().get_template_namespace()
-        namespace.update(
-            console=self.console,
-            user=self.current_user,
-            refresh_ms=int(self.console.refresh.total_seconds() * 1000),
-            execution_path=execution_path,
-            first_line=first_line,
-            reason_line=reason_line,
-            flower_jobs=flower_jobs,
-            seconds=seconds,
-            when=when,
-        )
-        return namespace
-
-    async def read(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run a blocking Redis or storage read off the event loop."""
-        return await asyncio.get_running_loop().run_in_executor(None, fn, *args)
-
-    def write_error(self, status_code: int, **kwargs: Any) -> None:
-        exc = kwargs.get("exc_info", (None, None, None))[1]
-        if isinstance(exc, tornado.web.HTTPError) and exc.log_message:
-            message = exc.log_message % exc.args if exc.args else exc.log_message
-        elif isinstance(exc, FlyteCeleryError):
-            message = str(exc)
-        else:
-            message = self._reason
-        self.render("error.html", status=status_code, message=message)
-
-    def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
-        if isinstance(value, FlyteCeleryError):
-            return  # shown on the page (Redis away, no such execution): not a server bug
-        super().log_exception(typ, value, tb)
-
-
-def _local_path(target: str) -> str:
-    """``target`` if it is a path on this site, else ``/``.
-
-    The login form's ``next`` must not redirect elsewhere: ``//host``, a backslash
-    (browsers read it as a slash) and ``https:`` all leave the site.
-    """
-    parts = urlsplit(target)
-    unsafe = any(ord(c) < 0x20 or c == "\\" for c in target)
-    local = target.startswith("/") and not target.startswith("//")
-    return target if local and not unsafe and not parts.scheme and not parts.netloc else "/"
-
-
-def _execution_id(project: str, domain: str, name: str) -> str:
-    """The id from the page's path; a part holding ``/`` (sent as ``%2F``) names none."""
-    if any("/" in part for part in (project, domain, name)):
-        raise tornado.web.HTTPError(404, "no execution: an id part cannot contain '/'")
-    return f"{project}/{domain}/{name}"
-
-
-def _status_of(exc: FlyteCeleryError) -> int:
-    """404 for no such execution, 403 for what Redis's ACL refuses, 503 otherwise (away)."""
-    if isinstance(exc, ExecutionNotFoundError):
-        return 404
-    return 403 if isinstance(exc, AccessDeniedError) else 503
-
-
-class _ListPage(_Page):
+class _ListPage(Page):
     async def get(self) -> None:
         phase_name = self.get_argument("phase", "").strip().upper()
         if phase_name and phase_name not in Phase.__members__:
             raise tornado.web.HTTPError(400, "unknown phase %r", phase_name)
+        caller = self.reader()
+        project = self.get_argument("project", "").strip() or None
+        domain = self.get_argument("domain", "").strip() or None
+        if caller is not None:
+            try:
+                project, domain = caller.narrow(project, domain)
+            except FlyteCeleryError as exc:
+                raise tornado.web.HTTPError(status_of(exc), "%s", exc) from exc
         where = ExecutionFilter(
             phase=Phase[phase_name] if phase_name else None,
             task_type=self.get_argument("type", "").strip() or None,
-            project=self.get_argument("project", "").strip() or None,
-            domain=self.get_argument("domain", "").strip() or None,
+            project=project,
+            domain=domain,
             task_name=self.get_argument("task", "").strip() or None,
         )
         after_text = self.get_argument("after", "")
@@ -204,9 +94,14 @@ class _ListPage(_Page):
             found, more = await self.read(
                 lambda: self.console.client.page(where, after, limit, scan=scan)
             )
-            counts = await self._counts()
+            # The counts are the whole deployment's: for those who may see all of it.
+            counts = await self._counts() if caller is None or caller.sees_everything() else []
         except FlyteCeleryError as exc:
-            raise tornado.web.HTTPError(_status_of(exc), "%s", exc) from exc
+            raise tornado.web.HTTPError(status_of(exc), "%s", exc) from exc
+        if caller is not None:
+            found = [
+                ex for ex in found if caller.may(Role.VIEWER, ex.record.project, ex.record.domain)
+            ]
         now = self.console.now()
         query = {
             "phase": phase_name,
@@ -244,15 +139,18 @@ class _ListPage(_Page):
             return []  # a Redis user that may not read them: the list, without the summary
 
 
-class _ExecutionPage(_Page):
+class _ExecutionPage(Page):
     async def get(self, project: str, domain: str, name: str) -> None:
-        exec_id = _execution_id(project, domain, name)
+        exec_id = execution_id_of(project, domain, name)
         client = self.console.client
+        caller = self.reader()
         try:
+            if caller is not None:
+                caller.require(Role.VIEWER, project, domain)
             ex = await self.read(client.get, exec_id)
             events = await self.read(ex.events)
         except FlyteCeleryError as exc:
-            raise tornado.web.HTTPError(_status_of(exc), "%s", exc) from exc
+            raise tornado.web.HTTPError(status_of(exc), "%s", exc) from exc
         record = ex.record
         inputs: list[tuple[str, str]] = []
         inputs_problem = ""
@@ -300,16 +198,6 @@ class _ExecutionPage(_Page):
             return [], f"cannot show them: {exc}"
 
 
-def _relaunch(client: Client, exec_id: str) -> str:
-    """Submit the execution's template and inputs again, as a new execution: its id."""
-    ex = client.get(exec_id)
-    again = client.submit(
-        ex.template(), client.inputs(ex.record), project=ex.record.project,
-        domain=ex.record.domain,
-    )  # fmt: skip
-    return again.id
-
-
 def _logs(ex: Execution) -> list[LogLink]:
     try:
         return log_links(ex.phase_info)
@@ -317,57 +205,7 @@ def _logs(ex: Execution) -> list[LogLink]:
         return []  # a malformed report: no links, the rest of the page still shows
 
 
-class _Action(_Page):
-    async def post(self, project: str, domain: str, name: str, action: str) -> None:
-        user = self.current_user
-        if user is None:
-            raise tornado.web.HTTPError(403, "sign in to %s executions", action)
-        exec_id = _execution_id(project, domain, name)
-        client = self.console.client
-        try:
-            if action == "relaunch":
-                again = await self.read(_relaunch, client, exec_id)
-                query = urlencode({"done": "relaunched", "from": exec_id})
-                self.redirect(f"{execution_path(again)}?{query}")
-                return
-            if (await self.read(client.record, exec_id)).finished:
-                self.redirect(f"{execution_path(exec_id)}?done=over")  # nothing to act on
-                return
-            if action == "abort":
-                reason = self.get_argument("reason", "").strip() or "Aborted from the console"
-                await self.read(client.abort, exec_id, f"{reason} (by {user})")
-            else:
-                await self.read(client.signal, exec_id)
-        except FlyteCeleryError as exc:
-            raise tornado.web.HTTPError(_status_of(exc), "%s", exc) from exc
-        self.redirect(f"{execution_path(exec_id)}?done={action}")
-
-
-class _Login(_Page):
-    def get(self) -> None:
-        self.render("login.html", failed=False, next=self.get_argument("next", "/"))
-
-    def post(self) -> None:
-        name = self.get_argument("name", "")
-        target = self.get_argument("next", "/")
-        if not self.console.users.check(name, self.get_argument("password", "")):
-            self.set_status(401)
-            self.render("login.html", failed=True, next=target)
-            return
-        secure = self.request.protocol == "https"
-        self.set_signed_cookie(
-            _COOKIE, name, expires_days=1, httponly=True, samesite="Lax", secure=secure
-        )
-        self.redirect(_local_path(target))
-
-
-class _Logout(_Page):
-    def post(self) -> None:
-        self.clear_cookie(_COOKIE)
-        self.redirect("/")
-
-
-class _Health(_Page):
+class _Health(Page):
     async def get(self) -> None:
         try:
             await self.read(self.console.client.runtime.redis.ping)
@@ -387,12 +225,17 @@ def console_app(console: Console) -> tornado.web.Application:
         [
             (r"/", _ListPage, kwargs),
             (execution, _ExecutionPage, kwargs),
-            (f"{execution}/(abort|signal|relaunch)", _Action, kwargs),
-            (r"/login", _Login, kwargs),
-            (r"/logout", _Logout, kwargs),
+            (f"{execution}/(abort|signal|relaunch)", Action, kwargs),
+            (r"/login", Login, kwargs),
+            (r"/logout", Logout, kwargs),
             (r"/healthz", _Health, kwargs),
             (OPENAPI_PATH, OpenApiHandler, {"endpoints": ENDPOINTS}),
-            *api_routes(console.client, ENDPOINTS, console.api_max_body),
+            *api_routes(
+                console.client,
+                ENDPOINTS,
+                console.api_max_body,
+                ProxyUsers(console.trusted_header, console.users),
+            ),
         ],
         template_path=str(_TEMPLATES),
         cookie_secret=console.cookie_secret,

@@ -87,6 +87,20 @@ def test_events_are_compact_arrays_and_older_dict_events_still_read() -> None:
         assert json.loads(encode_event(job_event))["job"] == "4f1c-job"
         assert Event.from_json(encode_event(job_event)) == job_event  # the object reader
     assert decode_event('[1,"RUNNING",3,"polling",0]').job is None
+    # Who asked (the audit trail) rides the object form too.
+    asked = replace(plain, actor="team-a")
+    assert decode_event(encode_event(asked)) == asked
+    assert json.loads(encode_event(asked))["actor"] == "team-a"
+
+
+def test_a_submission_names_who_submitted_on_its_record_and_first_event(
+    store: ExecutionStore,
+) -> None:
+    created = store.create(record("who", submitted_by="team-a"))
+    assert store.get(created.id) == created and created.submitted_by == "team-a"
+    assert [e.actor for e in store.events(created.id)] == ["team-a"]
+    anonymous = store.create(record("nobody"))
+    assert [e.actor for e in store.events(anonymous.id)] == [None]
 
 
 def test_a_write_back_names_its_job_on_every_event_it_logs(store: ExecutionStore) -> None:

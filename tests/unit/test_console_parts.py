@@ -24,8 +24,8 @@ from scheduler.console.pages import (
     timings,
     took,
 )
+from scheduler.console.site import local_path
 from scheduler.console.values import literal_value, shown
-from scheduler.console.web import _local_path
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -197,7 +197,7 @@ def test_a_value_that_is_not_json_is_still_shown() -> None:
     ],
 )
 def test_sign_in_goes_back_only_to_a_page_of_the_console(target: str, went: str) -> None:
-    assert _local_path(target) == went
+    assert local_path(target) == went
 
 
 def test_the_summary_counts_open_phases_now_and_terminal_ones_in_all() -> None:

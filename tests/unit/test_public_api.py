@@ -103,7 +103,7 @@ SCHEDULER_PINS: dict[str, frozenset[str]] = {
         "ExecutionNotFoundError", "ExecutionRecord", "ExecutionTimeoutError",
         "FlyteCeleryError", "InvalidSubmissionError", "ManualClock", "Phase", "PhaseCount",
         "PhaseInfo", "PluginNotFoundError", "RemoteClient", "Settings", "StorageError",
-        "Submission",
+        "Submission", "acting_as",
     }),
     "scheduler.testing": frozenset({"Harness", "PublishedJob", "RedisServer"}),
     "scheduler.cli": frozenset({"main", "parse_input", "table"}),
