@@ -35,7 +35,7 @@ from scheduler._client.template_inputs import template_inputs
 from scheduler._client.validation import check_template, normalize_inputs
 from scheduler._model import describe
 
-__all__ = ["blob_uris", "literal_inputs", "no_uploads", "resolved", "template_of"]
+__all__ = ["blob_refs", "blob_uris", "literal_inputs", "no_uploads", "resolved", "template_of"]
 
 
 def resolved(task: object) -> object:
@@ -152,8 +152,9 @@ class _NoUploads(DataStore):
 
     def filesystem(self, ref: str) -> tuple[Any, str]:
         raise InvalidSubmissionError(
-            f"a File or Directory input ({ref}) cannot be uploaded through the API: put it "
-            "under the project's storage (as outputs of its executions are) and pass its URI"
+            f"a File or Directory input ({ref}) is a path on the server: store the file first "
+            "(POST /api/v1/uploads/<project>/<domain>, which Client.connect does for you) and "
+            "pass the URI it returns"
         )
 
 
@@ -162,21 +163,29 @@ def no_uploads() -> TransformContext:
     return TransformContext(_NoUploads(), "api://uploads")
 
 
-def blob_uris(literal_map: literals_pb2.LiteralMap) -> list[str]:
-    """Every URI the inputs point at (files, directories, datasets, offloaded literals)."""
-    found: list[str] = []
+def blob_refs(literal_map: literals_pb2.LiteralMap) -> list[Any]:
+    """The messages of the inputs that point at files, however deep: each has a ``uri``.
+
+    Blobs (files, directories), datasets and offloaded literals.
+    """
+    found: list[Any] = []
     pending = list(literal_map.literals.values())
     while pending:
         literal = pending.pop()
         if literal.HasField("offloaded_metadata"):
-            found.append(literal.offloaded_metadata.uri)
+            found.append(literal.offloaded_metadata)
         pending.extend(literal.collection.literals)
         pending.extend(literal.map.literals.values())
         scalar = literal.scalar
         if scalar.HasField("blob"):
-            found.append(scalar.blob.uri)
+            found.append(scalar.blob)
         if scalar.HasField("structured_dataset"):
-            found.append(scalar.structured_dataset.uri)
+            found.append(scalar.structured_dataset)
         if scalar.HasField("union"):
             pending.append(scalar.union.value)
     return found
+
+
+def blob_uris(literal_map: literals_pb2.LiteralMap) -> list[str]:
+    """Every URI the inputs point at (see :func:`blob_refs`)."""
+    return [ref.uri for ref in blob_refs(literal_map)]

@@ -21,6 +21,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime, timedelta
 from typing import Any, ParamSpec, TypeVar
@@ -39,8 +40,9 @@ from plugins.errors import (
 from plugins.io import DataStore
 from plugins.tasks import TransformContext
 from scheduler._backend import PhaseCount
-from scheduler._client.conversion import literal_inputs, no_uploads, resolved, template_of
+from scheduler._client.conversion import literal_inputs, resolved, template_of
 from scheduler._client.execution import Execution
+from scheduler._client.remote_files import ApiStore, store_staged
 from scheduler._client.submission import Submission, SubmittedTask, new_name
 from scheduler._model import CacheStatus, Cursor, Event, ExecutionFilter, ExecutionRecord
 
@@ -142,16 +144,27 @@ class RemoteClient:
 
     # -- HTTP ----------------------------------------------------------------------------------
 
-    def _call(self, method: str, path: str, body: Any = None, **query: Any) -> Any:
+    def _call(
+        self,
+        method: str,
+        route: str,
+        body: Any = None,
+        *,
+        raw: bytes | None = None,
+        raw_answer: bool = False,
+        **query: Any,
+    ) -> Any:
         kept = {k: str(v) for k, v in query.items() if v is not None}
-        url = self.url + path + ("?" + urllib.parse.urlencode(kept) if kept else "")
-        data = None if body is None else json.dumps(body).encode()
+        url = self.url + route + ("?" + urllib.parse.urlencode(kept) if kept else "")
+        data = raw if raw is not None else None if body is None else json.dumps(body).encode()
         request = urllib.request.Request(url, data=data, method=method)
         request.add_header("Authorization", f"Bearer {self._token}")
-        request.add_header("Content-Type", "application/json")
+        kind = "application/octet-stream" if raw is not None else "application/json"
+        request.add_header("Content-Type", kind)
         try:
-            with urllib.request.urlopen(request, timeout=self._timeout) as answer:
-                return json.loads(answer.read())
+            with _OPENER.open(request, timeout=self._timeout) as answer:
+                content = answer.read()
+                return content if raw_answer else json.loads(content)
         except urllib.error.HTTPError as refused:
             with refused:  # its connection closes with it
                 raise self._error(refused) from None
@@ -185,10 +198,13 @@ class RemoteClient:
         task = resolved(task)
         template = template_of(task, project, domain, _MAX_BYTES)
         name = name or new_name()
+        # Files are staged in this process's memory, then stored through the API.
+        staging = f"memory://flyte-celery-api/{uuid.uuid4().hex}"
         values = literal_inputs(
             task, template, inputs, exec_id=f"{project}/{domain}/{name}",
-            uploads=no_uploads(), max_bytes=_MAX_BYTES,
+            uploads=TransformContext(DataStore(), staging), max_bytes=_MAX_BYTES,
         )  # fmt: skip
+        store_staged(self._call, values, staging, project, domain)
         item = {
             "template_pb": base64.b64encode(template.SerializeToString()).decode(),
             "inputs_pb": base64.b64encode(values.SerializeToString()).decode(),
@@ -345,8 +361,8 @@ class RemoteClient:
         return tasks_pb2.TaskTemplate.FromString(base64.b64decode(answer["pb"]))
 
     def transform(self) -> TransformContext:
-        """Converts outputs to Python values (values that point at blobs read them directly)."""
-        return TransformContext(DataStore(), "")
+        """Converts outputs to Python values; file outputs are read through the API."""
+        return TransformContext(ApiStore(self._call), "")
 
     @contextlib.contextmanager
     def watch(self, exec_id: str) -> Iterator[_Polling]:

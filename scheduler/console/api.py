@@ -122,7 +122,7 @@ class Call:
         self.caller.require(need, project, domain)
 
 
-Run = Callable[[Call, dict[str, str], Any], BaseModel]
+Run = Callable[[Call, dict[str, str], Any], Any]
 
 
 @dataclass(frozen=True)
@@ -139,6 +139,8 @@ class Endpoint:
         body: What it takes, if anything.
         status: Its status on success.
         query: Its query parameters and what each means.
+        raw: It takes the body as bytes (an upload), not JSON.
+        raw_answer: It answers bytes (a file), not JSON.
     """
 
     method: str
@@ -150,6 +152,8 @@ class Endpoint:
     body: type[BaseModel] | None = None
     status: int = 200
     query: tuple[tuple[str, str], ...] = ()
+    raw: bool = False
+    raw_answer: bool = False
 
     @property
     def pattern(self) -> str:
@@ -202,7 +206,7 @@ class _ApiHandler(tornado.web.RequestHandler):
                 # A proxy signs in browsers, which another site can make post a form: a JSON
                 # body cannot be sent across sites without the server's consent (CORS).
                 raise ApiError(403, "AccessDenied", "a signed-in user's calls send JSON")
-            body = self._body(endpoint)
+            body = self.request.body if endpoint.raw else self._body(endpoint)
             query = {k: self.get_query_argument(k) for k in self.request.query_arguments}
             call = Call(self.client, caller, query)
             loop = asyncio.get_running_loop()
@@ -224,6 +228,10 @@ class _ApiHandler(tornado.web.RequestHandler):
             # A bug: logged whole here, one line for the caller, never a traceback.
             log.exception("API call %s %s failed", method, self.request.path)
             self._answer(500, ErrorView(code="Internal", message="the server failed; see its log"))
+            return
+        if endpoint.raw_answer:
+            self.set_header("Content-Type", "application/octet-stream")
+            self.finish(answer)
             return
         self._answer(endpoint.status, answer)
 

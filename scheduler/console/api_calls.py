@@ -17,10 +17,10 @@ from google.protobuf import json_format
 from google.protobuf.message import DecodeError, Message
 
 from plugins.core import Phase
-from plugins.io import join_reference
 from scheduler._client import Submission, blob_uris, literal_inputs, no_uploads
 from scheduler._model import ANY, Cursor, ExecutionFilter, ExecutionRecord, Role
 from scheduler.console.api import ApiError, Call, Endpoint
+from scheduler.console.api_files import list_files, owner_of, read_file, upload
 from scheduler.console.api_models import (
     AbortBody,
     BatchBody,
@@ -30,10 +30,13 @@ from scheduler.console.api_models import (
     EventView,
     ExecutionsView,
     ExecutionView,
+    FileBytes,
+    FilesView,
     LiteralsView,
     SubmitBody,
     SubmitItem,
     TemplateView,
+    UploadView,
 )
 
 __all__ = ["ENDPOINTS"]
@@ -95,15 +98,14 @@ def _inputs(
         template, template, raw, exec_id=f"{project}/{domain}/-", uploads=no_uploads(),
         max_bytes=settings.max_download_bytes,
     )  # fmt: skip
-    own = join_reference(settings.storage, "executions", project) + "/"
-    outside = [uri for uri in blob_uris(values) if not uri.startswith(own)]
-    if outside:
-        raise ApiError(
-            400,
-            "InvalidSubmission",
-            f"inputs may point only at project {project!r}'s own files (under {own}); "
-            f"not at {outside[0]}",
-        )
+    for uri in blob_uris(values):
+        if owner_of(settings.storage, uri) != (project, domain):
+            raise ApiError(
+                400,
+                "InvalidSubmission",
+                f"inputs may point only at project {project!r}'s files of domain {domain!r} "
+                f"(its executions' and uploads'), not at {uri}",
+            )
     return values
 
 
@@ -279,6 +281,14 @@ ENDPOINTS: list[Endpoint] = [
              Role.VIEWER, execution_template, TemplateView),
     Endpoint("GET", f"{_EXECUTION}/outputs", "A successful execution's outputs", Role.VIEWER,
              execution_outputs, LiteralsView),
+    Endpoint("GET", "/api/v1/files", "A file of an execution or an upload", Role.VIEWER,
+             read_file, FileBytes, query=(("uri", "the file's URI"),), raw_answer=True),
+    Endpoint("GET", "/api/v1/files/list", "The files under a folder of an execution or upload",
+             Role.VIEWER, list_files, FilesView, query=(("uri", "the folder's URI"),)),
+    Endpoint("POST", "/api/v1/uploads/{project}/{domain}", "Store a file to pass as an input",
+             Role.SUBMITTER, upload, UploadView, status=201, raw=True,
+             query=(("path", "its name, or names joined by / (a file of a folder)"),
+                    ("batch", "an earlier upload's batch: store it beside those"))),
     Endpoint("POST", f"{_EXECUTION}/abort", "Abort an execution", Role.SUBMITTER, abort,
              ExecutionView, AbortBody),
     Endpoint("POST", f"{_EXECUTION}/signal", "Get an execution's status now", Role.SUBMITTER,

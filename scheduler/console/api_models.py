@@ -25,10 +25,13 @@ __all__ = [
     "ExecutionView",
     "ExecutionsView",
     "FailureView",
+    "FileBytes",
+    "FilesView",
     "LiteralsView",
     "SubmitBody",
     "SubmitItem",
     "TemplateView",
+    "UploadView",
 ]
 
 
@@ -154,6 +157,24 @@ class TemplateView(_Strict):
 
     template: dict[str, Any] = Field(description="a flyteidl core.TaskTemplate, JSON form")
     pb: str = Field(description="the TaskTemplate, serialized, base64")
+
+
+class UploadView(_Strict):
+    """A file stored for the caller's project, to pass as an input."""
+
+    uri: str = Field(description="the file's URI: pass it as a File input's value")
+    batch: str = Field(description="pass as ?batch= to store more files beside it (a folder)")
+    root: str = Field(description="the batch's folder: a Directory input's value")
+
+
+class FilesView(_Strict):
+    """The files under a folder, as URIs."""
+
+    files: list[str]
+
+
+class FileBytes(_Strict):
+    """A file's bytes (``application/octet-stream``), for the OpenAPI document."""
 
 
 class CountView(_Strict):

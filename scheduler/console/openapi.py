@@ -61,12 +61,23 @@ def _operation(endpoint: Endpoint, schemas: dict[str, Any]) -> dict[str, Any]:
         "responses": {
             str(endpoint.status): {
                 "description": endpoint.answer.__doc__ or "",
-                "content": {"application/json": {"schema": _ref(endpoint.answer, schemas)}},
+                "content": (
+                    {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}
+                    if endpoint.raw_answer
+                    else {"application/json": {"schema": _ref(endpoint.answer, schemas)}}
+                ),
             },
             **{code: {"description": text, **error} for code, text in _REFUSALS.items()},
         },
     }
-    if endpoint.body is not None:
+    if endpoint.raw:
+        operation["requestBody"] = {
+            "required": True,
+            "content": {
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+            },
+        }
+    elif endpoint.body is not None:
         operation["requestBody"] = {
             "required": True,
             "content": {"application/json": {"schema": _ref(endpoint.body, schemas)}},

@@ -264,7 +264,7 @@ def test_submissions_reach_no_file_outside_the_project_and_no_broken_text_is_sto
     # A path on the server is never uploaded from it.
     body = {"project": "a", "template": takes_a_file, "inputs": {"f": "/etc/passwd"}}
     status, answer = api.call("POST", "/api/v1/executions", token, body)
-    assert status == 400 and "cannot be uploaded through the API" in answer["message"]
+    assert status == 400 and "is a path on the server" in answer["message"]
     # A URI outside the project's own storage is refused: a worker would read it for them.
     elsewhere = literals_pb2.LiteralMap()
     elsewhere.literals["f"].scalar.blob.uri = "s3://another-bucket/secret.csv"
@@ -495,3 +495,46 @@ def test_the_cli_works_through_the_api_with_a_token_alone(api: Api) -> None:
     events = cli("events", mine)
     assert events.returncode == 0 and "abort requested: cli" in events.stdout
     assert "team-a" in events.stdout
+
+
+def test_files_go_through_the_api_into_the_projects_storage(api: Api, tmp_path: Path) -> None:
+    remote = Client.connect(api.url, token=api.tokens["team-a"])
+    data = tmp_path / "data.txt"
+    data.write_text("hello")
+    folder = tmp_path / "folder"
+    (folder / "inner").mkdir(parents=True)
+    (folder / "a.txt").write_text("a")
+    (folder / "inner" / "b.txt").write_text("b")
+    single = types_pb2.LiteralType(blob=types_pb2.BlobType())
+    multi = types_pb2.LiteralType(
+        blob=types_pb2.BlobType(dimensionality=types_pb2.BlobType.MULTIPART)
+    )
+    declared = {"f": single, "d": multi}
+    template = task_template("echo", inputs=declared, outputs=declared)
+    ex = remote.submit(template, {"f": str(data), "d": str(folder)}, project="a")
+    inputs = remote.inputs(ex.record).literals
+    own = f"{api.client.settings.storage}/uploads/a/development/"
+    assert inputs["f"].scalar.blob.uri.startswith(own)
+    assert inputs["d"].scalar.blob.uri.startswith(own)
+    store = api.client.runtime.data_store
+    assert store.read_raw(inputs["f"].scalar.blob.uri) == b"hello"
+    assert store.read_raw(inputs["d"].scalar.blob.uri + "/inner/b.txt") == b"b"
+    # The outputs are files too: read through the API, as far as the token may see.
+    out = ex.result(timeout=120)
+    with out.f.open() as read:
+        assert read.read() == b"hello"
+    downloaded = Path(out.d.download())
+    assert (downloaded / "inner" / "b.txt").read_text() == "b"
+    output = remote.outputs(ex.record).literals["f"].scalar.blob.uri
+    assert api.call("GET", f"/api/v1/files?uri={output}", api.tokens["team-b"])[0] == 403
+    # The upload endpoint itself: the caller's project only, and names, not paths.
+    upload = "/api/v1/uploads/a/development"
+    for bad in ("../x", "/etc/x", "a/../b", ""):
+        status, answer = api.call("POST", f"{upload}?path={bad}", api.tokens["team-a"], raw=b"x")
+        assert status == 400, (bad, answer)
+    status, answer = api.call(
+        "POST", "/api/v1/uploads/b/development?path=x", api.tokens["team-a"], raw=b"x"
+    )
+    assert status == 403 and "'b'" in answer["message"]
+    status, answer = api.call("POST", f"{upload}?path=x.csv", api.tokens["team-a"], raw=b"1,2")
+    assert status == 201 and answer["uri"].startswith(own) and answer["uri"].endswith("/x.csv")
