@@ -97,6 +97,16 @@ def normalize_tls(url: str) -> str:
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 
+CLUSTER_SCHEMES = {"redis+cluster": "redis", "rediss+cluster": "rediss"}
+"""The URL schemes that name a Redis Cluster, and the scheme of each node's connection."""
+
+
+def is_cluster_url(url: str) -> bool:
+    """Whether ``url`` names a Redis Cluster (its scheme, or several startup nodes)."""
+    parts = urlsplit(url)
+    return parts.scheme in CLUSTER_SCHEMES or "," in parts.netloc.rpartition("@")[2]
+
+
 def default_storage() -> str:
     """``file://~/.flyte-celery/storage``: a local directory, for one-machine use."""
     return f"file://{Path.home() / '.flyte-celery' / 'storage'}"
@@ -106,7 +116,9 @@ class Settings(BaseSettings):
     """Configuration shared by the client, the scheduler (beat) and the workers.
 
     Attributes:
-        redis_url: The Redis that holds executions, quotas and limiters.
+        redis_url: The Redis that holds executions, quotas and limiters: one server, or a
+            Redis Cluster (``redis+cluster://host:port``, or several ``host:port``
+            startup nodes, comma-separated; see ``docs/scaling.md``).
         redis_password: Its password, when the URL carries none: put into the URL
             (escaped), so a password with ``@``, ``/`` or ``:`` needs no URL-encoding.
         redis_socket_timeout: The longest a Redis command may wait for its reply before
@@ -116,7 +128,8 @@ class Settings(BaseSettings):
         redis_health_check_interval: A connection idle this long is checked (``PING``)
             before use, so a half-open one (Redis restarted behind a proxy or NAT) fails
             fast instead of at the next command's timeout.
-        broker_url: Celery's broker; defaults to ``redis_url``.
+        broker_url: Celery's broker; defaults to ``redis_url``. It must be set when that
+            names a Redis Cluster (kombu cannot use one): RabbitMQ or a separate Redis.
         storage: The fsspec base URL under which executions keep their files.
         storage_options: Options for fsspec (credentials, endpoint URLs).
         max_download_bytes: The largest blob read from storage.
@@ -124,6 +137,9 @@ class Settings(BaseSettings):
         plugin_config: A YAML file of per-plugin ``PluginConfig`` overrides, keyed by
             plugin id; Flyte's camelCase keys are accepted.
         key_prefix: Prefix of every Redis key.
+        shards: How many shards the executions are split into, each with its own scheduler
+            leader (see ``docs/scaling.md``). Fixed for a deployment's life: changing it
+            moves executions to other shards, where no scheduler looks for them.
         queue_prefix: Prefix of every Celery queue name.
         visibility_timeout: Celery's redelivery deadline for unacknowledged jobs; a
             claimed step that never started for this long is re-enqueued.
@@ -176,6 +192,7 @@ class Settings(BaseSettings):
     plugins: str = ""
     plugin_config: Path | None = None
     key_prefix: str = "flyte-celery"
+    shards: int = Field(default=1, ge=1, le=1024)
     queue_prefix: str = "flyte-celery"
     visibility_timeout: Duration = timedelta(minutes=5)
     run_lease: Duration = timedelta(seconds=15)
@@ -239,6 +256,17 @@ class Settings(BaseSettings):
                 f"({self.redis_socket_timeout.total_seconds():g}s) must be longer than "
                 f"FLYTE_CELERY_TICK_INTERVAL ({self.tick_interval.total_seconds():g}s): the "
                 "scheduler blocks on Redis for up to a tick interval"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _broker_is_no_cluster(self) -> Settings:
+        if is_cluster_url(self.broker):
+            named = "FLYTE_CELERY_BROKER_URL" if self.broker_url else "FLYTE_CELERY_REDIS_URL"
+            raise ValueError(
+                f"{named} names a Redis Cluster, which cannot be Celery's broker (kombu does "
+                "not support Redis Cluster): set FLYTE_CELERY_BROKER_URL to RabbitMQ "
+                "(amqp://...) or to a separate, single Redis"
             )
         return self
 

@@ -79,7 +79,8 @@ class Harness:
 
     Attributes:
         runtime: The shared runtime (its clock is :attr:`clock`).
-        engine: The scheduler's engine; its jobs are collected, not sent.
+        engines: The scheduler's engine of each shard; their jobs are collected, not sent.
+        engine: Shard 0's engine (the only one with one shard).
         steps: The worker steps that run the collected jobs.
         client: A client on the same runtime.
         clock: The clock of all three.
@@ -97,7 +98,10 @@ class Harness:
         self.clock: ManualClock = runtime.clock
         self.jobs: list[PublishedJob] = []
         self.log: list[PublishedJob] = []
-        self.engine = Engine(runtime, self.publish)
+        self.engines = [
+            Engine(runtime.for_shard(shard), self.publish) for shard in range(runtime.shards.count)
+        ]
+        self.engine = self.engines[0]
         self.steps = Steps(runtime)
         self.client = Client(runtime=runtime)
 
@@ -139,8 +143,9 @@ class Harness:
         self.steps.run(job.step, job.args)
 
     def tick(self) -> timedelta:
-        """One scheduler tick at the current time; returns how long until the next is due."""
-        return self.engine.tick(self.clock())
+        """One tick of every shard's engine at the current time; how long until the next."""
+        now = self.clock()
+        return min(engine.tick(now) for engine in self.engines)
 
     def drain(self, rounds: int = 50) -> None:
         """Tick and run published jobs until nothing more happens at this instant.

@@ -126,6 +126,11 @@ class RedisCluster:
         """The live nodes, as redis-py's cluster client takes them."""
         return [ClusterNode("127.0.0.1", port) for port in self._alive()]
 
+    @property
+    def url(self) -> str:
+        """``FLYTE_CELERY_REDIS_URL`` for the cluster: every live node, as startup nodes."""
+        return "redis+cluster://" + ",".join(f"127.0.0.1:{port}" for port in self._alive())
+
     def client(self) -> ClusterClient:
         """A new cluster client (it follows MOVED and ASK redirects itself)."""
         return ClusterClient(startup_nodes=self.startup_nodes, socket_timeout=5)

@@ -19,6 +19,7 @@ import enum
 
 from scheduler._backend.indexes import COUNTS
 from scheduler._backend.keys import Keys
+from scheduler._backend.shards import ShardMap
 
 __all__ = ["AclRole", "acl_rules", "setuser_command"]
 
@@ -31,26 +32,35 @@ class AclRole(enum.Enum):
     VIEWER = "viewer"
 
 
-def acl_rules(role: AclRole, keys: Keys) -> list[str]:
-    """The ACL rules of ``role`` for the deployment whose key names are ``keys``."""
-    if role is AclRole.SERVICE:
-        return ["~*", "&*", "+@all"]
-    store = f"~{keys.tag}:*"
+def _store_rules(role: AclRole, keys: Keys) -> list[str]:
+    """One shard's store, as ``role`` may reach it."""
     # Execution.wait subscribes to an execution's done message (it polls without).
-    done = [f"&{keys.tag}:done:*", "+subscribe", "+unsubscribe"]
+    done = f"&{keys.tag}:done:*"
     if role is AclRole.SUBMITTER:
-        commands = ["+@read", "+@write", "+@scripting", "+@connection", "-@dangerous"]
-        # The served-types hash, read only: how submit learns of types workers serve.
-        return [store, f"~{keys.wake}", f"%R~{keys.served}", *commands, *done]
-    readable = [
+        return [f"~{keys.tag}:*", f"~{keys.wake}", done]
+    return [
         f"~{keys.tag}:exec:*",
         f"~{keys.tag}:events:*",
         f"~{keys.index('all')}",
         f"~{keys.index(COUNTS)}",  # executions by phase: the console's summary, the metrics
+        done,
     ]
-    return [*readable, "+@read", "+@connection", "-@dangerous", *done]
 
 
-def setuser_command(role: AclRole, keys: Keys, user: str, password: str) -> list[str]:
+def acl_rules(role: AclRole, shards: ShardMap) -> list[str]:
+    """The ACL rules of ``role`` for the deployment whose shards' key names are ``shards``."""
+    if role is AclRole.SERVICE:
+        return ["~*", "&*", "+@all"]
+    stores = [rule for keys in shards.keys for rule in _store_rules(role, keys)]
+    if role is AclRole.SUBMITTER:
+        commands = ["+@read", "+@write", "+@scripting", "+@connection", "-@dangerous"]
+        # The served-types hash, read only: how submit learns of types workers serve.
+        stores.append(f"%R~{shards.keys[0].served}")
+    else:
+        commands = ["+@read", "+@connection", "-@dangerous"]
+    return [*stores, *commands, "+subscribe", "+unsubscribe"]
+
+
+def setuser_command(role: AclRole, shards: ShardMap, user: str, password: str) -> list[str]:
     """``ACL SETUSER`` arguments that make ``user`` (with ``password``) a ``role``."""
-    return ["ACL", "SETUSER", user, "reset", "on", f">{password}", *acl_rules(role, keys)]
+    return ["ACL", "SETUSER", user, "reset", "on", f">{password}", *acl_rules(role, shards)]

@@ -113,6 +113,8 @@ class Indexes:
         retention_s: How long finished executions are listed (seconds).
         read: Reads records by id (the store's ``get_many``): a due record of an earlier
             release's layout is rewritten by reading it.
+        keys_of: The key names of the shard that holds an execution (the names claimed
+            by a submission are each under its own shard's tag); ``keys``' by default.
     """
 
     def __init__(
@@ -121,9 +123,11 @@ class Indexes:
         keys: Keys,
         retention_s: int,
         read: Callable[[list[str]], list[ExecutionRecord]],
+        keys_of: Callable[[str], Keys] | None = None,
     ) -> None:
         self._redis = redis_client
         self._keys = keys
+        self._keys_of = keys_of or (lambda _: keys)
         self._retention_s = retention_s
         self._read = read
         self._forget = load_script(redis_client, "forget")
@@ -232,13 +236,14 @@ class Indexes:
         """
         pipe = self._redis.pipeline(transaction=False)
         for execution_id in execution_ids:
+            keys = self._keys_of(execution_id)
             pipe.set(
-                self._keys.name_claim(execution_id),
+                keys.name_claim(execution_id),
                 owner,
                 nx=True,
                 px=int(NAME_CLAIM.total_seconds() * 1000),
             )
-            pipe.exists(self._keys.record(execution_id))
+            pipe.exists(keys.record(execution_id))
         replies = pipe.execute()
         taken = set()
         for index, execution_id in enumerate(execution_ids):
@@ -249,8 +254,12 @@ class Indexes:
 
     def release_names(self, execution_ids: Sequence[str]) -> None:
         """Drop the name claims of a submission that is done (stored, or given up)."""
-        if execution_ids:
-            self._redis.delete(*(self._keys.name_claim(i) for i in execution_ids))
+        by_tag: dict[str, list[str]] = {}
+        for execution_id in execution_ids:
+            keys = self._keys_of(execution_id)
+            by_tag.setdefault(keys.tag, []).append(keys.name_claim(execution_id))
+        for names in by_tag.values():  # one DEL per shard: one Redis Cluster slot each
+            self._redis.delete(*names)
 
     def phase_counts(self) -> list[PhaseCount]:
         """Executions by task type and phase, from counts kept by every write."""

@@ -19,6 +19,7 @@ namespace has a hash tag of its own::
     p:leader                     STRING  the scheduler lease
     p:tokens                     HASH    quota token -> execution id
     p:wake                       LIST    the scheduler's wake-up list
+    p:beats                      ZSET    live scheduler processes -> lease expiry (ms)
     p:served                     HASH    task type -> plugin id|expiry ms, of live processes
     p:limit:<plugin>:<kind>      STRING  a rate limiter's bucket
     p:rm:{<ns>}:<part>           ...     a quota namespace (see :mod:`.quota`)
@@ -27,13 +28,13 @@ namespace has a hash tag of its own::
     p:api:token-names            HASH    an API token's name -> its SHA-256
     p:api:signin-failures:<who>  STRING  failed sign-ins of one address (a minute)
 
-Ready for shards (see ``docs/scaling.md``): an execution belongs to shard
+Shards (``FLYTE_CELERY_SHARDS``, see ``docs/scaling.md``): an execution belongs to shard
 :func:`shard_of` its id, and each shard has its own store (records, events, indexes,
-run leases: one hash tag, one Redis Cluster slot), its own scheduler lease, wake-up
-list and token owners. Shard 0's names are the ones above, so a deployment keeps its
-keys; shard ``n`` tags its store ``{p#n}`` and suffixes the others ``#n``. Quotas,
-rate limiters, served task types and the result cache are shared by every shard.
-One shard is all that runs today.
+run leases: one hash tag, one Redis Cluster slot), its own scheduler lease and wake-up
+list. Shard 0's names are the ones above, so a one-shard deployment keeps its keys;
+shard ``n`` tags its store ``{p#n}``, its lease is ``p:leader#n`` and its wake-up list
+``{p:wake}#n`` (the slot of ``p:wake``). Quotas, token owners, rate limiters, served
+task types and the result cache are shared by every shard.
 """
 
 from __future__ import annotations
@@ -146,8 +147,13 @@ class Keys:
 
     @property
     def tokens(self) -> str:
-        """Which execution each quota token belongs to."""
-        return self._sharded(f"{self.prefix}:tokens")
+        """Which execution each quota token belongs to (shared by every shard)."""
+        return f"{self.prefix}:tokens"
+
+    @property
+    def beats(self) -> str:
+        """The scheduler processes alive now, which share the shards' leadership."""
+        return f"{self.prefix}:beats"
 
     @property
     def served(self) -> str:
@@ -156,8 +162,14 @@ class Keys:
 
     @property
     def wake(self) -> str:
-        """The list the scheduler blocks on between ticks."""
-        return self._sharded(f"{self.prefix}:wake")
+        """The list a shard's scheduler blocks on between ticks.
+
+        Every shard's list is in one Redis Cluster slot, so a scheduler leading several
+        shards blocks on all of theirs in one call: shard 0's ``p:wake`` hashes its whole
+        name, and shard ``n``'s ``{p:wake}#n`` hashes the same text by its hash tag.
+        """
+        name = f"{self.prefix}:wake"
+        return name if self.shard == 0 else f"{{{name}}}#{self.shard}"
 
     def limiter(self, plugin_id: str, kind: str) -> str:
         """A plugin's read or write rate limiter."""

@@ -59,6 +59,11 @@ class LeaderLease:
         self._renewed = asked if held else None
         return held
 
+    @property
+    def held(self) -> bool:
+        """Whether this contender led at its last acquire (or keep), and has not released."""
+        return self._renewed is not None
+
     def keep(self) -> bool:
         """Whether this contender still leads, renewing only if a third of the lease passed.
 

@@ -12,7 +12,7 @@ renews it while the call runs:
   timeout.
 
 A lease is a member ``<execution id>|<claim>`` of one sorted set, scored by its
-expiry, with its holder in a hash; both under the store's hash tag. Times come from
+expiry, with its holder in a hash; both under the hash tag of the execution's shard. Times come from
 the caller's clock, like every other time the engine writes.
 """
 
@@ -25,6 +25,7 @@ from redis import Redis
 
 from scheduler._backend.keys import Keys
 from scheduler._backend.scripts import decode, load_script, to_ms
+from scheduler._backend.shards import ShardMap
 from scheduler._model import Claim
 
 __all__ = ["RunLeases", "parse_member", "run_member"]
@@ -33,6 +34,10 @@ __all__ = ["RunLeases", "parse_member", "run_member"]
 def run_member(execution_id: str, claim: Claim) -> str:
     """The lease member of a claimed step: ``<execution id>|<claim>``."""
     return f"{execution_id}|{claim}"
+
+
+def _execution(member: str) -> str:
+    return member.rpartition("|")[0]
 
 
 def parse_member(member: str) -> tuple[str, Claim]:
@@ -46,12 +51,14 @@ class RunLeases:
 
     Args:
         redis_client: The deployment's Redis.
-        keys: The deployment's key names.
+        keys: The key names of the shard whose lapsed leases :meth:`reap` finds.
+        shards: Every shard's key names: a lease is kept under its execution's shard.
     """
 
-    def __init__(self, redis_client: Redis, keys: Keys) -> None:
+    def __init__(self, redis_client: Redis, keys: Keys, shards: ShardMap | None = None) -> None:
         self._redis = redis_client
-        self._keys = [keys.runs, keys.run_owners]
+        self._keys = keys
+        self._shards = shards
         self._run = load_script(redis_client, "run")
         self._reap = load_script(redis_client, "reapruns")
 
@@ -68,8 +75,22 @@ class RunLeases:
         if not members:
             return []
         args: list[str | int] = [mode, owner, to_ms(now), to_ms(now + lease), reserved_by]
-        held = self._run(keys=self._keys, args=[*args, *members])  # one call per job
-        return [bool(int(r)) for r in held]
+        held: list[bool] = [False] * len(members)
+        for keys, positions in self._by_shard(members):  # one call per job (of one shard)
+            replies = self._run(
+                keys=[keys.runs, keys.run_owners], args=[*args, *(members[p] for p in positions)]
+            )
+            for position, reply in zip(positions, replies, strict=True):
+                held[position] = bool(int(reply))
+        return held
+
+    def _by_shard(self, members: Sequence[str]) -> list[tuple[Keys, list[int]]]:
+        """The positions of ``members`` by the key names of their executions' shards."""
+        if self._shards is None:
+            return [(self._keys, list(range(len(members))))]
+        shards = self._shards
+        groups = shards.group(range(len(members)), lambda i: _execution(members[i]))
+        return [(shards.keys[shard], positions) for shard, positions in groups.items()]
 
     def take(
         self, members: Sequence[str], owner: str, now: datetime, lease: timedelta
@@ -107,10 +128,13 @@ class RunLeases:
 
     def expiry(self, member: str) -> datetime | None:
         """When a lease expires, if it exists."""
-        score = self._redis.zscore(self._keys[0], member)
+        ((keys, _),) = self._by_shard([member])
+        score = self._redis.zscore(keys.runs, member)
         return None if score is None else datetime.fromtimestamp(score / 1000, tz=UTC)
 
     def reap(self, now: datetime, limit: int) -> list[tuple[str, Claim]]:
         """Drop leases that expired by ``now``; the (execution id, claim) of each."""
-        members = self._reap(keys=self._keys, args=[to_ms(now), limit])
+        members = self._reap(
+            keys=[self._keys.runs, self._keys.run_owners], args=[to_ms(now), limit]
+        )
         return [parse_member(decode(m)) for m in members]

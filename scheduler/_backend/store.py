@@ -23,26 +23,28 @@ record's compact layout is in :mod:`scheduler._backend.records`, key names are i
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import timedelta
-from typing import Any, cast
+from typing import Any
 
 from redis import Redis
 
 from plugins.errors import ConfigError, ContentionError, ExecutionExistsError
 from scheduler._backend.indexes import Indexes
-from scheduler._backend.keys import Keys
 from scheduler._backend.listing import Listing
-from scheduler._backend.records import (
-    decode_event,
-    decode_record,
-    hot_only,
-    split,
+from scheduler._backend.reads import read_events, read_records
+from scheduler._backend.scripts import ScriptBatch, load_script
+from scheduler._backend.shards import ShardMap, Totals, merge_pages
+from scheduler._backend.writes import (
+    Write,
+    create_calls,
+    is_light,
+    plain,
+    stored_as,
+    touch_call,
+    transition_call,
 )
-from scheduler._backend.scripts import load_script
-from scheduler._backend.writes import Write, create_calls, plain, touch_call, transition_call
 from scheduler._model import (
     Cursor,
     Event,
@@ -89,20 +91,8 @@ class Updated:
 DEFAULT_RETENTION = timedelta(days=7)
 """How long a finished execution's record and events are kept."""
 
-_JSON = json.JSONEncoder(separators=(",", ":"))
-
 DEFAULT_EVENT_LOG_CAP = 1000
 """The most events kept per execution; the oldest are dropped first."""
-
-
-def _stored(new: ExecutionRecord, version: Any) -> ExecutionRecord | None:
-    """The record as written, with the version the script returned; None on a conflict."""
-    return None if int(version) < 0 else evolve(new, version=int(version))
-
-
-def _light(current: ExecutionRecord, new: ExecutionRecord, events: Sequence[Event]) -> bool:
-    """Whether the write only moves hot fields (a claim, the next Get): no doc, no event."""
-    return not events and not new.finished and hot_only(current, new)
 
 
 class ExecutionStore:
@@ -115,10 +105,15 @@ class ExecutionStore:
         event_log_cap: The most events kept per execution.
         redact: Masks secrets in the free text of records and events before they are
             written (see :mod:`scheduler._runtime.redaction`).
+        shards: How many shards the deployment's executions are split into: a record is
+            read and written under its own shard's keys (:mod:`.shards`), whichever store
+            object does it.
+        shard: The shard whose indexes :attr:`indexes` queries (a scheduler's shard).
 
     Attributes:
-        indexes: The index queries (pending, due, claims, waiting, counts...): what the
-            writes here keep in step with the records.
+        indexes: The index queries of :attr:`shard` (pending, due, claims, waiting,
+            counts...): what the writes here keep in step with the records.
+        totals: The counts of every shard, summed (the console, metrics and clients).
     """
 
     def __init__(
@@ -129,8 +124,10 @@ class ExecutionStore:
         retention: timedelta = DEFAULT_RETENTION,
         event_log_cap: int = DEFAULT_EVENT_LOG_CAP,
         redact: Callable[[str], str] | None = None,
+        shards: int = 1,
+        shard: int = 0,
     ) -> None:
-        if redis_client.connection_pool.connection_kwargs.get("decode_responses"):
+        if redis_client.get_connection_kwargs().get("decode_responses"):
             # Records are stored deflated: their bytes are not text.
             raise ConfigError("the execution store needs a Redis client without decode_responses")
         if retention < timedelta(seconds=1):
@@ -138,15 +135,25 @@ class ExecutionStore:
         if event_log_cap < 1:
             raise ConfigError(f"event_log_cap must be >= 1, got {event_log_cap}")
         self._redis = redis_client
-        self._keys = Keys(key_prefix)
+        self._shards = ShardMap(key_prefix, shards)
+        if not 0 <= shard < shards:
+            raise ConfigError(f"shard {shard} is not one of the {shards} shards")
+        self.shard, self._keys = shard, self._shards.keys[shard]
         self._retention_s = int(retention.total_seconds())
         self._cap = event_log_cap
         self._redact = redact
         self._transition = load_script(redis_client, "transition")
         self._create = load_script(redis_client, "create")
         self._touch = load_script(redis_client, "touch")
-        self.indexes = Indexes(redis_client, self._keys, self._retention_s, self.get_many)
-        self._listing = Listing(redis_client, self._keys.index("all"), self.get_many)
+        every = [
+            Indexes(redis_client, keys, self._retention_s, self.get_many, self._shards.of)
+            for keys in self._shards.keys
+        ]
+        self.indexes = every[shard]
+        self.totals = Totals(every)
+        self._listings = [
+            Listing(redis_client, keys.index("all"), self.get_many) for keys in self._shards.keys
+        ]
 
     # -- writes --------------------------------------------------------------------------------
 
@@ -233,16 +240,22 @@ class ExecutionStore:
             # One script call without a pipeline: a pipeline of scripts first asks
             # Redis whether it has them (a round trip more).
             stored = self._as_stored(news[0])
-            ((keys, args),) = create_calls(self._keys, [stored], self._cap)
-            return [_stored(stored, self._create(keys=keys, args=args)[0])]
+            ((keys, args),) = create_calls(self._shards.of(stored.id), [stored], self._cap)
+            return [stored_as(stored, self._create(keys=keys, args=args)[0])]
         results: list[ExecutionRecord | None] = []
         for start in range(0, len(news), batch):
-            chunk = [self._as_stored(r) for r in news[start : start + batch]]
-            pipe = self._redis.pipeline(transaction=False)
-            for keys, args in create_calls(self._keys, chunk, self._cap):
-                self._create(keys=keys, args=args, client=pipe)
-            versions = [v for reply in pipe.execute() for v in reply]
-            results += [_stored(r, v) for r, v in zip(chunk, versions, strict=True)]
+            chunk = list(enumerate(self._as_stored(r) for r in news[start : start + batch]))
+            calls = ScriptBatch(self._redis)
+            order: list[int] = []
+            # A call stores records of one shard: its keys are one Redis Cluster slot.
+            for shard, group in self._shards.group(chunk, lambda item: item[1].id).items():
+                records = [r for _, r in group]
+                for keys, args in create_calls(self._shards.keys[shard], records, self._cap):
+                    calls.add(self._create, keys, args)
+                order += [i for i, _ in group]
+            versions = [v for reply in calls.execute() for v in reply]
+            by_index = dict(zip(order, versions, strict=True))
+            results += [stored_as(r, by_index[i]) for i, r in chunk]
         return results
 
     def transition_many(
@@ -290,33 +303,35 @@ class ExecutionStore:
         results: list[ExecutionRecord | None] = []
         for start in range(0, len(writes), batch):
             chunk = writes[start : start + batch]
-            lights = [_light(current, new, extra) for current, new, extra in chunk]
-            pipe = self._redis.pipeline(transaction=False)
+            lights = [is_light(current, new, extra) for current, new, extra in chunk]
+            calls = ScriptBatch(self._redis)
             full = []
             for (current, new, extra), light in zip(chunk, lights, strict=True):
                 if not light:
                     keys, args, stored = self._call(current, new, extra, job)
-                    self._transition(keys=keys, args=args, client=pipe)
+                    calls.add(self._transition, keys, args)
                     full.append(stored)
-            touching = [(c, n) for (c, n, _), light in zip(chunk, lights, strict=True) if light]
-            if touching:
-                self._touch_call(touching, pipe)
-            replies = pipe.execute()
-            touched = iter(replies[-1] if touching else [])
+            touching = [
+                (i, (c, n)) for i, ((c, n, _), light) in enumerate(zip(chunk, lights, strict=True))
+                if light
+            ]  # fmt: skip
+            # One touch call per shard: its keys are one Redis Cluster slot.
+            groups = self._shards.group(touching, lambda item: item[1][1].id)
+            for group in groups.values():
+                calls.add(self._touch, *touch_call(self._shards.of(group[0][1][1].id),
+                                                   [pair for _, pair in group]))  # fmt: skip
+            replies = calls.execute()
+            touched: dict[int, Any] = {}
+            for group, reply in zip(groups.values(), replies[len(full) :], strict=True):
+                touched.update(zip((i for i, _ in group), reply, strict=True))
             written = iter(zip(full, replies, strict=False))
-            for (_, new, _), light in zip(chunk, lights, strict=True):
+            for index, ((_, new, _), light) in enumerate(zip(chunk, lights, strict=True)):
                 if light:
-                    results.append(_stored(new, next(touched)))
+                    results.append(stored_as(new, touched[index]))
                 else:
                     stored, version = next(written)
-                    results.append(_stored(stored, version))
+                    results.append(stored_as(stored, version))
         return results
-
-    def _touch_call(
-        self, pairs: Sequence[tuple[ExecutionRecord, ExecutionRecord]], client: Any
-    ) -> Any:
-        keys, args = touch_call(self._keys, pairs)
-        return self._touch(keys=keys, args=args, client=client)
 
     def _write(
         self,
@@ -325,10 +340,11 @@ class ExecutionStore:
         extra_events: Sequence[Event] = (),
         job: str | None = None,
     ) -> ExecutionRecord | None:
-        if _light(current, new, extra_events):
-            return _stored(new, self._touch_call([(current, new)], self._redis)[0])
+        if is_light(current, new, extra_events):
+            keys, args = touch_call(self._shards.of(new.id), [(current, new)])
+            return stored_as(new, self._touch(keys=keys, args=args)[0])
         keys, args, new = self._call(current, new, extra_events, job)
-        return _stored(new, self._transition(keys=keys, args=args))
+        return stored_as(new, self._transition(keys=keys, args=args))
 
     def _call(
         self,
@@ -344,8 +360,9 @@ class ExecutionStore:
         if self._redact is not None:
             extra_events = [redact_event(e, self._redact) for e in extra_events]
         keys, args = transition_call(
-            self._keys, (current, new, extra_events), job, self._cap, self._retention_s
-        )
+            self._shards.of(new.id), (current, new, extra_events), job, self._cap,
+            self._retention_s,
+        )  # fmt: skip
         return keys, args, new
 
     def _as_stored(self, new: ExecutionRecord) -> ExecutionRecord:
@@ -363,34 +380,8 @@ class ExecutionStore:
         return found[0] if found else None
 
     def get_many(self, execution_ids: list[str]) -> list[ExecutionRecord]:
-        """The records that exist among ``execution_ids``, in order, in one round trip.
-
-        One MGET (a pipeline of GETs costs a command's packing and parsing per record);
-        MGET answers nil for a key that holds no string, so an earlier release's record
-        (a hash) is read with a second round trip, only when some answer was nil.
-        """
-        if not execution_ids:
-            return []
-        keys = [self._keys.record(execution_id) for execution_id in execution_ids]
-        raw = cast(list[bytes | None], self._redis.mget(keys))
-        missing = [key for key, value in zip(keys, raw, strict=True) if value is None]
-        hashes: dict[str, tuple[Any, Any]] = {}
-        if missing:
-            pipe = self._redis.pipeline(transaction=False)
-            for key in missing:
-                pipe.hmget(key, ["v", "doc"])
-            for key, reply in zip(missing, pipe.execute(raise_on_error=False), strict=True):
-                # A string written since the MGET (WRONGTYPE here) was not there: skip it.
-                if not isinstance(reply, Exception) and None not in reply:
-                    hashes[key] = (reply[0], reply[1])
-        records = []
-        for key, value in zip(keys, raw, strict=True):
-            if value is not None:
-                version, hot, doc = split(value)
-                records.append(decode_record(version, doc, hot))
-            elif key in hashes:
-                records.append(self._rewrite(decode_record(*hashes[key])))
-        return records
+        """The records that exist among ``execution_ids``, in order (one MGET per shard)."""
+        return read_records(self._redis, self._shards, execution_ids, self._rewrite)
 
     def _rewrite(self, older: ExecutionRecord) -> ExecutionRecord:
         """An earlier release's record, rewritten in this layout (no event: nothing changed)."""
@@ -400,7 +391,7 @@ class ExecutionStore:
 
     def events(self, execution_id: str) -> list[Event]:
         """The execution's events, oldest first."""
-        return [decode_event(e) for e in self._redis.lrange(self._keys.events(execution_id), 0, -1)]
+        return read_events(self._redis, self._shards.of(execution_id), execution_id)
 
     def page(
         self,
@@ -409,8 +400,15 @@ class ExecutionStore:
         limit: int = 100,
         scan: int | None = None,
     ) -> tuple[list[ExecutionRecord], Cursor | None]:
-        """A page of the newest-first listing and the next one's cursor (:meth:`Listing.page`)."""
-        return self._listing.page(where, after, limit, scan)
+        """A page of the newest-first listing and the next one's cursor (:meth:`Listing.page`).
+
+        With several shards each is read after the same cursor (``scan`` bounds each) and
+        the pages merged: the same executions and order as one shard would give.
+        """
+        if len(self._listings) == 1:
+            return self._listings[0].page(where, after, limit, scan)
+        pages = [listing.page(where, after, limit, scan) for listing in self._listings]
+        return merge_pages(pages, limit)
 
     def list(self, where: ExecutionFilter | None = None, limit: int = 100) -> list[ExecutionRecord]:
         """The newest ``limit`` executions matching ``where`` (every filter given)."""

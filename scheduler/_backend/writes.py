@@ -18,10 +18,25 @@ from typing import Any
 
 from scheduler._backend.indexes import COUNTS, counter, ms_or_empty
 from scheduler._backend.keys import Keys
-from scheduler._backend.records import encode_doc, encode_event, encode_hot, encode_route
-from scheduler._model import Event, ExecutionRecord
+from scheduler._backend.records import (
+    encode_doc,
+    encode_event,
+    encode_hot,
+    encode_route,
+    hot_only,
+)
+from scheduler._model import Event, ExecutionRecord, evolve
 
-__all__ = ["CREATES_PER_CALL", "Write", "create_calls", "plain", "touch_call", "transition_call"]
+__all__ = [
+    "CREATES_PER_CALL",
+    "Write",
+    "create_calls",
+    "is_light",
+    "plain",
+    "stored_as",
+    "touch_call",
+    "transition_call",
+]
 
 _JSON = json.JSONEncoder(separators=(",", ":"))
 
@@ -34,6 +49,16 @@ would hold up the scheduler's and workers' calls."""
 
 _INDEXES = ("all", "pending", "due", "timeouts", "claims", "finished", COUNTS)
 """The indexes ``lua/create.lua`` takes, in its order."""
+
+
+def stored_as(new: ExecutionRecord, version: Any) -> ExecutionRecord | None:
+    """The record as written, with the version the script returned; None on a conflict."""
+    return None if int(version) < 0 else evolve(new, version=int(version))
+
+
+def is_light(current: ExecutionRecord, new: ExecutionRecord, events: Sequence[Event]) -> bool:
+    """Whether the write only moves hot fields (a claim, the next Get): no doc, no event."""
+    return not events and not new.finished and hot_only(current, new)
 
 
 def plain(new: ExecutionRecord) -> bool:

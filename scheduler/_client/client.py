@@ -178,7 +178,7 @@ class Client:
             created = self.runtime.store.create(prepared.record)
         finally:
             self.runtime.store.indexes.release_names(claimed)
-        self.runtime.wake.notify()
+        self.runtime.wake.notify(created.id)
         return Execution(self, created, prepared.native)
 
     @reaching_redis
@@ -348,7 +348,7 @@ class Client:
         An open phase counts the executions in it now; a terminal one, every execution
         that ever ended there.
         """
-        return self.runtime.store.indexes.phase_counts()
+        return self.runtime.store.totals.phase_counts()
 
     # -- act -----------------------------------------------------------------------------------
 
@@ -373,7 +373,7 @@ class Client:
         if updated is None:  # deleted since it was read
             raise ExecutionNotFoundError(f"no execution {exec_id!r}")
         if updated.changed:  # written: the scheduler has something to do
-            self.runtime.wake.notify()
+            self.runtime.wake.notify(exec_id)
         return updated.after
 
     def signal(self, exec_id: str) -> None:

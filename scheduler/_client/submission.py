@@ -280,7 +280,7 @@ class Submitter:
                 for chunk, files in zip(chunks, written, strict=True):
                     files.result()
                     created += self.runtime.store.create_many([p.record for p in chunk])
-                    self.runtime.wake.notify()
+                    self.runtime.wake.notify(*(p.record.id for p in chunk))
             except (StorageError, redis.RedisError) as exc:
                 writer.shutdown(cancel_futures=True)
                 stored = sum(c is not None for c in created)

@@ -1,8 +1,9 @@
 """The scheduler inside ``celery -A worker beat``: a custom beat scheduler class.
 
 Celery beat calls :meth:`EngineScheduler.tick` in a loop. Each tick runs beat's
-own periodic entries (if the app has any), then the engine's tick, and then
-blocks on a Redis list until a worker or client pushes a wake-up or the next
+own periodic entries (if the app has any), then the tick of the engine of each shard
+this process leads (the live beat processes split the shards between them), and then
+blocks on the shards' Redis lists until a worker or client pushes a wake-up or the next
 piece of work is due. So results are acted on at once, without polling delay,
 and an idle scheduler costs one blocked Redis call per tick interval.
 
@@ -21,10 +22,11 @@ from typing import Any
 import redis
 from celery import beat
 
+from scheduler._backend import Beats
 from scheduler._engine.engine import Engine
 from scheduler._engine.outbox import OUTAGE
 from scheduler._engine.tickstats import TickStats
-from scheduler._runtime import process_runtime
+from scheduler._runtime import Runtime, process_runtime
 from scheduler.metrics import process_ended
 from scheduler.settings import Settings, masked_url
 
@@ -73,28 +75,47 @@ class _Outage:
 
 
 class EngineScheduler(beat.Scheduler):  # type: ignore[misc]
-    """Runs flyte-celery's engine as celery beat's scheduler."""
+    """Runs flyte-celery's engine as celery beat's scheduler: one engine per shard it leads.
+
+    Every beat process of a deployment stands by for every shard; they split the shards
+    between them (:class:`~scheduler._backend.Beats`), and each leads its share with one
+    engine per shard, each holding that shard's lease.
+    """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self._engine: Engine | None = None
-        self._stats: TickStats | None = None
+        self._engines: dict[int, Engine] = {}
+        self._stats: dict[int, TickStats] = {}
+        self._beats: Beats | None = None
         self._outage = _Outage()
         super().__init__(*args, **kwargs)
 
-    @property
-    def engine(self) -> Engine:
-        """The engine, built on first use from ``FLYTE_CELERY_*`` settings."""
-        if self._engine is None:
-            runtime = process_runtime()
-            self._engine = Engine(runtime, self._publish)
-            self._stats = TickStats(runtime.clock, runtime.settings.tick_stats_period)
+    def _share(self, runtime: Runtime) -> list[int]:
+        """The shards this process leads now; it gives up the others it led."""
+        if self._beats is None:
+            self._beats = Beats(runtime.redis, runtime.keys, runtime.settings.leader_lease)
             try:
                 runtime.plugins.zero_metrics()
             except Exception as exc:
                 # The scheduler still runs; the series appear as they are first recorded.
                 log.warning("could not make the scheduler's metric series: %s", exc)
-            log.info("flyte-celery scheduler %s ready", self._engine.lease.owner)
-        return self._engine
+            log.info("flyte-celery scheduler %s ready", self._beats.owner)
+        shards = self._beats.share(runtime.shards.count)
+        for shard, engine in self._engines.items():
+            if shard not in shards and engine.leads:
+                log.info("flyte-celery scheduler: handing shard %d over", shard)
+                engine.stop()
+        return shards
+
+    def engine(self, shard: int = 0) -> Engine:
+        """The engine of ``shard``, built on first use from ``FLYTE_CELERY_*`` settings."""
+        if shard not in self._engines:
+            runtime = process_runtime().for_shard(shard)
+            self._engines[shard] = Engine(runtime, self._publish)
+            label = "" if runtime.shards.count == 1 else f" shard {shard}"
+            self._stats[shard] = TickStats(
+                runtime.clock, runtime.settings.tick_stats_period, label=label
+            )
+        return self._engines[shard]
 
     def _publish(
         self, job: str, args: list[Any], queue: str, *, time_limit: timedelta | None = None
@@ -110,17 +131,27 @@ class EngineScheduler(beat.Scheduler):  # type: ignore[misc]
     def tick(self, *args: Any, **kwargs: Any) -> float:
         """One scheduler round; blocks until woken or until work is due."""
         beat_wait = super().tick(*args, **kwargs)
-        engine = self.engine
         try:
-            started = time.perf_counter()
-            wait = engine.tick()
-            if self._stats is not None:
-                self._stats.record(timedelta(seconds=time.perf_counter() - started))
+            runtime = process_runtime()
+            shards = self._share(runtime)
+            waits, failed = [], None
+            for shard in shards:
+                try:
+                    waits.append(self._tick(shard))
+                except OUTAGE as exc:
+                    # One shard's Redis node is away (a cluster failover): the others go on.
+                    failed = exc
+            if failed is not None and not waits:
+                raise failed
+            wait = min(waits, default=runtime.settings.tick_interval)
             if beat_wait:
                 wait = min(wait, timedelta(seconds=beat_wait))
+            if failed is not None:
+                wait = min(wait, self._outage.failed(failed))
             if wait > timedelta(0):
-                engine.runtime.wake.wait(wait)
-            self._outage.recovered()
+                runtime.wake.wait(wait, shards)
+            if failed is None:
+                self._outage.recovered()
         except OUTAGE as exc:
             # Redis (or the broker) is away: keep beat alive, and try again after a short,
             # growing pause.
@@ -131,15 +162,29 @@ class EngineScheduler(beat.Scheduler):  # type: ignore[misc]
             time.sleep(1.0)
         return 0.0
 
+    def _tick(self, shard: int) -> timedelta:
+        """One tick of a shard's engine, timed."""
+        engine = self.engine(shard)
+        started = time.perf_counter()
+        wait = engine.tick()
+        if engine.leads:
+            self._stats[shard].record(timedelta(seconds=time.perf_counter() - started))
+        return wait
+
     def close(self) -> None:
         """Give up leadership, so a standby takes over at once."""
-        if self._engine is not None:
+        for engine in self._engines.values():
             try:
-                self._engine.stop()
+                engine.stop()
             except OUTAGE as exc:
                 # Redis is away: the lease lapses by itself and a standby takes over then.
                 log.warning("could not release the scheduler lease: %s", exc)
             except Exception:
                 log.exception("could not release the scheduler lease")
+        if self._beats is not None:
+            try:
+                self._beats.leave()
+            except Exception as exc:  # its entry lapses by itself
+                log.warning("could not leave the schedulers' list: %s", exc)
         process_ended()
         super().close()

@@ -104,6 +104,9 @@ class CacheGate:
         reservations = cache.reservations()
         if not reservations:
             return
+        # Each shard's scheduler renews and releases its own executions' reservations.
+        shards, shard = self.runtime.shards, self.runtime.shard
+        reservations = {key: r for key, r in reservations.items() if shards.shard(r.owner) == shard}
         owners = {r.owner for r in reservations.values()}
         records = {r.id: r for r in self.runtime.store.get_many(sorted(owners))}
         for key, reservation in reservations.items():

@@ -94,9 +94,9 @@ class Engine:
             self.runtime.plugins.routers(ROUTER_WARM_UP)
         try:
             if not self.lease.acquire():
-                LEADER.set(0)
+                LEADER.labels(self.runtime.shard).set(0)
                 return min(timedelta(seconds=1), settings.leader_lease / 3)
-            LEADER.set(1)
+            LEADER.labels(self.runtime.shard).set(1)
             started = time.perf_counter()
             try:
                 return self._lead(now)
@@ -161,7 +161,12 @@ class Engine:
             wait = min(wait, gets)
         return min(wait, settings.leader_lease / 3)
 
+    @property
+    def leads(self) -> bool:
+        """Whether this engine led its shard at its last tick."""
+        return self.lease.held
+
     def stop(self) -> None:
         """Give up leadership so a standby takes over at once."""
-        LEADER.set(0)
+        LEADER.labels(self.runtime.shard).set(0)
         self.lease.release()

@@ -29,6 +29,7 @@ class TickStats:
         clock: The time of day (the runtime's clock), to know when a period is over.
         period: How often to log.
         emit: Where the summary line goes (the module's logger by default).
+        label: Said after "flyte-celery scheduler" (the shard, when there are several).
     """
 
     def __init__(
@@ -36,7 +37,10 @@ class TickStats:
         clock: Callable[[], datetime],
         period: timedelta = timedelta(minutes=1),
         emit: Callable[[str], None] | None = None,
+        *,
+        label: str = "",
     ) -> None:
+        self._name = f"flyte-celery scheduler{label}"
         self._clock = clock
         self._period = period
         self._emit = emit or log.info
@@ -58,9 +62,9 @@ class TickStats:
         """The summary line of the ticks counted since the last one."""
         ordered = sorted(self._durations)
         if not ordered:
-            return "flyte-celery scheduler: no ticks"
+            return f"{self._name}: no ticks"
         p50, p99 = _quantile(ordered, 0.5), _quantile(ordered, 0.99)
         return (
-            f"flyte-celery scheduler: {len(ordered)} ticks, p50 {p50 * 1000:.1f} ms, "
+            f"{self._name}: {len(ordered)} ticks, p50 {p50 * 1000:.1f} ms, "
             f"p99 {p99 * 1000:.1f} ms, max {ordered[-1] * 1000:.1f} ms"
         )

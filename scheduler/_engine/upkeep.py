@@ -50,8 +50,12 @@ class Upkeep:
         self._last_renewal = now
         quotas, ledger = self.runtime.quotas, self.runtime.tokens
         for namespace in quotas.namespaces():
-            holders = quotas.holders(namespace)
-            owners = ledger.owners(holders)
+            held = quotas.holders(namespace)
+            # Each shard's scheduler looks after its own executions' tokens (another's may
+            # hold a token it just took and is about to note on its record); shard 0's
+            # also after tokens nobody noted, which are orphans.
+            mine = [(t, o) for t, o in zip(held, ledger.owners(held), strict=True) if self._mine(o)]
+            holders, owners = [t for t, _ in mine], [o for _, o in mine]
             records = {r.id: r for r in self.runtime.store.get_many(list({o for o in owners if o}))}
             live = []
             for token, owner in zip(holders, owners, strict=True):
@@ -69,6 +73,11 @@ class Upkeep:
             quotas.renew(namespace, *live)
         quotas.reap()
         self._freed.clear()  # a periodic full check of the waiters, too
+
+    def _mine(self, owner: str | None) -> bool:
+        """Whether a token of ``owner`` (``None``: no note) is this shard's to look after."""
+        shard = 0 if owner is None else self.runtime.shards.shard(owner)
+        return shard == self.runtime.shard
 
     def timeouts(self, now: datetime) -> None:
         """Ask for the teardown of every attempt whose deadline passed."""

@@ -9,6 +9,7 @@ an execution. A worker or scheduler process builds one, once (:func:`process_run
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 import threading
@@ -25,8 +26,10 @@ from scheduler._backend import (
     ResultCache,
     RunLeases,
     ServedTypes,
+    ShardMap,
     TokenLedger,
     WakeChannel,
+    connect,
 )
 from scheduler._runtime.attempts import Attempts
 from scheduler._runtime.calls import PluginCalls
@@ -57,15 +60,17 @@ class Runtime:
         clock: The clock every part of the process reads.
         policy: The system-retry policy, built once from the settings.
         redis: The Redis client.
-        keys: Every Redis key name.
+        shards: Every shard's key names, and the shard of each execution.
+        shard: The shard whose scheduler this runtime serves (0 but in :meth:`for_shard`'s).
+        keys: Every Redis key name, of :attr:`shard`.
         redactor: Masks this process's secrets in error text before it is stored.
         data_store: Blob storage.
-        store: Execution records.
+        store: Execution records (any shard's; its ``indexes`` are :attr:`shard`'s).
         quotas: Quota tokens.
         tokens: Which execution holds each token.
-        wake: The scheduler's wake-ups.
+        wake: The schedulers' wake-ups.
         done: Done messages, for clients that wait on an execution.
-        runs: Run leases of steps in progress.
+        runs: Run leases of steps in progress (any shard's; :attr:`shard`'s are reaped).
         cache: The result cache.
         served: The task types live processes serve.
         plugins: The plugins, loaded on first use; they route task types.
@@ -88,28 +93,23 @@ class Runtime:
         self.settings = settings
         self.clock = clock
         self.policy: RetryPolicy = settings.retry_policy
-        self.redis = redis_client or redis.Redis.from_url(
-            settings.redis_url, **settings.redis_options()
-        )
-        self.keys = Keys(settings.key_prefix)
+        self.redis = redis_client or connect(settings.redis_url, **settings.redis_options())
+        self.shards = ShardMap(settings.key_prefix, settings.shards)
+        self.shard = 0
+        self.keys: Keys = self.shards.keys[0]
         self.data_store = DataStore(
             storage_options=settings.storage_options,
             max_download_bytes=settings.max_download_bytes,
         )
         self.redactor = Redactor.for_process(settings)
-        self.store = ExecutionStore(
-            self.redis,
-            key_prefix=settings.key_prefix,
-            retention=settings.retention,
-            redact=self.redactor or None,
-        )
+        self.store = self._store(0)
         self.quotas = RedisResourceManager(
             self.redis, key_prefix=self.keys.quota_prefix, lease=settings.token_lease
         )
         self.tokens = TokenLedger(self.redis, self.keys, self.quotas)
-        self.wake = WakeChannel(self.redis, self.keys)
-        self.done = DoneChannel(self.redis, self.keys)
-        self.runs = RunLeases(self.redis, self.keys)
+        self.wake = WakeChannel(self.redis, self.keys, self.shards)
+        self.done = DoneChannel(self.redis, self.keys, self.shards)
+        self.runs = RunLeases(self.redis, self.keys, self.shards)
         self.cache = ResultCache(
             self.redis,
             self.data_store,
@@ -131,6 +131,32 @@ class Runtime:
         self.attempts = Attempts(self.tokens, self.store, self.policy, clock)
         self.contexts = Contexts(self.data_store, settings.storage, EnvSecretManager())
         self.calls = PluginCalls(settings.call_concurrency)
+        self._views: dict[int, Runtime] = {0: self}
+
+    def _store(self, shard: int) -> ExecutionStore:
+        return ExecutionStore(
+            self.redis,
+            key_prefix=self.settings.key_prefix,
+            retention=self.settings.retention,
+            redact=self.redactor or None,
+            shards=self.shards.count,
+            shard=shard,
+        )
+
+    def for_shard(self, shard: int) -> Runtime:
+        """This runtime as the scheduler of ``shard`` sees it.
+
+        The same connections, plugins and clock; the store's indexes, the run leases it
+        reaps, its wake-up list and its leader lease are ``shard``'s.
+        """
+        if shard not in self._views:
+            view = copy.copy(self)
+            view.shard, view.keys = shard, self.shards.keys[shard]
+            view.store = self._store(shard)
+            view.runs = RunLeases(self.redis, view.keys, self.shards)
+            view.wake = WakeChannel(self.redis, view.keys, self.shards)
+            self._views[shard] = view
+        return self._views[shard]
 
     def close(self) -> None:
         """Stop the plugins' background work (connector discovery) and close Redis."""

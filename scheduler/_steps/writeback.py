@@ -156,11 +156,13 @@ class WriteBack:
         That is a record written pending, finished, or with a Get due already.
         """
         now = self.runtime.clock()
-        for record in written:
-            due_now = record.next_get_at is not None and record.next_get_at <= now
-            if record.pending or record.finished or due_now:
-                self.runtime.wake.notify()
-                return
+        needed = [
+            record.id for record in written
+            if record.pending or record.finished
+            or (record.next_get_at is not None and record.next_get_at <= now)
+        ]  # fmt: skip
+        if needed:
+            self.runtime.wake.notify(*needed)  # each of their shards' scheduler
 
     def claimed(self, execution_id: str, claim: Claim) -> ExecutionRecord | None:
         """The record, if it still carries ``claim`` and is not finished."""

@@ -18,7 +18,7 @@ from rich.console import Console
 
 from plugins.core import Phase, PluginRegistry
 from plugins.errors import PluginError
-from scheduler._backend import AclRole, Keys, setuser_command
+from scheduler._backend import AclRole, ShardMap, setuser_command
 from scheduler._client import Client, Execution
 from scheduler.cli.bulk import read_submissions
 from scheduler.cli.connect import AnyClient, clock_of, connect_user
@@ -238,8 +238,9 @@ def signal_(execution_id: str) -> int:
 @click.option("--password", help="Its password (a random one by default).")
 def acl(role: str, user: str, password: str | None) -> int:
     """Print the redis-cli command that makes a Redis user of ROLE."""
-    keys = Keys(Settings.load().key_prefix)
-    command = setuser_command(AclRole(role), keys, user, password or secrets.token_urlsafe(24))
+    settings = Settings.load()
+    shards = ShardMap(settings.key_prefix, settings.shards)
+    command = setuser_command(AclRole(role), shards, user, password or secrets.token_urlsafe(24))
     click.echo(shlex.join(["redis-cli", *command]))
     return 0
 

@@ -14,6 +14,7 @@ from datetime import timedelta
 import redis
 
 from plugins.errors import AccessDeniedError, BackendUnavailableError
+from scheduler._backend import connect as redis_client
 from scheduler._client import SERVER_URL_ENV, Client, RemoteClient
 from scheduler._runtime import Runtime
 from scheduler.clock import Clock, utcnow
@@ -49,7 +50,7 @@ def connect(settings: Settings | None = None, *, timeout: timedelta | None = Non
         client = Client(settings=settings)
     else:
         seconds = timeout.total_seconds()
-        bounded = redis.Redis.from_url(
+        bounded = redis_client(
             settings.redis_url, socket_timeout=seconds, socket_connect_timeout=seconds
         )
         client = Client(runtime=Runtime(settings, redis_client=bounded))
@@ -68,7 +69,7 @@ def connect(settings: Settings | None = None, *, timeout: timedelta | None = Non
             f"cannot reach Redis at {url}: {exc}" + ("" if configured else _NOT_SET)
         ) from None
     try:
-        seen = runtime.store.indexes.count() > 0 or bool(
+        seen = runtime.store.totals.count() > 0 or bool(
             runtime.redis.exists(runtime.keys.leader, runtime.keys.served)
         )
     except redis.RedisError:

@@ -74,23 +74,30 @@ class DeploymentCollector(Collector):
             "Executions that finished in a terminal phase",
             labels=["task_type", "phase"],
         )
-        for count in store.indexes.phase_counts():
+        for count in store.totals.phase_counts():
             family = done if count.phase.is_terminal() else open_
             family.add_metric([count.task_type, count.phase.name], count.count)
         yield open_
         yield done
         yield from self._quotas(quotas.namespaces())
-        due, pending, claims = store.indexes.backlog(self.clock())
+        due, pending, claims = store.totals.backlog(self.clock())
         for name, help_text, value in (
             ("flyte_celery_due_backlog", "Gets due and not yet claimed", due),
             ("flyte_celery_pending_executions", "Executions with scheduler work due", pending),
             ("flyte_celery_steps_in_flight", "Plugin calls claimed and not yet done", claims),
         ):
             yield GaugeMetricFamily(name, help_text, value=value)
-        held = int(self.runtime.redis.exists(self.runtime.keys.leader))
-        yield GaugeMetricFamily(
-            "flyte_celery_scheduler_lease_held", "1 if a scheduler holds the lease", value=held
+        held = GaugeMetricFamily(
+            "flyte_celery_scheduler_lease_held",
+            "1 if a scheduler holds the shard's lease",
+            labels=["shard"],
         )
+        pipe = self.runtime.redis.pipeline(transaction=False)
+        for keys in self.runtime.shards.keys:
+            pipe.exists(keys.leader)
+        for keys, exists in zip(self.runtime.shards.keys, pipe.execute(), strict=True):
+            held.add_metric([str(keys.shard)], int(exists))
+        yield held
 
     def _quotas(self, namespaces: list[str]) -> Iterator[Metric]:
         labels = ["namespace"]

@@ -75,7 +75,8 @@ TICK_DURATION = Histogram(
 )
 LEADER = Gauge(
     "flyte_celery_scheduler_leader",
-    "1 while this process holds the scheduler lease (summed over live processes)",
+    "1 while this process holds the shard's scheduler lease (summed over live processes)",
+    ["shard"],
     multiprocess_mode="livesum",
 )
 CACHE_HITS = Counter(

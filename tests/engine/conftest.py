@@ -74,6 +74,24 @@ class EngineHarness(Harness):
         super().__init__(runtime)
         self.service = service
 
+    def succeed_jobs(self, executions: list[Any], at_once: int, rounds: int = 40) -> None:
+        """Let each remote job that runs succeed, a resync at a time, until all finished.
+
+        Raises:
+            AssertionError: More than ``at_once`` jobs ran at a time, or the executions did
+                not all finish within ``rounds`` resyncs.
+        """
+        for _ in range(rounds):
+            for name, state in list(self.service.jobs.items()):
+                if state == "RUNNING":
+                    self.service.jobs[name] = "SUCCEEDED"
+            self.advance(timedelta(seconds=31))
+            self.drain()
+            assert self.service.running() <= at_once
+            if all(finished(e)() for e in executions):
+                return
+        raise AssertionError("the executions did not finish")
+
 
 @pytest.fixture
 def service() -> MemoryJobService:

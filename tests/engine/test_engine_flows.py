@@ -91,15 +91,7 @@ def test_quota_two_with_five_executions(harness_factory) -> None:
     assert h.service.running() == 2
     waiting = [e for e in executions if e.refresh().phase is Phase.WAITING_FOR_RESOURCES]
     assert len(waiting) == 3
-    for _ in range(10):
-        for name, state in list(h.service.jobs.items()):
-            if state == "RUNNING":
-                h.service.jobs[name] = "SUCCEEDED"
-        h.advance(timedelta(seconds=31))
-        h.drain()
-        assert h.service.running() <= 2
-        if all(e.refresh().phase is Phase.SUCCESS for e in executions):
-            break
+    h.succeed_jobs(executions, at_once=2, rounds=10)
     assert all(e.phase is Phase.SUCCESS for e in executions)
     assert len(h.service.creates) == 5
     metrics = h.runtime.quotas.metrics("remote:default")

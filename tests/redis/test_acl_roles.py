@@ -29,7 +29,7 @@ def deployment(redis_server: RedisServer, tmp_path: Path) -> Iterator[dict[AclRo
     clients = {}
     for role in AclRole:
         user, password = f"{role.value}-{prefix}", f"pw-{uuid.uuid4().hex}"
-        admin.execute_command(*setuser_command(role, owner.runtime.keys, user, password))
+        admin.execute_command(*setuser_command(role, owner.runtime.shards, user, password))
         url = f"redis://{user}:{password}@127.0.0.1:{redis_server.port}/0"
         settings = Settings(redis_url=url, storage=storage, key_prefix=prefix)
         clients[role] = Client.from_settings(settings)

@@ -39,8 +39,9 @@ def test_shard_zero_keeps_the_names_and_other_shards_have_their_own_store_and_le
     three = Keys("fc", 3)
     assert three.record("p/d/n") == "{fc#3}:exec:p/d/n"
     assert three.index("due") == "{fc#3}:due" and three.runs == "{fc#3}:runs"
-    assert (three.leader, three.wake, three.tokens) == ("fc:leader#3", "fc:wake#3", "fc:tokens#3")
-    # Shared by every shard: the cache, quotas, limiters, served task types.
+    assert (three.leader, three.wake) == ("fc:leader#3", "{fc:wake}#3")
+    # Shared by every shard: the cache, quotas, token owners, limiters, served task types.
+    assert three.tokens == "fc:tokens" and three.beats == "fc:beats"
     assert three.cache_entry("ab") == Keys("fc").cache_entry("ab")
     assert three.quota_prefix == "fc:rm" and three.served == "fc:served"
     assert three.limiter("bq", "read") == "fc:limit:bq:read"

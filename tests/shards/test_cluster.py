@@ -7,21 +7,10 @@ its replica loses nothing.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 import redis
 
 from tests.cluster import RedisCluster
-
-
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisCluster]:
-    started = RedisCluster.start(tmp_path_factory.mktemp("cluster"))
-    try:
-        yield started
-    finally:
-        started.stop()
 
 
 def test_the_cluster_spreads_slots_over_three_masters_with_a_replica_each(
