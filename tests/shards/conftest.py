@@ -18,19 +18,23 @@ from scheduler._backend import connect
 from tests.cluster import RedisCluster
 from tests.engine.conftest import core_calls, harness_factory, service
 from tests.helpers import RedisServer
+from tests.integration.conftest import job_service, ledger
 
-__all__ = ["core_calls", "harness_factory", "service"]
+__all__ = ["cluster", "core_calls", "harness_factory", "job_service", "ledger", "service"]
 
 SHARDS = 4
 
 
-@pytest.fixture(scope="session")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisCluster]:
+def started_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisCluster]:
+    """A local cluster: three masters, a replica each."""
     started = RedisCluster.start(tmp_path_factory.mktemp("cluster"))
     try:
         yield started
     finally:
         started.stop()
+
+
+cluster = pytest.fixture(started_cluster, scope="session")
 
 
 @dataclass
