@@ -284,12 +284,14 @@ _clients_lock = threading.Lock()
 
 
 def process_redis(url: str | None = None) -> redis.Redis:
-    """This process's Redis client for ``url`` (default ``FLYTE_CELERY_REDIS_URL``).
+    """This process's Redis client for ``url`` (default ``FLYTE_CELERY_BENCH_REDIS_URL``, else
+    ``FLYTE_CELERY_REDIS_URL``: a benchmark on a Redis Cluster keeps its counts elsewhere).
 
     One client a process, made on first use: a connection per call would dominate what
     the benchmark measures, and a connection made before the prefork pool forks must not
     be shared by its children (keyed by pid, so a child makes its own).
     """
+    url = url or os.environ.get("FLYTE_CELERY_BENCH_REDIS_URL")
     key = (os.getpid(), url or os.environ["FLYTE_CELERY_REDIS_URL"])
     with _clients_lock:
         client = _clients.get(key)
