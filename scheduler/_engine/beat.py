@@ -148,8 +148,11 @@ class EngineScheduler(beat.Scheduler):  # type: ignore[misc]
                 wait = min(wait, timedelta(seconds=beat_wait))
             if failed is not None:
                 wait = min(wait, self._outage.failed(failed))
-            if wait > timedelta(0):
+            if wait > timedelta(0) and shards:
                 runtime.wake.wait(wait, shards)
+            elif wait > timedelta(0):
+                # Leading no shard: a blocked pop would take the leaders' wake-ups.
+                time.sleep(wait.total_seconds())
             if failed is None:
                 self._outage.recovered()
         except OUTAGE as exc:

@@ -97,19 +97,27 @@ def apply_observations(
 
     Non-terminal phases (the common case: still RUNNING) are written together with
     :meth:`WriteBack.update_many`, one round trip of compare-and-sets from the records as
-    they were read; a terminal phase and an error go through :func:`apply_observation`.
+    they were read; so are the ends of jobs, once each one's outputs are committed (until
+    Redis takes them, as :func:`apply_observation` writes one). An error goes through
+    :func:`apply_observation`.
     """
     now = wb.runtime.clock()
     caching = loaded.config.caching
     batch: list[tuple[ExecutionRecord, Claim, Apply]] = []
+    ends: list[tuple[ExecutionRecord, Claim, Apply]] = []
     rest: list[tuple[ExecutionRecord, Observation, AttemptContext]] = []
     for record, observation, actx in observed:
         info = observation.info
-        if record.claim is not None and info is not None and not info.phase.is_terminal():
-            batch.append((record, record.claim, _observing(info, now, caching)))
-        else:
+        if record.claim is None or info is None:
             rest.append((record, observation, actx))
+        elif info.phase.is_terminal():
+            done = durably(partial(wb.completing, record, info, actx), f"{record.id} Get")
+            ends.append((record, record.claim, done))
+        else:
+            batch.append((record, record.claim, _observing(info, now, caching)))
     _write_back(wb, batch, f"{len(batch)} Gets")
+    if ends:
+        durably(partial(wb.update_many, ends), f"{len(ends)} Gets that saw their jobs end")
     for record, observation, actx in rest:
         apply_observation(wb, loaded, record, observation, actx)
 

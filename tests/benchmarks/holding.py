@@ -26,8 +26,18 @@ import os
 import threading
 import time
 
+from flyteidl.core import tasks_pb2
+from google.protobuf import struct_pb2
+
 from plugins.webapi import GetContext, PluginConfig, PluginEntry
 from tests.remote_job import JobHandle, RemoteJobPlugin, TimedJobService, process_redis
+
+DESCRIBED = {
+    "hold": "async def Get, free",
+    "hold-async": "async def Get, waits {ms:g} ms on the loop",
+    "hold-blocking": "plain def Get, blocks {ms:g} ms",
+}
+"""Each plugin, as the benchmarks' reports describe it."""
 
 GETS_KEY = "bench:gets"
 RELEASE_KEY = "bench:release"
@@ -68,6 +78,13 @@ class HoldingJobService(TimedJobService):
                 self._flusher.start()
             self._counted += 1
             return "SUCCEEDED" if self._released else "RUNNING"
+
+
+def held(kind: str) -> tasks_pb2.TaskTemplate:
+    """A template of plugin ``kind`` whose job would run for ages (it is released instead)."""
+    t = tasks_pb2.TaskTemplate(type=kind)
+    t.custom.CopyFrom(struct_pb2.Struct(fields={"seconds": struct_pb2.Value(number_value=1e9)}))
+    return t
 
 
 def latency() -> float:

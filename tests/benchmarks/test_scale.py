@@ -30,12 +30,17 @@ from pathlib import Path
 
 import pytest
 import redis
-from flyteidl.core import tasks_pb2
-from google.protobuf import struct_pb2
 
 from plugins.core import Phase
 from scheduler import Submission
-from tests.benchmarks.holding import BACKOFF_VARIABLE, GETS_KEY, RELEASE_KEY, latency
+from tests.benchmarks.holding import (
+    BACKOFF_VARIABLE,
+    DESCRIBED,
+    GETS_KEY,
+    RELEASE_KEY,
+    held,
+    latency,
+)
 from tests.benchmarks.measure import cores_line, rss_mb
 from tests.benchmarks.stacks import cpu_window, drained_after, production_timings
 from tests.helpers import RedisServer, wait_for
@@ -48,19 +53,6 @@ WINDOW_PERIODS = int(os.environ.get("FLYTE_CELERY_BENCH_WINDOW", "3"))  # resync
 
 
 PLUGINS = os.environ.get("FLYTE_CELERY_BENCH_PLUGINS", "hold,hold-async,hold-blocking").split(",")
-
-
-def held(kind: str) -> tasks_pb2.TaskTemplate:
-    t = tasks_pb2.TaskTemplate(type=kind)
-    t.custom.CopyFrom(struct_pb2.Struct(fields={"seconds": struct_pb2.Value(number_value=1e9)}))
-    return t
-
-
-DESCRIBED = {
-    "hold": "async def Get, free",
-    "hold-async": "async def Get, waits {ms:g} ms on the loop",
-    "hold-blocking": "plain def Get, blocks {ms:g} ms",
-}
 
 
 @pytest.mark.parametrize("kind", [k.strip() for k in PLUGINS if k.strip()])

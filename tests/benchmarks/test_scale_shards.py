@@ -29,10 +29,9 @@ import redis
 
 from plugins.core import Phase
 from scheduler import Client, Submission
-from tests.benchmarks.holding import GETS_KEY, RELEASE_KEY
+from tests.benchmarks.holding import DESCRIBED, GETS_KEY, RELEASE_KEY, held
 from tests.benchmarks.measure import CpuWindow, cores_line, rss_mb
 from tests.benchmarks.stacks import production_timings
-from tests.benchmarks.test_scale import DESCRIBED, held
 from tests.cluster import RedisCluster
 from tests.helpers import RedisServer, wait_for
 from tests.integration.stack import Stack

@@ -137,3 +137,21 @@ def test_each_scheduler_and_worker_container_serves_its_own_process_metrics() ->
     assert targets["flyte-celery-deployment"]["static_configs"][0]["targets"] == ["metrics:9808"]
     processes = targets["flyte-celery-processes"]["dns_sd_configs"][0]
     assert (set(processes["names"]), processes["port"]) == ({"scheduler", "worker"}, 9809)
+
+
+def test_the_cluster_variant_puts_the_state_on_a_cluster_and_the_broker_beside_it() -> None:
+    from scheduler import Settings
+
+    data = yaml.safe_load((ROOT / "docs" / "docker-compose.cluster.yml").read_text())
+    services = data["services"]
+    nodes = [name for name in services if name.startswith("redis-")]
+    assert len(nodes) == 6 and "--cluster-replicas 1" in command(services["cluster-init"])
+    for name in ("scheduler", "worker", "metrics", "console", "flower"):
+        env = services[name]["environment"]
+        settings = Settings.load(
+            redis_url=env["FLYTE_CELERY_REDIS_URL"],
+            broker_url=env["FLYTE_CELERY_BROKER_URL"],
+            shards=int(env["FLYTE_CELERY_SHARDS"]),
+        )
+        assert settings.redis_url.startswith("redis+cluster://") and settings.shards > 1
+        assert set(compose()["services"]) >= {name, "redis"}  # the base file's broker
