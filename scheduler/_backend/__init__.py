@@ -25,7 +25,7 @@ from scheduler._backend.acl import AclRole, acl_rules, setuser_command
 from scheduler._backend.api_tokens import TOKEN_PREFIX, ApiTokens, SigninFailures, TokenInfo
 from scheduler._backend.beats import Beats
 from scheduler._backend.cache import Reservation, ResultCache
-from scheduler._backend.connection import connect
+from scheduler._backend.connection import connect, node_of_a_cluster
 from scheduler._backend.done import DoneChannel, DoneWatch
 from scheduler._backend.indexes import NAME_CLAIM, DueOutlook, PhaseCount
 from scheduler._backend.keys import Keys
@@ -73,6 +73,7 @@ __all__ = [
     "WakeChannel",
     "acl_rules",
     "connect",
+    "node_of_a_cluster",
     "run_member",
     "setuser_command",
 ]

@@ -24,12 +24,29 @@ from redis import Redis
 from redis._parsers.encoders import Encoder
 from redis.cluster import ClusterNode, RedisCluster
 from redis.commands.core import Script
-from redis.exceptions import RedisClusterException
+from redis.exceptions import AskError, RedisClusterException
 
 from plugins.errors import ConfigError
 from scheduler.settings import CLUSTER_SCHEMES, is_cluster_url
 
-__all__ = ["LazyCluster", "connect"]
+__all__ = ["LazyCluster", "connect", "node_of_a_cluster"]
+
+_REDIRECTS = ("MOVED ", "ASK ")
+
+
+def node_of_a_cluster(exc: BaseException) -> str:
+    """What to say when a plain Redis client met a cluster's redirect ("" if it did not).
+
+    A ``redis://`` URL of one node of a Redis Cluster reaches that node only: every key of
+    another node's slots is answered MOVED. That is a setting to fix, not an outage.
+    """
+    redirected = isinstance(exc, AskError)  # MOVED is a kind of ASK in redis-py
+    if redirected or (isinstance(exc, redis.ResponseError) and str(exc).startswith(_REDIRECTS)):
+        return (
+            "FLYTE_CELERY_REDIS_URL names one node of a Redis Cluster as a single Redis "
+            f"(it redirected a key: {exc}): name the cluster, redis+cluster://host:port"
+        )
+    return ""
 
 
 def _node(address: str) -> ClusterNode:

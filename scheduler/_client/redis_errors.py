@@ -8,7 +8,8 @@ from typing import ParamSpec, TypeVar
 
 import redis
 
-from plugins.errors import AccessDeniedError, BackendUnavailableError, FlyteCeleryError
+from plugins.errors import AccessDeniedError, BackendUnavailableError, ConfigError, FlyteCeleryError
+from scheduler._backend import node_of_a_cluster
 
 __all__ = ["project_error", "reaching_redis"]
 
@@ -25,6 +26,8 @@ def project_error(exc: redis.RedisError, note: str = "") -> FlyteCeleryError:
             f"Redis refused this call: {type(exc).__name__}: {exc} (check the user and "
             f"password in FLYTE_CELERY_REDIS_URL, and that user's ACL role){tail}"
         )
+    if misnamed := node_of_a_cluster(exc):
+        return ConfigError(f"{misnamed}{tail}")
     # redis-py names the host and port, never the password.
     return BackendUnavailableError(f"Redis is unavailable: {type(exc).__name__}: {exc}{tail}")
 

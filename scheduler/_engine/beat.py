@@ -22,7 +22,7 @@ from typing import Any
 import redis
 from celery import beat
 
-from scheduler._backend import Beats
+from scheduler._backend import Beats, node_of_a_cluster
 from scheduler._engine.engine import Engine
 from scheduler._engine.outbox import OUTAGE
 from scheduler._engine.tickstats import TickStats
@@ -61,7 +61,10 @@ class _Outage:
         if self.failures == 0:
             self.since = time.monotonic()
             self.what = _where(isinstance(exc, redis.RedisError))
-            log.warning("flyte-celery scheduler: %s unavailable (%s); retrying", self.what, exc)
+            if misnamed := node_of_a_cluster(exc):
+                log.error("flyte-celery scheduler: %s; retrying", misnamed)
+            else:
+                log.warning("flyte-celery scheduler: %s unavailable (%s); retrying", self.what, exc)
         self.failures += 1
         return min(_FIRST_RETRY * (1 << min(self.failures - 1, 8)), _LAST_RETRY)
 

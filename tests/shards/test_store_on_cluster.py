@@ -8,7 +8,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from plugins.core import Phase
+from plugins.errors import ConfigError
+from scheduler import Client, Settings
 from scheduler._backend.shards import cursor_of
 from scheduler._model import ExecutionFilter
 from tests.cluster import RedisCluster
@@ -77,3 +81,13 @@ def test_a_quota_is_held_exactly_by_executions_of_every_shard(harness_factory) -
     metrics = h.runtime.quotas.metrics("remote:default")
     assert metrics.held == 0 and metrics.grants == 16 and metrics.releases == 16
     assert len(h.service.creates) == 16
+
+
+def test_one_node_named_as_a_single_redis_is_refused_by_name(cluster: RedisCluster) -> None:
+    node = cluster.startup_nodes[0].port
+    client = Client(settings=Settings.load(redis_url=f"redis://127.0.0.1:{node}/0"))
+    try:
+        with pytest.raises(ConfigError, match=r"one node of a Redis Cluster.*redis\+cluster://"):
+            client.list()  # the shards' indexes sit on every master: some answer MOVED
+    finally:
+        client.close()
