@@ -21,6 +21,7 @@ import os
 import re
 import time
 from collections import Counter
+from contextlib import ExitStack
 from datetime import timedelta
 from pathlib import Path
 
@@ -75,24 +76,27 @@ def tick_p99s(stack: Stack, offsets: dict[str, int]) -> dict[int, float]:
 def test_executions_held_in_flight_across_shards(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    (tmp_path / "cluster").mkdir()
-    cluster = RedisCluster.start(tmp_path / "cluster")
-    broker = RedisServer.start(tmp_path)
-    counts = broker.client()
-    monkeypatch.setenv("FLYTE_CELERY_BENCH_HOLD_RESYNC", f"{RESYNC:g}s")
-    monkeypatch.setenv("FLYTE_CELERY_BENCH_REDIS_URL", broker.url)
-    monkeypatch.setenv("FLYTE_CELERY_BROKER_URL", broker.url)
-    monkeypatch.setenv("FLYTE_CELERY_SHARDS", str(SHARDS))
-    timings = production_timings()
-    timings["tick_stats_period"] = timedelta(seconds=min(RESYNC, 60))
-    stack = Stack(
-        cluster.url,
-        tmp_path,
-        "http://unused",
-        plugins="tests.benchmarks.holding:ENTRIES",
-        overrides=timings,
-    )
-    try:
+    with ExitStack() as cleanup:  # every process stops, whatever fails
+        (tmp_path / "cluster").mkdir()
+        cluster = RedisCluster.start(tmp_path / "cluster")
+        cleanup.callback(cluster.stop)
+        broker = RedisServer.start(tmp_path)
+        cleanup.callback(broker.stop)
+        counts = broker.client()
+        monkeypatch.setenv("FLYTE_CELERY_BENCH_HOLD_RESYNC", f"{RESYNC:g}s")
+        monkeypatch.setenv("FLYTE_CELERY_BENCH_REDIS_URL", broker.url)
+        monkeypatch.setenv("FLYTE_CELERY_BROKER_URL", broker.url)
+        monkeypatch.setenv("FLYTE_CELERY_SHARDS", str(SHARDS))
+        timings = production_timings()
+        timings["tick_stats_period"] = timedelta(seconds=min(RESYNC, 60))
+        stack = Stack(
+            cluster.url,
+            tmp_path,
+            "http://unused",
+            plugins="tests.benchmarks.holding:ENTRIES",
+            overrides=timings,
+        )
+        cleanup.callback(stack.stop)
         stack.start_worker("w1")
         for name in BEATS:
             stack.start_beat(name)
@@ -135,10 +139,6 @@ def test_executions_held_in_flight_across_shards(
         listed = api.runtime.store.totals.count()
         assert by_phase == {Phase.SUCCESS: N} and listed == N, (by_phase, listed)
         assert executions[-1].refresh().phase is Phase.SUCCESS
-    finally:
-        stack.stop()
-        broker.stop()
-        cluster.stop()
 
     print(
         f"\n{N} executions of {PLUGIN} ({DESCRIBED[PLUGIN].format(ms=50)}) held RUNNING, "
