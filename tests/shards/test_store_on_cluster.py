@@ -13,8 +13,10 @@ import pytest
 from plugins.core import Phase
 from plugins.errors import ConfigError
 from scheduler import Client, Settings
+from scheduler._backend import ApiTokens
 from scheduler._backend.shards import cursor_of
 from scheduler._model import ExecutionFilter
+from scheduler._model.access import parse_grants
 from tests.cluster import RedisCluster
 from tests.engine.conftest import EngineHarness as Harness
 from tests.engine.conftest import ints, template
@@ -91,3 +93,16 @@ def test_one_node_named_as_a_single_redis_is_refused_by_name(cluster: RedisClust
             client.list()  # the shards' indexes sit on every master: some answer MOVED
     finally:
         client.close()
+
+
+def test_done_messages_and_api_tokens_work_on_the_cluster(harness_factory) -> None:
+    h: Harness = harness_factory()
+    execution = h.client.submit(template("echo"), ints(x=1))
+    with h.runtime.done.watch(execution.id) as watch:
+        assert watch.subscribed  # on the cluster's pub/sub, whichever node the channel hashes to
+        h.drain()
+        assert watch.wait(timedelta(seconds=10))
+    tokens = ApiTokens(h.runtime.redis, h.runtime.keys)
+    token, _ = tokens.create("probe", parse_grants(["viewer@*"]), h.now)
+    assert tokens.lookup(token) is not None and [t.name for t in tokens.list()] == ["probe"]
+    assert tokens.revoke("probe") and tokens.lookup(token) is None and tokens.list() == []
