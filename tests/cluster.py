@@ -13,6 +13,7 @@ import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -157,6 +158,53 @@ class RedisCluster:
         while self.master_of(key) == port and time.monotonic() < deadline:
             time.sleep(0.1)
         return port
+
+    def _node_ids(self) -> dict[int, tuple[str, bool]]:
+        """Each live node's id and whether it is a master, by port."""
+        with redis.Redis(port=self._alive()[0], socket_timeout=5) as node:
+            lines = node.execute_command("CLUSTER", "NODES").decode().splitlines()
+        found = {}
+        for line in lines:
+            fields = line.split()
+            port = int(fields[1].split("@")[0].rsplit(":", 1)[1])
+            if "fail" not in fields[2]:
+                found[port] = (fields[0], "master" in fields[2])
+        return found
+
+    def move_slot(self, key: str, halfway: Callable[[], None] = lambda: None) -> int:
+        """Move ``key``'s slot, with its keys, to another master, as a reshard does.
+
+        Half the slot's keys move, then ``halfway`` runs (clients meet ASK redirects then:
+        a key may be on either node), then the rest move and every node is told the new
+        owner (clients then meet MOVED).
+
+        Returns:
+            The port of the master that owns the slot now.
+        """
+        source = self.master_of(key)
+        ids = self._node_ids()
+        target = next(p for p, (_, master) in ids.items() if master and p != source)
+        with redis.Redis(port=source) as src, redis.Redis(port=target) as dst:
+            slot = int(src.execute_command("CLUSTER", "KEYSLOT", key))
+            dst.execute_command("CLUSTER", "SETSLOT", slot, "IMPORTING", ids[source][0])
+            src.execute_command("CLUSTER", "SETSLOT", slot, "MIGRATING", ids[target][0])
+            keys = src.execute_command("CLUSTER", "GETKEYSINSLOT", slot, 1_000_000)
+            for part, run_after in ((keys[: len(keys) // 2], halfway), (None, lambda: None)):
+                batch = (
+                    part
+                    if part is not None
+                    else (src.execute_command("CLUSTER", "GETKEYSINSLOT", slot, 1_000_000))
+                )
+                if batch:
+                    src.execute_command(
+                        "MIGRATE", "127.0.0.1", target, "", 0, 10_000, "KEYS", *batch
+                    )
+                run_after()
+            for port, (_, master) in ids.items():
+                if master:
+                    with redis.Redis(port=port) as node:
+                        node.execute_command("CLUSTER", "SETSLOT", slot, "NODE", ids[target][0])
+        return target
 
     def stop(self) -> None:
         """Stop every node."""
