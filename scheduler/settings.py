@@ -259,6 +259,15 @@ class Settings(BaseSettings):
             )
         return self
 
+    @field_validator("key_prefix")
+    @classmethod
+    def _no_hash_tag(cls, value: str) -> str:
+        if "{" in value or "}" in value:
+            # The keys put the prefix in hash tags of their own (one Redis Cluster slot per
+            # shard); a brace in it would end a tag early and split a shard over slots.
+            raise ValueError("must not contain { or }")
+        return value
+
     @model_validator(mode="after")
     def _broker_is_no_cluster(self) -> Settings:
         if is_cluster_url(self.broker):

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 
 from redis import Redis
@@ -32,16 +34,32 @@ class Beats:
         lease: How long the process counts as alive without saying so again.
     """
 
-    def __init__(self, redis_client: Redis, keys: Keys, lease: timedelta) -> None:
+    def __init__(
+        self,
+        redis_client: Redis,
+        keys: Keys,
+        lease: timedelta,
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._key = keys.beats
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._lease_ms = max(1, int(lease.total_seconds() * 1000))
         self._script = load_script(redis_client, "beats")
+        self._monotonic = monotonic
+        self._said: float | None = None
 
     def alive(self) -> list[str]:
         """Say this process is alive; every live process, this one included, by id."""
+        said = self._monotonic()
         reply = self._script(keys=[self._key], args=[self.owner, self._lease_ms])
+        self._said = said
         return [decode(owner) for owner in reply]
+
+    def keep(self) -> None:
+        """Say it again if a third of the lease passed since (between shards' ticks)."""
+        if self._said is None or self._monotonic() - self._said >= self._lease_ms / 3000:
+            self.alive()
 
     def share(self, shards: int) -> list[int]:
         """Say this process is alive; the shards it should lead now."""

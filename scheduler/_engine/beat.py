@@ -90,6 +90,7 @@ class EngineScheduler(beat.Scheduler):  # type: ignore[misc]
         self._stats: dict[int, TickStats] = {}
         self._beats: Beats | None = None
         self._outage = _Outage()
+        self._outage_at: float | None = None  # monotonic time of the last tick Redis failed
         super().__init__(*args, **kwargs)
 
     def _share(self, runtime: Runtime) -> list[int]:
@@ -113,7 +114,16 @@ class EngineScheduler(beat.Scheduler):  # type: ignore[misc]
         """The engine of ``shard``, built on first use from ``FLYTE_CELERY_*`` settings."""
         if shard not in self._engines:
             runtime = process_runtime().for_shard(shard)
-            self._engines[shard] = Engine(runtime, self._publish)
+            engine = self._engines[shard] = Engine(runtime, self._publish)
+            since = self._outage_at
+            if (
+                since is not None
+                and time.monotonic() - since
+                < (runtime.settings.run_lease + runtime.settings.leader_lease).total_seconds()
+            ):
+                # A shard taken over just after an outage: its workers' leases lapsed
+                # in it too, and they get a lease's time to renew or write back.
+                engine.upkeep.redis_failed()
             label = "" if runtime.shards.count == 1 else f" shard {shard}"
             self._stats[shard] = TickStats(
                 runtime.clock, runtime.settings.tick_stats_period, label=label
@@ -144,6 +154,8 @@ class EngineScheduler(beat.Scheduler):  # type: ignore[misc]
                 except OUTAGE as exc:
                     # One shard's Redis node is away (a cluster failover): the others go on.
                     failed = exc
+                if self._beats is not None:
+                    self._beats.keep()  # a long round must not let this process lapse
             if failed is not None and not waits:
                 raise failed
             wait = min(waits, default=runtime.settings.tick_interval)
@@ -160,7 +172,10 @@ class EngineScheduler(beat.Scheduler):  # type: ignore[misc]
                 self._outage.recovered()
         except OUTAGE as exc:
             # Redis (or the broker) is away: keep beat alive, and try again after a short,
-            # growing pause.
+            # growing pause. Every engine learns of it (the workers' leases lapsed too).
+            self._outage_at = time.monotonic()
+            for engine in self._engines.values():
+                engine.upkeep.redis_failed()
             time.sleep(self._outage.failed(exc).total_seconds())
         except Exception:
             # Anything else is a bug to see in the log; beat must still go on.

@@ -104,16 +104,19 @@ class CacheGate:
         reservations = cache.reservations()
         if not reservations:
             return
-        # Each shard's scheduler renews and releases its own executions' reservations.
-        shards, shard = self.runtime.shards, self.runtime.shard
-        reservations = {key: r for key, r in reservations.items() if shards.shard(r.owner) == shard}
         owners = {r.owner for r in reservations.values()}
         records = {r.id: r for r in self.runtime.store.get_many(sorted(owners))}
+        shards, shard = self.runtime.shards, self.runtime.shard
         for key, reservation in reservations.items():
             owner = records.get(reservation.owner)
             if owner is None:
                 continue
             if owner.finished or owner.cache_key != key:
-                cache.release(key, reservation.owner)
+                # Only the owner's own shard releases: another shard's scheduler may have
+                # just reserved for it, and not yet written the key on its record.
+                if shards.shard(reservation.owner) == shard:
+                    cache.release(key, reservation.owner)
             elif reservation.expires_at - now < cache.expiry - cache.heartbeat:
+                # Any shard renews a live owner's: one whose shard has no leader for a
+                # while keeps it, and no waiter of another shard takes it meanwhile.
                 cache.renew(key, reservation.owner, now)

@@ -50,12 +50,8 @@ class Upkeep:
         self._last_renewal = now
         quotas, ledger = self.runtime.quotas, self.runtime.tokens
         for namespace in quotas.namespaces():
-            held = quotas.holders(namespace)
-            # Each shard's scheduler looks after its own executions' tokens (another's may
-            # hold a token it just took and is about to note on its record); shard 0's
-            # also after tokens nobody noted, which are orphans.
-            mine = [(t, o) for t, o in zip(held, ledger.owners(held), strict=True) if self._mine(o)]
-            holders, owners = [t for t, _ in mine], [o for _, o in mine]
+            holders = quotas.holders(namespace)
+            owners = ledger.owners(holders)
             records = {r.id: r for r in self.runtime.store.get_many(list({o for o in owners if o}))}
             live = []
             for token, owner in zip(holders, owners, strict=True):
@@ -66,8 +62,13 @@ class Upkeep:
                     and record.token_namespace == namespace
                     and record.token == token
                 ):
+                    # Any shard's scheduler renews a live token: one whose own shard has
+                    # no leader for a while (a takeover, a failover) keeps its slot.
                     live.append(token)
-                else:
+                elif self._mine(owner):
+                    # Only its own shard's scheduler releases one: another's may hold a
+                    # token it just took and is about to note on its record. Shard 0's
+                    # also releases tokens nobody noted, which are orphans.
                     log.warning("releasing orphaned token %s in %s", token, namespace)
                     ledger.release(namespace, token)
             quotas.renew(namespace, *live)

@@ -52,3 +52,9 @@ def test_a_cluster_url_makes_a_cluster_client_of_its_nodes() -> None:
     client = connect("redis+cluster://127.0.0.1:1,127.0.0.1:2", socket_connect_timeout=0.2)
     with pytest.raises(redis.ConnectionError, match="cannot be connected"):
         client.ping()
+
+
+def test_a_key_prefix_with_a_brace_is_refused() -> None:
+    # The prefix goes inside the shards' hash tags: a brace would split a shard over slots.
+    with pytest.raises(ConfigError, match=r"FLYTE_CELERY_KEY_PREFIX: .*must not contain"):
+        Settings.load(key_prefix="team{a}")
