@@ -157,6 +157,11 @@ class Settings(BaseSettings):
         get_batch_size: The most executions one Get job carries.
         create_batch_size: The most executions one Create job carries (their Creates run
             concurrently).
+        queue_backlog: The most jobs a plugin's queue may hold, waiting for a worker, before
+            the scheduler stops launching new executions into it; they wait in
+            WAITING_FOR_RESOURCES, first come first served, until workers catch up. So a
+            burst never queues more than the workers drain within the visibility timeout.
+            0 turns it off.
         call_concurrency: The most plugin calls one worker process runs at once, of all
             its plugins together (each plugin also stays within its ``caching.workers``).
             Plain ``def`` methods run on a thread pool of at most this many threads.
@@ -203,6 +208,7 @@ class Settings(BaseSettings):
     tick_stats_period: Duration = timedelta(minutes=1)
     get_batch_size: int = Field(default=200, ge=1, le=10_000)
     create_batch_size: int = Field(default=20, ge=1, le=1_000)
+    queue_backlog: int = Field(default=100, ge=0, le=1_000_000)
     call_concurrency: int = Field(default=1000, ge=1, le=100_000)
     max_system_retries: int = Field(default=3, ge=0)
     system_retry_backoff: Duration = timedelta(seconds=1)

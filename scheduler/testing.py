@@ -99,7 +99,8 @@ class Harness:
         self.jobs: list[PublishedJob] = []
         self.log: list[PublishedJob] = []
         self.engines = [
-            Engine(runtime.for_shard(shard), self.publish) for shard in range(runtime.shards.count)
+            Engine(runtime.for_shard(shard), self.publish, depth=self.depth)
+            for shard in range(runtime.shards.count)
         ]
         self.engine = self.engines[0]
         self.steps = Steps(runtime)
@@ -137,6 +138,10 @@ class Harness:
         published = PublishedJob(job, args, queue, time_limit)
         self.jobs.append(published)
         self.log.append(published)
+
+    def depth(self, queue: str) -> int:
+        """The jobs published to ``queue`` and not run yet, as a broker counts them."""
+        return sum(1 for job in self.jobs if job.queue == queue)
 
     def run(self, job: PublishedJob) -> None:
         """Run one job inline, as a worker would (a redelivery is just another call)."""

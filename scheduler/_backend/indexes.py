@@ -158,6 +158,18 @@ class Indexes:
         ids = self._redis.zrange(self._keys.waiting(namespace), 0, limit - 1)
         return [decode(i) for i in ids]
 
+    def waiting_for_room(self, queue: str, limit: int = 100) -> list[str]:
+        """Executions waiting for room in Celery queue ``queue``, longest waiting first."""
+        ids = self._redis.zrange(self._keys.backlog(queue), 0, limit - 1)
+        return [decode(i) for i in ids]
+
+    def waiting_for_room_counts(self, queues: Sequence[str]) -> dict[str, int]:
+        """How many executions wait for room in each of ``queues`` (one round trip)."""
+        pipe = self._redis.pipeline(transaction=False)
+        for queue in queues:
+            pipe.zcard(self._keys.backlog(queue))
+        return {q: int(n) for q, n in zip(queues, pipe.execute(), strict=True)}
+
     def next_due_at(self) -> datetime | None:
         """When the earliest Get is due, so a loop can sleep until then."""
         return self.due_outlook(None, 0).first

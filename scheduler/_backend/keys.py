@@ -11,7 +11,7 @@ namespace has a hash tag of its own::
     {p}:naming:<id>              STRING  a name being submitted (a minute at most)
     {p}:done:<id>                channel an execution's end, for clients that wait on it
     {p}:all, {p}:finished        ZSET    listing indexes
-    {p}:pending, {p}:due, {p}:timeouts, {p}:claims, {p}:waiting:<ns>
+    {p}:pending, {p}:due, {p}:timeouts, {p}:claims, {p}:waiting:<ns>, {p}:backlog:<queue>
                                  ZSET    work indexes of unfinished executions
     {p}:runs, {p}:run-owners     ZSET, HASH  run leases of steps in progress
     {p}:cache:entry:<digest>     STRING  a result-cache entry (JSON)
@@ -116,6 +116,10 @@ class Keys:
     def waiting(self, namespace: str | None) -> str:
         """The index of executions waiting for a token of ``namespace``."""
         return self.index(f"waiting:{NO_WAITING if namespace is None else namespace}")
+
+    def backlog(self, queue: str) -> str:
+        """The index of executions waiting for room in Celery queue ``queue``."""
+        return self.index(f"backlog:{queue}")
 
     @property
     def runs(self) -> str:

@@ -125,3 +125,11 @@ class Totals:
             d, p, c = shard.backlog(now)
             due, pending, claims = due + d, pending + p, claims + c
         return due, pending, claims
+
+    def waiting_for_room(self, queues: Sequence[str]) -> dict[str, int]:
+        """Executions waiting for room in each of ``queues``, over every shard."""
+        summed = dict.fromkeys(queues, 0)
+        for shard in self._indexes:
+            for queue, waiting in shard.waiting_for_room_counts(queues).items():
+                summed[queue] += waiting
+        return summed

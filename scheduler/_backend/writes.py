@@ -70,7 +70,17 @@ def plain(new: ExecutionRecord) -> bool:
         and new.deadline is None
         and not new.claim
         and new.waiting_namespace is None
+        and new.waiting_queue is None
     )
+
+
+def waiting_index(keys: Keys, record: ExecutionRecord) -> str:
+    """The index ``record`` waits in: a quota namespace's, a queue's, or none (an empty one)."""
+    if record.finished:
+        return keys.waiting(None)
+    if record.waiting_queue is not None:
+        return keys.backlog(record.waiting_queue)
+    return keys.waiting(record.waiting_namespace)
 
 
 def create_calls(
@@ -122,7 +132,7 @@ def transition_call(
         cache = new.cache_status if cache_changed else None
         logged.append(encode_event(new.to_event(cache, job)))
     open_ = not new.finished
-    waiting = new.waiting_namespace if open_ else None
+    waits = open_ and (new.waiting_namespace is not None or new.waiting_queue is not None)
     names = [
         keys.record(new.id),
         keys.events(new.id),
@@ -131,8 +141,8 @@ def transition_call(
         keys.index("timeouts"),
         keys.index("claims"),
         keys.index("finished"),
-        keys.waiting(current.waiting_namespace),
-        keys.waiting(waiting),
+        waiting_index(keys, current),
+        waiting_index(keys, new),
         keys.index(COUNTS),
     ]
     args: list[Any] = [
@@ -146,7 +156,7 @@ def transition_call(
         ms_or_empty(new.deadline) if open_ else "",
         ms_or_empty(new.claimed_at) if open_ and new.claim else "",
         "" if open_ else ms_or_empty(new.updated_at),
-        ms_or_empty(new.updated_at) if waiting is not None else "",
+        ms_or_empty(new.updated_at) if waits else "",
         retention_s,
         encode_route(new),
         encode_hot(new),

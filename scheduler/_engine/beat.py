@@ -23,6 +23,7 @@ import redis
 from celery import beat
 
 from scheduler._backend import Beats, node_of_a_cluster
+from scheduler._engine.backpressure import BrokerDepth
 from scheduler._engine.engine import Engine
 from scheduler._engine.outbox import OUTAGE
 from scheduler._engine.tickstats import TickStats
@@ -92,6 +93,7 @@ class EngineScheduler(beat.Scheduler):  # type: ignore[misc]
         self._outage = _Outage()
         self._outage_at: float | None = None  # monotonic time of the last tick Redis failed
         super().__init__(*args, **kwargs)
+        self._depth = BrokerDepth(self.app.connection_for_read)
 
     def _share(self, runtime: Runtime) -> list[int]:
         """The shards this process leads now; it gives up the others it led."""
@@ -114,7 +116,7 @@ class EngineScheduler(beat.Scheduler):  # type: ignore[misc]
         """The engine of ``shard``, built on first use from ``FLYTE_CELERY_*`` settings."""
         if shard not in self._engines:
             runtime = process_runtime().for_shard(shard)
-            engine = self._engines[shard] = Engine(runtime, self._publish)
+            engine = self._engines[shard] = Engine(runtime, self._publish, depth=self._depth)
             since = self._outage_at
             if (
                 since is not None
@@ -207,5 +209,6 @@ class EngineScheduler(beat.Scheduler):  # type: ignore[misc]
                 self._beats.leave()
             except Exception as exc:  # its entry lapses by itself
                 log.warning("could not leave the schedulers' list: %s", exc)
+        self._depth.close()
         process_ended()
         super().close()

@@ -8,9 +8,9 @@ lease. Each tick is O(what is due):
 2. tear down attempts past their deadline (timeouts);
 3. re-publish steps whose claim made no progress for a visibility timeout;
 4. wake quota waiters when tokens were freed;
-5. advance pending executions (:mod:`.launch`): look up the result cache,
-   allocate a token, then claim and publish the launch step; claim Delete for
-   teardowns;
+5. advance pending executions (:mod:`.launch`): look up the result cache, wait
+   while the plugin's queue is full (:mod:`.backpressure`), allocate a token, then
+   claim and publish the launch step; claim Delete for teardowns;
 6. claim due Gets and publish them in batches per plugin and namespace (:mod:`.gets`);
 7. drop long-finished executions from the listing indexes;
 8. every few seconds, publish the task types it routes (connectors discovered over
@@ -31,6 +31,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from scheduler._backend import SERVED_LIFETIME, SERVED_PERIOD, LeaderLease
+from scheduler._engine.backpressure import QueueDepth, QueueRoom
 from scheduler._engine.cache_gate import CacheGate
 from scheduler._engine.gets import dispatch_gets, next_gets
 from scheduler._engine.launch import Launcher
@@ -54,16 +55,26 @@ class Engine:
         runtime: The process's runtime; its clock is the default time of a tick.
         publish: Publishes jobs.
         batch: The most executions handled per index per tick.
+        depth: Counts the jobs waiting in a queue (the broker's count), so launches stop
+            at ``FLYTE_CELERY_QUEUE_BACKLOG``; None launches without looking.
     """
 
-    def __init__(self, runtime: Runtime, publish: Publisher, *, batch: int = 500) -> None:
+    def __init__(
+        self,
+        runtime: Runtime,
+        publish: Publisher,
+        *,
+        batch: int = 500,
+        depth: QueueDepth | None = None,
+    ) -> None:
         settings = runtime.settings
         self.runtime = runtime
         self.lease = LeaderLease(runtime.redis, runtime.keys.leader, settings.leader_lease)
         self.outbox = Outbox(runtime, publish, batch)
         self.cache_gate = CacheGate(runtime)
         self.upkeep = Upkeep(self.outbox)
-        self.launcher = Launcher(self.outbox, self.cache_gate)
+        room = QueueRoom(settings.queue_backlog, depth, settings.create_batch_size)
+        self.launcher = Launcher(self.outbox, self.cache_gate, room)
         self._quotas_registered = False
         self._warmed = False
         self._served_at: datetime | None = None

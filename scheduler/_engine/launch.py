@@ -5,9 +5,10 @@ it stands, the scheduler:
 
 - resolves its plugin (an unknown task type or a plugin that fails to load ends it);
 - for a teardown, claims Delete (a sync call has nothing remote to delete);
-- before the first launch, asks the cache gate, then allocates a quota token in
-  the namespace the plugin asks for, and claims the launch step (Create, Do or
-  Handle); without a token it waits in that namespace;
+- before the first launch, asks the cache gate, then checks that the plugin's queue
+  has room (:mod:`.backpressure`; otherwise it waits in line for that queue),
+  allocates a quota token in the namespace the plugin asks for, and claims the launch
+  step (Create, Do or Handle); without a token it waits in that namespace;
 - after a lost launch, claims the launch step again;
 - otherwise plans the next Get.
 """
@@ -21,6 +22,7 @@ from typing import Any
 
 from plugins.core import AllocationStatus, PhaseInfo, ResourceConstraintsSpec
 from plugins.webapi import DEFAULT_RESOURCE_NAMESPACE, call_sync
+from scheduler._engine.backpressure import QueueRoom
 from scheduler._engine.cache_gate import CacheGate
 from scheduler._engine.outbox import UNAVAILABLE, Outbox
 from scheduler._model import (
@@ -46,23 +48,53 @@ class Launcher:
     Args:
         outbox: Publishes the jobs of the claims written here.
         gate: The result cache's gate.
+        room: How many more launches each queue takes (backpressure).
     """
 
-    def __init__(self, outbox: Outbox, gate: CacheGate) -> None:
+    def __init__(self, outbox: Outbox, gate: CacheGate, room: QueueRoom) -> None:
         self.outbox = outbox
         self.gate = gate
+        self.room = room
         self.runtime = outbox.runtime
         self._creates: list[tuple[ExecutionRecord, ExecutionRecord]] = []
+        self._parks: list[tuple[ExecutionRecord, ExecutionRecord]] = []
+        self._in_line: dict[str, int] = {}  # per queue: executions waiting for room
 
     def pending(self, now: datetime) -> None:
-        """Advance every execution pending at ``now`` (up to the batch).
+        """Advance those waiting for room that fit now, then those pending at ``now``.
 
+        Each up to the batch.
         Their Create claims are written together (one round trip), then published in
         batches per plugin and quota namespace.
         """
         store = self.runtime.store
-        self._creates = []
-        for record in store.get_many(store.indexes.pending(now, self.outbox.batch)):
+        self._creates, self._parks = [], []
+        self.room.refresh()
+        self._in_line = {}
+        if self.room.enabled:
+            counts = store.indexes.waiting_for_room_counts(self.runtime.queues.all())
+            self._in_line = {queue: waiting for queue, waiting in counts.items() if waiting}
+            for queue, waiting in list(self._in_line.items()):
+                # Creates are the smallest share of a job: an upper bound for any launch.
+                fits = min(self.room.free(queue, Step.CREATE), waiting, self.outbox.batch)
+                if fits > 0:
+                    in_line = store.indexes.waiting_for_room(queue, fits)
+                    self._advance_all(store.get_many(in_line), now)
+        self._advance_all(store.get_many(store.indexes.pending(now, self.outbox.batch)), now)
+        parks, self._parks = self._parks, []
+        if parks:
+            store.transition_many(parks)
+        launches, self._creates = self._creates, []
+        groups: dict[str, list[ExecutionRecord]] = {}
+        for written in store.transition_many(launches) if launches else []:
+            if written is not None:
+                groups.setdefault(self.runtime.queues.of_record(written), []).append(written)
+        for queue, records in groups.items():
+            self.outbox.publish_creates(queue, records)
+
+    def _advance_all(self, records: list[ExecutionRecord], now: datetime) -> None:
+        store = self.runtime.store
+        for record in records:
             try:
                 self._advance(record, now)
             except UNAVAILABLE:
@@ -75,13 +107,27 @@ class Launcher:
                     self.runtime.attempts.write_end(
                         current, now, failure_info(exc, FailureSite.SCHEDULER)
                     )
-        launches, self._creates = self._creates, []
-        groups: dict[str, list[ExecutionRecord]] = {}
-        for written in self.runtime.store.transition_many(launches) if launches else []:
-            if written is not None:
-                groups.setdefault(self.runtime.queues.of_record(written), []).append(written)
-        for queue, records in groups.items():
-            self.outbox.publish_creates(queue, records)
+
+    def _admitted(self, record: ExecutionRecord, queue: str, step: Step, now: datetime) -> bool:
+        """Whether ``queue`` takes the launch of ``record`` now; if not, it waits in line.
+
+        First come, first served: while others wait for room in the queue, a newcomer
+        waits behind them, even if the queue has room this tick.
+        """
+        in_line = record.waiting_queue == queue
+        if (in_line or not self._in_line.get(queue)) and self.room.take(queue, step):
+            if in_line:
+                self._in_line[queue] = self._in_line.get(queue, 1) - 1
+            return True
+        if not in_line:  # one already in line keeps its place (no write)
+            jobs, limit = self.room.jobs(queue), self.room.limit
+            reason = (
+                f"waiting for a worker: queue {queue} holds {jobs} jobs"
+                f" (FLYTE_CELERY_QUEUE_BACKLOG is {limit})"
+            )
+            self._parks.append((record, machine.backlogged(record, now, queue, reason)))
+            self._in_line[queue] = self._in_line.get(queue, 0) + 1
+        return False
 
     def _advance(self, record: ExecutionRecord, now: datetime) -> None:
         write = self.runtime.store.transition
@@ -177,11 +223,16 @@ class Launcher:
     def _start(self, record: ExecutionRecord, loaded: LoadedPlugin, now: datetime) -> None:
         record = bookkeeping.routed(record, loaded.id)
         namespace: str | None = None
+        spec = ResourceConstraintsSpec()
         if loaded.config.resource_quotas:
             wanted = self._namespace(record, loaded, now)
             if wanted is None:
                 return
             namespace, spec = wanted
+        queue = self.runtime.queues.of(loaded.id, namespace)
+        if self.room.enabled and not self._admitted(record, queue, loaded.launch_step, now):
+            return
+        if namespace is not None:
             token = record.token
             self.runtime.tokens.note(token, record.id)
             status = self.runtime.quotas.allocate_resource(

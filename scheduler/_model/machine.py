@@ -30,6 +30,7 @@ __all__ = [
     "TASK_FAILED_WITH_ERROR",
     "TIMED_OUT",
     "allocated",
+    "backlogged",
     "claimed",
     "cleanup_failed",
     "created",
@@ -121,6 +122,7 @@ def allocated(
         ),
         token_namespace=namespace,
         waiting_namespace=None,
+        waiting_queue=None,
         deadline=None if record.timeout is None else now + record.timeout,
         pending=False,
     )
@@ -137,8 +139,19 @@ def denied(record: ExecutionRecord, now: datetime, namespace: str) -> ExecutionR
             allocation_start=record.webapi.allocation_start or now,
         ),
         waiting_namespace=namespace,
+        waiting_queue=None,
         pending=False,
     )
+
+
+def backlogged(record: ExecutionRecord, now: datetime, queue: str, reason: str) -> ExecutionRecord:
+    """Not launched: ``queue`` holds more jobs than workers drain; wait for room there.
+
+    WAITING_FOR_RESOURCES, as for a quota (the workers are the resource short), until the
+    scheduler launches it, first come first served, when the queue has room again.
+    """
+    info = PhaseInfo.waiting_for_resources(now, 0, reason)
+    return evolve(_with_phase(record, info, now), waiting_queue=queue, pending=False)
 
 
 def created(record: ExecutionRecord, now: datetime, resource_meta: str) -> ExecutionRecord:
@@ -271,6 +284,7 @@ def request_teardown(
         deadline=None,
         next_get_at=None,
         waiting_namespace=None,
+        waiting_queue=None,
         pending=True,
         not_before=None,
         updated_at=now,
@@ -347,6 +361,7 @@ def finish_attempt(
         next_get_at=None,
         deadline=None,
         waiting_namespace=None,
+        waiting_queue=None,
         token_namespace=None,
         pending=False,
         not_before=None,

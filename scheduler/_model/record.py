@@ -177,6 +177,8 @@ class ExecutionRecord:
         pending: Whether the scheduler has work to do for it now.
         next_get_at: When its next Get is due.
         waiting_namespace: The quota namespace whose token it waits for.
+        waiting_queue: The Celery queue it waits to be launched into, while that queue
+            holds more jobs than ``FLYTE_CELERY_QUEUE_BACKLOG``.
         deadline: When the current attempt times out.
         claim: The step a worker claimed for an attempt, if any.
         claimed_at: When that claim was made.
@@ -224,6 +226,7 @@ class ExecutionRecord:
     pending: bool = False
     next_get_at: datetime | None = None
     waiting_namespace: str | None = None
+    waiting_queue: str | None = None
     deadline: datetime | None = None
     claim: Claim | None = None
     claimed_at: datetime | None = None
@@ -286,6 +289,7 @@ class ExecutionRecord:
             "pending": self.pending,
             "next_get_at": datetime_to_json(self.next_get_at),
             "waiting_namespace": self.waiting_namespace,
+            "waiting_queue": self.waiting_queue,
             "deadline": datetime_to_json(self.deadline),
             "claim": None if self.claim is None else str(self.claim),
             "claimed_at": datetime_to_json(self.claimed_at),
@@ -340,6 +344,7 @@ class ExecutionRecord:
             pending=bool(data.get("pending", False)),
             next_get_at=datetime_from_json(data.get("next_get_at")),
             waiting_namespace=data.get("waiting_namespace"),
+            waiting_queue=data.get("waiting_queue"),
             deadline=datetime_from_json(data.get("deadline")),
             claim=None if data.get("claim") is None else Claim.parse(data["claim"]),
             claimed_at=datetime_from_json(data.get("claimed_at")),

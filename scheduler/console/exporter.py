@@ -7,8 +7,8 @@ once however many schedulers and workers run:
 - per quota namespace: the quota, tokens held, grants, denials, releases and reaps
   (Flyte's ``allocation_grant_success`` / ``allocation_grant_failed`` /
   ``resource_release_success``);
-- the backlog: Gets overdue, executions pending, steps claimed; whether a scheduler
-  holds the lease; whether Redis answered.
+- the backlog: Gets overdue, executions pending, steps claimed, executions waiting for
+  room in each queue; whether a scheduler holds the lease; whether Redis answered.
 
 And, with ``PROMETHEUS_MULTIPROC_DIR`` set, the values every process on this host wrote
 there (:mod:`scheduler.metrics`: plugin calls, limiter waits, ticks, cache lookups).
@@ -87,6 +87,15 @@ class DeploymentCollector(Collector):
             ("flyte_celery_steps_in_flight", "Plugin calls claimed and not yet done", claims),
         ):
             yield GaugeMetricFamily(name, help_text, value=value)
+        waiting = GaugeMetricFamily(
+            "flyte_celery_waiting_for_room",
+            "Executions not launched while their queue holds FLYTE_CELERY_QUEUE_BACKLOG jobs",
+            labels=["queue"],
+        )
+        in_line = store.totals.waiting_for_room(self.runtime.queues.all())
+        for queue, executions in in_line.items():
+            waiting.add_metric([queue], executions)
+        yield waiting
         held = GaugeMetricFamily(
             "flyte_celery_scheduler_lease_held",
             "1 if a scheduler holds the shard's lease",

@@ -106,13 +106,8 @@ def one_slot(redis_server: RedisServer, tmp_path: object) -> Iterator[Stack]:
     block the next, and repeated calls share the process (and its event loop)."""
     from pathlib import Path
 
-    stack = Stack(redis_server.url, Path(str(tmp_path)), "http://127.0.0.1:9")
-    try:
-        stack.start_worker("w1", concurrency=1)
-        stack.start_beat("beat")
+    with Stack(redis_server.url, Path(str(tmp_path)), "http://127.0.0.1:9").one_worker() as stack:
         yield stack
-    finally:
-        stack.stop()
 
 
 BROKERS = ["redis", "rabbitmq"]

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -122,6 +123,16 @@ class Stack:
             return text in log
 
         wait_for(seen, timeout=timeout, what=f"{text!r} in {name}'s log")
+
+    @contextlib.contextmanager
+    def one_worker(self, concurrency: int = 1) -> Iterator[Stack]:
+        """This stack with worker ``w1`` of ``concurrency`` processes and a beat; stopped after."""
+        try:
+            self.start_worker("w1", concurrency=concurrency)
+            self.start_beat("beat")
+            yield self
+        finally:
+            self.stop()
 
     def start_beat(self, name: str) -> subprocess.Popen[bytes]:
         return self._spawn(

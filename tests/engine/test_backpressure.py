@@ -1,0 +1,112 @@
+"""Backpressure: launches stop while a plugin's queue holds FLYTE_CELERY_QUEUE_BACKLOG jobs.
+
+The harness counts a queue's jobs as a broker would: those published and not run yet.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from plugins.core import Phase
+from scheduler import Submission
+from scheduler._model import Step
+from scheduler.console import DeploymentCollector
+from tests.engine.conftest import EngineHarness as Harness
+from tests.engine.conftest import ints, template
+
+_WAITING = "waiting for a worker: queue flyte-celery.remote holds"
+
+
+def _run(h: Harness, count: int) -> None:
+    """Run the ``count`` oldest published jobs, as a worker would."""
+    jobs, h.jobs[:] = h.jobs[:count], h.jobs[count:]
+    for job in jobs:
+        h.run(job)
+
+
+def test_launches_stop_at_the_backlog_and_go_on_first_come_first_served(
+    harness_factory,
+) -> None:
+    h: Harness = harness_factory(queue_backlog=2, create_batch_size=1)
+    executions = h.client.submit_many([Submission(template("remote"), ints(x=n)) for n in range(6)])
+    h.tick()
+    assert [job.step for job in h.jobs] == [Step.CREATE, Step.CREATE]
+    phases = [ex.refresh().phase for ex in executions]
+    assert (
+        sorted(phases, key=lambda p: p.value)
+        == [Phase.WAITING_FOR_RESOURCES] * 4 + [Phase.QUEUED] * 2
+    )
+    waiting = next(ex for ex in executions if ex.phase is Phase.WAITING_FOR_RESOURCES)
+    assert _WAITING in waiting.record.reason
+    assert "(FLYTE_CELERY_QUEUE_BACKLOG is 2)" in waiting.record.reason
+    h.tick()
+    assert len(h.jobs) == 2  # still full: nothing more goes out
+    samples = [
+        (sample.labels, sample.value)
+        for family in DeploymentCollector(h.runtime).collect()
+        if family.name == "flyte_celery_waiting_for_room"
+        for sample in family.samples
+    ]
+    assert ({"queue": "flyte-celery.remote"}, 4) in samples
+
+    _run(h, 1)  # one job taken: room for one launch, of one waiting
+    h.tick()
+    assert [job.step for job in h.jobs] == [Step.CREATE, Step.CREATE]
+    assert [ex.refresh().phase for ex in executions].count(Phase.WAITING_FOR_RESOURCES) == 3
+    h.advance(timedelta(seconds=1))
+    late = h.client.submit(template("remote"), ints(x=9))
+    _run(h, 2)
+    h.tick()  # the queue has room, but three wait before the newcomer: it waits too
+    assert late.refresh().phase is Phase.WAITING_FOR_RESOURCES
+
+    h.until(lambda: len(h.service.jobs) == 7)
+    assert list(h.service.jobs)[-1].startswith(late.id.replace("/", "-"))  # created last
+    assert sorted(h.service.creates.values()) == [1] * 7
+    h.succeed_jobs([*executions, late], at_once=7)
+    assert {ex.refresh().phase for ex in [*executions, late]} == {Phase.SUCCESS}
+    assert h.runtime.store.indexes.waiting_for_room_counts(["flyte-celery.remote"]) == {
+        "flyte-celery.remote": 0
+    }
+
+
+def test_gets_and_deletes_go_out_into_a_full_queue(harness_factory) -> None:
+    h: Harness = harness_factory(queue_backlog=1, create_batch_size=1)
+    running = h.client.submit(template("remote"), ints(x=0))
+    h.until(lambda: running.refresh().phase is Phase.RUNNING)
+    pair = h.client.submit_many([Submission(template("remote"), ints(x=n)) for n in (1, 2)])
+    h.tick()
+    assert [job.step for job in h.jobs] == [Step.CREATE]  # the queue is full now
+    waiting, queued = sorted(pair, key=lambda ex: ex.refresh().phase.value)
+    assert waiting.phase is Phase.WAITING_FOR_RESOURCES
+
+    h.advance(timedelta(seconds=31))
+    h.tick()
+    assert [job.step for job in h.jobs] == [Step.CREATE, Step.GET]
+    running.abort("stop")
+    waiting.abort("not needed")
+    h.tick()
+    # Flyte calls Delete for one aborted before its launch too (with no handle).
+    assert [job.step for job in h.jobs][2:] == [Step.DELETE, Step.DELETE]
+    h.until(lambda: waiting.refresh().record.finished)
+    assert waiting.refresh().phase is Phase.ABORTED
+    assert waiting.id not in str(list(h.service.jobs))
+    h.until(lambda: running.refresh().record.finished)
+    assert running.refresh().phase is Phase.ABORTED
+    h.until(lambda: queued.refresh().phase is Phase.RUNNING)
+
+
+def test_a_sync_plugin_launches_one_job_per_execution(harness_factory) -> None:
+    h: Harness = harness_factory(queue_backlog=3)
+    executions = h.client.submit_many([Submission(template("echo"), ints(x=n)) for n in range(5)])
+    h.tick()
+    assert [job.step for job in h.jobs] == [Step.DO] * 3
+    phases = [ex.refresh().phase for ex in executions]
+    assert phases.count(Phase.WAITING_FOR_RESOURCES) == 2
+    h.until(lambda: all(ex.refresh().phase is Phase.SUCCESS for ex in executions))
+
+
+def test_no_backlog_limit_launches_everything_at_once(harness_factory) -> None:
+    h: Harness = harness_factory(queue_backlog=0, create_batch_size=1)
+    h.client.submit_many([Submission(template("remote"), ints(x=n)) for n in range(6)])
+    h.tick()
+    assert [job.step for job in h.jobs] == [Step.CREATE] * 6
