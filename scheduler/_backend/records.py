@@ -26,6 +26,7 @@ events) still read; the store rewrites one in this layout when it reads it.
 from __future__ import annotations
 
 import json
+import operator
 import zlib
 from dataclasses import fields
 from datetime import UTC, datetime, timedelta
@@ -58,6 +59,7 @@ _REQUIRED = frozenset(
     ("project", "domain", "name", "task_type", "template_uri", "inputs_uri", "output_prefix")
 )
 _COLD = tuple(f.name for f in fields(ExecutionRecord) if f.name not in (*HOT_FIELDS, "version"))
+_cold = operator.attrgetter(*_COLD)
 _JSON = json.JSONEncoder(separators=(",", ":"))
 
 
@@ -81,7 +83,9 @@ def _when(value: Any) -> Any:
 
 def hot_only(current: ExecutionRecord, new: ExecutionRecord) -> bool:
     """Whether ``new`` differs from ``current`` in :data:`HOT_FIELDS` alone."""
-    return all(getattr(current, name) == getattr(new, name) for name in _COLD)
+    # One C-level tuple comparison (each field is mostly the very same object): a write
+    # back of a poll asks this of every record.
+    return bool(_cold(current) == _cold(new))
 
 
 def encode_hot(record: ExecutionRecord) -> str:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import enum
 import json
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from plugins.core import ExecutionError, Phase, TaskExecutionID
@@ -143,6 +143,10 @@ class Event:
         )
 
 
+_TIMES = ("created_at", "updated_at", "next_get_at", "deadline", "claimed_at", "not_before")
+"""The record's own times, kept aware and in UTC."""
+
+
 @dataclass(frozen=True)
 class ExecutionRecord:
     """Everything the store knows about one execution.
@@ -246,18 +250,15 @@ class ExecutionRecord:
     version: int = 0
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "phase", Phase(self.phase))
-        for name in (
-            "created_at",
-            "updated_at",
-            "next_get_at",
-            "deadline",
-            "claimed_at",
-            "not_before",
-        ):
-            value = getattr(self, name)
-            if value is not None:
-                object.__setattr__(self, name, utc(value))
+        # Run on every copy (evolve): the checks skip what is already normal, which on
+        # the hot path is everything.
+        state = self.__dict__
+        if type(self.phase) is not Phase:
+            state["phase"] = Phase(self.phase)
+        for name in _TIMES:
+            value = state[name]
+            if value is not None and value.tzinfo is not UTC:
+                state[name] = utc(value)
 
     def to_dict(self) -> dict[str, JSONValue]:
         """A JSON-compatible dict, without the CAS version (the store keeps that apart)."""
