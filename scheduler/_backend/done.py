@@ -18,7 +18,6 @@ from typing import Any
 import redis
 from redis import Redis
 
-from scheduler._backend.keys import Keys
 from scheduler._backend.shards import ShardMap
 
 __all__ = ["DoneChannel", "DoneWatch"]
@@ -101,16 +100,13 @@ class DoneChannel:
 
     Args:
         redis_client: The deployment's Redis.
-        keys: The deployment's key (and channel) names.
         shards: Every shard's names: a channel is named under its execution's shard.
     """
 
-    def __init__(self, redis_client: Redis, keys: Keys, shards: ShardMap | None = None) -> None:
+    def __init__(self, redis_client: Redis, shards: ShardMap) -> None:
         self._redis = redis_client
-        self._keys = keys
         self._shards = shards
 
     def watch(self, execution_id: str) -> DoneWatch:
         """Subscribe to ``execution_id``'s done message (subscribed when this returns)."""
-        keys = self._keys if self._shards is None else self._shards.of(execution_id)
-        return DoneWatch(self._redis, keys.done(execution_id))
+        return DoneWatch(self._redis, self._shards.of(execution_id).done(execution_id))

@@ -7,7 +7,7 @@ Gets server-side, in one script call per batch, from the records' routes alone.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -163,12 +163,25 @@ class Indexes:
         ids = self._redis.zrange(self._keys.backlog(queue), 0, limit - 1)
         return [decode(i) for i in ids]
 
-    def waiting_for_room_counts(self, queues: Sequence[str]) -> dict[str, int]:
+    def queues_waited_for(self) -> set[str]:
+        """The queues some execution was put in line for (and still may wait for)."""
+        return {decode(q) for q in self._redis.smembers(self._keys.index("backlogged"))}
+
+    def note_queues_waited_for(self, queues: Iterable[str], *, add: bool = True) -> None:
+        """Note (or, with ``add`` False, forget) queues executions wait for room in."""
+        names = list(queues)
+        if names and add:
+            self._redis.sadd(self._keys.index("backlogged"), *names)
+        elif names:
+            self._redis.srem(self._keys.index("backlogged"), *names)
+
+    def waiting_for_room_counts(self, queues: Iterable[str]) -> dict[str, int]:
         """How many executions wait for room in each of ``queues`` (one round trip)."""
+        names = list(queues)
         pipe = self._redis.pipeline(transaction=False)
-        for queue in queues:
+        for queue in names:
             pipe.zcard(self._keys.backlog(queue))
-        return {q: int(n) for q, n in zip(queues, pipe.execute(), strict=True)}
+        return {q: int(n) for q, n in zip(names, pipe.execute(), strict=True)}
 
     def next_due_at(self) -> datetime | None:
         """When the earliest Get is due, so a loop can sleep until then."""

@@ -13,6 +13,7 @@ namespace has a hash tag of its own::
     {p}:all, {p}:finished        ZSET    listing indexes
     {p}:pending, {p}:due, {p}:timeouts, {p}:claims, {p}:waiting:<ns>, {p}:backlog:<queue>
                                  ZSET    work indexes of unfinished executions
+    {p}:backlogged               SET     queues whose line {p}:backlog:<queue> may be non-empty
     {p}:runs, {p}:run-owners     ZSET, HASH  run leases of steps in progress
     {p}:cache:entry:<digest>     STRING  a result-cache entry (JSON)
     {p}:cache:reservations       HASH    digest -> owner|expiry ms

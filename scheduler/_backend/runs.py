@@ -55,7 +55,7 @@ class RunLeases:
         shards: Every shard's key names: a lease is kept under its execution's shard.
     """
 
-    def __init__(self, redis_client: Redis, keys: Keys, shards: ShardMap | None = None) -> None:
+    def __init__(self, redis_client: Redis, keys: Keys, shards: ShardMap) -> None:
         self._redis = redis_client
         self._keys = keys
         self._shards = shards
@@ -86,8 +86,6 @@ class RunLeases:
 
     def _by_shard(self, members: Sequence[str]) -> list[tuple[Keys, list[int]]]:
         """The positions of ``members`` by the key names of their executions' shards."""
-        if self._shards is None:
-            return [(self._keys, list(range(len(members))))]
         shards = self._shards
         groups = shards.group(range(len(members)), lambda i: _execution(members[i]))
         return [(shards.keys[shard], positions) for shard, positions in groups.items()]

@@ -138,7 +138,7 @@ class ExecutionStore:
         self._shards = ShardMap(key_prefix, shards)
         if not 0 <= shard < shards:
             raise ConfigError(f"shard {shard} is not one of the {shards} shards")
-        self.shard, self._keys = shard, self._shards.keys[shard]
+        self.shard = shard
         self._retention_s = int(retention.total_seconds())
         self._cap = event_log_cap
         self._redact = redact
@@ -317,9 +317,9 @@ class ExecutionStore:
             ]  # fmt: skip
             # One touch call per shard: its keys are one Redis Cluster slot.
             groups = self._shards.group(touching, lambda item: item[1][1].id)
-            for group in groups.values():
-                calls.add(self._touch, *touch_call(self._shards.of(group[0][1][1].id),
-                                                   [pair for _, pair in group]))  # fmt: skip
+            for shard, group in groups.items():
+                pairs = [pair for _, pair in group]
+                calls.add(self._touch, *touch_call(self._shards.keys[shard], pairs))
             replies = calls.execute()
             touched: dict[int, Any] = {}
             for group, reply in zip(groups.values(), replies[len(full) :], strict=True):

@@ -31,10 +31,10 @@ class WakeChannel:
     Args:
         redis_client: The deployment's Redis.
         keys: The key names of the shard woken when no execution is named.
-        shards: Every shard's key names (one shard, ``keys``' own, by default).
+        shards: Every shard's key names.
     """
 
-    def __init__(self, redis_client: Redis, keys: Keys, shards: ShardMap | None = None) -> None:
+    def __init__(self, redis_client: Redis, keys: Keys, shards: ShardMap) -> None:
         self._redis = redis_client
         self._key = keys.wake
         self._shards = shards
@@ -49,11 +49,8 @@ class WakeChannel:
         user without the wake-up list) is logged, never raised: the write it follows
         has succeeded, and its caller must not think otherwise.
         """
-        shards = self._shards
-        if shards is None or not execution_ids:
-            names = {self._key}
-        else:
-            names = {shards.of(execution_id).wake for execution_id in execution_ids}
+        names = {self._shards.of(execution_id).wake for execution_id in execution_ids}
+        names = names or {self._key}
         pipe = self._redis.pipeline(transaction=False)
         for name in names:
             pipe.lpush(name, 1)
@@ -73,7 +70,5 @@ class WakeChannel:
             shards: The shards whose wake-ups count (this one's by default).
         """
         seconds = max(0.001, timeout.total_seconds())
-        names = [self._key]
-        if shards and self._shards is not None:
-            names = [self._shards.keys[shard].wake for shard in shards]
+        names = [self._shards.keys[shard].wake for shard in shards] or [self._key]
         return self._redis.blpop(names, timeout=seconds) is not None

@@ -122,6 +122,10 @@ class QueueRoom:
             self._jobs[queue] = self._depth(queue)
         return self._jobs[queue]
 
+    def load(self, queue: str) -> int:
+        """The jobs ``queue`` holds with this tick's launches (whole jobs, rounded up)."""
+        return self.jobs(queue) + math.ceil(self._added.get(queue, 0.0) - 1e-9)
+
     def _share(self, step: Step) -> float:
         return 1 / self._per_create if step is Step.CREATE else 1.0
 

@@ -72,8 +72,14 @@ class Launcher:
         self.room.refresh()
         self._in_line = {}
         if self.room.enabled:
-            counts = store.indexes.waiting_for_room_counts(self.runtime.queues.all())
+            # The plugins' queues, and those noted as lines formed: the line of a plugin
+            # since removed is launched too (and fails, naming it), not left waiting.
+            noted = store.indexes.queues_waited_for()
+            queues = noted.union(self.runtime.queues.all())
+            counts = store.indexes.waiting_for_room_counts(sorted(queues))
             self._in_line = {queue: waiting for queue, waiting in counts.items() if waiting}
+            empty = [queue for queue in noted if not counts[queue]]
+            store.indexes.note_queues_waited_for(empty, add=False)
             for queue, waiting in list(self._in_line.items()):
                 # Creates are the smallest share of a job: an upper bound for any launch.
                 fits = min(self.room.free(queue, Step.CREATE), waiting, self.outbox.batch)
@@ -83,6 +89,7 @@ class Launcher:
         self._advance_all(store.get_many(store.indexes.pending(now, self.outbox.batch)), now)
         parks, self._parks = self._parks, []
         if parks:
+            store.indexes.note_queues_waited_for({new.waiting_queue or "" for _, new in parks})
             store.transition_many(parks)
         launches, self._creates = self._creates, []
         groups: dict[str, list[ExecutionRecord]] = {}
@@ -120,7 +127,7 @@ class Launcher:
                 self._in_line[queue] = self._in_line.get(queue, 1) - 1
             return True
         if not in_line:  # one already in line keeps its place (no write)
-            jobs, limit = self.room.jobs(queue), self.room.limit
+            jobs, limit = self.room.load(queue), self.room.limit
             reason = (
                 f"waiting for a worker: queue {queue} holds {jobs} jobs"
                 f" (FLYTE_CELERY_QUEUE_BACKLOG is {limit})"

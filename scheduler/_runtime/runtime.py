@@ -108,7 +108,7 @@ class Runtime:
         )
         self.tokens = TokenLedger(self.redis, self.keys, self.quotas)
         self.wake = WakeChannel(self.redis, self.keys, self.shards)
-        self.done = DoneChannel(self.redis, self.keys, self.shards)
+        self.done = DoneChannel(self.redis, self.shards)
         self.runs = RunLeases(self.redis, self.keys, self.shards)
         self.cache = ResultCache(
             self.redis,

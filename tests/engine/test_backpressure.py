@@ -7,9 +7,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from plugins.core import Phase
+from plugins.builtin import ECHO
+from plugins.core import Phase, PluginRegistry, PluginSetupContext
 from scheduler import Submission
 from scheduler._model import Step
+from scheduler._runtime import Runtime
 from scheduler.console import DeploymentCollector
 from tests.engine.conftest import EngineHarness as Harness
 from tests.engine.conftest import ints, template
@@ -38,7 +40,7 @@ def test_launches_stop_at_the_backlog_and_go_on_first_come_first_served(
     )
     waiting = next(ex for ex in executions if ex.phase is Phase.WAITING_FOR_RESOURCES)
     assert _WAITING in waiting.record.reason
-    assert "(FLYTE_CELERY_QUEUE_BACKLOG is 2)" in waiting.record.reason
+    assert "holds 2 jobs (FLYTE_CELERY_QUEUE_BACKLOG is 2)" in waiting.record.reason
     h.tick()
     assert len(h.jobs) == 2  # still full: nothing more goes out
     samples = [
@@ -110,3 +112,23 @@ def test_no_backlog_limit_launches_everything_at_once(harness_factory) -> None:
     h.client.submit_many([Submission(template("remote"), ints(x=n)) for n in range(6)])
     h.tick()
     assert [job.step for job in h.jobs] == [Step.CREATE] * 6
+
+
+def test_a_line_of_a_plugin_since_removed_fails_by_name(harness_factory) -> None:
+    h: Harness = harness_factory(queue_backlog=1, create_batch_size=1)
+    executions = h.client.submit_many([Submission(template("remote"), ints(x=n)) for n in range(3)])
+    h.tick()
+    waiting = [ex for ex in executions if ex.refresh().phase is Phase.WAITING_FOR_RESOURCES]
+    assert len(waiting) == 2
+    # A new deployment without the plugin: what waited for its queue must not wait forever.
+    registry = PluginRegistry(PluginSetupContext())
+    registry.register(ECHO)
+    settings = h.runtime.settings
+    h.engine.stop()  # the old deployment's scheduler hands over
+    without = Harness(Runtime(settings, h.runtime.redis, registry, clock=h.clock), h.service)
+    # Each tick launches what the queue has room for: then each fails, naming the plugin.
+    without.until(lambda: all(ex.refresh().record.finished for ex in waiting))
+    for ex in waiting:
+        record = ex.refresh().record
+        assert record.finished and ex.phase.is_failure()
+        assert record.last_error is not None and "remote" in record.last_error.message

@@ -14,6 +14,7 @@ from plugins.errors import StorageError
 from scheduler import Settings
 from scheduler._backend import ExecutionStore
 from scheduler._backend.indexes import COUNTS, PhaseCount
+from scheduler._backend.keys import Keys
 from scheduler._runtime import Runtime
 from scheduler.console import DeploymentCollector
 from scheduler.metrics import (
@@ -24,6 +25,8 @@ from scheduler.metrics import (
 )
 from tests.helpers import free_port
 from tests.redis.records import T0, record
+
+KEYS = Keys()  # the key names of the stores here (the default prefix, one shard)
 
 
 @pytest.fixture
@@ -65,7 +68,7 @@ def test_a_record_older_than_the_counts_takes_nothing_from_the_others(
     assert created.counted
     # As an earlier release wrote it: RUNNING, never counted.
     older = replace(store.create(record("old", phase=Phase.QUEUED)), counted=False)
-    store._redis.hincrby(store._keys.index(COUNTS), "echo|QUEUED", -1)
+    store._redis.hincrby(KEYS.index(COUNTS), "echo|QUEUED", -1)
     assert counts(store) == {("echo", Phase.QUEUED): 1}
     moved = store.transition(older, replace(older, phase=Phase.RUNNING))
     assert moved is not None and moved.counted

@@ -15,6 +15,7 @@ from plugins.core import Phase, PhaseInfo, TaskInfo
 from plugins.errors import ConfigError
 from plugins.webapi import CachingConfig
 from scheduler._backend import ExecutionStore, RedisRateLimiter
+from scheduler._backend.keys import Keys
 from scheduler._backend.records import (
     decode_event,
     decode_record,
@@ -45,6 +46,9 @@ def parts(client: redis.Redis, key: str) -> list[bytes]:
     assert raw is not None
     version, _, hot, doc = raw.split(b"\n", 3)
     return [version, hot, doc]
+
+
+KEYS = Keys()  # the key names of the stores here (the default prefix, one shard)
 
 
 @pytest.fixture
@@ -131,7 +135,7 @@ def test_a_claim_writes_only_the_hot_fields_and_a_full_write_folds_them_back(
         phase_info=PhaseInfo.running(0, TaskInfo(occurred_at=T0)).to_dict(),
     )
     first = place(store, running)
-    key = store._keys.record(first.id)
+    key = KEYS.record(first.id)
     doc_before = parts(redis_client, key)[2]
     claimed = replace(machine.claimed(first, T0, Step.GET), next_get_at=None)
     assert hot_only(first, claimed)
@@ -196,9 +200,9 @@ def test_an_earlier_releases_hash_record_is_rewritten_when_read(
     store: ExecutionStore, redis_client: redis.Redis
 ) -> None:
     rec = record("old", phase=Phase.RUNNING, pending=False, next_get_at=T0)
-    key = store._keys.record(rec.id)
+    key = KEYS.record(rec.id)
     redis_client.hset(key, mapping={"v": 4, "doc": json.dumps(rec.to_dict())})
-    redis_client.rpush(store._keys.events(rec.id), Event(0, Phase.RUNNING, 0, "", T0).to_json())
+    redis_client.rpush(KEYS.events(rec.id), Event(0, Phase.RUNNING, 0, "", T0).to_json())
     # Rewritten, it is counted under its phase from now on.
     assert store.get_many([rec.id, "p/d/none"]) == [replace(rec, version=5, counted=True)]
     assert redis_client.type(key) == b"string"
@@ -231,7 +235,7 @@ def test_due_gets_are_claimed_server_side_from_the_route_alone(
     later = replace(waiting, id="p/d/l", name="l", next_get_at=T0 + RESYNC)
     stored = {r.id: place(store, r) for r in [waiting, core, quota, claimed, later]}
     gone = place(store, replace(waiting, id="p/d/g", name="g"))
-    redis_client.delete(store._keys.record(gone.id))
+    redis_client.delete(KEYS.record(gone.id))
     due = store.indexes.claim_due(T0, 100, ["counter"])
     assert {(d.id, str(d.claim), d.plugin_id, d.namespace) for d in due} == {
         ("p/d/w", "get:0", "remote", None),
@@ -254,10 +258,8 @@ def test_due_gets_are_claimed_server_side_from_the_route_alone(
     assert set(store.indexes.stale_claims(T0)) == {"p/d/w", "p/d/c", "p/d/q", "p/d/x"}
     # An earlier release's record is rewritten at once and claimed at the next call.
     old = replace(waiting, id="p/d/o", name="o")
-    redis_client.hset(
-        store._keys.record(old.id), mapping={"v": 3, "doc": json.dumps(old.to_dict())}
-    )
-    redis_client.zadd(store._keys.index("due"), {old.id: int(T0.timestamp() * 1000)})
+    redis_client.hset(KEYS.record(old.id), mapping={"v": 3, "doc": json.dumps(old.to_dict())})
+    redis_client.zadd(KEYS.index("due"), {old.id: int(T0.timestamp() * 1000)})
     assert store.indexes.claim_due(T0, 100, []) == []
     assert [(d.id, str(d.claim)) for d in store.indexes.claim_due(T0, 100, [])] == [
         ("p/d/o", "get:0")
@@ -267,7 +269,7 @@ def test_due_gets_are_claimed_server_side_from_the_route_alone(
 def test_an_unreadable_record_under_the_due_index_leaves_it(
     store: ExecutionStore, redis_client: redis.Redis
 ) -> None:
-    keys = store._keys
+    keys = KEYS
     redis_client.hset(keys.record("p/d/broken"), mapping={"junk": 1})  # a hash, no v or doc
     redis_client.zadd(keys.index("due"), {"p/d/broken": int(T0.timestamp() * 1000)})
     assert store.indexes.claim_due(T0, 100, []) == []

@@ -13,6 +13,7 @@ from hypothesis import given
 from plugins.core import ErrorKind, ExecutionError, Phase
 from plugins.errors import ConfigError, ExecutionExistsError
 from scheduler._backend import ExecutionStore
+from scheduler._backend.keys import Keys
 from scheduler._model import (
     Claim,
     Cursor,
@@ -26,6 +27,8 @@ from scheduler._model import (
 from tests.helpers import RedisServer
 from tests.redis import workers
 from tests.redis.records import T0, place, record, records
+
+KEYS = Keys()  # the key names of the stores here (the default prefix, one shard)
 
 
 @pytest.fixture
@@ -347,7 +350,7 @@ def test_a_page_goes_on_after_its_cursors_execution_expired(
     first, after = store.page(ExecutionFilter(), None, limit=2)
     assert [r.name for r in first] == ["e4", "e3"]
     assert after is not None
-    redis_client.zrem(store._keys.index("all"), after.id)  # as retention removes it
+    redis_client.zrem(KEYS.index("all"), after.id)  # as retention removes it
     rest, end = store.page(ExecutionFilter(), after, limit=10)
     assert [r.name for r in rest] == ["e2", "e1", "e0"]
     assert end is None
