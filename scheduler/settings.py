@@ -159,7 +159,7 @@ class Settings(BaseSettings):
             concurrently).
         queue_backlog: The most jobs a plugin's queue may hold, waiting for a worker, before
             the scheduler stops launching new executions into it; they wait in
-            WAITING_FOR_RESOURCES, first come first served, until workers catch up. So a
+            QUEUED, in line, first come first served, until workers catch up. So a
             burst never queues more than the workers drain within the visibility timeout.
             0 turns it off.
         call_concurrency: The most plugin calls one worker process runs at once, of all

@@ -6,8 +6,8 @@ second. Each claim not started within the visibility timeout then looks lost and
 published again, and the queue only grows. So before it launches an execution (its
 Create, Do or Handle), the scheduler asks how many jobs the plugin's queue holds,
 waiting for a worker (the broker's count); at ``FLYTE_CELERY_QUEUE_BACKLOG`` it
-launches no more there. Executions it cannot launch wait in WAITING_FOR_RESOURCES, in a
-per-queue index, and are launched first come first served as the queue drains. Only
+launches no more there. Executions it cannot launch stay QUEUED, with a reason that says
+so, in a per-queue line, and are launched first come first served as the queue drains. Only
 launches wait: Gets, Deletes and republished claims of running executions always go.
 
 The queue's count includes every shard's jobs (the broker is shared), so several

@@ -147,10 +147,10 @@ def denied(record: ExecutionRecord, now: datetime, namespace: str) -> ExecutionR
 def backlogged(record: ExecutionRecord, now: datetime, queue: str, reason: str) -> ExecutionRecord:
     """Not launched: ``queue`` holds more jobs than workers drain; wait for room there.
 
-    WAITING_FOR_RESOURCES, as for a quota (the workers are the resource short), until the
-    scheduler launches it, first come first served, when the queue has room again.
+    Still QUEUED v0 (queued, for a worker), with ``reason`` saying why: no event is logged,
+    so a burst's wait costs no Redis memory per execution beyond the line.
     """
-    info = PhaseInfo.waiting_for_resources(now, 0, reason)
+    info = PhaseInfo.queued(now, 0, reason)
     return evolve(_with_phase(record, info, now), waiting_queue=queue, pending=False)
 
 

@@ -19,6 +19,11 @@ from tests.engine.conftest import ints, template
 _WAITING = "waiting for a worker: queue flyte-celery.remote holds"
 
 
+def _in_line(executions: list) -> int:
+    """How many of ``executions`` wait for room in their queue (refreshed)."""
+    return sum(1 for ex in executions if ex.refresh().record.waiting_queue)
+
+
 def _run(h: Harness, count: int) -> None:
     """Run the ``count`` oldest published jobs, as a worker would."""
     jobs, h.jobs[:] = h.jobs[:count], h.jobs[count:]
@@ -33,12 +38,10 @@ def test_launches_stop_at_the_backlog_and_go_on_first_come_first_served(
     executions = h.client.submit_many([Submission(template("remote"), ints(x=n)) for n in range(6)])
     h.tick()
     assert [job.step for job in h.jobs] == [Step.CREATE, Step.CREATE]
-    phases = [ex.refresh().phase for ex in executions]
-    assert (
-        sorted(phases, key=lambda p: p.value)
-        == [Phase.WAITING_FOR_RESOURCES] * 4 + [Phase.QUEUED] * 2
-    )
-    waiting = next(ex for ex in executions if ex.phase is Phase.WAITING_FOR_RESOURCES)
+    assert _in_line(executions) == 4
+    waiting = next(ex for ex in executions if ex.record.waiting_queue)
+    assert waiting.phase is Phase.QUEUED
+    assert [e.phase for e in waiting.events()] == [Phase.QUEUED]  # no event for the wait
     assert _WAITING in waiting.record.reason
     assert "holds 2 jobs (FLYTE_CELERY_QUEUE_BACKLOG is 2)" in waiting.record.reason
     h.tick()
@@ -54,12 +57,12 @@ def test_launches_stop_at_the_backlog_and_go_on_first_come_first_served(
     _run(h, 1)  # one job taken: room for one launch, of one waiting
     h.tick()
     assert [job.step for job in h.jobs] == [Step.CREATE, Step.CREATE]
-    assert [ex.refresh().phase for ex in executions].count(Phase.WAITING_FOR_RESOURCES) == 3
+    assert _in_line(executions) == 3
     h.advance(timedelta(seconds=1))
     late = h.client.submit(template("remote"), ints(x=9))
     _run(h, 2)
     h.tick()  # the queue has room, but three wait before the newcomer: it waits too
-    assert late.refresh().phase is Phase.WAITING_FOR_RESOURCES
+    assert late.refresh().record.waiting_queue == "flyte-celery.remote"
 
     h.until(lambda: len(h.service.jobs) == 7)
     assert list(h.service.jobs)[-1].startswith(late.id.replace("/", "-"))  # created last
@@ -78,8 +81,8 @@ def test_gets_and_deletes_go_out_into_a_full_queue(harness_factory) -> None:
     pair = h.client.submit_many([Submission(template("remote"), ints(x=n)) for n in (1, 2)])
     h.tick()
     assert [job.step for job in h.jobs] == [Step.CREATE]  # the queue is full now
-    waiting, queued = sorted(pair, key=lambda ex: ex.refresh().phase.value)
-    assert waiting.phase is Phase.WAITING_FOR_RESOURCES
+    waiting, queued = sorted(pair, key=lambda ex: not ex.refresh().record.waiting_queue)
+    assert waiting.record.waiting_queue and not queued.record.waiting_queue
 
     h.advance(timedelta(seconds=31))
     h.tick()
@@ -102,8 +105,7 @@ def test_a_sync_plugin_launches_one_job_per_execution(harness_factory) -> None:
     executions = h.client.submit_many([Submission(template("echo"), ints(x=n)) for n in range(5)])
     h.tick()
     assert [job.step for job in h.jobs] == [Step.DO] * 3
-    phases = [ex.refresh().phase for ex in executions]
-    assert phases.count(Phase.WAITING_FOR_RESOURCES) == 2
+    assert _in_line(executions) == 2
     h.until(lambda: all(ex.refresh().phase is Phase.SUCCESS for ex in executions))
 
 
@@ -118,7 +120,7 @@ def test_a_line_of_a_plugin_since_removed_fails_by_name(harness_factory) -> None
     h: Harness = harness_factory(queue_backlog=1, create_batch_size=1)
     executions = h.client.submit_many([Submission(template("remote"), ints(x=n)) for n in range(3)])
     h.tick()
-    waiting = [ex for ex in executions if ex.refresh().phase is Phase.WAITING_FOR_RESOURCES]
+    waiting = [ex for ex in executions if ex.refresh().record.waiting_queue]
     assert len(waiting) == 2
     # A new deployment without the plugin: what waited for its queue must not wait forever.
     registry = PluginRegistry(PluginSetupContext())
