@@ -8,7 +8,7 @@ import pytest
 from celery import Celery
 
 from scheduler._engine.backpressure import BrokerDepth
-from tests.helpers import RedisServer
+from tests.helpers import RedisServer, wait_for
 
 
 @pytest.fixture(params=["redis", "rabbitmq"])
@@ -27,11 +27,13 @@ def test_the_depth_counts_jobs_no_worker_took(broker_url: str) -> None:
         assert depth(queue) == 0  # no such queue yet
         for n in range(5):
             app.send_task("flyte_celery.do", args=[n], queue=queue)
-        assert depth(queue) == 5
+        # RabbitMQ counts a publish a moment later (publishes are not confirmed).
+        wait_for(lambda: depth(queue) == 5, timeout=30, what="5 jobs counted")
         assert depth(f"{queue}-other") == 0
         with app.connection_for_write() as connection:
             message = connection.SimpleQueue(queue).get(timeout=10)
             message.ack()
+        wait_for(lambda: depth(queue) == 4, timeout=30, what="4 jobs counted")
         assert depth(queue) == 4
     finally:
         depth.close()
