@@ -94,9 +94,8 @@ def get_index_lookup_path(prefix: DataReference) -> DataReference:
 def fnv32a(data: bytes) -> int:
     """The 32-bit FNV-1a hash, as Go's ``hash/fnv.New32a``."""
     h = 0x811C9DC5
-    for byte in data:
-        h ^= byte
-        h = (h * 0x01000193) & 0xFFFFFFFF
+    for byte in data:  # one statement a byte: this runs for every attempt's context
+        h = ((h ^ byte) * 0x01000193) & 0xFFFFFFFF
     return h
 
 

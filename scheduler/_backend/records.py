@@ -32,6 +32,8 @@ from dataclasses import fields
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import orjson
+
 from plugins.core import Phase
 from plugins.idl import JSONValue
 from scheduler._backend.scripts import EPOCH, to_us
@@ -128,14 +130,26 @@ def encode_doc(record: ExecutionRecord) -> bytes:
     return zlib.compress(_JSON.encode(kept).encode(), 1)  # level 1: as small as 6 here, faster
 
 
+def _loads(raw: str | bytes) -> Any:
+    """Parse stored JSON: orjson, a third of the standard parser's time per record read.
+
+    The standard encoder writes a float that is not a number as ``NaN`` (a plugin's custom
+    info may hold one), which orjson refuses; such a document is read the standard way.
+    """
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return json.loads(raw)
+
+
 def decode_record(version: Any, doc: Any, hot: Any = None) -> ExecutionRecord:
     """The record stored as ``doc`` with ``hot`` laid over it, at CAS ``version``."""
     if isinstance(doc, str):
         doc = doc.encode()
     # Deflated JSON, or plain JSON (``{``) as earlier releases stored it.
-    data: dict[str, Any] = json.loads(doc if doc[:1] == b"{" else zlib.decompress(doc))
+    data: dict[str, Any] = _loads(doc if doc[:1] == b"{" else zlib.decompress(doc))
     if hot is not None:
-        data.update(json.loads(hot))
+        data.update(_loads(hot))
     for name in _TIMES:
         if name in data:
             data[name] = _when(data[name])

@@ -77,6 +77,14 @@ def test_documents_leave_defaults_and_the_id_out_and_older_documents_still_read(
     assert decode_record(2, older) == replace(rec, version=2)
 
 
+def test_a_document_holding_a_float_that_is_not_a_number_still_reads() -> None:
+    # The fast parser refuses NaN, which the standard encoder writes for a plugin's NaN.
+    rec = record(phase=Phase.RUNNING, plugin_state={"score": float("nan"), "n": 1})
+    back = decode_record(4, encode_doc(rec))
+    assert isinstance(back.plugin_state, dict) and back.plugin_state["n"] == 1
+    assert back.plugin_state["score"] != back.plugin_state["score"]  # NaN, as written
+
+
 def test_events_are_compact_arrays_and_older_dict_events_still_read() -> None:
     event = Event(1, Phase.RUNNING, 3, "polling", T0, CacheStatus.MISS)
     assert json.loads(encode_event(event))[:4] == [1, "RUNNING", 3, "polling"]
