@@ -155,13 +155,15 @@ class Indexes:
 
     def waiting(self, namespace: str, limit: int = 100) -> list[str]:
         """Executions waiting for a token of ``namespace``, longest waiting first."""
-        ids = self._redis.zrange(self._keys.waiting(namespace), 0, limit - 1)
-        return [decode(i) for i in ids]
+        return self._line(self._keys.waiting(namespace), limit)
 
     def waiting_for_room(self, queue: str, limit: int = 100) -> list[str]:
         """Executions waiting for room in Celery queue ``queue``, longest waiting first."""
-        ids = self._redis.zrange(self._keys.backlog(queue), 0, limit - 1)
-        return [decode(i) for i in ids]
+        return self._line(self._keys.backlog(queue), limit)
+
+    def _line(self, key: str, limit: int) -> list[str]:
+        """The first ``limit`` of a line (a sorted set by arrival), longest waiting first."""
+        return [decode(i) for i in self._redis.zrange(key, 0, limit - 1)]
 
     def queues_waited_for(self) -> set[str]:
         """The queues some execution was put in line for (and still may wait for)."""

@@ -124,7 +124,11 @@ class QueueRoom:
 
     def load(self, queue: str) -> int:
         """The jobs ``queue`` holds with this tick's launches (whole jobs, rounded up)."""
-        return self.jobs(queue) + math.ceil(self._added.get(queue, 0.0) - 1e-9)
+        return math.ceil(self._used(queue) - 1e-9)
+
+    def _used(self, queue: str) -> float:
+        """The queue's jobs with this tick's launches (a Create a share of a job)."""
+        return self.jobs(queue) + self._added.get(queue, 0.0)
 
     def _share(self, step: Step) -> float:
         return 1 / self._per_create if step is Step.CREATE else 1.0
@@ -133,7 +137,7 @@ class QueueRoom:
         """How many launches of ``step`` still fit in ``queue`` this tick."""
         if not self.enabled:
             return _UNLIMITED
-        left = self.limit - self.jobs(queue) - self._added.get(queue, 0.0)
+        left = self.limit - self._used(queue)
         return max(0, math.floor(left / self._share(step) + 1e-9))
 
     def take(self, queue: str, step: Step) -> bool:
@@ -141,7 +145,7 @@ class QueueRoom:
         if not self.enabled:
             return True
         share = self._share(step)
-        if self.jobs(queue) + self._added.get(queue, 0.0) + share > self.limit + 1e-9:
+        if self._used(queue) + share > self.limit + 1e-9:
             return False
         self._added[queue] = self._added.get(queue, 0.0) + share
         return True
