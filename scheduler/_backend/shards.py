@@ -127,9 +127,15 @@ class Totals:
         return due, pending, claims
 
     def waiting_for_room(self, queues: Sequence[str]) -> dict[str, int]:
-        """Executions waiting for room in each of ``queues``, over every shard."""
-        summed = dict.fromkeys(queues, 0)
+        """Executions waiting for room in each queue, over every shard.
+
+        The queues are ``queues`` and any other a shard noted a line in (one of a plugin
+        since removed, say).
+        """
+        noted = set().union(*(shard.queues_waited_for() for shard in self._indexes))
+        names = [*queues, *sorted(noted.difference(queues))]
+        summed = dict.fromkeys(names, 0)
         for shard in self._indexes:
-            for queue, waiting in shard.waiting_for_room_counts(queues).items():
+            for queue, waiting in shard.waiting_for_room_counts(names).items():
                 summed[queue] += waiting
         return summed

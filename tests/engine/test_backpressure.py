@@ -24,6 +24,16 @@ def _in_line(executions: list) -> int:
     return sum(1 for ex in executions if ex.refresh().record.waiting_queue)
 
 
+def _room_gauge(runtime: Runtime) -> list[tuple[dict[str, str], float]]:
+    """The exporter's ``flyte_celery_waiting_for_room`` samples: (labels, value)."""
+    return [
+        (sample.labels, sample.value)
+        for family in DeploymentCollector(runtime).collect()
+        if family.name == "flyte_celery_waiting_for_room"
+        for sample in family.samples
+    ]
+
+
 def _run(h: Harness, count: int) -> None:
     """Run the ``count`` oldest published jobs, as a worker would."""
     jobs, h.jobs[:] = h.jobs[:count], h.jobs[count:]
@@ -46,13 +56,7 @@ def test_launches_stop_at_the_backlog_and_go_on_first_come_first_served(
     assert "holds 2 jobs (FLYTE_CELERY_QUEUE_BACKLOG is 2)" in waiting.record.reason
     h.tick()
     assert len(h.jobs) == 2  # still full: nothing more goes out
-    samples = [
-        (sample.labels, sample.value)
-        for family in DeploymentCollector(h.runtime).collect()
-        if family.name == "flyte_celery_waiting_for_room"
-        for sample in family.samples
-    ]
-    assert ({"queue": "flyte-celery.remote"}, 4) in samples
+    assert ({"queue": "flyte-celery.remote"}, 4) in _room_gauge(h.runtime)
 
     _run(h, 1)  # one job taken: room for one launch, of one waiting
     h.tick()
@@ -128,6 +132,8 @@ def test_a_line_of_a_plugin_since_removed_fails_by_name(harness_factory) -> None
     settings = h.runtime.settings
     h.engine.stop()  # the old deployment's scheduler hands over
     without = Harness(Runtime(settings, h.runtime.redis, registry, clock=h.clock), h.service)
+    # Its line still shows: the new deployment has no such queue, but the line was noted.
+    assert ({"queue": "flyte-celery.remote"}, 2) in _room_gauge(without.runtime)
     # Each tick launches what the queue has room for: then each fails, naming the plugin.
     without.until(lambda: all(ex.refresh().record.finished for ex in waiting))
     for ex in waiting:
