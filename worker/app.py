@@ -116,10 +116,10 @@ _GC_YOUNG_THRESHOLD = 50_000
 Python's default, 700, suits small programs. A Get allocates some hundreds of objects
 (its record, its context, its PhaseInfo), nearly all freed by reference counting as it
 ends; at the default a pool process ran a young collection every Get or two, walking
-what was in flight, for no garbage: 12-15% of its CPU per Get (measured with
-``tests/benchmarks`` on a plain ``def`` plugin). The older generations keep their ratios,
-so they too run that much less often; objects in reference cycles still go, a little
-later, and 50,000 of them are a few MB at most.
+what was in flight, for no garbage: 12-15% of its CPU per Get (measured on
+``scheduler.testing``'s Harness with the benchmarks' plain ``def`` plugin). The older
+generations keep their ratios, so they too run that much less often; objects in reference
+cycles still go, a little later, and 50,000 of them are a few MB at most.
 """
 
 
