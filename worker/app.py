@@ -123,7 +123,7 @@ cycles still go, a little later, and 50,000 of them are a few MB at most.
 """
 
 
-def _collect_less() -> None:
+def _collect_less(**_: object) -> None:
     """Set this process's collector for a long-lived server's allocation pattern.
 
     What the process holds now (Celery, flytekit, the plugins: a few hundred thousand
@@ -132,18 +132,14 @@ def _collect_less() -> None:
     the young generation is collected every :data:`_GC_YOUNG_THRESHOLD` allocations.
     """
     gc.freeze()
-    _, older, oldest = gc.get_threshold()
+    older, oldest = gc.get_threshold()[1:]
     gc.set_threshold(_GC_YOUNG_THRESHOLD, older, oldest)
-
-
-def _freeze_imports(**_: object) -> None:
-    _collect_less()
 
 
 # Flower reads its FLOWER_* variables after `celery -A worker` has imported this module.
 os.environ.setdefault("FLOWER_TASKS_COLUMNS", FLOWER_COLUMNS)
 _protect()
-worker_process_init.connect(_freeze_imports, weak=False)
+worker_process_init.connect(_collect_less, weak=False)
 worker_process_shutdown.connect(_metrics_end, weak=False)
 # Each pool process starts its task launcher as it starts, so its first task need not wait
 # for the launcher's imports (only processes that loaded python-task want one).
@@ -195,5 +191,5 @@ worker_ready.connect(lambda **_: serve_own_metrics(SETTINGS), weak=False)
 beat_init.connect(lambda **_: serve_own_metrics(SETTINGS), weak=False)
 # The scheduler's ticks read and write thousands of records each, and the worker's main
 # process takes the run leases of every job it receives: both collect as a pool process.
-beat_init.connect(lambda **_: _collect_less(), weak=False)
-worker_ready.connect(lambda **_: _collect_less(), weak=False)
+beat_init.connect(_collect_less, weak=False)
+worker_ready.connect(_collect_less, weak=False)
