@@ -14,7 +14,8 @@ namespace has a hash tag of its own::
     {p}:pending, {p}:due, {p}:timeouts, {p}:claims, {p}:waiting:<ns>, {p}:backlog:<queue>
                                  ZSET    work indexes of unfinished executions
     {p}:backlogged               SET     queues whose line {p}:backlog:<queue> may be non-empty
-    {p}:runs, {p}:run-owners     ZSET, HASH  run leases of steps in progress
+    {p}:runs, {p}:run-owners, {p}:run-members
+                                 ZSET, HASH, HASH  run leases of steps in progress
     {p}:cache:entry:<digest>     STRING  a result-cache entry (JSON)
     {p}:cache:reservations       HASH    digest -> owner|expiry ms
     p:leader                     STRING  the scheduler lease
@@ -124,13 +125,18 @@ class Keys:
 
     @property
     def runs(self) -> str:
-        """Run leases of steps in progress: member ``<id>|<claim>`` -> expiry (ms)."""
+        """Run leases of steps in progress: owner -> expiry (ms)."""
         return f"{self.tag}:runs"
 
     @property
     def run_owners(self) -> str:
-        """Which worker holds each run lease."""
+        """Which owner holds the run lease of each step: ``<id>|<claim>`` -> owner."""
         return f"{self.tag}:run-owners"
+
+    @property
+    def run_members(self) -> str:
+        """The steps each owner took run leases of: owner -> ``<id>|<claim>``, one a line."""
+        return f"{self.tag}:run-members"
 
     # -- the result cache ----------------------------------------------------------------------
 

@@ -11,9 +11,12 @@ renews it while the call runs:
   within seconds and publishes the step again, instead of after the visibility
   timeout.
 
-A lease is a member ``<execution id>|<claim>`` of one sorted set, scored by its
-expiry, with its holder in a hash; both under the hash tag of the execution's shard. Times come from
-the caller's clock, like every other time the engine writes.
+A lease is held by an owner (a job's run, or a worker's reservation of a job it
+received) for the steps ``<execution id>|<claim>`` it took: one sorted set scores each
+owner by its expiry, one hash names each step's owner, and one lists each owner's steps
+(for the reaper); all under the hash tag of the execution's shard. A job's leases are
+taken, renewed and dropped together, so a call costs Redis a few commands whatever the
+job's size. Times come from the caller's clock, like every other time the engine writes.
 """
 
 from __future__ import annotations
@@ -78,7 +81,8 @@ class RunLeases:
         held: list[bool] = [False] * len(members)
         for keys, positions in self._by_shard(members):  # one call per job (of one shard)
             replies = self._run(
-                keys=[keys.runs, keys.run_owners], args=[*args, *(members[p] for p in positions)]
+                keys=[keys.runs, keys.run_owners, keys.run_members],
+                args=[*args, *(members[p] for p in positions)],
             )
             for position, reply in zip(positions, replies, strict=True):
                 held[position] = bool(int(reply))
@@ -127,12 +131,17 @@ class RunLeases:
     def expiry(self, member: str) -> datetime | None:
         """When a lease expires, if it exists."""
         ((keys, _),) = self._by_shard([member])
-        score = self._redis.zscore(keys.runs, member)
+        owner = self._redis.hget(keys.run_owners, member)
+        score = None if owner is None else self._redis.zscore(keys.runs, owner)
         return None if score is None else datetime.fromtimestamp(score / 1000, tz=UTC)
 
     def reap(self, now: datetime, limit: int) -> list[tuple[str, Claim]]:
-        """Drop leases that expired by ``now``; the (execution id, claim) of each."""
+        """Drop leases that expired by ``now``; the (execution id, claim) of each.
+
+        About ``limit`` at most: the steps of one owner are dropped together.
+        """
         members = self._reap(
-            keys=[self._keys.runs, self._keys.run_owners], args=[to_ms(now), limit]
+            keys=[self._keys.runs, self._keys.run_owners, self._keys.run_members],
+            args=[to_ms(now), limit],
         )
         return [parse_member(decode(m)) for m in members]

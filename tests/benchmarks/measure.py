@@ -1,10 +1,13 @@
-"""What the scale benchmarks read off processes: resident memory and CPU, from /proc."""
+"""What the scale benchmarks read off processes: memory and CPU from /proc, Redis command costs."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+
+import redis
 
 _TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -81,3 +84,28 @@ def cores_line(cores: Mapping[str, float]) -> str:
 
 def _by_use(item: tuple[str, float]) -> float:
     return -item[1]
+
+
+def command_usec(ports: Iterable[int]) -> Counter[str]:
+    """Microseconds each command (a script counts as ``evalsha``) took so far, summed over nodes.
+
+    From ``INFO commandstats``; a script's commands count inside it and again under their
+    own names, so compare scripts with scripts and commands with commands.
+    """
+    spent: Counter[str] = Counter()
+    for port in ports:
+        with redis.Redis(port=port) as node:
+            try:
+                stats = node.info("commandstats")
+            except redis.RedisError:
+                continue  # a node that died (a failover test) adds nothing
+        for name, fields in stats.items():
+            spent[name.removeprefix("cmdstat_")] += int(fields["usec"])
+    return spent
+
+
+def commands_line(before: Counter[str], after: Counter[str], per: float, top: int = 8) -> str:
+    """The commands that cost most between two :func:`command_usec` readings, µs per ``per``."""
+    spent = after - before
+    shown = ", ".join(f"{name} {usec / per:.1f}" for name, usec in spent.most_common(top))
+    return f"{sum(spent.values()) / per:.1f} us in all: {shown}"

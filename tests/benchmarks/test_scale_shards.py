@@ -32,7 +32,7 @@ import redis
 from plugins.core import Phase
 from scheduler import Client, Submission
 from tests.benchmarks.holding import DESCRIBED, GETS_KEY, RELEASE_KEY, held
-from tests.benchmarks.measure import CpuWindow, cores_line, rss_mb
+from tests.benchmarks.measure import CpuWindow, command_usec, commands_line, cores_line, rss_mb
 from tests.benchmarks.stacks import production_timings
 from tests.cluster import RedisCluster
 from tests.helpers import RedisServer, wait_for
@@ -138,6 +138,8 @@ def test_executions_held_in_flight_across_shards(
         pids.update({"worker*": stack.processes["w1"].pid, "redis-broker": broker.process.pid})
         pids.update({f"redis {p}": c.pid for p, c in cluster.processes.items() if c.poll() is None})
         cpu = CpuWindow(pids)
+        leading = [int(node.split()[1]) for node in nodes_memory(cluster) if "master" in node]
+        usec0 = command_usec(leading)
         gets0, t0 = int(counts.get(GETS_KEY) or 0), time.perf_counter()
         held0 = int(counts.hlen(CREATED_KEY))
         time.sleep(RESYNC * WINDOW_PERIODS)
@@ -145,6 +147,7 @@ def test_executions_held_in_flight_across_shards(
         in_flight = (held0 + int(counts.hlen(CREATED_KEY))) // 2
         in_line = sum(api.runtime.store.totals.waiting_for_room(api.runtime.queues.all()).values())
         cores = cpu.cores(t1 - t0)
+        usec1 = command_usec(leading)
         pool = sum(v for name, v in cores.items() if " child " in name)
         achieved = (gets1 - gets0) / (t1 - t0)
         needed = in_flight / RESYNC
@@ -184,6 +187,7 @@ def test_executions_held_in_flight_across_shards(
     print(f"  Gets/s achieved    {achieved:10.1f}  needed {needed:.1f}  ratio {ratio:.2f}")
     print(f"  CPU in the window  {cores_line(cores)}")
     print(f"  worker CPU per Get {pool / max(achieved, 1e-9) * 1e6:10.0f} us (pool processes)")
+    print(f"  masters per Get    {commands_line(usec0, usec1, max(gets1 - gets0, 1))}")
     print(
         f"  Redis per exec     {masters / N:10.0f} bytes on the masters (2 KB target), "
         f"{replicas / N:.0f} more on the replicas"
