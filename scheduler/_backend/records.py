@@ -15,9 +15,12 @@ A record is one STRING of four lines: the CAS version; the *route* (attempt, plu
 quota namespace and web-API phase, a JSON array) from which the scheduler claims a
 due Get server-side without reading the rest; the *hot* fields (the claim, when it
 was made, the next Get) that the scheduler and the Get jobs change on every poll, a
-JSON object; and the deflated document of everything else. A write that changes only
-the hot fields (:func:`hot_only`) replaces just that line, server-side, and sends no
-document. (One string rather than a hash: a hash with a value over 64 bytes leaves
+JSON object padded with spaces to :data:`HOT_WIDTH`; and the deflated document of
+everything else. A write that changes only the hot fields (:func:`hot_only`) replaces
+just that line, server-side, and sends no document; where the version keeps its number
+of digits (nine writes in ten) and the new hot fields fit the padded line, it rewrites
+the record's head in place, so Redis neither copies the document nor sends it to the
+replicas. (One string rather than a hash: a hash with a value over 64 bytes leaves
 Redis's compact encoding and costs some 300 bytes more per execution.) Earlier
 releases' records (a hash ``v``, ``doc`` of plain JSON with ISO times, and dict
 events) still read; the store rewrites one in this layout when it reads it.
@@ -41,6 +44,7 @@ from scheduler._model import CacheStatus, Event, ExecutionRecord
 
 __all__ = [
     "HOT_FIELDS",
+    "HOT_WIDTH",
     "decode_event",
     "decode_record",
     "encode_doc",
@@ -53,6 +57,9 @@ __all__ = [
 
 HOT_FIELDS = ("claim", "claimed_at", "next_get_at")
 """The fields a claim or an unchanged observation changes: a record's hot part."""
+
+HOT_WIDTH = 88
+"""The hot line's width: the longest hot fields (a claim with both times) fit in it."""
 
 _US = timedelta(microseconds=1)
 _TIMES = ("created_at", "updated_at", "next_get_at", "deadline", "claimed_at", "not_before")
@@ -91,14 +98,15 @@ def hot_only(current: ExecutionRecord, new: ExecutionRecord) -> bool:
 
 
 def encode_hot(record: ExecutionRecord) -> str:
-    """The hot fields of ``record``, as the record's hot part holds them."""
-    return _JSON.encode(
+    """The hot fields of ``record``, as the record's hot part holds them (padded)."""
+    text = _JSON.encode(
         {
             "claim": None if record.claim is None else str(record.claim),
             "claimed_at": _us(record.claimed_at),
             "next_get_at": _us(record.next_get_at),
         }
     )
+    return text.ljust(HOT_WIDTH)
 
 
 def encode_route(record: ExecutionRecord) -> str:

@@ -6,6 +6,7 @@ import json
 import zlib
 from dataclasses import replace
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 import redis
@@ -15,8 +16,10 @@ from plugins.core import Phase, PhaseInfo, TaskInfo
 from plugins.errors import ConfigError
 from plugins.webapi import CachingConfig
 from scheduler._backend import ExecutionStore, RedisRateLimiter
+from scheduler._backend import records as records_module
 from scheduler._backend.keys import Keys
 from scheduler._backend.records import (
+    HOT_WIDTH,
     decode_event,
     decode_record,
     encode_doc,
@@ -132,17 +135,21 @@ def test_a_write_back_names_its_job_on_every_event_it_logs(store: ExecutionStore
     ]
 
 
-def test_a_claim_writes_only_the_hot_fields_and_a_full_write_folds_them_back(
-    store: ExecutionStore, redis_client: redis.Redis
-) -> None:
-    running = record(
+def running_web_api() -> ExecutionRecord:
+    """A running web-API execution whose Get is due at T0."""
+    return record(
         phase=Phase.RUNNING,
         pending=False,
         next_get_at=T0,
         webapi=WebAPIState(phase=WebAPIPhase.RESOURCES_CREATED),
         phase_info=PhaseInfo.running(0, TaskInfo(occurred_at=T0)).to_dict(),
     )
-    first = place(store, running)
+
+
+def test_a_claim_writes_only_the_hot_fields_and_a_full_write_folds_them_back(
+    store: ExecutionStore, redis_client: redis.Redis
+) -> None:
+    first = place(store, running_web_api())
     key = KEYS.record(first.id)
     doc_before = parts(redis_client, key)[2]
     claimed = replace(machine.claimed(first, T0, Step.GET), next_get_at=None)
@@ -282,3 +289,62 @@ def test_an_unreadable_record_under_the_due_index_leaves_it(
     redis_client.zadd(keys.index("due"), {"p/d/broken": int(T0.timestamp() * 1000)})
     assert store.indexes.claim_due(T0, 100, []) == []
     assert store.indexes.due(T0 + RESYNC) == []
+
+
+def writes(client: redis.Redis) -> dict[str, int]:
+    """How many SET and SETRANGE commands Redis ran since the last reset."""
+    stats = client.info("commandstats")
+    return {
+        name: int(stats.get(f"cmdstat_{name}", {}).get("calls", 0)) for name in ("set", "setrange")
+    }
+
+
+def test_the_scripts_pad_the_hot_line_as_the_store_does() -> None:
+    source = (Path(records_module.__file__).parent / "lua" / "touch.lua").read_text()
+    assert f"local WIDTH = {HOT_WIDTH}" in source
+    longest = record(claim=Claim(Step.DELETE, 999), claimed_at=T0, next_get_at=T0 + RESYNC)
+    assert len(encode_hot(longest)) == HOT_WIDTH, "the longest hot fields fit the padded line"
+
+
+def test_a_poll_rewrites_the_records_head_in_place_and_never_its_document(
+    store: ExecutionStore, redis_client: redis.Redis
+) -> None:
+    current = place(store, running_web_api())
+    key = KEYS.record(current.id)
+    size = redis_client.strlen(key)
+    core: list[str] = []
+    while current.version < 12:  # claimed, then polled: versions 3 to 12
+        redis_client.config_resetstat()
+        if current.claim is None:
+            (claimed,) = store.indexes.claim_due(current.next_get_at or T0, 10, core)
+            assert claimed.claim == Claim(Step.GET, 0)
+            found = store.get(current.id)
+            assert found is not None and found.version == current.version + 1
+            current = found
+        else:
+            again = replace(current, claim=None, claimed_at=None, next_get_at=T0 + RESYNC)
+            written = store.transition(current, again)
+            assert written is not None
+            current = written
+        assert store.get(current.id) == current
+        if current.version == 10:  # a digit more: the record is written whole
+            assert writes(redis_client) == {"set": 1, "setrange": 0}
+            assert redis_client.strlen(key) == size + 1
+            size += 1
+        else:
+            assert writes(redis_client) == {"set": 0, "setrange": 1}, current.version
+            assert redis_client.strlen(key) == size
+
+
+def test_a_record_of_an_earlier_release_is_padded_by_its_first_poll(
+    store: ExecutionStore, redis_client: redis.Redis
+) -> None:
+    current = place(store, record(phase=Phase.RUNNING, pending=False, next_get_at=T0))
+    key = KEYS.record(current.id)
+    version, route, hot, doc = redis_client.get(key).split(b"\n", 3)  # type: ignore[union-attr]
+    redis_client.set(key, b"\n".join([version, route, hot.rstrip(), doc]))  # unpadded
+    assert store.get(current.id) == current
+    claimed = replace(current, claim=Claim(Step.GET, 0), claimed_at=T0, next_get_at=None)
+    written = store.transition(current, claimed)
+    assert written is not None and store.get(current.id) == written
+    assert len(parts(redis_client, key)[1]) == HOT_WIDTH
