@@ -133,6 +133,9 @@ class RunLeases:
         ((keys, _),) = self._by_shard([member])
         owner = self._redis.hget(keys.run_owners, member)
         score = None if owner is None else self._redis.zscore(keys.runs, owner)
+        if score is None and owner is not None:
+            # A lease of the layout before leases were kept by owner: the member's own.
+            score = self._redis.zscore(keys.runs, member)
         return None if score is None else datetime.fromtimestamp(score / 1000, tz=UTC)
 
     def reap(self, now: datetime, limit: int) -> list[tuple[str, Claim]]:

@@ -100,10 +100,29 @@ def test_a_reservation_its_run_took_over_goes_and_leaves_the_run_alone(
 
 def test_a_lease_of_the_old_layout_is_reaped_as_its_step(redis_client: redis.Redis) -> None:
     # Before leases were kept by owner, the sorted set scored each step: a deployment
-    # upgraded while a step ran finds it published again once its lease lapses.
+    # upgraded while a step ran (every process stopped, then started again) finds it
+    # held until its lease lapses, then published again.
+    runs, keys = leases(redis_client)
+    (member,) = members(1)
+    expiry = NOW + LEASE
+    redis_client.zadd(keys.runs, {member: int(expiry.timestamp() * 1000)})
+    redis_client.hset(keys.run_owners, member, "old-worker/1:abc")
+    assert runs.expiry(member) == expiry
+    assert runs.take([member], "new@w1", NOW, LEASE) == [False], "it still runs"
+    assert runs.reap(NOW, 100) == []
+    assert runs.reap(expiry + timedelta(seconds=1), 100) == [("p/d/e0", Claim(Step.GET, 0))]
+    assert redis_client.zcard(keys.runs) == 0 and redis_client.hlen(keys.run_owners) == 0
+
+
+def test_a_lapsed_lease_of_the_old_layout_taken_over_stays_with_its_new_owner(
+    redis_client: redis.Redis,
+) -> None:
     runs, keys = leases(redis_client)
     (member,) = members(1)
     redis_client.zadd(keys.runs, {member: int(NOW.timestamp() * 1000)})
-    redis_client.hset(keys.run_owners, member, "old-worker")
-    assert runs.reap(NOW + timedelta(seconds=1), 100) == [("p/d/e0", Claim(Step.GET, 0))]
-    assert redis_client.zcard(keys.runs) == 0 and redis_client.hlen(keys.run_owners) == 0
+    redis_client.hset(keys.run_owners, member, "old-worker/1:abc")
+    later = NOW + timedelta(seconds=1)
+    assert runs.take([member], "new@w1", later, LEASE) == [True]  # published again, taken
+    assert runs.reap(later, 100) == [], "the new owner holds it"
+    assert runs.expiry(member) == later + LEASE
+    assert redis_client.zrange(keys.runs, 0, -1) == [b"new@w1"]

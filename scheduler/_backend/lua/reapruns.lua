@@ -22,7 +22,9 @@ for _, owner in ipairs(expired) do
   end
   for _, member in ipairs(members) do
     local holder = redis.call('HGET', KEYS[2], member)
-    if holder == owner or (not listed and holder) then
+    -- An old-layout step is dropped unless an owner of this layout took it over since.
+    local old = not listed and holder and not redis.call('ZSCORE', KEYS[1], holder)
+    if holder == owner or old then
       redis.call('HDEL', KEYS[2], member)
       dropped[#dropped + 1] = member
     end

@@ -22,7 +22,8 @@ if #members == 0 then
   return out
 end
 
--- Lua's unpack is bounded by its C stack: variadic commands go in slices.
+-- Lua's unpack is bounded by its C stack: variadic commands go in slices (of an even
+-- length, so HSET's field-value pairs stay together).
 local SLICE = 4000
 local function each_slice(list, fn)
   for first = 1, #list, SLICE do
@@ -51,11 +52,11 @@ if mode == 'renew' or mode == 'drop' then
   if mode == 'renew' then
     if #mine > 0 then
       redis.call('ZADD', KEYS[1], expiry, owner)
-    else  -- it holds nothing any more (taken over, or reaped): its lease goes
+    else  -- of all it took, it holds nothing any more (taken over): its lease goes
       redis.call('ZREM', KEYS[1], owner)
       redis.call('HDEL', KEYS[3], owner)
     end
-  else  -- a job drops its leases as it ends: the owner's lease goes with them
+  else  -- a job drops its leases as it ends (all of them): the owner's lease goes too
     if #mine > 0 then
       each_slice(mine, function(...) redis.call('HDEL', KEYS[2], ...) end)
     end
@@ -78,6 +79,11 @@ for i, member in ipairs(members) do
       live[holder] = tonumber(redis.call('ZSCORE', KEYS[1], holder) or '0') > now
     end
     free = not live[holder]
+    -- A holder without a score of its own holds a lease of the layout before leases were
+    -- kept by owner, whose expiry is the member's.
+    if free and not redis.call('ZSCORE', KEYS[1], holder) then
+      free = tonumber(redis.call('ZSCORE', KEYS[1], member) or '0') <= now
+    end
   end
   if free then
     out[i] = 1
