@@ -57,9 +57,7 @@ if mode == 'renew' or mode == 'drop' then
       redis.call('HDEL', KEYS[3], owner)
     end
   else  -- a job drops its leases as it ends (all of them): the owner's lease goes too
-    if #mine > 0 then
-      each_slice(mine, function(...) redis.call('HDEL', KEYS[2], ...) end)
-    end
+    each_slice(mine, function(...) redis.call('HDEL', KEYS[2], ...) end)
     redis.call('ZREM', KEYS[1], owner)
     redis.call('HDEL', KEYS[3], owner)
   end
@@ -69,21 +67,19 @@ end
 -- take or start: a member is free, its holder's lease lapsed, it is ours already, or
 -- (start) it is the reservation this run takes over.
 local reserved = mode == 'start' and ARGV[5] or false
-local live = {}  -- holder -> whether its lease is unexpired (few holders per job)
+local expiries = {}  -- holder -> its lease's expiry, or false (few holders per job)
 local taken, pairs_ = {}, {}
 for i, member in ipairs(members) do
   local holder = holders[i]
   local free = true
   if holder and holder ~= owner and holder ~= reserved then
-    if live[holder] == nil then
-      live[holder] = tonumber(redis.call('ZSCORE', KEYS[1], holder) or '0') > now
+    if expiries[holder] == nil then
+      expiries[holder] = redis.call('ZSCORE', KEYS[1], holder)
     end
-    free = not live[holder]
     -- A holder without a score of its own holds a lease of the layout before leases were
     -- kept by owner, whose expiry is the member's.
-    if free and not redis.call('ZSCORE', KEYS[1], holder) then
-      free = tonumber(redis.call('ZSCORE', KEYS[1], member) or '0') <= now
-    end
+    local until_ = expiries[holder] or redis.call('ZSCORE', KEYS[1], member) or '0'
+    free = tonumber(until_) <= now
   end
   if free then
     out[i] = 1

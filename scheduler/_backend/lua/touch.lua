@@ -36,19 +36,20 @@ local function padded(hot, width)
 end
 -- A record's version, route, hot line, and where its hot line ends (the document starts
 -- after it); nil unless it is a string in this layout. The document is not read.
+local function ends(value)
+  local a = string.find(value, '\n', 1, true)
+  local b = a and string.find(value, '\n', a + 1, true)
+  return a, b, b and string.find(value, '\n', b + 1, true)
+end
 local function head(key)
   local value = redis.pcall('GETRANGE', key, 0, HEAD)
   if type(value) ~= 'string' then return nil, value end
-  local a = string.find(value, '\n', 1, true)
-  local b = a and string.find(value, '\n', a + 1, true)
-  local c = b and string.find(value, '\n', b + 1, true)
+  local a, b, c = ends(value)
   if not c then
     if value == '' then return nil, false end  -- gone
     -- A head longer than HEAD bytes, or not this layout: read it all.
     value = redis.call('GET', key)
-    a = string.find(value, '\n', 1, true)
-    b = a and string.find(value, '\n', a + 1, true)
-    c = b and string.find(value, '\n', b + 1, true)
+    a, b, c = ends(value)
     if not c then return nil, value end
   end
   return tonumber(string.sub(value, 1, a - 1)), string.sub(value, a + 1, b - 1),
